@@ -1,0 +1,1 @@
+//! Owns: the TOML configuration. Never: holds secrets (those come from the environment).

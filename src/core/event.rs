@@ -1,0 +1,255 @@
+//! Owns: the small `Copy` messages that cross thread rings (market events, order intents,
+//! execution events). Never: carries heap data, so a ring slot is the whole message.
+
+use super::decimal::{Notional, Price, Qty};
+use super::ids::{ClientOrderId, StrategyId};
+use super::symbol::SymbolId;
+
+/// Order or aggressor side.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[repr(u8)]
+pub enum Side {
+    #[default]
+    Buy = 0,
+    Sell = 1,
+}
+
+impl Side {
+    /// The opposite side.
+    pub const fn opposite(self) -> Self {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+    /// Wire-neutral upper-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        }
+    }
+    /// Decodes the journal's one-byte form.
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(Side::Buy),
+            1 => Some(Side::Sell),
+            _ => None,
+        }
+    }
+}
+
+/// Best bid and offer as published by the venue.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct BookTicker {
+    pub update_id: u64,
+    pub bid_price: Price,
+    pub bid_qty: Qty,
+    pub ask_price: Price,
+    pub ask_qty: Qty,
+}
+
+/// One public trade.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct TradePrint {
+    pub trade_id: u64,
+    pub price: Price,
+    pub qty: Qty,
+    /// Side of the taker (aggressor).
+    pub aggressor: Side,
+}
+
+/// What a market event says.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MarketEventKind {
+    BookTicker(BookTicker),
+    Trade(TradePrint),
+}
+
+/// A decoded market-data event with its receive stamp, so the order it causes carries it too.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MarketEvent {
+    pub symbol: SymbolId,
+    /// Monotonic ns when the socket read that delivered the frame returned.
+    pub recv_ns: u64,
+    /// Venue event time in ms as given (0 when the message has none, e.g. bookTicker).
+    pub exch_ts_ms: u64,
+    pub kind: MarketEventKind,
+}
+
+/// Order type requested by a strategy.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(u8)]
+pub enum OrderType {
+    #[default]
+    Market = 0,
+    Limit = 1,
+    /// Post-only limit: rejected instead of taking liquidity.
+    LimitMaker = 2,
+    StopMarket = 3,
+    TakeProfitMarket = 4,
+}
+
+impl OrderType {
+    /// Decodes the journal's one-byte form.
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(OrderType::Market),
+            1 => Some(OrderType::Limit),
+            2 => Some(OrderType::LimitMaker),
+            3 => Some(OrderType::StopMarket),
+            4 => Some(OrderType::TakeProfitMarket),
+            _ => None,
+        }
+    }
+    /// Upper-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderType::Market => "MARKET",
+            OrderType::Limit => "LIMIT",
+            OrderType::LimitMaker => "LIMIT_MAKER",
+            OrderType::StopMarket => "STOP_MARKET",
+            OrderType::TakeProfitMarket => "TAKE_PROFIT_MARKET",
+        }
+    }
+}
+
+/// How long a limit order rests.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(u8)]
+pub enum TimeInForce {
+    #[default]
+    Gtc = 0,
+    Ioc = 1,
+    Fok = 2,
+}
+
+impl TimeInForce {
+    /// Decodes the journal's one-byte form.
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(TimeInForce::Gtc),
+            1 => Some(TimeInForce::Ioc),
+            2 => Some(TimeInForce::Fok),
+            _ => None,
+        }
+    }
+    /// Upper-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TimeInForce::Gtc => "GTC",
+            TimeInForce::Ioc => "IOC",
+            TimeInForce::Fok => "FOK",
+        }
+    }
+}
+
+/// A strategy's request to trade; it reaches a venue only through risk and the order manager.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct OrderIntent {
+    pub strategy: StrategyId,
+    /// Per-strategy sequence number, for duplicate suppression and tracing.
+    pub intent_seq: u64,
+    pub symbol: SymbolId,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub time_in_force: TimeInForce,
+    pub reduce_only: bool,
+    /// Limit or trigger price; zero for market orders.
+    pub price: Price,
+    pub qty: Qty,
+    /// `recv_ns` of the market event that caused this intent (0 when none did).
+    pub cause_recv_ns: u64,
+}
+
+/// Order life-cycle states, as the order manager tracks them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(u8)]
+pub enum OrderStatus {
+    #[default]
+    PendingNew = 0,
+    New = 1,
+    PartiallyFilled = 2,
+    Filled = 3,
+    PendingCancel = 4,
+    Canceled = 5,
+    Rejected = 6,
+    Expired = 7,
+}
+
+impl OrderStatus {
+    /// Decodes the journal's one-byte form.
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            0 => OrderStatus::PendingNew,
+            1 => OrderStatus::New,
+            2 => OrderStatus::PartiallyFilled,
+            3 => OrderStatus::Filled,
+            4 => OrderStatus::PendingCancel,
+            5 => OrderStatus::Canceled,
+            6 => OrderStatus::Rejected,
+            7 => OrderStatus::Expired,
+            _ => return None,
+        })
+    }
+    /// Upper-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingNew => "PENDING_NEW",
+            OrderStatus::New => "NEW",
+            OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
+            OrderStatus::Filled => "FILLED",
+            OrderStatus::PendingCancel => "PENDING_CANCEL",
+            OrderStatus::Canceled => "CANCELED",
+            OrderStatus::Rejected => "REJECTED",
+            OrderStatus::Expired => "EXPIRED",
+        }
+    }
+    /// True once the order can no longer change.
+    pub const fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Filled
+                | OrderStatus::Canceled
+                | OrderStatus::Rejected
+                | OrderStatus::Expired
+        )
+    }
+}
+
+/// A change of an order's state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct OrderUpdate {
+    pub client_order_id: ClientOrderId,
+    pub strategy: StrategyId,
+    pub symbol: SymbolId,
+    pub side: Side,
+    pub status: OrderStatus,
+    pub filled_qty: Qty,
+    /// Venue's order id (0 until acknowledged).
+    pub venue_order_id: u64,
+    /// Stable reject code (0 when not rejected); meanings live in the risk and oms modules.
+    pub reject_code: u16,
+}
+
+/// One execution against one of our orders.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Fill {
+    pub client_order_id: ClientOrderId,
+    pub strategy: StrategyId,
+    pub symbol: SymbolId,
+    pub side: Side,
+    pub price: Price,
+    pub qty: Qty,
+    /// Fee converted to quote currency.
+    pub fee: Notional,
+    pub venue_trade_id: u64,
+    pub is_maker: bool,
+}
+
+/// What the order manager tells strategies.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ExecEvent {
+    Update(OrderUpdate),
+    Fill(Fill),
+}

@@ -1,0 +1,17 @@
+//! Owns: the vocabulary every other module speaks: exact decimals, symbols, instruments and
+//! their exchange filters, ids, the clock, and the small `Copy` messages threads exchange.
+//! Never: does I/O (beyond parsing text handed to it), spawns threads or knows a venue's wire format.
+
+pub mod clock;
+pub mod decimal;
+pub mod event;
+pub mod ids;
+pub mod symbol;
+
+pub use decimal::{DecimalError, Notional, Price, Qty};
+pub use event::{
+    BookTicker, ExecEvent, Fill, MarketEvent, MarketEventKind, OrderIntent, OrderStatus, OrderType,
+    OrderUpdate, Side, TimeInForce, TradePrint,
+};
+pub use ids::{ClientOrderId, StrategyId};
+pub use symbol::{SymbolId, SymbolTable};

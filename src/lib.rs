@@ -1,0 +1,11 @@
+//! kestrel: a low-latency autonomous crypto trading engine.
+//!
+//! Components (book, strategies, risk, order manager, portfolio) are deterministic state
+//! machines; `engine` wires them to pinned threads and SPSC rings; `persist` journals what
+//! happened; `ops` exports it. See `README.md` and the module docs.
+
+pub mod config;
+pub mod core;
+pub mod engine;
+pub mod ops;
+pub mod persist;
