@@ -1,7 +1,7 @@
-//! Owns: exact fixed-point decimals (`Price`, `Qty`, `Notional`) and their text codec.
+//! Owns: exact fixed-point decimals (`Price`, `Qty`, `Notional`, `Ratio`), their arithmetic and text codec.
 //! Never: goes through `f64` for a value that is sent, compared against a filter or booked.
 //!
-//! Every value is an `i128` count of 10^-18 units. One scale for all three types keeps
+//! Every value is an `i128` count of 10^-18 units. One scale for all the types keeps
 //! arithmetic between them exact and simple:
 //! - the finest real increment seen in the venues' instrument lists is Bybit spot's
 //!   tick of 1e-13, and Binance's filter maxima reach 1e10 (price) and 4.6e10 (qty);
@@ -12,185 +12,14 @@
 
 use std::fmt;
 
+mod text;
+
+pub use text::{parse_raw, write_raw, write_raw_with_decimals, DecimalError, MAX_TEXT_LEN};
+
 /// Number of fractional decimal digits every fixed-point value carries.
 pub const SCALE_DIGITS: u32 = 18;
 /// 10^SCALE_DIGITS: the raw value of 1.0.
 pub const SCALE: i128 = 1_000_000_000_000_000_000;
-
-const POW10_U64: [u64; 20] = [
-    1,
-    10,
-    100,
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-    1_000_000_000,
-    10_000_000_000,
-    100_000_000_000,
-    1_000_000_000_000,
-    10_000_000_000_000,
-    100_000_000_000_000,
-    1_000_000_000_000_000,
-    10_000_000_000_000_000,
-    100_000_000_000_000_000,
-    1_000_000_000_000_000_000,
-    10_000_000_000_000_000_000,
-];
-
-/// Why a decimal text could not be turned into a fixed-point value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum DecimalError {
-    #[error("empty decimal")]
-    Empty,
-    #[error("invalid character at byte {0}")]
-    InvalidChar(usize),
-    #[error("more than {SCALE_DIGITS} significant fractional digits")]
-    TooPrecise,
-    #[error("value out of range")]
-    Overflow,
-}
-
-/// Parses plain decimal text (`-?digits[.digits]`) into raw 1e-18 units, exactly.
-///
-/// Trailing fractional zeros beyond 18 digits are accepted; any other digit there would
-/// be lost and is an error. Exponents are rejected: venues send prices as plain text.
-#[inline]
-pub fn parse_raw(text: &[u8]) -> Result<i128, DecimalError> {
-    let (negative, body) = match text.first() {
-        None => return Err(DecimalError::Empty),
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        Some(_) => (false, text),
-    };
-    if body.is_empty() {
-        return Err(DecimalError::Empty);
-    }
-    let offset = text.len() - body.len();
-    let dot = body.iter().position(|&b| b == b'.');
-    let (int_part, frac_part) = match dot {
-        Some(i) => (&body[..i], &body[i + 1..]),
-        None => (body, &body[..0]),
-    };
-    if int_part.is_empty() && frac_part.is_empty() {
-        return Err(DecimalError::InvalidChar(offset));
-    }
-    let int_value = parse_digits_u128(int_part, offset)?;
-    let frac_offset = offset + int_part.len() + 1;
-    // Fractional digits past the scale must be zeros, or precision would be lost.
-    let (frac_kept, frac_rest) = if frac_part.len() > SCALE_DIGITS as usize {
-        frac_part.split_at(SCALE_DIGITS as usize)
-    } else {
-        (frac_part, &frac_part[..0])
-    };
-    for (i, &b) in frac_rest.iter().enumerate() {
-        match b {
-            b'0' => {}
-            b'1'..=b'9' => return Err(DecimalError::TooPrecise),
-            _ => {
-                return Err(DecimalError::InvalidChar(
-                    frac_offset + SCALE_DIGITS as usize + i,
-                ))
-            }
-        }
-    }
-    let frac_value = parse_digits_u128(frac_kept, frac_offset)?;
-    let frac_scaled = frac_value * POW10_U64[SCALE_DIGITS as usize - frac_kept.len()] as u128;
-    let magnitude = int_value
-        .checked_mul(SCALE as u128)
-        .and_then(|v| v.checked_add(frac_scaled))
-        .filter(|&v| v <= i128::MAX as u128)
-        .ok_or(DecimalError::Overflow)?;
-    let value = magnitude as i128;
-    Ok(if negative { -value } else { value })
-}
-
-/// Parses ASCII digits; 19 at a time go through `u64` so the common case stays in one register.
-#[inline]
-fn parse_digits_u128(digits: &[u8], offset: usize) -> Result<u128, DecimalError> {
-    let mut value: u128 = 0;
-    for (chunk_index, chunk) in digits.chunks(19).enumerate() {
-        let mut part: u64 = 0;
-        for (i, &b) in chunk.iter().enumerate() {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                return Err(DecimalError::InvalidChar(offset + chunk_index * 19 + i));
-            }
-            part = part * 10 + d as u64;
-        }
-        value = value
-            .checked_mul(POW10_U64[chunk.len()] as u128)
-            .and_then(|v| v.checked_add(part as u128))
-            .ok_or(DecimalError::Overflow)?;
-    }
-    Ok(value)
-}
-
-/// Writes `raw` (1e-18 units) as plain decimal text into `out`, without trailing fractional
-/// zeros, and returns the number of bytes written. `out` must hold at least 42 bytes.
-#[inline]
-pub fn write_raw(raw: i128, out: &mut [u8]) -> usize {
-    write_raw_with_decimals(raw, None, out)
-}
-
-/// Like [`write_raw`], but with exactly `decimals` fractional digits when given (the value
-/// is truncated toward zero past them: callers round to the venue's step first).
-pub fn write_raw_with_decimals(raw: i128, decimals: Option<u32>, out: &mut [u8]) -> usize {
-    let mut pos = 0;
-    if raw < 0 {
-        out[0] = b'-';
-        pos = 1;
-    }
-    let magnitude = raw.unsigned_abs();
-    let int_part = magnitude / SCALE as u128;
-    let frac_part = (magnitude % SCALE as u128) as u64;
-    // Integer digits.
-    let mut digits = [0u8; 40];
-    let mut n = 0;
-    let mut v = int_part;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for i in 0..n {
-        out[pos + i] = digits[n - 1 - i];
-    }
-    pos += n;
-    // Fractional digits, most significant first.
-    let mut frac = [b'0'; SCALE_DIGITS as usize];
-    let mut f = frac_part;
-    for slot in frac.iter_mut().rev() {
-        *slot = b'0' + (f % 10) as u8;
-        f /= 10;
-    }
-    let keep = match decimals {
-        Some(d) => d.min(SCALE_DIGITS) as usize,
-        None => frac.iter().rposition(|&b| b != b'0').map_or(0, |i| i + 1),
-    };
-    if keep > 0 {
-        out[pos] = b'.';
-        pos += 1;
-        out[pos..pos + keep].copy_from_slice(&frac[..keep]);
-        pos += keep;
-    }
-    if let Some(d) = decimals {
-        // Zero padding past the scale, if a venue ever asks for more than 18 decimals.
-        for _ in SCALE_DIGITS..d {
-            out[pos] = b'0';
-            pos += 1;
-        }
-    }
-    pos
-}
-
-/// Largest text a value can format to (sign, 21 integer digits, dot, 18 decimals).
-pub const MAX_TEXT_LEN: usize = 42;
 
 /// Multiplies two raw 1e-18 values and rescales the product to 1e-18, rounding toward zero.
 /// Returns `None` when the result does not fit in `i128`.
@@ -341,31 +170,32 @@ macro_rules! fixed_point_type {
             pub fn abs(self) -> Self {
                 Self(self.0.saturating_abs())
             }
-            /// Negated value.
+            /// Negated value, saturating at the range ends.
+            // Deliberately not `ops::Neg`: `-x` reads as if it could not saturate.
+            #[allow(clippy::should_implement_trait)]
             #[inline]
             pub fn neg(self) -> Self {
                 Self(self.0.saturating_neg())
             }
             /// Largest multiple of `step` that is ≤ self (self unchanged when `step` is zero,
-            /// which venues use to mean "no constraint").
+            /// which venues use to mean "no constraint"); saturates at the range ends.
             #[inline]
             pub fn floor_to(self, step: Self) -> Self {
                 if step.0 <= 0 {
                     return self;
                 }
-                Self(self.0.div_euclid(step.0) * step.0)
+                Self(self.0.saturating_sub(self.0.rem_euclid(step.0)))
             }
-            /// Smallest multiple of `step` that is ≥ self (unchanged when `step` is zero).
+            /// Smallest multiple of `step` that is ≥ self (unchanged when `step` is zero);
+            /// saturates at the range ends.
             #[inline]
             pub fn ceil_to(self, step: Self) -> Self {
                 if step.0 <= 0 {
                     return self;
                 }
-                let floored = self.0.div_euclid(step.0) * step.0;
-                if floored == self.0 {
-                    self
-                } else {
-                    Self(floored.saturating_add(step.0))
+                match self.0.rem_euclid(step.0) {
+                    0 => self,
+                    rest => Self(self.0.saturating_add(step.0 - rest)),
                 }
             }
             /// True when self is an exact multiple of `step` (always true for a zero step).
@@ -443,6 +273,10 @@ fixed_point_type!(
     /// An amount of quote currency (notional, fee, PnL, equity), exact to 1e-18.
     Notional
 );
+fixed_point_type!(
+    /// A dimensionless multiplier (percent-price bands, fee rates), exact to 1e-18.
+    Ratio
+);
 
 impl Price {
     /// Quote value of `qty` at this price, exact to 1e-18 quote (truncated toward zero);
@@ -450,6 +284,11 @@ impl Price {
     #[inline]
     pub fn notional(self, qty: Qty) -> Option<Notional> {
         mul_raw(self.0, qty.0).map(Notional)
+    }
+    /// This price multiplied by `ratio`, truncated toward zero; `None` if it would not fit.
+    #[inline]
+    pub fn scaled(self, ratio: Ratio) -> Option<Price> {
+        mul_raw(self.0, ratio.0).map(Price)
     }
 }
 
@@ -464,45 +303,7 @@ impl Qty {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fmt(raw: i128) -> String {
-        let mut b = [0u8; MAX_TEXT_LEN];
-        let n = write_raw(raw, &mut b);
-        String::from_utf8(b[..n].to_vec()).expect("ascii")
-    }
-
-    #[test]
-    fn parses_venue_text_exactly() {
-        assert_eq!(parse_raw(b"25.35190000"), Ok(25_351_900_000_000_000_000));
-        assert_eq!(parse_raw(b"0.00000001"), Ok(10_000_000_000));
-        assert_eq!(parse_raw(b"1E-8"), Err(DecimalError::InvalidChar(1)));
-        assert_eq!(parse_raw(b"-0.5"), Ok(-SCALE / 2));
-        assert_eq!(parse_raw(b"0.0000000000001"), Ok(100_000));
-        assert_eq!(parse_raw(b"9999998955.00000000"), Ok(9_999_998_955 * SCALE));
-        assert_eq!(
-            parse_raw(b"1.0000000000000000001"),
-            Err(DecimalError::TooPrecise)
-        );
-        assert_eq!(parse_raw(b"1.0000000000000000000000"), Ok(SCALE));
-        assert_eq!(parse_raw(b""), Err(DecimalError::Empty));
-        assert_eq!(parse_raw(b"."), Err(DecimalError::InvalidChar(0)));
-        assert_eq!(parse_raw(b"1.2.3"), Err(DecimalError::InvalidChar(3)));
-        assert_eq!(
-            parse_raw(b"999999999999999999999"),
-            Err(DecimalError::Overflow)
-        );
-    }
-
-    #[test]
-    fn formats_shortest_exact_text() {
-        assert_eq!(fmt(25_351_900_000_000_000_000), "25.3519");
-        assert_eq!(fmt(0), "0");
-        assert_eq!(fmt(-SCALE / 2), "-0.5");
-        assert_eq!(fmt(100_000), "0.0000000000001");
-        let mut b = [0u8; MAX_TEXT_LEN];
-        let n = Price::from_raw(SCALE / 10).write_with_decimals(8, &mut b);
-        assert_eq!(&b[..n], b"0.10000000");
-    }
+    use proptest::prelude::*;
 
     #[test]
     fn notional_is_exact_and_checked() {
@@ -526,5 +327,56 @@ mod tests {
         assert_eq!(q.ceil_to(step), Qty::parse("1.235").expect("valid"));
         assert_eq!(q.floor_to(Qty::ZERO), q);
         assert!(Qty::parse("1.235").expect("valid").is_multiple_of(step));
+        let near_min = Qty::from_raw(i128::MIN + 1);
+        assert_eq!(
+            near_min.floor_to(Qty::from_raw(3)),
+            Qty::from_raw(i128::MIN)
+        );
+    }
+
+    #[test]
+    fn scales_a_price_by_a_ratio_exactly() {
+        let mark = Price::parse("40000.10").expect("valid");
+        let up = Ratio::parse("1.15").expect("valid");
+        assert_eq!(
+            mark.scaled(up),
+            Some(Price::parse("46000.115").expect("valid"))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn checked_and_rounding_ops_never_panic(a in any::<i128>(), b in any::<i128>()) {
+            let (p, q) = (Price::from_raw(a), Qty::from_raw(b));
+            let _ = p.checked_add(Price::from_raw(b));
+            let _ = p.checked_sub(Price::from_raw(b));
+            let _ = p.saturating_add(Price::from_raw(b));
+            let _ = p.saturating_sub(Price::from_raw(b));
+            let _ = (p.abs(), p.neg());
+            let _ = p.scaled(Ratio::from_raw(b));
+            if let Some(n) = p.notional(q) {
+                prop_assert_eq!(Some(n), q.notional_at(p));
+            }
+            let floored = q.floor_to(Qty::from_raw(a));
+            let ceiled = q.ceil_to(Qty::from_raw(a));
+            prop_assert!(floored <= q && q <= ceiled);
+            let _ = q.is_multiple_of(Qty::from_raw(a));
+        }
+
+        #[test]
+        fn notional_matches_wide_integer_reference(a in any::<i64>(), b in any::<i64>()) {
+            // With |a|,|b| < 2^63 the exact product fits in i128 before the rescale.
+            let exact = i128::from(a) * i128::from(b) / SCALE;
+            let got = Price::from_raw(i128::from(a)).notional(Qty::from_raw(i128::from(b)));
+            prop_assert_eq!(got, Some(Notional::from_raw(exact)));
+        }
+
+        #[test]
+        fn floor_and_ceil_land_on_the_step(v in any::<i64>(), step in 1i64..=i64::MAX) {
+            let (q, s) = (Qty::from_raw(i128::from(v)), Qty::from_raw(i128::from(step)));
+            let (floored, ceiled) = (q.floor_to(s), q.ceil_to(s));
+            prop_assert!(floored.is_multiple_of(s) && ceiled.is_multiple_of(s));
+            prop_assert!(q.raw() - floored.raw() < s.raw() && ceiled.raw() - q.raw() < s.raw());
+        }
     }
 }

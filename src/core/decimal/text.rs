@@ -1,0 +1,417 @@
+//! Owns: the exact text codec between plain decimal text and raw 1e-18 units.
+//! Never: allocates, goes through `f64`, or accepts text whose digits would be lost.
+//!
+//! Parsing has two paths with one meaning. The fast path handles the common venue shape
+//! (≤ 19 integer digits, ≤ 18 fraction digits) eight digits per step with the SWAR trick
+//! from simdjson; anything else, including every malformed text, goes to the scalar path,
+//! which is the reference and the only producer of errors.
+
+use super::{SCALE, SCALE_DIGITS};
+
+const POW10_U64: [u64; 20] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+    100_000_000_000,
+    1_000_000_000_000,
+    10_000_000_000_000,
+    100_000_000_000_000,
+    1_000_000_000_000_000,
+    10_000_000_000_000_000,
+    100_000_000_000_000_000,
+    1_000_000_000_000_000_000,
+    10_000_000_000_000_000_000,
+];
+
+/// Most integer digits the fast path takes: 10^19 − 1 still fits in a `u64`.
+const FAST_INT_DIGITS: usize = 19;
+
+/// Largest text a value can format to (sign, 21 integer digits, dot, 18 decimals).
+pub const MAX_TEXT_LEN: usize = 42;
+
+/// Why a decimal text could not be turned into a fixed-point value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecimalError {
+    #[error("empty decimal")]
+    Empty,
+    #[error("invalid character at byte {0}")]
+    InvalidChar(usize),
+    #[error("more than {SCALE_DIGITS} significant fractional digits")]
+    TooPrecise,
+    #[error("value out of range")]
+    Overflow,
+}
+
+/// Parses plain decimal text (`-?digits[.digits]`) into raw 1e-18 units, exactly.
+///
+/// Trailing fractional zeros beyond 18 digits are accepted; any other digit there would
+/// be lost and is an error. Exponents are rejected: venues send prices as plain text.
+#[inline]
+pub fn parse_raw(text: &[u8]) -> Result<i128, DecimalError> {
+    match parse_raw_fast(text) {
+        Some(value) => Ok(value),
+        None => parse_raw_scalar(text),
+    }
+}
+
+/// The common shape, eight digits per step; `None` hands the text to the scalar path.
+#[inline]
+fn parse_raw_fast(text: &[u8]) -> Option<i128> {
+    let (negative, body) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        Some(_) => (false, text),
+        None => return None,
+    };
+    let (int_part, frac_part) = match body.iter().position(|&b| b == b'.') {
+        Some(i) => (&body[..i], &body[i + 1..]),
+        None => (body, &body[..0]),
+    };
+    if int_part.len() > FAST_INT_DIGITS
+        || frac_part.len() > SCALE_DIGITS as usize
+        || (int_part.is_empty() && frac_part.is_empty())
+    {
+        return None;
+    }
+    let int_value = digits_swar(int_part)?;
+    let frac_value = digits_swar(frac_part)? * POW10_U64[SCALE_DIGITS as usize - frac_part.len()];
+    // int_value < 10^19, so int_value·10^18 + frac < 10^37 fits in i128.
+    let magnitude = int_value as i128 * SCALE + frac_value as i128;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Value of at most 19 ASCII digits, or `None` if any byte is not a digit.
+#[inline]
+fn digits_swar(digits: &[u8]) -> Option<u64> {
+    let mut value: u64 = 0;
+    let mut chunks = digits.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        value = value * 100_000_000 + eight_digits(word)?;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Left-pad with '0' so the partial chunk reads as the same number.
+        let mut padded = [b'0'; 8];
+        padded[8 - rest.len()..].copy_from_slice(rest);
+        value = value * POW10_U64[rest.len()] + eight_digits(u64::from_le_bytes(padded))?;
+    }
+    Some(value)
+}
+
+/// Value of eight ASCII digits loaded little-endian (first digit in the low byte).
+#[inline]
+fn eight_digits(word: u64) -> Option<u64> {
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // A byte is a digit when its high nibble is 3 and adding 6 keeps it 3 (0x30..=0x39).
+    let all_digits = ((word & HIGH_NIBBLES)
+        | ((word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES) >> 4))
+        == 0x3333_3333_3333_3333;
+    if !all_digits {
+        return None;
+    }
+    const PAIR_MASK: u64 = 0x0000_00FF_0000_00FF;
+    const MUL_HIGH: u64 = 100 + (1_000_000 << 32);
+    const MUL_LOW: u64 = 1 + (10_000 << 32);
+    let v = word - 0x3030_3030_3030_3030;
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let v = (v & PAIR_MASK)
+        .wrapping_mul(MUL_HIGH)
+        .wrapping_add(((v >> 16) & PAIR_MASK).wrapping_mul(MUL_LOW))
+        >> 32;
+    Some(v & 0xFFFF_FFFF)
+}
+
+/// Reference parser: one digit at a time, any length, and the precise error for bad text.
+fn parse_raw_scalar(text: &[u8]) -> Result<i128, DecimalError> {
+    let (negative, body) = match text.first() {
+        None => return Err(DecimalError::Empty),
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        Some(_) => (false, text),
+    };
+    if body.is_empty() {
+        return Err(DecimalError::Empty);
+    }
+    let offset = text.len() - body.len();
+    let dot = body.iter().position(|&b| b == b'.');
+    let (int_part, frac_part) = match dot {
+        Some(i) => (&body[..i], &body[i + 1..]),
+        None => (body, &body[..0]),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return Err(DecimalError::InvalidChar(offset));
+    }
+    let int_value = parse_digits_u128(int_part, offset)?;
+    let frac_offset = offset + int_part.len() + 1;
+    // Fractional digits past the scale must be zeros, or precision would be lost.
+    let (frac_kept, frac_rest) = if frac_part.len() > SCALE_DIGITS as usize {
+        frac_part.split_at(SCALE_DIGITS as usize)
+    } else {
+        (frac_part, &frac_part[..0])
+    };
+    for (i, &b) in frac_rest.iter().enumerate() {
+        match b {
+            b'0' => {}
+            b'1'..=b'9' => return Err(DecimalError::TooPrecise),
+            _ => {
+                return Err(DecimalError::InvalidChar(
+                    frac_offset + SCALE_DIGITS as usize + i,
+                ))
+            }
+        }
+    }
+    let frac_value = parse_digits_u128(frac_kept, frac_offset)?;
+    let frac_scaled = frac_value * POW10_U64[SCALE_DIGITS as usize - frac_kept.len()] as u128;
+    let magnitude = int_value
+        .checked_mul(SCALE as u128)
+        .and_then(|v| v.checked_add(frac_scaled))
+        .filter(|&v| v <= i128::MAX as u128)
+        .ok_or(DecimalError::Overflow)?;
+    let value = magnitude as i128;
+    Ok(if negative { -value } else { value })
+}
+
+/// Parses ASCII digits; 19 at a time go through `u64` so the common case stays in one register.
+fn parse_digits_u128(digits: &[u8], offset: usize) -> Result<u128, DecimalError> {
+    let mut value: u128 = 0;
+    for (chunk_index, chunk) in digits.chunks(19).enumerate() {
+        let mut part: u64 = 0;
+        for (i, &b) in chunk.iter().enumerate() {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return Err(DecimalError::InvalidChar(offset + chunk_index * 19 + i));
+            }
+            part = part * 10 + d as u64;
+        }
+        value = value
+            .checked_mul(POW10_U64[chunk.len()] as u128)
+            .and_then(|v| v.checked_add(part as u128))
+            .ok_or(DecimalError::Overflow)?;
+    }
+    Ok(value)
+}
+
+/// Writes `raw` (1e-18 units) as plain decimal text into `out`, without trailing fractional
+/// zeros, and returns the number of bytes written. `out` must hold at least 42 bytes.
+#[inline]
+pub fn write_raw(raw: i128, out: &mut [u8]) -> usize {
+    write_raw_with_decimals(raw, None, out)
+}
+
+/// Like [`write_raw`], but with exactly `decimals` fractional digits when given (the value
+/// is truncated toward zero past them: callers round to the venue's step first).
+pub fn write_raw_with_decimals(raw: i128, decimals: Option<u32>, out: &mut [u8]) -> usize {
+    let mut pos = 0;
+    if raw < 0 {
+        out[0] = b'-';
+        pos = 1;
+    }
+    let magnitude = raw.unsigned_abs();
+    let int_part = magnitude / SCALE as u128;
+    let frac_part = (magnitude % SCALE as u128) as u64;
+    // Integer digits.
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    let mut v = int_part;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for i in 0..n {
+        out[pos + i] = digits[n - 1 - i];
+    }
+    pos += n;
+    // Fractional digits, most significant first.
+    let mut frac = [b'0'; SCALE_DIGITS as usize];
+    let mut f = frac_part;
+    for slot in frac.iter_mut().rev() {
+        *slot = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    let keep = match decimals {
+        Some(d) => d.min(SCALE_DIGITS) as usize,
+        None => frac.iter().rposition(|&b| b != b'0').map_or(0, |i| i + 1),
+    };
+    if keep > 0 {
+        out[pos] = b'.';
+        pos += 1;
+        out[pos..pos + keep].copy_from_slice(&frac[..keep]);
+        pos += keep;
+    }
+    if let Some(d) = decimals {
+        // Zero padding past the scale, if a venue ever asks for more than 18 decimals.
+        for _ in SCALE_DIGITS..d {
+            out[pos] = b'0';
+            pos += 1;
+        }
+    }
+    pos
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn fmt(raw: i128) -> String {
+        let mut b = [0u8; MAX_TEXT_LEN];
+        let n = write_raw(raw, &mut b);
+        String::from_utf8(b[..n].to_vec()).expect("the writer emits ASCII only")
+    }
+
+    /// Independent reference: the canonical text of a decimal string, by string edits only.
+    fn normalise(text: &str) -> String {
+        let (negative, body) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
+        let int_part = int_part.trim_start_matches('0');
+        let frac_part = frac_part.trim_end_matches('0');
+        let int_part = if int_part.is_empty() { "0" } else { int_part };
+        let unsigned = if frac_part.is_empty() {
+            int_part.to_string()
+        } else {
+            format!("{int_part}.{frac_part}")
+        };
+        if negative && unsigned != "0" {
+            format!("-{unsigned}")
+        } else {
+            unsigned
+        }
+    }
+
+    #[test]
+    fn parses_venue_text_exactly() {
+        assert_eq!(parse_raw(b"25.35190000"), Ok(25_351_900_000_000_000_000));
+        assert_eq!(parse_raw(b"0.00000001"), Ok(10_000_000_000));
+        assert_eq!(parse_raw(b"1E-8"), Err(DecimalError::InvalidChar(1)));
+        assert_eq!(parse_raw(b"-0.5"), Ok(-SCALE / 2));
+        assert_eq!(parse_raw(b"0.0000000000001"), Ok(100_000));
+        assert_eq!(parse_raw(b"9999998955.00000000"), Ok(9_999_998_955 * SCALE));
+        assert_eq!(
+            parse_raw(b"1.0000000000000000001"),
+            Err(DecimalError::TooPrecise)
+        );
+        assert_eq!(parse_raw(b"1.0000000000000000000000"), Ok(SCALE));
+        assert_eq!(parse_raw(b""), Err(DecimalError::Empty));
+        assert_eq!(parse_raw(b"-"), Err(DecimalError::Empty));
+        assert_eq!(parse_raw(b"."), Err(DecimalError::InvalidChar(0)));
+        assert_eq!(parse_raw(b"1.2.3"), Err(DecimalError::InvalidChar(3)));
+        assert_eq!(parse_raw(b".5"), Ok(SCALE / 2));
+        assert_eq!(parse_raw(b"7."), Ok(7 * SCALE));
+        assert_eq!(
+            parse_raw(b"999999999999999999999"),
+            Err(DecimalError::Overflow)
+        );
+    }
+
+    #[test]
+    fn fast_path_takes_the_common_shapes_and_declines_the_rest() {
+        assert_eq!(
+            parse_raw_fast(b"64123.45000000"),
+            Some(64_123_450 * SCALE / 1000)
+        );
+        assert_eq!(parse_raw_fast(b"0.0024"), Some(24 * SCALE / 10_000));
+        assert_eq!(
+            parse_raw_fast(b"9999999999999999999.999999999999999999"),
+            Some(9_999_999_999_999_999_999 * SCALE + 999_999_999_999_999_999)
+        );
+        assert_eq!(parse_raw_fast(b"12345678901234567890"), None);
+        assert_eq!(parse_raw_fast(b"1.0000000000000000000"), None);
+        assert_eq!(parse_raw_fast(b"12:45678"), None);
+        assert_eq!(parse_raw_fast(b"1/"), None);
+        assert_eq!(parse_raw_fast(b"-"), None);
+    }
+
+    #[test]
+    fn formats_shortest_exact_text() {
+        assert_eq!(fmt(25_351_900_000_000_000_000), "25.3519");
+        assert_eq!(fmt(0), "0");
+        assert_eq!(fmt(-SCALE / 2), "-0.5");
+        assert_eq!(fmt(100_000), "0.0000000000001");
+        assert_eq!(fmt(i128::MAX), "170141183460469231731.687303715884105727");
+        let mut b = [0u8; MAX_TEXT_LEN];
+        let n = write_raw_with_decimals(SCALE / 10, Some(8), &mut b);
+        assert_eq!(&b[..n], b"0.10000000");
+    }
+
+    fn decimal_text() -> impl Strategy<Value = String> {
+        ("[-+]?", "[0-9]{0,22}", proptest::option::of("[0-9]{0,20}")).prop_map(
+            |(sign, int_part, frac_part)| match frac_part {
+                Some(frac) => format!("{sign}{int_part}.{frac}"),
+                None => format!("{sign}{int_part}"),
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn raw_to_text_to_raw_round_trips(raw in (i128::MIN + 1)..=i128::MAX) {
+            let text = fmt(raw);
+            prop_assert_eq!(parse_raw(text.as_bytes()), Ok(raw));
+            prop_assert_eq!(normalise(&text), text);
+        }
+
+        #[test]
+        fn text_to_raw_to_text_is_the_normalised_text(text in decimal_text()) {
+            let digits = text.bytes().filter(u8::is_ascii_digit).count();
+            match parse_raw(text.as_bytes()) {
+                Ok(raw) => prop_assert_eq!(fmt(raw), normalise(&text)),
+                Err(DecimalError::TooPrecise) => {
+                    let frac = text.split_once('.').map_or("", |(_, f)| f);
+                    prop_assert!(frac.len() > 18 && frac[18..].bytes().any(|b| b != b'0'));
+                }
+                Err(DecimalError::Overflow) => {
+                    let int_part = text.trim_start_matches(['-', '+']);
+                    let int_part = int_part.split_once('.').map_or(int_part, |(i, _)| i);
+                    prop_assert!(int_part.trim_start_matches('0').len() >= 21);
+                }
+                Err(other) => prop_assert!(digits == 0, "{other} for {text:?}"),
+            }
+        }
+
+        #[test]
+        fn fast_path_equals_scalar_reference_on_valid_text(text in decimal_text()) {
+            if let Some(fast) = parse_raw_fast(text.as_bytes()) {
+                prop_assert_eq!(Ok(fast), parse_raw_scalar(text.as_bytes()));
+            }
+            prop_assert_eq!(parse_raw(text.as_bytes()), parse_raw_scalar(text.as_bytes()));
+        }
+
+        #[test]
+        fn fast_path_equals_scalar_reference_on_any_bytes(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'.'), Just(b'-'), Just(b'+'), Just(b'/'), Just(b':'),
+                    b'0'..=b'9', any::<u8>()],
+                0..45,
+            )
+        ) {
+            if let Some(fast) = parse_raw_fast(&bytes) {
+                prop_assert_eq!(Ok(fast), parse_raw_scalar(&bytes));
+            }
+            prop_assert_eq!(parse_raw(&bytes), parse_raw_scalar(&bytes));
+        }
+
+        #[test]
+        fn eight_digit_chunks_match_a_digit_loop(chunk in proptest::array::uniform8(any::<u8>())) {
+            let reference = chunk.iter().try_fold(0u64, |acc, &b| {
+                b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+            });
+            prop_assert_eq!(eight_digits(u64::from_le_bytes(chunk)), reference);
+        }
+    }
+}
