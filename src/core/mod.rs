@@ -6,12 +6,17 @@ pub mod clock;
 pub mod decimal;
 pub mod event;
 pub mod ids;
+pub mod instrument;
 pub mod symbol;
 
-pub use decimal::{DecimalError, Notional, Price, Qty};
+pub use decimal::{DecimalError, Notional, Price, Qty, Ratio};
 pub use event::{
     BookTicker, ExecEvent, Fill, MarketEvent, MarketEventKind, OrderIntent, OrderStatus, OrderType,
     OrderUpdate, Side, TimeInForce, TradePrint,
 };
 pub use ids::{ClientOrderId, StrategyId};
+pub use instrument::{
+    ExchangeFilter, FilterReject, Instrument, InstrumentStatus, LotSizeFilter, Market,
+    NotionalFilter, PercentPriceFilter, PriceFilter,
+};
 pub use symbol::{SymbolId, SymbolTable};
