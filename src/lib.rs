@@ -7,5 +7,6 @@
 pub mod config;
 pub mod core;
 pub mod engine;
+pub mod oms;
 pub mod ops;
 pub mod persist;

@@ -1,0 +1,4 @@
+//! Owns: the order side of the engine: venue order gateways and the venue facts orders need.
+//! Never: decides what to trade or bypasses the risk checker on the way to a venue.
+
+pub mod binance;
