@@ -1,4 +1,4 @@
-//! Owns: exact fixed-point decimals (`Price`, `Qty`, `Notional`, `Ratio`), their arithmetic and text codec.
+//! Owns: exact fixed-point decimals (`Price`, `Qty`, `Notional`, `Ratio`), arithmetic, text codec.
 //! Never: goes through `f64` for a value that is sent, compared against a filter or booked.
 //!
 //! Every value is an `i128` count of 10^-18 units. One scale for all the types keeps
