@@ -13,12 +13,16 @@
 //! exported in seconds (`*_seconds`), the Prometheus base unit that `promtool check metrics`
 //! insists on; quantile read-outs ([`LatencySummary`]) stay in nanoseconds.
 
+mod http;
 mod latency;
 mod metrics;
 mod prometheus;
 
 use std::net::SocketAddr;
 
+pub use http::{
+    Handler, HttpLimits, Method, MetricsConfig, OpsServer, Request, Response, DEFAULT_LISTEN,
+};
 pub use latency::{LatencyRecorder, LatencySummary, HISTOGRAM_HIGHEST_NS};
 pub use metrics::{Counter, Gauge, Registry};
 
