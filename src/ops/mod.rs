@@ -13,6 +13,7 @@
 //! exported in seconds (`*_seconds`), the Prometheus base unit that `promtool check metrics`
 //! insists on; quantile read-outs ([`LatencySummary`]) stay in nanoseconds.
 
+mod engine_metrics;
 mod http;
 mod latency;
 mod metrics;
@@ -20,6 +21,9 @@ mod prometheus;
 
 use std::net::SocketAddr;
 
+pub use engine_metrics::{
+    EngineMetrics, RingMetrics, LATENCY_BUCKETS_US, MARKET_DATA_EVENT_TYPES, MARKET_DATA_SOURCES,
+};
 pub use http::{
     Handler, HttpLimits, Method, MetricsConfig, OpsServer, Request, Response, DEFAULT_LISTEN,
 };
