@@ -289,10 +289,12 @@ impl OpsServer {
         self.dropped
     }
 
-    /// Accepts and serves whatever is ready, for at most about `budget`; returns the number
-    /// of responses completed. Never waits for a slow client.
+    /// Collects published histograms, then accepts and serves whatever is ready for at most
+    /// about `budget`; returns the number of responses completed. Never waits for a client.
     pub fn poll(&mut self, registry: &Registry, budget: Duration) -> usize {
         let start = Instant::now();
+        // Recorders hold only a few spare histograms: return them every poll, not per scrape.
+        registry.collect();
         let mut completed = 0;
         loop {
             let mut progressed = self.accept_ready();

@@ -48,6 +48,10 @@ impl Batch {
 }
 
 /// Hot-thread end of one latency histogram series; owned by exactly one thread.
+///
+/// Call [`LatencyRecorder::publish`] every few ms or every N records; the ops loop returns
+/// spares on each `Registry::collect` (which `OpsServer::poll` runs). Values still local when
+/// the recorder is dropped are published one last time, or lost (and counted) if no spare is back.
 pub struct LatencyRecorder {
     local: Batch,
     full_tx: Producer<Batch>,
