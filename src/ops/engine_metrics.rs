@@ -32,7 +32,8 @@ pub struct RingMetrics {
     pub hop_latency: LatencyRecorder,
 }
 
-/// Every metric the engine threads need, registered once at start-up.
+/// Every metric the engine threads need, registered once at start-up; the runner moves each
+/// handle (maps resolved by key, recorders moved out) to its thread before the hot loop starts.
 #[derive(Debug)]
 pub struct EngineMetrics {
     /// One entry per ring, in the order the names were given.

@@ -391,6 +391,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn handles_cross_threads_and_the_registry_is_shareable() {
+        fn clone_send_sync<T: Clone + Send + Sync>() {}
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        clone_send_sync::<Counter>();
+        clone_send_sync::<Gauge>();
+        send_sync::<Registry>();
+        send::<LatencyRecorder>();
+        assert!(std::mem::align_of::<CachePadded<AtomicU64>>() >= 64);
+    }
+
+    #[test]
     fn counter_hammered_by_threads_has_exact_total() {
         let mut registry = Registry::new();
         let counter = registry
