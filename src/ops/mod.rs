@@ -9,6 +9,26 @@
 //! - The ops thread polls an [`OpsServer`], which merges histogram deltas and renders the
 //!   Prometheus text format on each scrape; the ops side may lock and allocate.
 //!
+//! ```no_run
+//! use std::time::Duration;
+//! use kestrel::ops::{EngineMetrics, MetricsConfig, OpsServer, Registry};
+//!
+//! # fn main() -> Result<(), kestrel::ops::OpsError> {
+//! let mut registry = Registry::new();
+//! let metrics = EngineMetrics::register(&mut registry, &["feed_to_strat", "strat_to_oms"])?;
+//! let mut tick_to_order = metrics.tick_to_order_latency; // moved to the order-stage thread
+//! tick_to_order.record_ns(4_200);
+//! tick_to_order.publish();
+//! let mut server = OpsServer::bind(MetricsConfig::default().listen)?;
+//! loop {
+//!     server.poll(&registry, Duration::from_millis(2)); // ops loop tick
+//!     # break;
+//! }
+//! println!("{:?}", registry.latency_quantiles("kestrel_tick_to_order_latency_seconds"));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Units: latency histograms record nanoseconds, take bucket bounds in microseconds and are
 //! exported in seconds (`*_seconds`), the Prometheus base unit that `promtool check metrics`
 //! insists on; quantile read-outs ([`LatencySummary`]) stay in nanoseconds.
