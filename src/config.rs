@@ -1,1 +1,142 @@
-//! Owns: the TOML configuration. Never: holds secrets (those come from the environment).
+//! Owns: the one TOML configuration file: parsing, defaults, and rejecting unknown keys and
+//! bad values with the key path. Never: holds secrets (those come from the environment).
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::EngineConfig;
+use crate::feed::replay::ReplayConfig;
+use crate::ops::MetricsConfig;
+use crate::persist::JournalConfig;
+
+/// The example configuration shipped in `config/kestrel.example.toml`; also the embedded
+/// default of `kestrel run`.
+pub const EXAMPLE: &str = include_str!("../config/kestrel.example.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub engine: EngineConfig,
+    pub journal: JournalConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    pub replay: ReplayConfig,
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config {origin}: key `{key}`: {message}")]
+    Invalid {
+        origin: String,
+        key: String,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Parses TOML text; `origin` names it in errors (a path, or "embedded default").
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            key: "(syntax)".to_owned(),
+            message: e.to_string().trim().to_owned(),
+        })?;
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            key: e.path().to_string(),
+            message: e.inner().message().to_owned(),
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The embedded default (the shipped example).
+    pub fn embedded_default() -> Result<Self, ConfigError> {
+        Self::parse(EXAMPLE, "embedded default")
+    }
+
+    /// Checks values serde cannot: sizes, ranges and relations between keys.
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+        let rings = &self.engine.rings;
+        for (key, value) in [
+            ("engine.rings.market", rings.market),
+            ("engine.rings.intents", rings.intents),
+            ("engine.rings.exec", rings.exec),
+            ("engine.rings.exec_backlog", rings.exec_backlog),
+            ("engine.rings.journal", rings.journal),
+        ] {
+            if !(16..=1 << 24).contains(&value) {
+                return Err(bad(key, format!("{value} is outside 16..=16777216")));
+            }
+        }
+        if !(64 * 1024..=1 << 30).contains(&rings.capture_bytes) {
+            return Err(bad(
+                "engine.rings.capture_bytes",
+                format!("{} is outside 65536..=1073741824", rings.capture_bytes),
+            ));
+        }
+        if self.journal.segment_bytes < 1 << 20 {
+            return Err(bad(
+                "journal.segment_bytes",
+                format!("{} is below the 1 MiB minimum", self.journal.segment_bytes),
+            ));
+        }
+        if self.journal.prefault_ahead_bytes > self.journal.segment_bytes {
+            return Err(bad(
+                "journal.prefault_ahead_bytes",
+                "must not exceed journal.segment_bytes".to_owned(),
+            ));
+        }
+        if self.replay.speed.is_nan() || self.replay.speed <= 0.0 {
+            return Err(bad("replay.speed", format!("{} must be above 0", self.replay.speed)));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_parses() {
+        let c = Config::embedded_default().expect("the shipped example is valid");
+        assert!(c.engine.capture_frames);
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_path() {
+        let text = EXAMPLE.replace("[engine]", "[engine]\nlayuot = \"fused\"");
+        let err = Config::parse(&text, "test").expect_err("typo must be rejected").to_string();
+        assert!(err.contains("engine"), "{err}");
+        assert!(err.contains("layuot"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_rejected_with_its_path() {
+        let text = EXAMPLE.replace("layout = \"auto\"", "layout = \"sideways\"");
+        let err = Config::parse(&text, "test").expect_err("bad enum value").to_string();
+        assert!(err.contains("engine.layout"), "{err}");
+        let text = EXAMPLE.replace("market = 65536", "market = 3");
+        let err = Config::parse(&text, "test").expect_err("ring too small").to_string();
+        assert!(err.contains("engine.rings.market"), "{err}");
+    }
+}

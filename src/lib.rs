@@ -7,6 +7,7 @@
 pub mod config;
 pub mod core;
 pub mod engine;
+pub mod feed;
 pub mod oms;
 pub mod ops;
 pub mod persist;

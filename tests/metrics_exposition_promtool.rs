@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use kestrel::ops::{EngineMetrics, OpsServer, Registry, LATENCY_BUCKETS_US};
+use kestrel::engine::metrics::LATENCY_BUCKETS_US;
+use kestrel::ops::{OpsServer, Registry};
 
 const HISTOGRAM: &str = "test_stage_latency_seconds";
 
@@ -18,11 +19,11 @@ const HISTOGRAM: &str = "test_stage_latency_seconds";
 /// returns it with the number of values recorded per histogram series.
 fn populated_registry() -> (Registry, Vec<(&'static str, u64)>) {
     let mut registry = Registry::new();
-    let engine = EngineMetrics::register(&mut registry, &["feed_to_strat", "strat_to_oms"])
-        .expect("engine metrics register");
-    engine.orders_submitted.add(12);
-    engine.market_data_events[&("bybit", "book_ticker")].add(1_000);
-    engine.rings[0].depth.set(17);
+    let (engine, _latency) =
+        kestrel::engine::metrics::register(&mut registry).expect("engine metrics register");
+    engine.intents.add(12);
+    engine.market_events.add(1_000);
+    engine.market_ring.depth.set(17);
     let awkward = registry
         .counter(
             "test_escaped_total",

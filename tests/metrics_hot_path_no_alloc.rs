@@ -4,7 +4,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use kestrel::ops::{Registry, LATENCY_BUCKETS_US};
+use kestrel::engine::metrics::LATENCY_BUCKETS_US;
+use kestrel::ops::Registry;
 
 /// Counts heap operations made by the current thread while counting is switched on.
 struct CountingAllocator;

@@ -25,7 +25,8 @@ pub struct Counter {
 }
 
 impl Counter {
-    fn new() -> Self {
+    /// A counter not registered anywhere (for benches and components tested alone).
+    pub fn new() -> Self {
         Self {
             value: Arc::new(CachePadded::new(AtomicU64::new(0))),
         }
@@ -50,6 +51,12 @@ impl Counter {
     }
 }
 
+impl Default for Counter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl fmt::Debug for Counter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Counter").field(&self.get()).finish()
@@ -62,8 +69,15 @@ pub struct Gauge {
     bits: Arc<CachePadded<AtomicU64>>,
 }
 
+impl Default for Gauge {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Gauge {
-    fn new() -> Self {
+    /// A gauge not registered anywhere (for benches and components tested alone).
+    pub fn new() -> Self {
         Self {
             bits: Arc::new(CachePadded::new(AtomicU64::new(0f64.to_bits()))),
         }
@@ -220,7 +234,7 @@ impl Registry {
         bucket_bounds_us: &[u64],
     ) -> Result<LatencyRecorder, OpsError> {
         let existing = self.publish_deferred_counter(name);
-        let deferred = existing.clone().unwrap_or_else(Counter::new);
+        let deferred = existing.clone().unwrap_or_default();
         let (recorder, collector) = latency::channel(name, bucket_bounds_us, deferred.clone())?;
         self.insert(
             name,

@@ -11,12 +11,16 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use kestrel::ops::{EngineMetrics, MetricsConfig, OpsServer, Registry};
+//! use kestrel::ops::{MetricsConfig, OpsServer, Registry};
 //!
 //! # fn main() -> Result<(), kestrel::ops::OpsError> {
 //! let mut registry = Registry::new();
-//! let metrics = EngineMetrics::register(&mut registry, &["feed_to_strat", "strat_to_oms"])?;
-//! let mut tick_to_order = metrics.tick_to_order_latency; // moved to the order-stage thread
+//! let mut tick_to_order = registry.latency_histogram(
+//!     "kestrel_tick_to_order_latency_seconds",
+//!     "Tick to order.",
+//!     &[],
+//!     &[1, 5, 20, 50],
+//! )?; // moved to the order-stage thread
 //! tick_to_order.record_ns(4_200);
 //! tick_to_order.publish();
 //! let mut server = OpsServer::bind(MetricsConfig::default().listen)?;
@@ -33,7 +37,6 @@
 //! exported in seconds (`*_seconds`), the Prometheus base unit that `promtool check metrics`
 //! insists on; quantile read-outs ([`LatencySummary`]) stay in nanoseconds.
 
-mod engine_metrics;
 mod http;
 mod latency;
 mod metrics;
@@ -41,9 +44,6 @@ mod prometheus;
 
 use std::net::SocketAddr;
 
-pub use engine_metrics::{
-    EngineMetrics, RingMetrics, LATENCY_BUCKETS_US, MARKET_DATA_EVENT_TYPES, MARKET_DATA_SOURCES,
-};
 pub use http::{
     Handler, HttpLimits, Method, MetricsConfig, OpsServer, Request, Response, DEFAULT_LISTEN,
 };

@@ -1,0 +1,37 @@
+//! Owns: the message the order and ops paths send the persist thread. Never: carries heap
+//! data; the persist thread turns it into a journal payload.
+
+use crate::core::{Fill, OrderIntent, OrderUpdate};
+
+/// Longest operator note carried inline.
+pub const NOTE_MAX: usize = 160;
+
+/// One thing to journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JournalMsg {
+    /// An intent as it entered the order stage.
+    Intent { event_ns: u64, intent: OrderIntent },
+    /// An order changed state.
+    Update { event_ns: u64, update: OrderUpdate },
+    /// An execution.
+    Fill { event_ns: u64, fill: Fill },
+    /// Free text from the operator.
+    Note { event_ns: u64, len: u8, text: [u8; NOTE_MAX] },
+}
+
+impl JournalMsg {
+    /// A note message; text past [`NOTE_MAX`] bytes is cut at a character boundary.
+    pub fn note(event_ns: u64, text: &str) -> Self {
+        let mut end = text.len().min(NOTE_MAX);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut buf = [0u8; NOTE_MAX];
+        buf[..end].copy_from_slice(&text.as_bytes()[..end]);
+        JournalMsg::Note {
+            event_ns,
+            len: end as u8,
+            text: buf,
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Owns: market-data sources for the feed thread: venue WebSockets (decoders, reconnect)
+//! and replays of recorded captures. Never: touches books, strategies or orders; it only
+//! produces `MarketEvent`s and raw frames.
+
+pub mod replay;
