@@ -21,6 +21,8 @@
 
 mod text;
 
+pub use text::format_utc_ns;
+
 use crate::core::decimal::Notional;
 use crate::core::symbol::SYMBOL_NAME_MAX;
 use crate::core::{

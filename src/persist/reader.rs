@@ -68,6 +68,26 @@ impl<'a> RecordView<'a> {
             source,
         })
     }
+
+    /// The record as one JSON object: `seq`, `event_ns`, `write_ns` and the entry's fields.
+    pub fn json_with(&self, entry: &JournalEntry) -> serde_json::Value {
+        let mut value = entry.to_json();
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("seq".into(), self.seq.into());
+            map.insert("event_ns".into(), self.event_ns.into());
+            map.insert("write_ns".into(), self.write_ns.into());
+        }
+        value
+    }
+
+    /// One human-readable line: sequence, UTC write time, then the entry.
+    pub fn line_with(&self, entry: &JournalEntry) -> String {
+        format!(
+            "#{:<8} {} {entry}",
+            self.seq,
+            payload::format_utc_ns(self.write_ns)
+        )
+    }
 }
 
 struct OpenSegment {

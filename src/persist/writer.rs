@@ -353,3 +353,6 @@ impl JournalWriter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
