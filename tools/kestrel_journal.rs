@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use kestrel::core::clock::{mono_ns, wall_ns};
 use kestrel::persist::payload::{self, JournalEntry, SessionStart};
 use kestrel::persist::recovery::scan;
-use kestrel::persist::{JournalConfig, JournalReader, JournalWriter, RecordType};
+use kestrel::persist::{FlushPolicy, JournalConfig, JournalReader, JournalWriter, RecordType};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -49,8 +49,8 @@ enum Command {
         kind: String,
     },
     /// Test aid (used by tests/journal_crash_recovery.rs): opens the journal, appends a
-    /// Session record and then `count` numbered note records with no fsync, printing
-    /// `appended <seq>` after each append returns.
+    /// Session record and then `count` numbered note records (`selftest <seq> <padding>`)
+    /// with no fsync, printing `appended <seq>` after every `ack_every`-th append returns.
     #[command(hide = true)]
     SelftestWrite {
         dir: PathBuf,
@@ -58,6 +58,11 @@ enum Command {
         count: u64,
         #[arg(long, default_value_t = 65536)]
         segment_bytes: u64,
+        #[arg(long, default_value_t = 1)]
+        ack_every: u64,
+        /// Padding grows by this many bytes per record, cycling every 97 records.
+        #[arg(long, default_value_t = 20)]
+        pad_step: usize,
     },
 }
 
@@ -236,10 +241,30 @@ fn export(dir: &Path, csv: &Path, kind_name: &str) -> Result<u64> {
     Ok(rows)
 }
 
-fn selftest_write(dir: &Path, count: u64, segment_bytes: u64) -> Result<()> {
+/// What `selftest-write` does.
+#[derive(Clone, Copy)]
+struct SelftestPlan {
+    count: u64,
+    segment_bytes: u64,
+    ack_every: u64,
+    pad_step: usize,
+}
+
+fn selftest_write(dir: &Path, plan: &SelftestPlan) -> Result<()> {
+    let SelftestPlan {
+        count,
+        segment_bytes,
+        ack_every,
+        pad_step,
+    } = *plan;
     let mut cfg = JournalConfig::new(dir);
     cfg.segment_bytes = segment_bytes;
     cfg.prefault_ahead_bytes = segment_bytes / 4;
+    // No msync at all: a kill -9 must lose nothing the page cache already holds.
+    cfg.flush = FlushPolicy {
+        every_records: 0,
+        every_ms: 0,
+    };
     let (mut writer, report) = JournalWriter::open(&cfg)?;
     // stdout is line-buffered: each line reaches the pipe before the next append starts.
     println!(
@@ -258,18 +283,16 @@ fn selftest_write(dir: &Path, count: u64, segment_bytes: u64) -> Result<()> {
     let n = payload::encode_session(&start, &mut buf);
     let seq = writer.append(RecordType::Session, mono_ns(), &buf[..n])?;
     println!("session {session} appended {seq}");
-    let mut note = [0u8; 256];
+    let mut note = vec![0u8; 64 + 96 * pad_step];
     for i in 0..count {
         // Varying lengths exercise alignment and make records straddle pages.
-        let text = format!(
-            "selftest {} {:pad$}",
-            writer.next_seq(),
-            "",
-            pad = (i % 97) as usize
-        );
+        let pad = (i % 97) as usize * pad_step;
+        let text = format!("selftest {} {:pad$}", writer.next_seq(), "");
         let n = payload::encode_note(&text, &mut note)?;
         let seq = writer.append(RecordType::OperatorNote, mono_ns(), &note[..n])?;
-        println!("appended {seq}");
+        if (i + 1) % ack_every.max(1) == 0 || i + 1 == count {
+            println!("appended {seq}");
+        }
         if i % 32 == 0 {
             writer.maintain(mono_ns())?;
         }
@@ -297,7 +320,17 @@ fn main() -> ExitCode {
             dir,
             count,
             segment_bytes,
-        } => selftest_write(dir, *count, *segment_bytes).map(|()| ExitCode::SUCCESS),
+            ack_every,
+            pad_step,
+        } => {
+            let plan = SelftestPlan {
+                count: *count,
+                segment_bytes: *segment_bytes,
+                ack_every: *ack_every,
+                pad_step: *pad_step,
+            };
+            selftest_write(dir, &plan).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

@@ -245,7 +245,7 @@ impl JournalWriter {
     }
 
     /// Housekeeping off the append path: dirties pages ahead of the cursor, pre-creates the
-    /// next segment, msyncs retired segments and runs the timed/count flush policy.
+    /// next segment and runs the flush policy (which also msyncs segments retired by rollover).
     pub fn maintain(&mut self, now_mono_ns: u64) -> Result<(), JournalError> {
         self.prefault_current();
         if self.spare.is_none() {
@@ -265,9 +265,12 @@ impl JournalWriter {
         let by_time = policy.every_ms > 0
             && self.unflushed > 0
             && now_mono_ns.saturating_sub(self.last_flush_ns) >= policy.every_ms * 1_000_000;
-        if by_count || by_time || !self.retired.is_empty() {
+        if by_count || by_time {
             self.flush()?;
             self.last_flush_ns = now_mono_ns;
+        } else if policy.every_records == 0 && policy.every_ms == 0 {
+            // No msync was promised: unmapping is enough, the kernel writes the pages back.
+            self.retired.clear();
         }
         Ok(())
     }
