@@ -30,6 +30,7 @@ enum Command {
     /// Check every record (CRC, sequence, payload). Exit 0 when the log is sound (a torn tail,
     /// what a crash leaves and the writer repairs, is reported but still exits 0); exit 1 on
     /// corruption in the middle of the log, a bad segment header or an undecodable payload.
+    /// Every problem is reported with its segment file and byte offset.
     Verify { dir: PathBuf },
     /// Print every record as one JSON object per line.
     Dump {

@@ -31,6 +31,7 @@ pub mod format;
 pub mod payload;
 pub mod reader;
 pub mod recovery;
+mod stamp;
 pub mod writer;
 
 use std::path::PathBuf;

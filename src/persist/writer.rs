@@ -1,8 +1,8 @@
 //! Owns: appending records to the journal: the active segment's mapping, the write cursor,
 //! pre-dirtying pages ahead of it, rollover into a pre-created spare segment, msync under the
-//! flush policy, and repairing a torn tail on open. Never: syscalls, page faults on fresh
-//! pages or allocation inside `append` (all of that happens in `maintain`, off the fast path),
-//! or two writers on one directory.
+//! flush policy, and repairing a torn tail on open. Never: syscalls (except the rename at
+//! rollover), page faults on fresh pages or allocation inside `append` (all of that happens in
+//! `maintain`, off the fast path), or two writers on one directory.
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
@@ -15,6 +15,7 @@ use super::format::{
     MIN_SEGMENT_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 use super::recovery::{scan, RecoveryReport};
+use super::stamp::WallStamp;
 use super::{FlushPolicy, JournalConfig, JournalError};
 use crate::core::clock::wall_ns;
 
@@ -57,6 +58,7 @@ pub struct JournalWriter {
     unflushed: u64,
     last_flush_ns: u64,
     dir_dirty: bool,
+    stamp: WallStamp,
     _lock: File,
 }
 
@@ -147,9 +149,11 @@ impl JournalWriter {
     /// complete record: a torn tail is zeroed; corruption followed by valid records is an error.
     pub fn open(cfg: &JournalConfig) -> Result<(Self, RecoveryReport), JournalError> {
         let page = page_size();
-        if cfg.segment_bytes < MIN_SEGMENT_BYTES || cfg.segment_bytes > u32::MAX as u64 * 16 {
+        // The length word is a u32, so no record (and no segment) may reach 4 GiB.
+        let max = u64::from(u32::MAX) + 1 - page as u64;
+        if cfg.segment_bytes < MIN_SEGMENT_BYTES || cfg.segment_bytes > max {
             return Err(JournalError::Config(format!(
-                "segment_bytes {} outside {MIN_SEGMENT_BYTES}..=64 GiB",
+                "segment_bytes {} outside {MIN_SEGMENT_BYTES}..={max}",
                 cfg.segment_bytes
             )));
         }
@@ -208,6 +212,7 @@ impl JournalWriter {
             unflushed: 0,
             last_flush_ns: 0,
             dir_dirty,
+            stamp: WallStamp::new(),
             _lock: lock,
         };
         writer.prefault_current();
@@ -234,7 +239,7 @@ impl JournalWriter {
             kind as u16,
             seq,
             event_ns,
-            wall_ns(),
+            self.stamp.now(),
             payload,
         );
         store_len(&mut self.seg.map, at, len);
@@ -248,6 +253,7 @@ impl JournalWriter {
     /// next segment and runs the flush policy (which also msyncs segments retired by rollover).
     pub fn maintain(&mut self, now_mono_ns: u64) -> Result<(), JournalError> {
         self.prefault_current();
+        self.stamp.reanchor();
         if self.spare.is_none() {
             self.spare = Some(create_spare(&self.dir, self.segment_bytes)?);
         }
