@@ -12,20 +12,28 @@
 //!
 //! # Durability promise
 //! An `append` returns once the record is in the shared file mapping, i.e. in the kernel's
-//! page cache. From that moment:
+//! page cache, and is visible to readers in other processes. From that moment:
 //! - **Process crash** (panic, `kill -9`, OOM kill): every record whose `append` returned
-//!   survives. The kernel owns the pages; the next `JournalWriter::open` finds them. A record
-//!   being written when the process died is invisible (its length word is published last) and
-//!   its partial bytes are zeroed by recovery.
-//! - **Power loss or kernel crash**: only records covered by a completed `msync` survive, i.e.
-//!   those appended before the last `flush()` or the last flush that `maintain()` ran under
-//!   [`FlushPolicy`] (every `every_records` records and/or every `every_ms` milliseconds). With
-//!   the defaults, at most the last 1000 records or 100 ms (plus the `maintain` call interval)
-//!   are lost. Pages may reach the disk out of order, so recovery keeps the longest prefix of
-//!   valid records and stops at the first bad one; `JournalWriter::open` refuses to append
-//!   after a bad record that is followed by valid ones (that is corruption, not a torn tail:
-//!   run `kestrel-journal verify` and decide), and repairs a torn tail by zeroing it.
+//!   survives, whatever the flush policy. The kernel owns the pages; the next
+//!   `JournalWriter::open` finds them. A record being written when the process died is
+//!   invisible (its length word is published last) and recovery zeroes its partial bytes.
+//! - **Power loss or kernel crash**: only records covered by a completed `msync` are promised:
+//!   those appended before the last `flush()`, or before the last flush `maintain()` ran under
+//!   [`FlushPolicy`] (every `every_records` records and/or every `every_ms` ms, checked when
+//!   `maintain` is called; segments left by a rollover are msynced by the next such flush).
+//!   With the defaults, at most the last 1000 records or 100 ms (plus the `maintain` call
+//!   interval) are lost. With both triggers 0 nothing is msynced before `flush()`/`close()`.
+//!   Pages may reach the disk out of order, so recovery keeps the longest valid prefix: it
+//!   stops at the first bad record, zeroes a torn tail, and `JournalWriter::open` refuses a
+//!   log where valid records follow a bad one (corruption, not a torn tail: run
+//!   `kestrel-journal verify` and decide).
 //! - `close()` flushes everything, so a clean shutdown loses nothing.
+//!
+//! # Conventions
+//! Sequences start at 1 and are contiguous across segments. `event_ns` is whatever the
+//! producer passes (the engine uses monotonic ns); `write_ns` is wall-clock ns since the Unix
+//! epoch stamped by the writer (TSC-extrapolated, re-anchored in `maintain`). One writer per
+//! directory (an `flock` on `journal.lock`); any number of readers.
 
 pub mod format;
 pub mod payload;
