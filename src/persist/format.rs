@@ -260,9 +260,19 @@ pub enum BadRecord {
     /// The length word is below the minimum.
     LengthTooSmall(u32),
     /// The record would run past the end of the file.
-    PastEnd { len: u32, file_len: usize },
+    PastEnd {
+        /// The length word.
+        len: u32,
+        /// Bytes in the file.
+        file_len: usize,
+    },
     /// The stored CRC does not match.
-    Crc { stored: u32, computed: u32 },
+    Crc {
+        /// CRC stored in the record.
+        stored: u32,
+        /// CRC computed over the record.
+        computed: u32,
+    },
 }
 
 impl std::fmt::Display for BadRecord {

@@ -91,9 +91,12 @@ pub struct RiskEvent {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 #[repr(u8)]
 pub enum TradingMode {
+    /// Trading normally.
     #[default]
     Active = 0,
+    /// Only orders that reduce a position are allowed.
     ReduceOnly = 1,
+    /// No new orders until an operator clears the halt.
     Halted = 2,
 }
 
@@ -120,7 +123,9 @@ impl TradingMode {
 /// A trading-state change (breaker trip, operator halt, …).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct TradingStateChange {
+    /// State before the change.
     pub from: TradingMode,
+    /// State after the change.
     pub to: TradingMode,
     /// Stable cause code (meanings live in the risk module).
     pub cause_code: u16,
@@ -140,39 +145,34 @@ pub struct SessionStart {
 /// A decoded payload, owned, for tools.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum JournalEntry {
-    Intent {
-        symbol: String,
-        intent: OrderIntent,
-    },
-    Update {
-        symbol: String,
-        update: OrderUpdate,
-    },
-    Fill {
-        symbol: String,
-        fill: Fill,
-    },
-    Risk {
-        symbol: String,
-        event: RiskEvent,
-    },
+    /// An order intent and its symbol name.
+    Intent { symbol: String, intent: OrderIntent },
+    /// An order update and its symbol name.
+    Update { symbol: String, update: OrderUpdate },
+    /// A fill and its symbol name.
+    Fill { symbol: String, fill: Fill },
+    /// A risk event and the symbol it concerns (empty when none).
+    Risk { symbol: String, event: RiskEvent },
+    /// A trading-state change and its cause text.
     TradingState {
         change: TradingStateChange,
         cause: String,
     },
+    /// A component snapshot taken after record `as_of_seq`.
     Snapshot {
         component: String,
         as_of_seq: u64,
         body: Vec<u8>,
     },
+    /// A raw market frame with its stream tag and receive time.
     MarketFrame {
         tag: String,
         recv_ns: u64,
         bytes: Vec<u8>,
     },
-    Note {
-        text: String,
-    },
+    /// An operator note.
+    Note { text: String },
+    /// An engine start.
     Session(SessionStart),
 }
 

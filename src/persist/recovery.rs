@@ -48,8 +48,11 @@ pub struct RecoveryReport {
 /// Where appending would resume: the last segment and the offset after its last record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TailPosition {
+    /// The last segment.
     pub file: PathBuf,
+    /// Its header.
     pub header: SegmentHeader,
+    /// Offset after its last valid record.
     pub offset: u64,
     /// Sequence the next record must carry.
     pub next_seq: u64,
@@ -59,8 +62,11 @@ pub struct TailPosition {
 /// before the end of the log (valid records exist after a bad one, or a header is bad).
 #[derive(Debug, Default)]
 pub struct Scan {
+    /// What was found.
     pub report: RecoveryReport,
+    /// Where appending would resume (`None` for an empty journal or a bad header).
     pub tail: Option<TailPosition>,
+    /// Corruption that stopped the scan, with file and offset.
     pub corruption: Option<JournalError>,
 }
 
