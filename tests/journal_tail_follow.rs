@@ -98,3 +98,75 @@ fn tail_follow_prints_each_record_exactly_once_in_order_across_rollover() {
         assert_eq!(v["event_ns"], seq - 1);
     }
 }
+
+const JOURNAL_BIN: &str = env!("CARGO_BIN_EXE_kestrel-journal");
+
+/// Runs the journal's `selftest-write` test aid; returns its stdout once it exits.
+fn selftest_write(dir: &std::path::Path, count: &str, kill_after: Option<Duration>) -> String {
+    let mut child = Command::new(JOURNAL_BIN)
+        .arg("selftest-write")
+        .arg(dir)
+        .args(["--count", count, "--segment-bytes", "65536"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kestrel-journal runs");
+    if let Some(delay) = kill_after {
+        std::thread::sleep(delay);
+        child.kill().expect("SIGKILL the writer");
+    }
+    let out = child.wait_with_output().expect("writer reaped");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn tail_follow_continues_across_a_killed_and_restarted_writer_process() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("journal");
+    let mut tail = Command::new(TAIL_BIN)
+        .arg(&dir)
+        .args(["-f", "--json", "--poll-ms", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kestrel-tail runs");
+    let stdout = tail.stdout.take().expect("stdout was piped");
+    let (tx, rx) = mpsc::channel::<u64>();
+    let pump = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+            if tx.send(v["seq"].as_u64().expect("seq field")).is_err() {
+                break;
+            }
+        }
+    });
+
+    selftest_write(&dir, "50000000", Some(Duration::from_millis(150)));
+    let finished = selftest_write(&dir, "300", None);
+    let last: u64 = finished
+        .lines()
+        .filter_map(|l| l.rsplit_once("appended ").and_then(|(_, s)| s.parse().ok()))
+        .last()
+        .expect("the restarted writer appended");
+    assert!(last > 301, "the killed run appended records before the kill too");
+
+    let mut seqs = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seqs.last() != Some(&last) && Instant::now() < deadline {
+        if let Ok(seq) = rx.recv_timeout(Duration::from_millis(100)) {
+            seqs.push(seq);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    seqs.extend(rx.try_iter());
+    tail.kill().expect("stop tail");
+    let _ = tail.wait();
+    let _ = pump.join();
+    let expected: Vec<u64> = (1..=last).collect();
+    assert!(
+        seqs == expected,
+        "tail printed {} records, expected 1..={last}",
+        seqs.len()
+    );
+}
