@@ -147,9 +147,12 @@ fn tail_follow_continues_across_a_killed_and_restarted_writer_process() {
     let last: u64 = finished
         .lines()
         .filter_map(|l| l.rsplit_once("appended ").and_then(|(_, s)| s.parse().ok()))
-        .last()
+        .next_back()
         .expect("the restarted writer appended");
-    assert!(last > 301, "the killed run appended records before the kill too");
+    assert!(
+        last > 301,
+        "the killed run appended records before the kill too"
+    );
 
     let mut seqs = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
