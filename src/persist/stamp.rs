@@ -108,7 +108,8 @@ impl WallStamp {
     pub(crate) fn now(&self) -> u64 {
         match &self.tsc {
             Some(t) => {
-                let ticks = read_tsc().wrapping_sub(t.anchor.tsc);
+                // Saturating: a read on another core may trail the anchor by a few ticks.
+                let ticks = read_tsc().saturating_sub(t.anchor.tsc);
                 t.anchor.wall + ((ticks as u128 * t.mult as u128) >> SHIFT) as u64
             }
             None => wall_ns(),

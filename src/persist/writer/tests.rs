@@ -217,3 +217,10 @@ fn flush_policy_msyncs_by_count_and_by_time() {
     assert_eq!(w.unflushed, 0, "3 records reached");
     assert_eq!(w.seg.flushed_to, w.cursor);
 }
+
+#[test]
+fn writer_and_reader_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<JournalWriter>();
+    assert_send::<JournalReader>();
+}
