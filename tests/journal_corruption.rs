@@ -1,8 +1,9 @@
-//! Damaged journals: flipped bytes mid-file, a truncated tail, a garbage tail, wrong magic.
+//! Owns: damaged-journal tests: flipped bytes mid-file, truncated tail, garbage tail, bad magic.
 //! `kestrel-journal verify` names file and byte offset and never panics; it exits 1 for
 //! corruption in the middle of the log and 0 (with the torn tail reported) when only the tail
 //! is damaged, which is what a crash leaves. `JournalWriter::open` repairs a torn tail and
 //! continues; it refuses a log with valid records after a bad one.
+//! Never: panics in the tools, whatever the damage (asserted).
 
 use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom, Write};

@@ -1,6 +1,7 @@
-//! A writer process is SIGKILLed at random points again and again on the same journal; the
-//! journal must stay contiguous, lose no acknowledged record, and each restart must continue
-//! the sequence (and the session number) where the previous run stopped.
+//! Owns: the kill -9 test: a writer process is SIGKILLed at random points again and again on
+//! the same journal; the journal must stay contiguous, lose no acknowledged record, and each
+//! restart must continue the sequence (and the session number) where the previous run stopped.
+//! Never: fsyncs (the promise tested is the process-crash one).
 
 use std::io::Read;
 use std::path::Path;

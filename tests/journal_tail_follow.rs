@@ -1,5 +1,7 @@
-//! `kestrel-tail -f --json` in its own process follows a journal while this test appends to
-//! it across several segment rollovers, printing every record exactly once and in order.
+//! Owns: follow-mode tests: `kestrel-tail -f --json` in its own process follows a journal
+//! while this test (or a writer process) appends to it across several segment rollovers,
+//! printing every record exactly once and in order.
+//! Never: shares a journal between tests (each uses its own temp dir).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

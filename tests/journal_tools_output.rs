@@ -1,5 +1,6 @@
-//! What the journal tools print: tail's type and symbol filters, JSON lines from dump, the
+//! Owns: what the journal tools print: tail's type and symbol filters, JSON lines from dump, the
 //! fill CSV export, and a quiet exit 0 when tail's reader goes away (SIGPIPE).
+//! Never: depends on wall-clock values in the output.
 
 use std::io::Read;
 use std::path::Path;

@@ -267,7 +267,9 @@ fn truncate_at_char(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// Encodes an intent and its symbol name into `out` (≥ [`MAX_FIXED_PAYLOAD`] bytes); returns the length.
+/// Encodes an intent and its symbol name into `out` (≥ [`MAX_FIXED_PAYLOAD`] bytes).
+///
+/// Returns the payload length. Panics only when `out` is shorter than the layout, a caller bug.
 #[inline]
 pub fn encode_intent(i: &OrderIntent, symbol: &str, out: &mut [u8]) -> usize {
     let mut p = Put::new(&mut out[..INTENT_BYTES]);
@@ -318,7 +320,7 @@ pub fn encode_fill(f: &Fill, symbol: &str, out: &mut [u8]) -> usize {
     p.done()
 }
 
-/// Encodes a risk event and its symbol name (empty when none) into `out` (≥ [`MAX_FIXED_PAYLOAD`] bytes).
+/// Encodes a risk event and its symbol (empty when none) into `out` (≥ [`MAX_FIXED_PAYLOAD`] B).
 #[inline]
 pub fn encode_risk_event(r: &RiskEvent, symbol: &str, out: &mut [u8]) -> usize {
     let mut p = Put::new(&mut out[..RISK_BYTES]);

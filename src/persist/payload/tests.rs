@@ -1,4 +1,5 @@
-//! Round trips for every payload layout and "bad bytes never panic" checks.
+//! Owns: codec round trips for every payload layout and "bad bytes never panic" checks.
+//! Never: touches files (pure byte buffers).
 
 use proptest::prelude::*;
 

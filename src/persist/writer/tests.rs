@@ -1,4 +1,5 @@
-//! Writer and reader behaviour in one process: round trips, rollover, reopen, torn tails.
+//! Owns: writer and reader behaviour in one process: round trips, rollover, reopen, torn
+//! tails, flush policy. Never: leaves files behind (every test uses its own temp dir).
 
 use super::*;
 use crate::persist::format::{list_segments, segment_path};
