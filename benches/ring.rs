@@ -113,7 +113,11 @@ fn ring_hop(c: &mut Criterion) {
         "ring_hop: {} usable cores {:?}; pinned mode {}",
         cores.len(),
         cores,
-        if cores.len() >= 2 { "uses cores 0 and 1" } else { "is not possible here" }
+        if cores.len() >= 2 {
+            "uses cores 0 and 1"
+        } else {
+            "is not possible here"
+        }
     );
     let mut group = c.benchmark_group("ring_hop");
     group.measurement_time(Duration::from_secs(3));

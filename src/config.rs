@@ -28,7 +28,10 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config {origin}: key `{key}`: {message}")]
     Invalid {
         origin: String,
@@ -45,11 +48,12 @@ impl Config {
             key: "(syntax)".to_owned(),
             message: e.to_string().trim().to_owned(),
         })?;
-        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::Invalid {
-            origin: origin.to_owned(),
-            key: e.path().to_string(),
-            message: e.inner().message().to_owned(),
-        })?;
+        let config: Config =
+            serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::Invalid {
+                origin: origin.to_owned(),
+                key: e.path().to_string(),
+                message: e.inner().message().to_owned(),
+            })?;
         config.validate(origin)?;
         Ok(config)
     }
@@ -106,7 +110,10 @@ impl Config {
             ));
         }
         if self.replay.speed.is_nan() || self.replay.speed <= 0.0 {
-            return Err(bad("replay.speed", format!("{} must be above 0", self.replay.speed)));
+            return Err(bad(
+                "replay.speed",
+                format!("{} must be above 0", self.replay.speed),
+            ));
         }
         Ok(())
     }
@@ -125,7 +132,9 @@ mod tests {
     #[test]
     fn unknown_key_is_rejected_with_its_path() {
         let text = EXAMPLE.replace("[engine]", "[engine]\nlayuot = \"fused\"");
-        let err = Config::parse(&text, "test").expect_err("typo must be rejected").to_string();
+        let err = Config::parse(&text, "test")
+            .expect_err("typo must be rejected")
+            .to_string();
         assert!(err.contains("engine"), "{err}");
         assert!(err.contains("layuot"), "{err}");
     }
@@ -133,10 +142,14 @@ mod tests {
     #[test]
     fn bad_value_is_rejected_with_its_path() {
         let text = EXAMPLE.replace("layout = \"auto\"", "layout = \"sideways\"");
-        let err = Config::parse(&text, "test").expect_err("bad enum value").to_string();
+        let err = Config::parse(&text, "test")
+            .expect_err("bad enum value")
+            .to_string();
         assert!(err.contains("engine.layout"), "{err}");
         let text = EXAMPLE.replace("market = 65536", "market = 3");
-        let err = Config::parse(&text, "test").expect_err("ring too small").to_string();
+        let err = Config::parse(&text, "test")
+            .expect_err("ring too small")
+            .to_string();
         assert!(err.contains("engine.rings.market"), "{err}");
     }
 }

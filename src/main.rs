@@ -23,7 +23,11 @@ use kestrel::persist::{payload, JournalWriter, RecordType};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "kestrel", version, about = "Low-latency autonomous crypto trading engine")]
+#[command(
+    name = "kestrel",
+    version,
+    about = "Low-latency autonomous crypto trading engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,28 +82,24 @@ fn check_config(path: &PathBuf) -> anyhow::Result<ExitCode> {
     let cores = available_cores();
     let settings = config.engine.resolve(&cores)?;
     println!(
-        "{}: ok; on this machine ({} usable cores): layout {}, wait {:?}, {}",
+        "{}: ok; on this machine ({} usable cores): {settings}",
         path.display(),
-        cores.len(),
-        settings.layout.as_str(),
-        settings.wait,
-        if settings.cores.is_unpinned() { "unpinned" } else { "pinned" }
+        cores.len()
     );
     Ok(ExitCode::SUCCESS)
 }
 
 fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    // First, so a signal during start-up also means an orderly stop, not a kill.
+    let shutdown = Shutdown::new();
+    shutdown
+        .install_signal_handlers()
+        .context("installing signal handlers")?;
     let config = load(config_path.as_ref())?;
     // Read once, here on main, before any thread is pinned (see engine::affinity).
     let cores = available_cores();
     let settings = config.engine.resolve(&cores)?;
-    eprintln!(
-        "kestrel: {} usable cores → layout {}, wait {:?}, {}",
-        cores.len(),
-        settings.layout.as_str(),
-        settings.wait,
-        if settings.cores.is_unpinned() { "unpinned" } else { "pinned" }
-    );
+    eprintln!("kestrel: {} usable cores → {settings}", cores.len());
 
     let mut registry = Registry::new();
     let (metrics, latency) = engine::metrics::register(&mut registry)?;
@@ -141,8 +141,6 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let metrics_addr = server.local_addr().unwrap_or(config.metrics.listen);
     eprintln!("kestrel: metrics on http://{metrics_addr}/metrics");
 
-    let shutdown = Shutdown::new();
-    shutdown.install_signal_handlers().context("installing signal handlers")?;
     let registry = Arc::new(registry);
     let ops_registry = Arc::clone(&registry);
     let ops = move |shutdown: Arc<Shutdown>| {
@@ -158,7 +156,14 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         symbols: SymbolTable::new(),
         stream_names: vec![config.replay.stream.clone()],
     };
-    let report = engine::run(&settings, components, metrics, latency, Arc::clone(&shutdown), ops)?;
+    let report = engine::run(
+        &settings,
+        components,
+        metrics,
+        latency,
+        Arc::clone(&shutdown),
+        ops,
+    )?;
     eprintln!(
         "kestrel: done: {} market events, {} intents, {} journal records ({} frames captured); layout {}",
         report.market_events,

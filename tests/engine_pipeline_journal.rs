@@ -95,18 +95,28 @@ fn run_and_check(layout: Layout, total: u64) -> u64 {
         last_seq = Some(record.seq);
         match record.decode().expect("payload decodes") {
             JournalEntry::Intent { symbol, intent } => {
-                assert_eq!(intent.intent_seq, expected_intent, "intent out of order or duplicated");
+                assert_eq!(
+                    intent.intent_seq, expected_intent,
+                    "intent out of order or duplicated"
+                );
                 assert_eq!(symbol, format!("SYM{}USDT", expected_intent % 7));
                 expected_intent += 1;
             }
             other => panic!("unexpected record {other:?}"),
         }
     }
-    assert_eq!(expected_intent, total + 1, "every intent arrived exactly once");
+    assert_eq!(
+        expected_intent,
+        total + 1,
+        "every intent arrived exactly once"
+    );
     let quantiles = registry
         .latency_quantiles(engine::metrics::TICK_TO_ORDER)
         .expect("tick-to-order histogram registered");
-    assert_eq!(quantiles.count, total, "one tick-to-order sample per intent");
+    assert_eq!(
+        quantiles.count, total,
+        "one tick-to-order sample per intent"
+    );
     exec_seen.load(Ordering::Relaxed)
 }
 
@@ -122,5 +132,8 @@ fn one_million_events_reach_the_journal_once_and_in_order_threaded() {
 fn fused_layout_carries_every_event_and_acknowledgement() {
     let total = 200_000;
     let exec = run_and_check(Layout::Fused, total);
-    assert_eq!(exec, total, "the fused loop delivers every acknowledgement inline");
+    assert_eq!(
+        exec, total,
+        "the fused loop delivers every acknowledgement inline"
+    );
 }

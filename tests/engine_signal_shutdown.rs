@@ -12,14 +12,20 @@ const KESTREL: &str = env!("CARGO_BIN_EXE_kestrel");
 const JOURNAL_TOOL: &str = env!("CARGO_BIN_EXE_kestrel-journal");
 
 fn capture_path() -> String {
-    format!("{}/data/binance_spot_btcusdt_20240808.gz", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/data/binance_spot_btcusdt_20240808.gz",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 /// A config replaying the bundled capture at its recorded pace (minutes long), so the run
 /// is still going when the test signals it.
 fn write_config(dir: &Path) -> std::path::PathBuf {
     let text = kestrel::config::EXAMPLE
-        .replace("dir = \"out/journal\"", &format!("dir = {:?}", dir.join("journal")))
+        .replace(
+            "dir = \"out/journal\"",
+            &format!("dir = {:?}", dir.join("journal")),
+        )
         .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"")
         .replace("as_fast_as_possible = true", "as_fast_as_possible = false")
         .replace(
@@ -89,7 +95,10 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
         if let Some(status) = child.try_wait().expect("poll child") {
             return status;
         }
-        assert!(Instant::now() < deadline, "kestrel did not stop after the signal");
+        assert!(
+            Instant::now() < deadline,
+            "kestrel did not stop after the signal"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -100,7 +109,8 @@ fn verify(dir: &Path) -> String {
         .arg(dir)
         .output()
         .expect("run kestrel-journal verify");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "journal verify failed: {text}");
     text
 }
@@ -109,7 +119,10 @@ fn signal_and_check(signal: i32) {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = write_config(dir.path());
     let (mut child, addr, mut stderr, preamble) = start(&config);
-    assert!(preamble.contains("session 1"), "first run is session 1: {preamble}");
+    assert!(
+        preamble.contains("session 1"),
+        "first run is session 1: {preamble}"
+    );
 
     // Let frames flow, then look at the live exposition.
     let mut frames = 0.0;
@@ -134,12 +147,21 @@ fn signal_and_check(signal: i32) {
 
     let journal = dir.path().join("journal");
     let report = verify(&journal);
-    assert!(!report.contains("torn"), "a clean stop leaves no torn tail: {report}");
+    assert!(
+        !report.contains("torn"),
+        "a clean stop leaves no torn tail: {report}"
+    );
 
     // A restart recovers every record and starts a new session after the last one.
     let (mut again, _, mut stderr2, preamble) = start(&config);
-    assert!(preamble.contains("session 2"), "restart is session 2: {preamble}");
-    assert!(!preamble.contains(" 0 records recovered"), "restart recovered the journal: {preamble}");
+    assert!(
+        preamble.contains("session 2"),
+        "restart is session 2: {preamble}"
+    );
+    assert!(
+        !preamble.contains(" 0 records recovered"),
+        "restart recovered the journal: {preamble}"
+    );
     // SAFETY: plain kill(2) on our own child's pid.
     let rc = unsafe { libc::kill(again.id() as i32, libc::SIGTERM) };
     assert_eq!(rc, 0, "kill failed");

@@ -87,27 +87,46 @@ fn allocations_after_warmup(layout: Layout) -> [u64; 3] {
     };
     let registry = Arc::new(registry);
     let ops_registry = Arc::clone(&registry);
-    let report = engine::run(&settings, components, metrics, latency, Shutdown::new(), move |shutdown| {
-        while !shutdown.is_joined() {
-            ops_registry.collect();
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-    })
+    let report = engine::run(
+        &settings,
+        components,
+        metrics,
+        latency,
+        Shutdown::new(),
+        move |shutdown| {
+            while !shutdown.is_joined() {
+                ops_registry.collect();
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        },
+    )
     .expect("engine run");
     assert!(!report.failed);
     assert!(report.frames > 0, "frames were captured");
-    assert_eq!(report.journal_records, total + report.frames, "one intent record per event, plus frames");
+    assert_eq!(
+        report.journal_records,
+        total + report.frames,
+        "one intent record per event, plus frames"
+    );
     probe.deltas()
 }
 
 #[test]
 fn threaded_hot_path_allocates_nothing_per_event_after_warmup() {
     let [feed, strat, oms] = allocations_after_warmup(Layout::Threads);
-    assert_eq!((feed, strat, oms), (0, 0, 0), "allocations on feed, strat, oms threads");
+    assert_eq!(
+        (feed, strat, oms),
+        (0, 0, 0),
+        "allocations on feed, strat, oms threads"
+    );
 }
 
 #[test]
 fn fused_hot_path_allocates_nothing_per_event_after_warmup() {
     let [feed, strat, oms] = allocations_after_warmup(Layout::Fused);
-    assert_eq!((feed, strat, oms), (0, 0, 0), "allocations on the fused hot thread");
+    assert_eq!(
+        (feed, strat, oms),
+        (0, 0, 0),
+        "allocations on the fused hot thread"
+    );
 }

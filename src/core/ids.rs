@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::decimal::write_unsigned;
+
 /// Index of a strategy instance in the engine's strategy table.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
 pub struct StrategyId(pub u16);
@@ -37,10 +39,10 @@ impl ClientOrderId {
             out[pos] = b;
             pos += 1;
         }
-        pos += write_u64(self.session() as u64, &mut out[pos..]);
+        pos += write_unsigned(self.session() as u128, &mut out[pos..]);
         out[pos] = b'-';
         pos += 1;
-        pos += write_u64(self.counter(), &mut out[pos..]);
+        pos += write_unsigned(self.counter() as u128, &mut out[pos..]);
         pos
     }
     /// Parses the wire form back; `None` for ids that are not kestrel's.
@@ -54,23 +56,6 @@ impl ClientOrderId {
         }
         Some(Self((session << COUNTER_BITS) | counter))
     }
-}
-
-fn write_u64(mut v: u64, out: &mut [u8]) -> usize {
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for i in 0..n {
-        out[i] = digits[n - 1 - i];
-    }
-    n
 }
 
 impl fmt::Display for ClientOrderId {

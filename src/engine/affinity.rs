@@ -58,7 +58,10 @@ impl CorePlan {
     }
 
     /// Pins exactly as configured, checking each core is in the process's CPU set and used once.
-    pub fn explicit(requested: &[(HotThread, usize)], available: &[usize]) -> Result<Self, AffinityError> {
+    pub fn explicit(
+        requested: &[(HotThread, usize)],
+        available: &[usize],
+    ) -> Result<Self, AffinityError> {
         let mut pins = BTreeMap::new();
         let mut owner: BTreeMap<usize, HotThread> = BTreeMap::new();
         for &(thread, core) in requested {
@@ -126,7 +129,12 @@ mod tests {
 
     #[test]
     fn automatic_plan_leaves_a_core_for_the_os_or_does_not_pin() {
-        let hot = [HotThread::Feed, HotThread::Strat, HotThread::Oms, HotThread::Persist];
+        let hot = [
+            HotThread::Feed,
+            HotThread::Strat,
+            HotThread::Oms,
+            HotThread::Persist,
+        ];
         assert!(CorePlan::automatic(&hot, &[0, 1]).is_unpinned());
         let plan = CorePlan::automatic(&hot, &[0, 1, 2, 3, 4, 5]);
         assert_eq!(plan.core_for(HotThread::Feed), Some(1));

@@ -16,7 +16,11 @@ pub enum JournalMsg {
     /// An execution.
     Fill { event_ns: u64, fill: Fill },
     /// Free text from the operator.
-    Note { event_ns: u64, len: u8, text: [u8; NOTE_MAX] },
+    Note {
+        event_ns: u64,
+        len: u8,
+        text: [u8; NOTE_MAX],
+    },
 }
 
 impl JournalMsg {

@@ -1,8 +1,8 @@
 //! Owns: registering the metrics the runner's threads update (ring gauges and counters,
 //! stage counters, latency histograms). Never: updates them; the loops do, lock-free.
 
-use crate::ops::Registry;
 use crate::ops::OpsError;
+use crate::ops::Registry;
 
 use super::persist_loop::PersistMetrics;
 use super::ring::RingMetrics;
@@ -16,7 +16,9 @@ pub const MARKET_HOP: &str = "kestrel_ring_hop_latency_seconds";
 pub const JOURNAL_LAG: &str = "kestrel_journal_lag_seconds";
 
 /// Histogram buckets in µs, dense around the targets (p50 5 µs, p99 20 µs, p99.9 50 µs).
-pub const LATENCY_BUCKETS_US: [u64; 14] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 100_000];
+pub const LATENCY_BUCKETS_US: [u64; 14] = [
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 100_000,
+];
 
 fn ring_metrics(registry: &mut Registry, ring: &str) -> Result<RingMetrics, OpsError> {
     let labels = [("ring", ring)];

@@ -22,7 +22,9 @@ pub mod stage;
 pub mod wait;
 
 pub use journal_msg::JournalMsg;
-pub use runner::{run, Components, EngineError, RunReport, RunnerLatency, RunnerMetrics, TopologySettings};
+pub use runner::{
+    run, Components, EngineError, RunReport, RunnerLatency, RunnerMetrics, TopologySettings,
+};
 pub use shutdown::Shutdown;
 pub use wait::WaitStrategy;
 
@@ -126,7 +128,12 @@ impl Default for EngineConfig {
 }
 
 /// Hot threads of the threaded layout (persist counts: it runs all the time).
-const THREADED: [HotThread; 4] = [HotThread::Feed, HotThread::Strat, HotThread::Oms, HotThread::Persist];
+const THREADED: [HotThread; 4] = [
+    HotThread::Feed,
+    HotThread::Strat,
+    HotThread::Oms,
+    HotThread::Persist,
+];
 const FUSED: [HotThread; 2] = [HotThread::Fused, HotThread::Persist];
 
 impl EngineConfig {
@@ -143,9 +150,10 @@ impl EngineConfig {
             Layout::Fused => &FUSED,
             _ => &THREADED,
         };
-        // The persist thread never needs to spin: it naps when the journal ring is empty.
-        let spinning = threads.len() - 1;
-        let wait = wait::resolve_wait(self.wait, usable, spinning);
+        // Spinning is only safe when every hot thread (persist included: it naps, but it
+        // must get a core promptly when it wakes) has a core and one is left for the OS.
+        // `spin_yield` costs nothing extra on a core nobody else wants.
+        let wait = wait::resolve_wait(self.wait, usable, threads.len());
         let cores = match self.pin {
             PinPolicy::Off => CorePlan::unpinned(),
             PinPolicy::Auto => {
@@ -198,7 +206,9 @@ mod tests {
 
     #[test]
     fn auto_uses_threads_and_spins_on_a_big_box() {
-        let s = EngineConfig::default().resolve(&[0, 1, 2, 3, 4, 5, 6, 7]).expect("valid");
+        let s = EngineConfig::default()
+            .resolve(&[0, 1, 2, 3, 4, 5, 6, 7])
+            .expect("valid");
         assert_eq!(s.layout, Layout::Threads);
         assert_eq!(s.wait, WaitStrategy::Spin);
         assert_eq!(s.cores.core_for(HotThread::Feed), Some(1));

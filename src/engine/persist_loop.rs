@@ -7,10 +7,10 @@ use crate::core::SymbolTable;
 use crate::ops::{Counter, LatencyRecorder};
 use crate::persist::{payload, JournalWriter, RecordType};
 
+use super::journal_msg::NOTE_MAX;
 use super::ring::{FrameRx, RingRx};
 use super::shutdown::{Shutdown, Stage};
 use super::wait::{Backoff, WaitStrategy};
-use super::journal_msg::NOTE_MAX;
 use super::JournalMsg;
 
 /// How often the writer pre-faults ahead and applies the timed flush policy.
@@ -65,7 +65,9 @@ pub fn run_persist(
     loop {
         let mut worked = false;
         for _ in 0..BATCH {
-            let Some(msg) = inputs.journal.pop() else { break };
+            let Some(msg) = inputs.journal.pop() else {
+                break;
+            };
             worked = true;
             let (kind, event_ns, encoded) = encode(&msg, &inputs.symbols, &mut payload_buf);
             let Ok(len) = encoded else {
@@ -82,7 +84,9 @@ pub fn run_persist(
             if failed {
                 break;
             }
-            let Some(meta) = inputs.frames.pop_frame(&mut frame_buf) else { break };
+            let Some(meta) = inputs.frames.pop_frame(&mut frame_buf) else {
+                break;
+            };
             worked = true;
             let stream = inputs
                 .stream_names
@@ -90,14 +94,22 @@ pub fn run_persist(
                 .map_or(UNKNOWN_STREAM, String::as_str);
             frame_payload.clear();
             frame_payload.resize(FRAME_PAYLOAD_OVERHEAD + stream.len() + frame_buf.len(), 0);
-            let Ok(len) = payload::encode_market_frame(stream, meta.recv_ns, &frame_buf, &mut frame_payload) else {
+            let Ok(len) =
+                payload::encode_market_frame(stream, meta.recv_ns, &frame_buf, &mut frame_payload)
+            else {
                 metrics.errors.inc();
                 continue;
             };
             metrics.frames.inc();
             journal_lag.record_ns(mono_ns().saturating_sub(meta.recv_ns));
             let event_ns = meta.recv_ns.saturating_add(wall_offset);
-            if !append(&mut writer, RecordType::MarketFrame, event_ns, &frame_payload[..len], &metrics) {
+            if !append(
+                &mut writer,
+                RecordType::MarketFrame,
+                event_ns,
+                &frame_payload[..len],
+                &metrics,
+            ) {
                 failed = true;
             }
         }
@@ -121,7 +133,9 @@ pub fn run_persist(
             continue;
         }
         let producers_done = shutdown.is_done(Stage::Oms) && shutdown.is_done(Stage::Feed);
-        if (producers_done && inputs.journal.is_empty() && inputs.frames.is_empty()) || shutdown.failed() {
+        if (producers_done && inputs.journal.is_empty() && inputs.frames.is_empty())
+            || shutdown.failed()
+        {
             break;
         }
         backoff.idle();
@@ -134,7 +148,13 @@ pub fn run_persist(
 }
 
 #[inline]
-fn append(writer: &mut JournalWriter, kind: RecordType, event_ns: u64, bytes: &[u8], metrics: &PersistMetrics) -> bool {
+fn append(
+    writer: &mut JournalWriter,
+    kind: RecordType,
+    event_ns: u64,
+    bytes: &[u8],
+    metrics: &PersistMetrics,
+) -> bool {
     match writer.append(kind, event_ns, bytes) {
         Ok(_) => {
             metrics.records.inc();
@@ -162,21 +182,41 @@ fn encode(
         JournalMsg::Intent { event_ns, intent } => (
             RecordType::OrderIntent,
             *event_ns,
-            Ok(payload::encode_intent(intent, symbol_name(symbols, intent.symbol), buf)),
+            Ok(payload::encode_intent(
+                intent,
+                symbol_name(symbols, intent.symbol),
+                buf,
+            )),
         ),
         JournalMsg::Update { event_ns, update } => (
             RecordType::OrderUpdate,
             *event_ns,
-            Ok(payload::encode_update(update, symbol_name(symbols, update.symbol), buf)),
+            Ok(payload::encode_update(
+                update,
+                symbol_name(symbols, update.symbol),
+                buf,
+            )),
         ),
         JournalMsg::Fill { event_ns, fill } => (
             RecordType::Fill,
             *event_ns,
-            Ok(payload::encode_fill(fill, symbol_name(symbols, fill.symbol), buf)),
+            Ok(payload::encode_fill(
+                fill,
+                symbol_name(symbols, fill.symbol),
+                buf,
+            )),
         ),
-        JournalMsg::Note { event_ns, len, text } => {
+        JournalMsg::Note {
+            event_ns,
+            len,
+            text,
+        } => {
             let text = std::str::from_utf8(&text[..*len as usize]).unwrap_or("");
-            (RecordType::OperatorNote, *event_ns, payload::encode_note(text, buf))
+            (
+                RecordType::OperatorNote,
+                *event_ns,
+                payload::encode_note(text, buf),
+            )
         }
     }
 }

@@ -64,13 +64,20 @@ impl<T: Copy + Send> RingTx<T> {
     /// Pushes if there is room; gives the message back otherwise.
     #[inline]
     pub fn try_push(&mut self, msg: T) -> Result<(), T> {
-        self.producer.push(msg).map_err(|rtrb::PushError::Full(m)| m)
+        self.producer
+            .push(msg)
+            .map_err(|rtrb::PushError::Full(m)| m)
     }
 
     /// Pushes, waiting with `backoff` while the ring is full (counted once per full episode).
     /// Gives up only if the consumer is gone, or if `abort` is set while still full.
     #[inline]
-    pub fn push_wait(&mut self, msg: T, backoff: &mut Backoff, abort: &AtomicBool) -> Result<(), RingError> {
+    pub fn push_wait(
+        &mut self,
+        msg: T,
+        backoff: &mut Backoff,
+        abort: &AtomicBool,
+    ) -> Result<(), RingError> {
         let mut msg = match self.producer.push(msg) {
             Ok(()) => return Ok(()),
             Err(rtrb::PushError::Full(m)) => m,
@@ -225,7 +232,11 @@ impl FrameTx {
         header[6..].copy_from_slice(&recv_ns.to_le_bytes());
         let (first, second) = chunk.as_mut_slices();
         // `total` slots were reserved for exactly `total` source bytes.
-        for (slot, byte) in first.iter_mut().chain(second.iter_mut()).zip(header.iter().chain(frame)) {
+        for (slot, byte) in first
+            .iter_mut()
+            .chain(second.iter_mut())
+            .zip(header.iter().chain(frame))
+        {
             *slot = *byte;
         }
         chunk.commit_all();
@@ -277,7 +288,8 @@ impl FrameRx {
         Some(FrameMeta {
             stream_tag: u16::from_le_bytes([header[4], header[5]]),
             recv_ns: u64::from_le_bytes([
-                header[6], header[7], header[8], header[9], header[10], header[11], header[12], header[13],
+                header[6], header[7], header[8], header[9], header[10], header[11], header[12],
+                header[13],
             ]),
             len,
         })

@@ -45,6 +45,22 @@ pub struct TopologySettings {
     pub capture_frames: bool,
 }
 
+impl std::fmt::Display for TopologySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "layout {}, wait {}, {}",
+            self.layout.as_str(),
+            self.wait.as_str(),
+            if self.cores.is_unpinned() {
+                "unpinned"
+            } else {
+                "pinned"
+            }
+        )
+    }
+}
+
 /// Metric handles the runner updates.
 #[derive(Clone)]
 pub struct RunnerMetrics {
@@ -165,8 +181,16 @@ where
         symbols,
         stream_names,
     } = components;
-    let (journal_tx, journal_rx) = ring::<JournalMsg>("journal", settings.journal_ring, metrics.journal_ring.clone());
-    let (frame_tx, frame_rx) = frame_ring("capture", settings.capture_ring_bytes, metrics.capture_ring.clone());
+    let (journal_tx, journal_rx) = ring::<JournalMsg>(
+        "journal",
+        settings.journal_ring,
+        metrics.journal_ring.clone(),
+    );
+    let (frame_tx, frame_rx) = frame_ring(
+        "capture",
+        settings.capture_ring_bytes,
+        metrics.capture_ring.clone(),
+    );
     let capture = settings.capture_frames.then_some(frame_tx);
     let RunnerLatency {
         tick_to_order,
@@ -196,7 +220,14 @@ where
         let persist_metrics = metrics.persist.clone();
         let wait = settings.persist_wait;
         spawn_hot(HotThread::Persist, &settings.cores, &shutdown, move || {
-            run_persist(journal, inputs, persist_metrics, journal_lag, wait, &shutdown_for_thread);
+            run_persist(
+                journal,
+                inputs,
+                persist_metrics,
+                journal_lag,
+                wait,
+                &shutdown_for_thread,
+            );
             shutdown_for_thread.mark_done(Stage::Persist);
         })?
     };
@@ -205,9 +236,12 @@ where
     match settings.layout {
         // `EngineConfig::resolve` never leaves `Auto`; treat a hand-built one as threads.
         Layout::Threads | Layout::Auto => {
-            let (market_tx, market_rx) = ring::<MarketEvent>("market", settings.market_ring, metrics.market_ring.clone());
-            let (intent_tx, intent_rx) = ring::<OrderIntent>("intents", settings.intent_ring, metrics.intent_ring.clone());
-            let (exec_tx, exec_rx) = ring::<ExecEvent>("exec", settings.exec_ring, metrics.exec_ring.clone());
+            let (market_tx, market_rx) =
+                ring::<MarketEvent>("market", settings.market_ring, metrics.market_ring.clone());
+            let (intent_tx, intent_rx) =
+                ring::<OrderIntent>("intents", settings.intent_ring, metrics.intent_ring.clone());
+            let (exec_tx, exec_rx) =
+                ring::<ExecEvent>("exec", settings.exec_ring, metrics.exec_ring.clone());
             let feed = FeedLoop {
                 source,
                 market: market_tx,
@@ -216,10 +250,15 @@ where
                 metrics: metrics.clone(),
             };
             let sd = Arc::clone(&shutdown);
-            threads.push(spawn_hot(HotThread::Feed, &settings.cores, &shutdown, move || {
-                feed.run(&sd);
-                sd.mark_done(Stage::Feed);
-            })?);
+            threads.push(spawn_hot(
+                HotThread::Feed,
+                &settings.cores,
+                &shutdown,
+                move || {
+                    feed.run(&sd);
+                    sd.mark_done(Stage::Feed);
+                },
+            )?);
             let strat = StratLoop {
                 strategy,
                 market: market_rx,
@@ -230,9 +269,14 @@ where
                 metrics: metrics.clone(),
             };
             let sd = Arc::clone(&shutdown);
-            threads.push(spawn_hot(HotThread::Strat, &settings.cores, &shutdown, move || {
-                strat.run(&sd);
-            })?);
+            threads.push(spawn_hot(
+                HotThread::Strat,
+                &settings.cores,
+                &shutdown,
+                move || {
+                    strat.run(&sd);
+                },
+            )?);
             let oms = OmsLoop {
                 orders,
                 exec_backlog: settings.exec_backlog,
@@ -244,10 +288,15 @@ where
                 metrics: metrics.clone(),
             };
             let sd = Arc::clone(&shutdown);
-            threads.push(spawn_hot(HotThread::Oms, &settings.cores, &shutdown, move || {
-                oms.run(&sd);
-                sd.mark_done(Stage::Oms);
-            })?);
+            threads.push(spawn_hot(
+                HotThread::Oms,
+                &settings.cores,
+                &shutdown,
+                move || {
+                    oms.run(&sd);
+                    sd.mark_done(Stage::Oms);
+                },
+            )?);
         }
         Layout::Fused => {
             let fused = FusedLoop {
@@ -263,12 +312,17 @@ where
                 metrics: metrics.clone(),
             };
             let sd = Arc::clone(&shutdown);
-            threads.push(spawn_hot(HotThread::Fused, &settings.cores, &shutdown, move || {
-                fused.run(&sd);
-                sd.mark_done(Stage::Feed);
-                sd.mark_done(Stage::Strat);
-                sd.mark_done(Stage::Oms);
-            })?);
+            threads.push(spawn_hot(
+                HotThread::Fused,
+                &settings.cores,
+                &shutdown,
+                move || {
+                    fused.run(&sd);
+                    sd.mark_done(Stage::Feed);
+                    sd.mark_done(Stage::Strat);
+                    sd.mark_done(Stage::Oms);
+                },
+            )?);
         }
     }
     threads.push(persist);
@@ -300,7 +354,12 @@ where
 
 /// Pushes everything in `outbox` into `tx`, waiting on back-pressure.
 #[inline]
-fn drain_into<T: Copy + Send>(outbox: &mut Outbox<T>, tx: &mut RingTx<T>, backoff: &mut Backoff, shutdown: &Shutdown) {
+fn drain_into<T: Copy + Send>(
+    outbox: &mut Outbox<T>,
+    tx: &mut RingTx<T>,
+    backoff: &mut Backoff,
+    shutdown: &Shutdown,
+) {
     for item in outbox.drain() {
         if tx.push_wait(item, backoff, shutdown.abort_flag()).is_err() {
             // The consumer is gone or the run failed: the panic path already stops the run.
@@ -367,7 +426,9 @@ impl<G: StrategyStage> StratLoop<G> {
                 // Fills and order updates go before new market data: a strategy must know
                 // what it holds before it reacts to the next tick.
                 self.drain_exec(&mut out, &mut push_backoff, shutdown);
-                let Some(event) = self.market.pop() else { break };
+                let Some(event) = self.market.pop() else {
+                    break;
+                };
                 let now = mono_ns();
                 self.market_hop.record_ns(now.saturating_sub(event.recv_ns));
                 self.strategy.on_market(&event, &mut out);
@@ -409,7 +470,12 @@ impl<G: StrategyStage> StratLoop<G> {
 
     /// Hands every waiting exec event to the strategy; true if there was any.
     #[inline]
-    fn drain_exec(&mut self, out: &mut Outbox<OrderIntent>, backoff: &mut Backoff, shutdown: &Shutdown) -> bool {
+    fn drain_exec(
+        &mut self,
+        out: &mut Outbox<OrderIntent>,
+        backoff: &mut Backoff,
+        shutdown: &Shutdown,
+    ) -> bool {
         let mut any = false;
         while let Some(event) = self.exec.pop() {
             self.strategy.on_exec(&event, out);
@@ -463,11 +529,14 @@ impl<O: OrderStage> OmsLoop<O> {
         loop {
             let mut worked = false;
             for _ in 0..BATCH {
-                let Some(intent) = self.intents.pop() else { break };
+                let Some(intent) = self.intents.pop() else {
+                    break;
+                };
                 let now = mono_ns();
                 self.orders.on_intent(&intent, now, &mut out);
                 if intent.cause_recv_ns != 0 {
-                    self.tick_to_order.record_ns(mono_ns().saturating_sub(intent.cause_recv_ns));
+                    self.tick_to_order
+                        .record_ns(mono_ns().saturating_sub(intent.cause_recv_ns));
                 }
                 self.route(&mut out, &mut exec_backlog, &mut push_backoff, shutdown);
                 worked = true;
@@ -582,18 +651,37 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
             self.metrics.market_events.add(events.len() as u64);
             for event in events.drain() {
                 worked = true;
-                self.market_hop.record_ns(mono_ns().saturating_sub(event.recv_ns));
+                self.market_hop
+                    .record_ns(mono_ns().saturating_sub(event.recv_ns));
                 self.strategy.on_market(&event, &mut intents);
-                self.react(&mut intents, &mut out, &mut pending_exec, &mut push_backoff, shutdown);
+                self.react(
+                    &mut intents,
+                    &mut out,
+                    &mut pending_exec,
+                    &mut push_backoff,
+                    shutdown,
+                );
             }
             if self.orders.poll(mono_ns(), &mut out) || !pending_exec.is_empty() {
                 worked = true;
-                self.react(&mut intents, &mut out, &mut pending_exec, &mut push_backoff, shutdown);
+                self.react(
+                    &mut intents,
+                    &mut out,
+                    &mut pending_exec,
+                    &mut push_backoff,
+                    shutdown,
+                );
             }
             let now = mono_ns();
             if now >= next_timer {
                 self.strategy.on_timer(now, &mut intents);
-                self.react(&mut intents, &mut out, &mut pending_exec, &mut push_backoff, shutdown);
+                self.react(
+                    &mut intents,
+                    &mut out,
+                    &mut pending_exec,
+                    &mut push_backoff,
+                    shutdown,
+                );
                 next_timer = now + TIMER_EVERY_NS;
             }
             if now >= next_publish {
@@ -632,7 +720,8 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
             for intent in intents.drain() {
                 self.orders.on_intent(&intent, mono_ns(), out);
                 if intent.cause_recv_ns != 0 {
-                    self.tick_to_order.record_ns(mono_ns().saturating_sub(intent.cause_recv_ns));
+                    self.tick_to_order
+                        .record_ns(mono_ns().saturating_sub(intent.cause_recv_ns));
                 }
             }
             drain_into(&mut out.journal, &mut self.journal, backoff, shutdown);
@@ -640,10 +729,14 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
                 self.metrics.exec_backlog_grown.inc();
             }
             pending.extend(out.exec.drain());
-            let Some(event) = pending.pop_front() else { return };
+            let Some(event) = pending.pop_front() else {
+                return;
+            };
             self.strategy.on_exec(&event, intents);
             while intents.is_empty() {
-                let Some(event) = pending.pop_front() else { return };
+                let Some(event) = pending.pop_front() else {
+                    return;
+                };
                 self.strategy.on_exec(&event, intents);
             }
         }

@@ -95,7 +95,12 @@ impl FrameSink for super::ring::FrameTx {
 /// The feed thread's component: sockets or a replay, decoded into market events.
 pub trait MarketSource: Send {
     /// Moves whatever is ready into `events` (and raw frames into `frames`), without blocking.
-    fn poll(&mut self, now_ns: u64, events: &mut Outbox<MarketEvent>, frames: &mut dyn FrameSink) -> SourceState;
+    fn poll(
+        &mut self,
+        now_ns: u64,
+        events: &mut Outbox<MarketEvent>,
+        frames: &mut dyn FrameSink,
+    ) -> SourceState;
 }
 
 /// The strategy thread's component: books, bars and strategies behind one dispatcher.
@@ -168,4 +173,3 @@ mod tests {
         assert!(o.push(4).is_ok());
     }
 }
-

@@ -17,6 +17,18 @@ pub enum WaitStrategy {
     Auto,
 }
 
+impl WaitStrategy {
+    /// Lower-case name as in the config.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WaitStrategy::Spin => "spin",
+            WaitStrategy::SpinYield => "spin_yield",
+            WaitStrategy::Park => "park",
+            WaitStrategy::Auto => "auto",
+        }
+    }
+}
+
 /// Spins before the first yield: a hand-off normally lands within a few hundred ns.
 const SPIN_ROUNDS: u32 = 256;
 /// Yields before a parking thread starts to nap.
@@ -83,7 +95,11 @@ impl Backoff {
 /// The concrete strategy for the hot threads: `Auto` becomes `Spin` when every hot thread
 /// can have a core of its own with one left for the OS and the ops thread, otherwise
 /// `SpinYield` (two spinners on one core hand off once per scheduler tick, ~4 ms here).
-pub fn resolve_wait(requested: WaitStrategy, usable_cores: usize, hot_threads: usize) -> WaitStrategy {
+pub fn resolve_wait(
+    requested: WaitStrategy,
+    usable_cores: usize,
+    hot_threads: usize,
+) -> WaitStrategy {
     match requested {
         WaitStrategy::Auto if usable_cores > hot_threads => WaitStrategy::Spin,
         WaitStrategy::Auto => WaitStrategy::SpinYield,
@@ -97,8 +113,14 @@ mod tests {
 
     #[test]
     fn auto_shares_cores_when_they_are_scarce() {
-        assert_eq!(resolve_wait(WaitStrategy::Auto, 2, 4), WaitStrategy::SpinYield);
-        assert_eq!(resolve_wait(WaitStrategy::Auto, 4, 4), WaitStrategy::SpinYield);
+        assert_eq!(
+            resolve_wait(WaitStrategy::Auto, 2, 4),
+            WaitStrategy::SpinYield
+        );
+        assert_eq!(
+            resolve_wait(WaitStrategy::Auto, 4, 4),
+            WaitStrategy::SpinYield
+        );
         assert_eq!(resolve_wait(WaitStrategy::Auto, 6, 4), WaitStrategy::Spin);
         assert_eq!(resolve_wait(WaitStrategy::Park, 64, 4), WaitStrategy::Park);
     }

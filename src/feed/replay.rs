@@ -39,7 +39,10 @@ fn default_speed() -> f64 {
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error("cannot open capture {path}: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Lines read per poll, so one poll never holds the feed thread for long.
@@ -117,7 +120,12 @@ impl CaptureReplay {
 }
 
 impl MarketSource for CaptureReplay {
-    fn poll(&mut self, now_ns: u64, _events: &mut Outbox<MarketEvent>, frames: &mut dyn FrameSink) -> SourceState {
+    fn poll(
+        &mut self,
+        now_ns: u64,
+        _events: &mut Outbox<MarketEvent>,
+        frames: &mut dyn FrameSink,
+    ) -> SourceState {
         if self.finished {
             return SourceState::Finished;
         }
@@ -190,7 +198,10 @@ mod tests {
         let mut events = Outbox::with_capacity(4);
         let mut sink = Collect(Vec::new());
         while replay.poll(0, &mut events, &mut sink) != SourceState::Finished {}
-        assert_eq!(sink.0, vec![(0, b"{\"a\":1}".to_vec()), (0, b"{\"a\":2}".to_vec())]);
+        assert_eq!(
+            sink.0,
+            vec![(0, b"{\"a\":1}".to_vec()), (0, b"{\"a\":2}".to_vec())]
+        );
         assert_eq!(replay.malformed_lines(), 1);
     }
 
@@ -212,8 +223,14 @@ mod tests {
         assert_eq!(sink.0.len(), 1);
         // 2000 ns recorded at 2× speed is due 1000 ns after the first frame.
         assert_eq!(replay.poll(500, &mut events, &mut sink), SourceState::Idle);
-        assert_eq!(replay.poll(1010, &mut events, &mut sink), SourceState::Active);
+        assert_eq!(
+            replay.poll(1010, &mut events, &mut sink),
+            SourceState::Active
+        );
         assert_eq!(sink.0.len(), 2);
-        assert_eq!(replay.poll(2000, &mut events, &mut sink), SourceState::Finished);
+        assert_eq!(
+            replay.poll(2000, &mut events, &mut sink),
+            SourceState::Finished
+        );
     }
 }

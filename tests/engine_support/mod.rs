@@ -6,12 +6,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use kestrel::core::{
-    BookTicker, ExecEvent, MarketEvent, MarketEventKind, OrderIntent, OrderStatus, OrderType, OrderUpdate, Price, Qty,
-    Side, StrategyId, SymbolId,
-};
 use kestrel::core::ids::ClientOrderId;
-use kestrel::engine::stage::{FrameSink, MarketSource, OrderOutputs, OrderStage, Outbox, SourceState, StrategyStage};
+use kestrel::core::{
+    BookTicker, ExecEvent, MarketEvent, MarketEventKind, OrderIntent, OrderStatus, OrderType,
+    OrderUpdate, Price, Qty, Side, StrategyId, SymbolId,
+};
+use kestrel::engine::stage::{
+    FrameSink, MarketSource, OrderOutputs, OrderStage, Outbox, SourceState, StrategyStage,
+};
 use kestrel::engine::JournalMsg;
 
 /// Emits `total` book tickers numbered 1..=total over `symbols` symbols, `per_poll` at a time,
@@ -39,7 +41,12 @@ impl SyntheticSource {
 }
 
 impl MarketSource for SyntheticSource {
-    fn poll(&mut self, now_ns: u64, events: &mut Outbox<MarketEvent>, frames: &mut dyn FrameSink) -> SourceState {
+    fn poll(
+        &mut self,
+        now_ns: u64,
+        events: &mut Outbox<MarketEvent>,
+        frames: &mut dyn FrameSink,
+    ) -> SourceState {
         if self.next > self.total {
             return SourceState::Finished;
         }
@@ -87,7 +94,9 @@ pub struct EchoStrategy {
 
 impl StrategyStage for EchoStrategy {
     fn on_market(&mut self, event: &MarketEvent, intents: &mut Outbox<OrderIntent>) {
-        let MarketEventKind::BookTicker(t) = event.kind else { return };
+        let MarketEventKind::BookTicker(t) = event.kind else {
+            return;
+        };
         if let Some(p) = &self.probe {
             p.observe(1, t.update_id, self.total);
         }
@@ -95,7 +104,11 @@ impl StrategyStage for EchoStrategy {
             strategy: StrategyId(1),
             intent_seq: t.update_id,
             symbol: event.symbol,
-            side: if t.update_id % 2 == 0 { Side::Buy } else { Side::Sell },
+            side: if t.update_id % 2 == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
             order_type: OrderType::Limit,
             price: t.bid_price,
             qty: t.bid_qty,
@@ -177,6 +190,8 @@ impl AllocProbe {
 
     /// Allocations per stage between the warm-up mark and the last event.
     pub fn deltas(&self) -> [u64; 3] {
-        [0, 1, 2].map(|i| self.at_end[i].load(Ordering::Relaxed) - self.at_warmup[i].load(Ordering::Relaxed))
+        [0, 1, 2].map(|i| {
+            self.at_end[i].load(Ordering::Relaxed) - self.at_warmup[i].load(Ordering::Relaxed)
+        })
     }
 }

@@ -200,6 +200,24 @@ fn parse_digits_u128(digits: &[u8], offset: usize) -> Result<u128, DecimalError>
     Ok(value)
 }
 
+/// Writes `v` in decimal ASCII digits at the start of `out` and returns how many it wrote.
+pub(crate) fn write_unsigned(mut v: u128, out: &mut [u8]) -> usize {
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for i in 0..n {
+        out[i] = digits[n - 1 - i];
+    }
+    n
+}
+
 /// Writes `raw` (1e-18 units) as plain decimal text into `out`, without trailing fractional
 /// zeros, and returns the number of bytes written. `out` must hold at least 42 bytes.
 #[inline]
@@ -218,22 +236,7 @@ pub fn write_raw_with_decimals(raw: i128, decimals: Option<u32>, out: &mut [u8])
     let magnitude = raw.unsigned_abs();
     let int_part = magnitude / SCALE as u128;
     let frac_part = (magnitude % SCALE as u128) as u64;
-    // Integer digits.
-    let mut digits = [0u8; 40];
-    let mut n = 0;
-    let mut v = int_part;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for i in 0..n {
-        out[pos + i] = digits[n - 1 - i];
-    }
-    pos += n;
+    pos += write_unsigned(int_part, &mut out[pos..]);
     // Fractional digits, most significant first.
     let mut frac = [b'0'; SCALE_DIGITS as usize];
     let mut f = frac_part;
