@@ -59,11 +59,69 @@ pub struct TradePrint {
     pub aggressor: Side,
 }
 
+/// One price level: the absolute quantity resting at a price; zero deletes the level.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Level {
+    pub price: Price,
+    pub qty: Qty,
+}
+
+/// An order-book diff as a venue sent it, borrowing the decoder's reusable level buffers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct DepthDiff<'a> {
+    pub symbol: SymbolId,
+    /// Monotonic ns when the frame was read.
+    pub recv_ns: u64,
+    /// Venue event time in ms (Binance `E`).
+    pub exch_ts_ms: u64,
+    /// First update id covered (Binance `U`).
+    pub first_update_id: u64,
+    /// Last update id covered (Binance `u`).
+    pub last_update_id: u64,
+    /// Last update id of the previous diff (Binance futures `pu`); `None` where the venue
+    /// chains diffs by `U == previous u + 1` instead (Binance spot).
+    pub prev_last_update_id: Option<u64>,
+    pub bids: &'a [Level],
+    pub asks: &'a [Level],
+}
+
+/// A full order-book snapshot (REST); owned, because it is fetched off the hot thread.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct DepthSnapshot {
+    pub symbol: SymbolId,
+    /// The update id the snapshot is consistent with (Binance `lastUpdateId`).
+    pub last_update_id: u64,
+    /// Venue time in ms when it has one (futures `E`), else 0.
+    pub exch_ts_ms: u64,
+    /// Best first.
+    pub bids: Vec<Level>,
+    /// Best first.
+    pub asks: Vec<Level>,
+}
+
+/// Levels per side carried in a [`BookTop`] event.
+pub const BOOK_TOP_LEVELS: usize = 5;
+
+/// The top of a synced L2 book, published after each applied diff.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct BookTop {
+    pub last_update_id: u64,
+    /// False while the book is resyncing: strategies must not trade on it.
+    pub valid: bool,
+    pub bid_count: u8,
+    pub ask_count: u8,
+    /// Best first; only the first `bid_count` entries are meaningful.
+    pub bids: [Level; BOOK_TOP_LEVELS],
+    /// Best first; only the first `ask_count` entries are meaningful.
+    pub asks: [Level; BOOK_TOP_LEVELS],
+}
+
 /// What a market event says.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum MarketEventKind {
     BookTicker(BookTicker),
     Trade(TradePrint),
+    Book(BookTop),
 }
 
 /// A decoded market-data event with its receive stamp, so the order it causes carries it too.

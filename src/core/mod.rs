@@ -11,8 +11,9 @@ pub mod symbol;
 
 pub use decimal::{DecimalError, Notional, Price, Qty, Ratio};
 pub use event::{
-    BookTicker, ExecEvent, Fill, MarketEvent, MarketEventKind, OrderIntent, OrderStatus, OrderType,
-    OrderUpdate, Side, TimeInForce, TradePrint,
+    BookTicker, BookTop, DepthDiff, DepthSnapshot, ExecEvent, Fill, Level, MarketEvent,
+    MarketEventKind, OrderIntent, OrderStatus, OrderType, OrderUpdate, Side, TimeInForce,
+    TradePrint, BOOK_TOP_LEVELS,
 };
 pub use ids::{ClientOrderId, StrategyId};
 pub use instrument::{
