@@ -1,0 +1,2 @@
+//! Filled in by the market-data work (issue 3).
+fn main() {}
