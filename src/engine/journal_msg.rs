@@ -6,7 +6,8 @@ use crate::core::{Fill, OrderIntent, OrderUpdate};
 /// Longest operator note carried inline.
 pub const NOTE_MAX: usize = 160;
 
-/// One thing to journal.
+/// One thing to journal. `event_ns` fields are monotonic ns (`core::clock::mono_ns`); the
+/// persist thread turns them into wall-clock ns for the record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JournalMsg {
     /// An intent as it entered the order stage.

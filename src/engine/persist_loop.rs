@@ -69,7 +69,8 @@ pub fn run_persist(
                 break;
             };
             worked = true;
-            let (kind, event_ns, encoded) = encode(&msg, &inputs.symbols, &mut payload_buf);
+            let (kind, event_mono_ns, encoded) = encode(&msg, &inputs.symbols, &mut payload_buf);
+            let event_ns = event_mono_ns.saturating_add(wall_offset);
             let Ok(len) = encoded else {
                 // Sizes are fixed at compile time; count rather than lose the thread.
                 metrics.errors.inc();

@@ -310,3 +310,107 @@ impl FrameRx {
         self.name
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::wait::WaitStrategy;
+    use crate::ops::{Counter, Gauge};
+
+    fn metrics() -> RingMetrics {
+        RingMetrics {
+            depth: Gauge::new(),
+            backpressure: Counter::new(),
+            conflated: Counter::new(),
+        }
+    }
+
+    #[test]
+    fn full_ring_makes_the_producer_wait_counts_it_and_loses_nothing() {
+        let m = metrics();
+        let (mut tx, mut rx) = ring::<u64>("test", 4, m.clone());
+        for i in 0..4 {
+            tx.try_push(i).expect("room for the first four");
+        }
+        let consumer = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while got.len() < 6 {
+                if let Some(v) = rx.pop() {
+                    got.push(v);
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            got
+        });
+        let never = AtomicBool::new(false);
+        let mut backoff = Backoff::new(WaitStrategy::SpinYield);
+        tx.push_wait(4, &mut backoff, &never)
+            .expect("consumer drains");
+        tx.push_wait(5, &mut backoff, &never)
+            .expect("consumer drains");
+        assert_eq!(
+            consumer.join().expect("consumer thread"),
+            vec![0, 1, 2, 3, 4, 5]
+        );
+        assert!(
+            m.backpressure.get() >= 1,
+            "the wait on the full ring was counted"
+        );
+    }
+
+    #[test]
+    fn push_wait_gives_up_when_the_consumer_is_gone_or_the_run_failed() {
+        let (mut tx, rx) = ring::<u64>("gone", 1, metrics());
+        tx.try_push(1).expect("room");
+        let abort = AtomicBool::new(true);
+        let mut backoff = Backoff::new(WaitStrategy::Spin);
+        assert_eq!(
+            tx.push_wait(2, &mut backoff, &abort),
+            Err(RingError::Stopped("gone"))
+        );
+        drop(rx);
+        let never = AtomicBool::new(false);
+        assert_eq!(
+            tx.push_wait(3, &mut backoff, &never),
+            Err(RingError::ConsumerGone("gone"))
+        );
+    }
+
+    #[test]
+    fn conflating_push_keeps_the_newest_value_and_counts_the_replaced_one() {
+        let m = metrics();
+        let (mut tx, mut rx) = ring::<u64>("md", 1, m.clone());
+        tx.push_conflating(1);
+        tx.push_conflating(2); // parked: ring full
+        tx.push_conflating(3); // replaces 2
+        assert_eq!(m.conflated.get(), 1);
+        assert_eq!(rx.pop(), Some(1));
+        assert!(tx.flush_pending());
+        assert_eq!(rx.pop(), Some(3));
+        assert_eq!(rx.pop(), None);
+    }
+
+    #[test]
+    fn frames_cross_the_byte_ring_whole_including_wrap_around_and_oversize_is_counted() {
+        let m = metrics();
+        let (mut tx, mut rx) = frame_ring("capture", 64, m.clone());
+        let mut scratch = Vec::new();
+        for round in 0..10u8 {
+            let frame = vec![round; 20 + round as usize % 7];
+            assert!(tx.push_frame(round as u16, 1000 + round as u64, &frame));
+            let meta = rx.pop_frame(&mut scratch).expect("a whole frame");
+            assert_eq!(
+                (meta.stream_tag, meta.recv_ns, meta.len),
+                (round as u16, 1000 + round as u64, frame.len())
+            );
+            assert_eq!(scratch, frame);
+        }
+        assert!(
+            !tx.push_frame(0, 0, &[0u8; 100]),
+            "a frame larger than the ring is refused"
+        );
+        assert_eq!(m.conflated.get(), 1);
+        assert!(rx.pop_frame(&mut scratch).is_none());
+    }
+}

@@ -31,7 +31,8 @@
 //!
 //! # Conventions
 //! Sequences start at 1 and are contiguous across segments. `event_ns` is whatever the
-//! producer passes (the engine uses monotonic ns); `write_ns` is wall-clock ns since the Unix
+//! producer passes (the engine passes the event's wall-clock ns: its threads stamp events
+//! with the monotonic clock and the persist thread adds the offset taken at start-up); `write_ns` is wall-clock ns since the Unix
 //! epoch stamped by the writer (TSC-extrapolated, re-anchored in `maintain`). One writer per
 //! directory (an `flock` on `journal.lock`); any number of readers.
 
