@@ -12,6 +12,7 @@
 //! The ops thread (metrics endpoint, later the control API) is never pinned.
 
 pub mod affinity;
+mod fused;
 pub mod journal_msg;
 pub mod metrics;
 pub mod persist_loop;
@@ -19,6 +20,7 @@ pub mod ring;
 pub mod runner;
 pub mod shutdown;
 pub mod stage;
+mod threaded;
 pub mod wait;
 
 pub use journal_msg::JournalMsg;

@@ -2,29 +2,29 @@
 //! thread, their loops, orderly drain on stop, and joining them. Never: decides anything
 //! about trading; components do that, the runner only moves their inputs and outputs.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::core::clock::mono_ns;
 use crate::core::{ExecEvent, MarketEvent, OrderIntent, SymbolTable};
 use crate::ops::{Counter, LatencyRecorder};
 use crate::persist::JournalWriter;
 
 use super::affinity::{pin_current_thread, CorePlan, HotThread};
+use super::fused::FusedLoop;
 use super::persist_loop::{run_persist, PersistInputs, PersistMetrics};
-use super::ring::{frame_ring, ring, FrameTx, RingMetrics, RingRx, RingTx};
+use super::ring::{frame_ring, ring, RingMetrics, RingTx};
 use super::shutdown::{Shutdown, Stage};
-use super::stage::{MarketSource, OrderOutputs, OrderStage, Outbox, SourceState, StrategyStage};
+use super::stage::{MarketSource, OrderStage, Outbox, StrategyStage};
+use super::threaded::{FeedLoop, OmsLoop, StratLoop};
 use super::wait::{Backoff, WaitStrategy};
 use super::{JournalMsg, Layout};
 
 /// Messages drained from one ring before the loop looks at its other inputs.
-const BATCH: usize = 256;
+pub(super) const BATCH: usize = 256;
 /// How often hot threads hand their latency histograms to the ops thread.
-const PUBLISH_EVERY_NS: u64 = 10_000_000;
+pub(super) const PUBLISH_EVERY_NS: u64 = 10_000_000;
 /// Timer period for strategies.
-const TIMER_EVERY_NS: u64 = 1_000_000;
+pub(super) const TIMER_EVERY_NS: u64 = 1_000_000;
 
 /// Resolved run-time settings of the thread topology.
 #[derive(Debug, Clone)]
@@ -354,7 +354,7 @@ where
 
 /// Pushes everything in `outbox` into `tx`, waiting on back-pressure.
 #[inline]
-fn drain_into<T: Copy + Send>(
+pub(super) fn drain_into<T: Copy + Send>(
     outbox: &mut Outbox<T>,
     tx: &mut RingTx<T>,
     backoff: &mut Backoff,
@@ -365,380 +365,6 @@ fn drain_into<T: Copy + Send>(
             // The consumer is gone or the run failed: the panic path already stops the run.
             shutdown.fail();
             return;
-        }
-    }
-}
-
-struct FeedLoop<S> {
-    source: S,
-    market: RingTx<MarketEvent>,
-    capture: Option<FrameTx>,
-    wait: WaitStrategy,
-    metrics: RunnerMetrics,
-}
-
-impl<S: MarketSource> FeedLoop<S> {
-    fn run(mut self, shutdown: &Shutdown) {
-        let mut events = Outbox::with_capacity(BATCH);
-        let mut backoff = Backoff::new(self.wait);
-        let mut push_backoff = Backoff::new(self.wait);
-        let mut no_capture = super::stage::NoCapture;
-        while !shutdown.stop_requested() {
-            let state = match self.capture.as_mut() {
-                Some(tx) => self.source.poll(mono_ns(), &mut events, tx),
-                None => self.source.poll(mono_ns(), &mut events, &mut no_capture),
-            };
-            let produced = events.len() as u64;
-            if produced > 0 {
-                self.metrics.market_events.add(produced);
-                drain_into(&mut events, &mut self.market, &mut push_backoff, shutdown);
-            }
-            match state {
-                SourceState::Finished => break,
-                SourceState::Idle if produced == 0 => backoff.idle(),
-                _ => backoff.reset(),
-            }
-        }
-    }
-}
-
-struct StratLoop<G> {
-    strategy: G,
-    market: RingRx<MarketEvent>,
-    exec: RingRx<ExecEvent>,
-    intents: RingTx<OrderIntent>,
-    wait: WaitStrategy,
-    market_hop: LatencyRecorder,
-    metrics: RunnerMetrics,
-}
-
-impl<G: StrategyStage> StratLoop<G> {
-    fn run(mut self, shutdown: &Shutdown) {
-        let mut out = Outbox::with_capacity(BATCH);
-        let mut backoff = Backoff::new(self.wait);
-        let mut push_backoff = Backoff::new(self.wait);
-        let mut next_timer = 0u64;
-        let mut next_publish = 0u64;
-        let mut input_closed = false;
-        loop {
-            let mut worked = self.drain_exec(&mut out, &mut push_backoff, shutdown);
-            for _ in 0..BATCH {
-                // Fills and order updates go before new market data: a strategy must know
-                // what it holds before it reacts to the next tick.
-                self.drain_exec(&mut out, &mut push_backoff, shutdown);
-                let Some(event) = self.market.pop() else {
-                    break;
-                };
-                let now = mono_ns();
-                self.market_hop.record_ns(now.saturating_sub(event.recv_ns));
-                self.strategy.on_market(&event, &mut out);
-                self.flush(&mut out, &mut push_backoff, shutdown);
-                worked = true;
-            }
-            let now = mono_ns();
-            if now >= next_timer {
-                self.strategy.on_timer(now, &mut out);
-                self.flush(&mut out, &mut push_backoff, shutdown);
-                next_timer = now + TIMER_EVERY_NS;
-            }
-            if now >= next_publish {
-                self.market_hop.publish();
-                self.market.sample_depth();
-                next_publish = now + PUBLISH_EVERY_NS;
-            }
-            if worked {
-                backoff.reset();
-                continue;
-            }
-            if shutdown.failed() {
-                break;
-            }
-            // Done-flag first, emptiness second: the feed pushes before it marks itself done.
-            if !input_closed && shutdown.is_done(Stage::Feed) && self.market.is_empty() {
-                // No more market input: the order stage may finish once it has drained our
-                // intents; we stay to hear the acknowledgements and fills of the last ones.
-                input_closed = true;
-                shutdown.mark_done(Stage::Strat);
-            }
-            if input_closed && shutdown.is_done(Stage::Oms) && self.exec.is_empty() {
-                break;
-            }
-            backoff.idle();
-        }
-        self.market_hop.publish();
-    }
-
-    /// Hands every waiting exec event to the strategy; true if there was any.
-    #[inline]
-    fn drain_exec(
-        &mut self,
-        out: &mut Outbox<OrderIntent>,
-        backoff: &mut Backoff,
-        shutdown: &Shutdown,
-    ) -> bool {
-        let mut any = false;
-        while let Some(event) = self.exec.pop() {
-            self.strategy.on_exec(&event, out);
-            self.flush(out, backoff, shutdown);
-            any = true;
-        }
-        any
-    }
-
-    #[inline]
-    fn flush(&mut self, out: &mut Outbox<OrderIntent>, backoff: &mut Backoff, shutdown: &Shutdown) {
-        if out.is_empty() {
-            return;
-        }
-        if out.is_full() {
-            self.metrics.outbox_overflow.inc();
-        }
-        self.metrics.intents.add(out.len() as u64);
-        if self.intents.is_abandoned() {
-            // Intents reacting to the last fills after the order stage finished draining.
-            self.metrics.intents_undelivered.add(out.len() as u64);
-            out.drain();
-            return;
-        }
-        drain_into(out, &mut self.intents, backoff, shutdown);
-    }
-}
-
-struct OmsLoop<O> {
-    orders: O,
-    exec_backlog: usize,
-    intents: RingRx<OrderIntent>,
-    exec: RingTx<ExecEvent>,
-    journal: RingTx<JournalMsg>,
-    wait: WaitStrategy,
-    tick_to_order: LatencyRecorder,
-    metrics: RunnerMetrics,
-}
-
-impl<O: OrderStage> OmsLoop<O> {
-    fn run(mut self, shutdown: &Shutdown) {
-        let mut out = OrderOutputs::with_capacity(BATCH, BATCH);
-        // Exec events wait here when the strategy ring is full: the order thread never
-        // blocks on the strategies, so the strat ⇄ oms cycle cannot deadlock. Fills are never
-        // dropped either, so the backlog is preallocated large and, should it ever fill,
-        // grows (counted in `exec_backlog_grown`).
-        let mut exec_backlog: VecDeque<ExecEvent> = VecDeque::with_capacity(self.exec_backlog);
-        let mut backoff = Backoff::new(self.wait);
-        let mut push_backoff = Backoff::new(self.wait);
-        let mut next_publish = 0u64;
-        loop {
-            let mut worked = false;
-            for _ in 0..BATCH {
-                let Some(intent) = self.intents.pop() else {
-                    break;
-                };
-                let now = mono_ns();
-                self.orders.on_intent(&intent, now, &mut out);
-                if intent.cause_recv_ns != 0 {
-                    self.tick_to_order
-                        .record_ns(mono_ns().saturating_sub(intent.cause_recv_ns));
-                }
-                self.route(&mut out, &mut exec_backlog, &mut push_backoff, shutdown);
-                worked = true;
-            }
-            let now = mono_ns();
-            if self.orders.poll(now, &mut out) {
-                self.route(&mut out, &mut exec_backlog, &mut push_backoff, shutdown);
-                worked = true;
-            }
-            worked |= self.deliver_backlog(&mut exec_backlog);
-            if now >= next_publish {
-                self.tick_to_order.publish();
-                self.intents.sample_depth();
-                next_publish = now + PUBLISH_EVERY_NS;
-            }
-            if worked {
-                backoff.reset();
-                continue;
-            }
-            let drained = self.intents.is_empty() && exec_backlog.is_empty();
-            if (shutdown.is_done(Stage::Strat) && drained) || shutdown.failed() {
-                break;
-            }
-            backoff.idle();
-        }
-        self.tick_to_order.publish();
-        if !exec_backlog.is_empty() {
-            self.metrics.exec_undelivered.add(exec_backlog.len() as u64);
-        }
-    }
-
-    #[inline]
-    fn route(
-        &mut self,
-        out: &mut OrderOutputs,
-        backlog: &mut VecDeque<ExecEvent>,
-        backoff: &mut Backoff,
-        shutdown: &Shutdown,
-    ) {
-        drain_into(&mut out.journal, &mut self.journal, backoff, shutdown);
-        for event in out.exec.drain() {
-            if backlog.len() == backlog.capacity() {
-                self.metrics.exec_backlog_grown.inc();
-            }
-            backlog.push_back(event);
-        }
-        self.deliver_backlog(backlog);
-    }
-
-    /// Moves waiting exec events to the strategies as far as the ring allows.
-    #[inline]
-    fn deliver_backlog(&mut self, backlog: &mut VecDeque<ExecEvent>) -> bool {
-        let mut moved = false;
-        while let Some(&event) = backlog.front() {
-            if self.exec.is_abandoned() {
-                self.metrics.exec_undelivered.add(backlog.len() as u64);
-                backlog.clear();
-                return moved;
-            }
-            if self.exec.try_push(event).is_err() {
-                self.metrics.exec_ring.backpressure.inc();
-                break;
-            }
-            backlog.pop_front();
-            moved = true;
-        }
-        moved
-    }
-}
-
-/// feed → strat → oms in one loop, for machines with fewer cores than hot threads: no
-/// hand-off between them at all, only the journal ring to the persist thread.
-struct FusedLoop<S, G, O> {
-    source: S,
-    exec_backlog: usize,
-    strategy: G,
-    orders: O,
-    capture: Option<FrameTx>,
-    journal: RingTx<JournalMsg>,
-    wait: WaitStrategy,
-    tick_to_order: LatencyRecorder,
-    market_hop: LatencyRecorder,
-    metrics: RunnerMetrics,
-}
-
-/// Rounds of strategy ⇄ order-stage reactions handled inline per input before the rest
-/// wait for the next loop turn (guards against two components ping-ponging forever).
-const FUSED_REACTION_ROUNDS: usize = 8;
-
-impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
-    fn run(mut self, shutdown: &Shutdown) {
-        let mut events = Outbox::with_capacity(BATCH);
-        let mut intents = Outbox::with_capacity(BATCH);
-        let mut out = OrderOutputs::with_capacity(BATCH, BATCH);
-        let mut pending_exec: VecDeque<ExecEvent> = VecDeque::with_capacity(self.exec_backlog);
-        let mut backoff = Backoff::new(self.wait);
-        let mut push_backoff = Backoff::new(self.wait);
-        let mut no_capture = super::stage::NoCapture;
-        let mut next_timer = 0u64;
-        let mut next_publish = 0u64;
-        let mut finished = false;
-        loop {
-            let mut worked = false;
-            if !finished && !shutdown.stop_requested() {
-                let state = match self.capture.as_mut() {
-                    Some(tx) => self.source.poll(mono_ns(), &mut events, tx),
-                    None => self.source.poll(mono_ns(), &mut events, &mut no_capture),
-                };
-                finished = state == SourceState::Finished;
-                worked = state == SourceState::Active;
-            }
-            self.metrics.market_events.add(events.len() as u64);
-            for event in events.drain() {
-                worked = true;
-                self.market_hop
-                    .record_ns(mono_ns().saturating_sub(event.recv_ns));
-                self.strategy.on_market(&event, &mut intents);
-                self.react(
-                    &mut intents,
-                    &mut out,
-                    &mut pending_exec,
-                    &mut push_backoff,
-                    shutdown,
-                );
-            }
-            if self.orders.poll(mono_ns(), &mut out) || !pending_exec.is_empty() {
-                worked = true;
-                self.react(
-                    &mut intents,
-                    &mut out,
-                    &mut pending_exec,
-                    &mut push_backoff,
-                    shutdown,
-                );
-            }
-            let now = mono_ns();
-            if now >= next_timer {
-                self.strategy.on_timer(now, &mut intents);
-                self.react(
-                    &mut intents,
-                    &mut out,
-                    &mut pending_exec,
-                    &mut push_backoff,
-                    shutdown,
-                );
-                next_timer = now + TIMER_EVERY_NS;
-            }
-            if now >= next_publish {
-                self.market_hop.publish();
-                self.tick_to_order.publish();
-                next_publish = now + PUBLISH_EVERY_NS;
-            }
-            if worked {
-                backoff.reset();
-                continue;
-            }
-            if finished || shutdown.stop_requested() || shutdown.failed() {
-                break;
-            }
-            backoff.idle();
-        }
-        self.market_hop.publish();
-        self.tick_to_order.publish();
-    }
-
-    /// Feeds intents to the order stage and its exec events back to the strategy, a bounded
-    /// number of rounds; leftovers stay in `pending` for the next turn.
-    fn react(
-        &mut self,
-        intents: &mut Outbox<OrderIntent>,
-        out: &mut OrderOutputs,
-        pending: &mut VecDeque<ExecEvent>,
-        backoff: &mut Backoff,
-        shutdown: &Shutdown,
-    ) {
-        for _ in 0..FUSED_REACTION_ROUNDS {
-            if intents.is_full() {
-                self.metrics.outbox_overflow.inc();
-            }
-            self.metrics.intents.add(intents.len() as u64);
-            for intent in intents.drain() {
-                self.orders.on_intent(&intent, mono_ns(), out);
-                if intent.cause_recv_ns != 0 {
-                    self.tick_to_order
-                        .record_ns(mono_ns().saturating_sub(intent.cause_recv_ns));
-                }
-            }
-            drain_into(&mut out.journal, &mut self.journal, backoff, shutdown);
-            if pending.len() + out.exec.len() > pending.capacity() {
-                self.metrics.exec_backlog_grown.inc();
-            }
-            pending.extend(out.exec.drain());
-            let Some(event) = pending.pop_front() else {
-                return;
-            };
-            self.strategy.on_exec(&event, intents);
-            while intents.is_empty() {
-                let Some(event) = pending.pop_front() else {
-                    return;
-                };
-                self.strategy.on_exec(&event, intents);
-            }
         }
     }
 }

@@ -1,0 +1,151 @@
+//! Owns: the fused hot loop (feed → strat → oms on one thread, journal ring to persist).
+//! Never: decides anything about trading; it moves component inputs and outputs.
+
+use std::collections::VecDeque;
+
+use crate::core::clock::mono_ns;
+use crate::core::{ExecEvent, OrderIntent};
+use crate::ops::LatencyRecorder;
+
+use super::ring::{FrameTx, RingTx};
+use super::runner::{drain_into, RunnerMetrics, BATCH, PUBLISH_EVERY_NS, TIMER_EVERY_NS};
+use super::shutdown::Shutdown;
+use super::stage::{MarketSource, OrderOutputs, OrderStage, Outbox, SourceState, StrategyStage};
+use super::wait::{Backoff, WaitStrategy};
+use super::JournalMsg;
+
+/// feed → strat → oms in one loop, for machines with fewer cores than hot threads: no
+/// hand-off between them at all, only the journal ring to the persist thread.
+pub(super) struct FusedLoop<S, G, O> {
+    pub(super) source: S,
+    pub(super) exec_backlog: usize,
+    pub(super) strategy: G,
+    pub(super) orders: O,
+    pub(super) capture: Option<FrameTx>,
+    pub(super) journal: RingTx<JournalMsg>,
+    pub(super) wait: WaitStrategy,
+    pub(super) tick_to_order: LatencyRecorder,
+    pub(super) market_hop: LatencyRecorder,
+    pub(super) metrics: RunnerMetrics,
+}
+
+/// Rounds of strategy ⇄ order-stage reactions handled inline per input before the rest
+/// wait for the next loop turn (guards against two components ping-ponging forever).
+const FUSED_REACTION_ROUNDS: usize = 8;
+
+impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
+    pub(super) fn run(mut self, shutdown: &Shutdown) {
+        let mut events = Outbox::with_capacity(BATCH);
+        let mut intents = Outbox::with_capacity(BATCH);
+        let mut out = OrderOutputs::with_capacity(BATCH, BATCH);
+        let mut pending_exec: VecDeque<ExecEvent> = VecDeque::with_capacity(self.exec_backlog);
+        let mut backoff = Backoff::new(self.wait);
+        let mut push_backoff = Backoff::new(self.wait);
+        let mut no_capture = super::stage::NoCapture;
+        let mut next_timer = 0u64;
+        let mut next_publish = 0u64;
+        let mut finished = false;
+        loop {
+            let mut worked = false;
+            if !finished && !shutdown.stop_requested() {
+                let state = match self.capture.as_mut() {
+                    Some(tx) => self.source.poll(mono_ns(), &mut events, tx),
+                    None => self.source.poll(mono_ns(), &mut events, &mut no_capture),
+                };
+                finished = state == SourceState::Finished;
+                worked = state == SourceState::Active;
+            }
+            self.metrics.market_events.add(events.len() as u64);
+            for event in events.drain() {
+                worked = true;
+                self.market_hop
+                    .record_ns(mono_ns().saturating_sub(event.recv_ns));
+                self.strategy.on_market(&event, &mut intents);
+                self.react(
+                    &mut intents,
+                    &mut out,
+                    &mut pending_exec,
+                    &mut push_backoff,
+                    shutdown,
+                );
+            }
+            if self.orders.poll(mono_ns(), &mut out) || !pending_exec.is_empty() {
+                worked = true;
+                self.react(
+                    &mut intents,
+                    &mut out,
+                    &mut pending_exec,
+                    &mut push_backoff,
+                    shutdown,
+                );
+            }
+            let now = mono_ns();
+            if now >= next_timer {
+                self.strategy.on_timer(now, &mut intents);
+                self.react(
+                    &mut intents,
+                    &mut out,
+                    &mut pending_exec,
+                    &mut push_backoff,
+                    shutdown,
+                );
+                next_timer = now + TIMER_EVERY_NS;
+            }
+            if now >= next_publish {
+                self.market_hop.publish();
+                self.tick_to_order.publish();
+                next_publish = now + PUBLISH_EVERY_NS;
+            }
+            if worked {
+                backoff.reset();
+                continue;
+            }
+            if finished || shutdown.stop_requested() || shutdown.failed() {
+                break;
+            }
+            backoff.idle();
+        }
+        self.market_hop.publish();
+        self.tick_to_order.publish();
+    }
+
+    /// Feeds intents to the order stage and its exec events back to the strategy, a bounded
+    /// number of rounds; leftovers stay in `pending` for the next turn.
+    fn react(
+        &mut self,
+        intents: &mut Outbox<OrderIntent>,
+        out: &mut OrderOutputs,
+        pending: &mut VecDeque<ExecEvent>,
+        backoff: &mut Backoff,
+        shutdown: &Shutdown,
+    ) {
+        for _ in 0..FUSED_REACTION_ROUNDS {
+            if intents.is_full() {
+                self.metrics.outbox_overflow.inc();
+            }
+            self.metrics.intents.add(intents.len() as u64);
+            for intent in intents.drain() {
+                self.orders.on_intent(&intent, mono_ns(), out);
+                if intent.cause_recv_ns != 0 {
+                    self.tick_to_order
+                        .record_ns(mono_ns().saturating_sub(intent.cause_recv_ns));
+                }
+            }
+            drain_into(&mut out.journal, &mut self.journal, backoff, shutdown);
+            if pending.len() + out.exec.len() > pending.capacity() {
+                self.metrics.exec_backlog_grown.inc();
+            }
+            pending.extend(out.exec.drain());
+            let Some(event) = pending.pop_front() else {
+                return;
+            };
+            self.strategy.on_exec(&event, intents);
+            while intents.is_empty() {
+                let Some(event) = pending.pop_front() else {
+                    return;
+                };
+                self.strategy.on_exec(&event, intents);
+            }
+        }
+    }
+}
