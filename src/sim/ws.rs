@@ -246,6 +246,8 @@ impl Session<'_> {
         let restore = self.ws.get_ref().conn().socket().set_nonblocking(false);
         let inbound = result?;
         restore?;
+        // Control replies queued while non-blocking go out now, not with the next frame.
+        self.ws.flush()?;
         Ok(inbound)
     }
 
