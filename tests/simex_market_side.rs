@@ -529,3 +529,23 @@ fn refused_connections_fail_the_handshake_until_allowed_again() {
     next_text(&mut ws);
     handle.stop().expect("clean stop");
 }
+
+#[test]
+fn client_that_cannot_keep_up_is_disconnected_and_counted_without_blocking_the_replay() {
+    let mut cfg = config(Market::Spot, Speed::Times(1000.0), false);
+    cfg.client_queue_frames = 4;
+    let handle = start(cfg);
+    let streams = format!("/stream?streams={DEPTH}/btcusdt@bookTicker/{TRADE}");
+    // Never read: the socket buffers fill, then the client's queue does.
+    let _stuck = ws_connect(&handle, Market::Spot, &streams);
+    let deadline = std::time::Instant::now() + TIMEOUT * 3;
+    while !(handle.replay_finished(Market::Spot) && handle.slow_clients_dropped() > 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slow client dropped and replay done"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(handle.slow_clients_dropped(), 1);
+    handle.stop().expect("clean stop");
+}

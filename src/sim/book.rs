@@ -16,7 +16,7 @@ struct Level {
     qty: String,
 }
 
-/// A `GET …/depth` body, or one depth diff's payload, with levels as decimal text.
+/// A recorded `GET …/depth` body, levels as decimal text.
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct DepthSnapshotMsg {
     #[serde(rename = "lastUpdateId")]

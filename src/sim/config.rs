@@ -124,3 +124,36 @@ pub struct SimexConfig {
 fn default_client_queue() -> usize {
     4096
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_config_names_markets_speed_and_faults() {
+        let config: SimexConfig = toml::from_str(
+            r#"
+            listen = "127.0.0.1:9443"
+            tls = true
+            speed = { times = 10.0 }
+            ping_interval_ms = 1000
+            [[markets]]
+            market = "usdm_futures"
+            capture = ["data/binance_usdm_btcusdt_20240808.gz"]
+            exchange_info = "data/binance_usdm_exchange_info_btcusdt.json"
+            [faults]
+            skip_update_ids = [[10, 20]]
+            stall = { every_ms = 30000, for_ms = 2000 }
+            "#,
+        )
+        .expect("valid simex config");
+        assert_eq!(config.speed, Speed::Times(10.0));
+        assert_eq!(config.markets[0].market, Market::UsdmFutures);
+        assert_eq!(config.faults.skip_update_ids, vec![[10, 20]]);
+        assert_eq!(config.client_queue_frames, 4096);
+        let fast: Result<SimexConfig, _> = toml::from_str(
+            "listen = \"127.0.0.1:0\"\nspeed = \"as_fast_as_possible\"\nmarkets = []\nbogus = 1\n",
+        );
+        assert!(fast.is_err(), "unknown fields are rejected");
+    }
+}

@@ -40,14 +40,17 @@ impl Faults {
         faults
     }
 
+    /// Asks every open connection to close at once.
     pub fn drop_connections(&self) {
         self.drop_generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// The current drop generation; a connection remembers the one it opened under.
     pub fn drop_generation(&self) -> u64 {
         self.drop_generation.load(Ordering::Acquire)
     }
 
+    /// Adds a range of update ids whose depth diffs are not sent.
     pub fn skip_update_ids(&self, range: RangeInclusive<u64>) {
         if let Ok(mut ranges) = self.skip_ranges.lock() {
             ranges.push(range);
@@ -63,6 +66,7 @@ impl Faults {
         })
     }
 
+    /// Holds the replay until `duration` from now.
     pub fn stall(&self, duration: Duration) {
         if let Ok(mut until) = self.stall_until.lock() {
             *until = Some(Instant::now() + duration);
@@ -75,6 +79,7 @@ impl Faults {
         (until > Instant::now()).then_some(until)
     }
 
+    /// Adds `frames` frames to send truncated.
     pub fn send_malformed(&self, frames: u64) {
         self.malformed_pending.fetch_add(frames, Ordering::AcqRel);
     }
@@ -84,6 +89,7 @@ impl Faults {
         take_one(&self.malformed_pending)
     }
 
+    /// Adds `frames` frames to write in two TCP writes.
     pub fn split_next_frames(&self, frames: u64) {
         self.split_pending.fetch_add(frames, Ordering::AcqRel);
     }
@@ -93,10 +99,12 @@ impl Faults {
         take_one(&self.split_pending)
     }
 
+    /// Switches accept-and-close on or off.
     pub fn refuse_connections(&self, refuse: bool) {
         self.refuse.store(refuse, Ordering::Release);
     }
 
+    /// Whether new connections are closed at once.
     pub fn refusing(&self) -> bool {
         self.refuse.load(Ordering::Acquire)
     }
