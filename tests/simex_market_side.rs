@@ -331,59 +331,112 @@ fn rest_depth_before_any_diff_is_the_recorded_snapshot_text() {
     handle.stop().expect("clean stop");
 }
 
-#[test]
-fn rest_depth_snapshot_plus_following_diffs_equals_the_exchange_book() {
-    let handle = start(config(Market::Spot, Speed::Times(100.0), false));
-    let mut ws = ws_connect(&handle, Market::Spot, &format!("/ws/{DEPTH}"));
-    let first = json(
-        &get(
-            &handle,
-            Market::Spot,
-            "/api/v3/depth?symbol=BTCUSDT&limit=5000",
-        )
-        .1,
-    );
+/// The levels of `side` inside the price range both snapshot sides cover (a 1000-level
+/// snapshot cannot tell the client about deeper levels).
+fn within(side: &Side, first: &Side, second: &Side) -> Side {
+    let price = |p: &String| p.parse::<f64>().expect("price text");
+    let range = |s: &Side| {
+        let lo = s.keys().map(price).fold(f64::INFINITY, f64::min);
+        let hi = s.keys().map(price).fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi)
+    };
+    let ((lo1, hi1), (lo2, hi2)) = (range(first), range(second));
+    let (lo, hi) = (lo1.max(lo2), hi1.min(hi2));
+    side.iter()
+        .filter(|(p, _)| (lo..=hi).contains(&price(p)))
+        .map(|(p, q)| (p.clone(), q.clone()))
+        .collect()
+}
+
+/// Snapshot, then diffs from its lastUpdateId, then a later snapshot: the client's book
+/// equals the later snapshot over the prices it covers.
+fn depth_consistency(market: Market, stream_target: &str, rest_target: &str) {
+    let handle = start(config(market, Speed::Times(100.0), false));
+    let mut ws = ws_connect(&handle, market, stream_target);
+    let first = json(&get(&handle, market, rest_target).1);
     let (mut bids, mut asks) = (levels(&first["bids"]), levels(&first["asks"]));
     let mut local_id = first["lastUpdateId"].as_u64().expect("lastUpdateId");
-    let mut applied = 0;
+    let mut previous_u: Option<u64> = None;
+    let mut applied_any = false;
     let mut second: Option<serde_json::Value> = None;
+    let mut applied = 0;
     loop {
         let diff = json(&next_text(&mut ws));
         let (from, to) = (
             diff["U"].as_u64().expect("U"),
             diff["u"].as_u64().expect("u"),
         );
-        if to <= local_id {
+        if let (Some(pu), Some(prev)) = (diff["pu"].as_u64(), previous_u) {
+            assert_eq!(pu, prev, "futures pu chain unbroken");
+        }
+        previous_u = Some(to);
+        let futures = diff["pu"].is_u64();
+        // Futures: a snapshot's id lies inside the next diff's [U, u], which spans it.
+        let skip = if futures {
+            to < local_id
+        } else {
+            to <= local_id
+        };
+        if skip {
             continue;
         }
-        assert!(from <= local_id + 1, "no gap: U={from} after {local_id}");
+        if let Some(snap) = &second {
+            let target = snap["lastUpdateId"].as_u64().expect("lastUpdateId");
+            // The book the later snapshot shows, before the diff that reaches past it.
+            let reached = if futures {
+                to >= target
+            } else {
+                local_id >= target
+            };
+            if reached {
+                if !futures {
+                    assert_eq!(local_id, target, "spot: a snapshot's id is an applied u");
+                }
+                let (snap_bids, snap_asks) = (levels(&snap["bids"]), levels(&snap["asks"]));
+                let (first_bids, first_asks) = (levels(&first["bids"]), levels(&first["asks"]));
+                let common_bids = within(&snap_bids, &first_bids, &snap_bids);
+                let common_asks = within(&snap_asks, &first_asks, &snap_asks);
+                assert!(common_bids.len() > 100 && common_asks.len() > 100);
+                let bids_seen = within(&bids, &first_bids, &snap_bids);
+                assert_eq!(bids_seen, common_bids, "bids match the exchange book");
+                let asks_seen = within(&asks, &first_asks, &snap_asks);
+                assert_eq!(asks_seen, common_asks, "asks match the exchange book");
+                break;
+            }
+        }
+        match diff["pu"].as_u64() {
+            Some(pu) if applied_any => assert_eq!(pu, local_id, "pu chains to the book"),
+            Some(_) => assert!(from <= local_id, "U={from} ≤ lastUpdateId {local_id}"),
+            None => assert!(from <= local_id + 1, "no gap: U={from} after {local_id}"),
+        }
+        applied_any = true;
         apply(&mut bids, &diff["b"]);
         apply(&mut asks, &diff["a"]);
         local_id = to;
         applied += 1;
-        if applied == 50 && second.is_none() {
-            let body = get(
-                &handle,
-                Market::Spot,
-                "/api/v3/depth?symbol=BTCUSDT&limit=5000",
-            )
-            .1;
-            second = Some(json(&body));
-        }
-        if let Some(snap) = &second {
-            let target = snap["lastUpdateId"].as_u64().expect("lastUpdateId");
-            if local_id >= target {
-                assert_eq!(
-                    local_id, target,
-                    "a snapshot's id is the u of an applied diff"
-                );
-                assert_eq!(bids, levels(&snap["bids"]), "bids match the exchange book");
-                assert_eq!(asks, levels(&snap["asks"]), "asks match the exchange book");
-                break;
-            }
+        if applied == 50 {
+            second = Some(json(&get(&handle, market, rest_target).1));
         }
     }
     handle.stop().expect("clean stop");
+}
+
+#[test]
+fn rest_depth_snapshot_plus_following_diffs_equals_the_exchange_book() {
+    depth_consistency(
+        Market::Spot,
+        &format!("/ws/{DEPTH}"),
+        "/api/v3/depth?symbol=BTCUSDT&limit=5000",
+    );
+}
+
+#[test]
+fn futures_rest_depth_snapshot_plus_following_diffs_equals_the_exchange_book() {
+    depth_consistency(
+        Market::UsdmFutures,
+        "/public/ws/btcusdt@depth@0ms",
+        "/fapi/v1/depth?symbol=BTCUSDT&limit=1000",
+    );
 }
 
 #[test]

@@ -21,6 +21,11 @@ struct Level {
 pub(crate) struct DepthSnapshotMsg {
     #[serde(rename = "lastUpdateId")]
     pub last_update_id: u64,
+    /// Futures snapshots carry the event and transaction times.
+    #[serde(rename = "E", default)]
+    pub event_ms: Option<u64>,
+    #[serde(rename = "T", default)]
+    pub transaction_ms: Option<u64>,
     pub bids: Vec<[String; 2]>,
     pub asks: Vec<[String; 2]>,
 }
@@ -51,6 +56,9 @@ pub struct ExchangeBook {
     /// `E` and `T` of the last applied diff (futures snapshots carry them).
     event_ms: u64,
     transaction_ms: u64,
+    /// Futures only: `U` of the next diff, the id a snapshot cut between two diffs carries
+    /// so that the next diff spans it (Binance's futures rule `U ≤ lastUpdateId ≤ u`).
+    next_first_update_id: Option<u64>,
     bids: BTreeMap<Reverse<i128>, Level>,
     asks: BTreeMap<i128, Level>,
     /// The recorded snapshot body and its deepest side, served verbatim until a diff lands.
@@ -64,12 +72,15 @@ fn is_zero(qty: &str) -> bool {
 
 impl ExchangeBook {
     /// Builds the book from a recorded REST snapshot body; `None` if it is not one.
-    pub(crate) fn from_recorded(text: &str, event_ms: u64) -> Option<Self> {
+    /// `recv_ms` stands in for `E`/`T` when the body has none (spot).
+    pub(crate) fn from_recorded(text: &str, recv_ms: u64) -> Option<Self> {
         let msg: DepthSnapshotMsg = serde_json::from_str(text).ok()?;
+        let event_ms = msg.event_ms.unwrap_or(recv_ms);
         let mut book = Self {
             last_update_id: msg.last_update_id,
             event_ms,
-            transaction_ms: event_ms,
+            transaction_ms: msg.transaction_ms.unwrap_or(event_ms),
+            next_first_update_id: None,
             bids: BTreeMap::new(),
             asks: BTreeMap::new(),
             recorded: Some((text.to_owned(), msg.bids.len().max(msg.asks.len()))),
@@ -107,7 +118,13 @@ impl ExchangeBook {
         self.event_ms = diff.event_ms;
         self.transaction_ms = diff.transaction_ms.unwrap_or(diff.event_ms);
         self.recorded = None;
+        self.next_first_update_id = None;
         true
+    }
+
+    /// Records the `U` of the diff that follows (futures snapshots carry it).
+    pub(crate) fn set_next_first_update_id(&mut self, first: Option<u64>) {
+        self.next_first_update_id = first.filter(|f| *f > self.last_update_id);
     }
 
     fn set_levels(&mut self, bids: &[[String; 2]], asks: &[[String; 2]]) {
@@ -142,7 +159,9 @@ impl ExchangeBook {
         }
     }
 
-    /// The `GET …/depth` body for `limit` levels a side (futures add `E` and `T`).
+    /// The `GET …/depth` body for `limit` levels a side (futures add `E` and `T`). Spot's
+    /// `lastUpdateId` is the last applied `u`; futures' is the next diff's `U` when known,
+    /// as Binance's futures sync rule expects.
     pub fn snapshot_json(&self, limit: usize, futures: bool) -> String {
         if let Some((text, depth)) = &self.recorded {
             if limit >= *depth {
@@ -150,8 +169,12 @@ impl ExchangeBook {
             }
         }
         let mut out = String::with_capacity(64 + 40 * limit);
+        let last_update_id = match (futures, self.next_first_update_id) {
+            (true, Some(next_first)) => next_first,
+            _ => self.last_update_id,
+        };
         out.push_str("{\"lastUpdateId\":");
-        out.push_str(&self.last_update_id.to_string());
+        out.push_str(&last_update_id.to_string());
         if futures {
             out.push_str(",\"E\":");
             out.push_str(&self.event_ms.to_string());
@@ -219,6 +242,13 @@ mod tests {
             book.snapshot_json(100, true),
             r#"{"lastUpdateId":12,"E":7,"T":6,"bids":[["100.15","0.500"],["100.10","1.000"]],"asks":[["100.20","3.000"]]}"#
         );
+        book.set_next_first_update_id(Some(15));
+        assert!(book
+            .snapshot_json(1, true)
+            .starts_with(r#"{"lastUpdateId":15,"E":7"#));
+        assert!(book
+            .snapshot_json(1, false)
+            .starts_with(r#"{"lastUpdateId":12,"#));
         assert_eq!(
             book.snapshot_json(1, false),
             r#"{"lastUpdateId":12,"bids":[["100.15","0.500"]],"asks":[["100.20","3.000"]]}"#

@@ -157,4 +157,23 @@ mod tests {
         assert!(classify("garbage").is_none());
         assert!(classify("19 {\"result\":null,\"id\":1}").is_none());
     }
+
+    #[test]
+    fn several_files_read_as_one_stream_and_junk_lines_are_counted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = dir.path().join("a.txt");
+        let second = dir.path().join("b.txt");
+        std::fs::write(&first, "1 {\"stream\":\"x@trade\",\"data\":{}}\njunk\n")
+            .expect("write capture");
+        std::fs::write(&second, "2 {\"lastUpdateId\":1,\"bids\":[],\"asks\":[]}\n")
+            .expect("write capture");
+        let mut lines = CaptureLines::new(vec![first, second]);
+        assert!(matches!(lines.next_item(), Ok(Some(CaptureItem::Frame(_)))));
+        assert!(matches!(
+            lines.next_item(),
+            Ok(Some(CaptureItem::Snapshot { recv_ns: 2, .. }))
+        ));
+        assert!(matches!(lines.next_item(), Ok(None)));
+        assert_eq!(lines.skipped_lines(), 1);
+    }
 }

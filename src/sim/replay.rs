@@ -207,7 +207,7 @@ impl Replay {
             };
             match item {
                 CaptureItem::Snapshot { recv_ns, text } => self.on_snapshot(recv_ns, &text),
-                CaptureItem::Frame(frame) => self.on_frame(frame),
+                CaptureItem::Frame(frame) => self.on_frame(frame)?,
             }
         }
         Ok(())
@@ -230,27 +230,34 @@ impl Replay {
         }
     }
 
-    fn on_frame(&mut self, frame: StreamFrame) {
+    fn on_frame(&mut self, frame: StreamFrame) -> Result<(), SimError> {
         self.pace(frame.recv_ns);
         if self.stopped() {
-            return;
+            return Ok(());
         }
-        let state = &self.primed.state;
         let recv_ms = frame.recv_ns / 1_000_000;
         let mut skipped = false;
         if frame.is_depth_diff() {
             if let Ok(diff) = serde_json::from_str::<DepthDiffMsg>(frame.data()) {
+                let next_first = match self.primed.state.market {
+                    Market::UsdmFutures => self.next_first_update_id(&diff.symbol)?,
+                    Market::Spot => None,
+                };
+                let state = &self.primed.state;
                 let offset = diff.event_ms as i64 - recv_ms as i64;
                 state.exchange_offset_ms.store(offset, Ordering::Release);
                 if let Ok(mut books) = state.books.lock() {
                     if let Some(book) = books.get_mut(&diff.symbol) {
-                        book.apply(&diff);
+                        if book.apply(&diff) {
+                            book.set_next_first_update_id(next_first);
+                        }
                     }
                 }
                 skipped = self.faults.skips(diff.first_update_id, diff.last_update_id);
                 self.depth_symbol = Some(diff.symbol);
             }
         }
+        let state = &self.primed.state;
         let offset = state.exchange_offset_ms.load(Ordering::Acquire);
         state
             .replay_ms
@@ -258,6 +265,34 @@ impl Replay {
         if !skipped {
             self.dispatch(frame);
         }
+        Ok(())
+    }
+
+    /// The `U` of `symbol`'s next depth diff, reading ahead into `pending` as needed.
+    fn next_first_update_id(&mut self, symbol: &str) -> Result<Option<u64>, SimError> {
+        let first_of = |item: &CaptureItem| match item {
+            CaptureItem::Frame(frame) if frame.is_depth_diff() => {
+                serde_json::from_str::<DepthDiffMsg>(frame.data())
+                    .ok()
+                    .filter(|d| d.symbol == symbol)
+                    .map(|d| d.first_update_id)
+            }
+            _ => None,
+        };
+        if let Some(first) = self.primed.pending.iter().find_map(first_of) {
+            return Ok(Some(first));
+        }
+        while self.primed.pending.len() < PRIME_LINES {
+            let Some(item) = self.primed.lines.next_item()? else {
+                return Ok(None);
+            };
+            let first = first_of(&item);
+            self.primed.pending.push_back(item);
+            if first.is_some() {
+                return Ok(first);
+            }
+        }
+        Ok(None)
     }
 
     /// Waits until the frame recorded at `recv_ns` is due, a stall is over, and (as fast
