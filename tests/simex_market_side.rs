@@ -602,3 +602,15 @@ fn client_that_cannot_keep_up_is_disconnected_and_counted_without_blocking_the_r
     assert_eq!(handle.slow_clients_dropped(), 1);
     handle.stop().expect("clean stop");
 }
+
+#[test]
+fn run_simex_writes_the_certificate_and_returns_once_the_stop_flag_is_set() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cfg = config(Market::Spot, Speed::RealTime, true);
+    let cert = dir.path().join("simex.pem");
+    cfg.cert_out = Some(cert.clone());
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    kestrel::sim::run_simex(cfg, &stop).expect("starts and stops cleanly");
+    let pem = std::fs::read_to_string(cert).expect("certificate written");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+}
