@@ -288,6 +288,7 @@ fn rest_exchange_info_time_and_binance_errors() {
         "futures depth has E and T"
     );
     assert_eq!(snap["bids"].as_array().map(Vec::len), Some(5));
+    assert_eq!(get(&handle, Market::UsdmFutures, "/fapi/v1/ping").1, "{}");
     assert_eq!(get(&handle, Market::UsdmFutures, "/api/v3/time").0, 404);
     handle.stop().expect("clean stop");
 }

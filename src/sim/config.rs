@@ -53,7 +53,8 @@ pub enum Speed {
     RealTime,
     /// At this multiple of the recorded pace.
     Times(f64),
-    /// Without pauses, paced only by the subscribed clients' queues.
+    /// Without pauses: waits while no stream client is subscribed, then is paced by the
+    /// subscribed clients' full queues (a client stuck for 10 s is dropped).
     AsFastAsPossible,
 }
 

@@ -1,5 +1,5 @@
 //! Owns: reading HTTP/1.1 request heads and answering Binance's REST market-data endpoints
-//! (depth, exchangeInfo, time) with Binance's bodies and error JSON. Never: upgrades to
+//! (depth, exchangeInfo, time, ping) with Binance's bodies and error JSON. Never: upgrades to
 //! WebSocket (it only reports that a request asks to) or touches the replay.
 
 use std::io::{self, Read, Write};
@@ -154,7 +154,7 @@ pub(crate) fn answer(state: &MarketState, method: &str, target: &str) -> Reply {
     let Some(endpoint) = path.strip_prefix(prefix) else {
         return Reply::error(404, -1, "Unknown path.");
     };
-    if !matches!(endpoint, "depth" | "exchangeInfo" | "time") {
+    if !matches!(endpoint, "depth" | "exchangeInfo" | "time" | "ping") {
         return Reply::error(404, -1, "Unknown path.");
     }
     if method != "GET" {
@@ -163,6 +163,7 @@ pub(crate) fn answer(state: &MarketState, method: &str, target: &str) -> Reply {
     match endpoint {
         "depth" => depth(state, query),
         "exchangeInfo" => Reply::ok(state.exchange_info.clone()),
+        "ping" => Reply::ok("{}".to_owned()),
         _ => Reply::ok(format!(
             "{{\"serverTime\":{}}}",
             state.replay_ms.load(Ordering::Acquire)
