@@ -5,7 +5,7 @@
 mod simex_support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 
 use kestrel::sim::{Market, Speed};
 use simex_support::*;
@@ -91,6 +91,32 @@ fn server_pings_and_the_connection_survives_pongs() {
     ws.send(Message::text(r#"{"method":"LIST_SUBSCRIPTIONS","id":2}"#))
         .expect("still open");
     assert_eq!(next_text(&mut ws), r#"{"result":[],"id":2}"#);
+    handle.stop().expect("clean stop");
+}
+
+#[test]
+fn a_client_that_never_pongs_is_disconnected() {
+    let mut cfg = config(Market::Spot, Speed::AsFastAsPossible, false);
+    cfg.ping_interval_ms = Some(50);
+    cfg.pong_timeout_ms = Some(100);
+    let handle = start(cfg);
+    let mut ws = ws_connect(&handle, Market::Spot, "/ws");
+    // Raw socket reads: tungstenite would answer the pings.
+    let mut chunk = [0u8; 1024];
+    let ended = loop {
+        match ws.get_mut().read(&mut chunk) {
+            Ok(0) => break None,
+            Ok(_) => {}
+            Err(e) => break Some(e.kind()),
+        }
+    };
+    assert!(
+        matches!(
+            ended,
+            None | Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe)
+        ),
+        "dropped, not timed out: {ended:?}"
+    );
     handle.stop().expect("clean stop");
 }
 
