@@ -4,6 +4,7 @@
 //! whose queue is full is disconnected and counted).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,9 +60,20 @@ pub(crate) struct ClientSink {
     pub route: Route,
     pub queue: Sender<Arc<OutFrame>>,
     pub alive: Arc<AtomicBool>,
+    /// The client's socket, to end a write blocked on a client that stopped reading.
+    pub socket: Option<TcpStream>,
 }
 
 impl ClientSink {
+    /// Ends the connection now, even if its thread is blocked writing to it.
+    pub fn disconnect(&self) {
+        self.alive.store(false, Ordering::Release);
+        if let Some(socket) = &self.socket {
+            // Already closed by the peer is fine.
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
     fn wants(&self, stream: &str) -> bool {
         self.route.allows(stream)
             && self
@@ -84,7 +96,7 @@ pub(crate) struct MarketState {
     pub replay_ms: AtomicU64,
     /// Exchange clock minus recorded receive clock, from the last depth diff's `E`.
     exchange_offset_ms: AtomicI64,
-    pub clients: Mutex<Vec<ClientSink>>,
+    pub clients: Mutex<Vec<Arc<ClientSink>>>,
     pub exchange_info: String,
     pub slow_clients_dropped: AtomicU64,
     /// Capture lines that were neither frames nor snapshots (published at the end).
@@ -330,18 +342,18 @@ impl Replay {
             .state
             .clients
             .lock()
-            .is_ok_and(|clients| clients.iter().any(ClientSink::has_subscriptions))
+            .is_ok_and(|clients| clients.iter().any(|c| c.has_subscriptions()))
     }
 
     fn dispatch(&self, frame: StreamFrame) {
         let state = &self.primed.state;
-        let recipients: Vec<(Sender<Arc<OutFrame>>, Arc<AtomicBool>)> = match state.clients.lock() {
+        let recipients: Vec<Arc<ClientSink>> = match state.clients.lock() {
             Ok(mut clients) => {
                 clients.retain(|c| c.alive.load(Ordering::Acquire));
                 clients
                     .iter()
                     .filter(|c| c.wants(frame.stream()))
-                    .map(|c| (c.queue.clone(), Arc::clone(&c.alive)))
+                    .cloned()
                     .collect()
             }
             Err(_) => return,
@@ -354,27 +366,27 @@ impl Replay {
             frame,
         });
         let afap = self.speed == Speed::AsFastAsPossible;
-        for (queue, alive) in recipients {
-            let delivered = match queue.try_send(Arc::clone(&out)) {
+        for client in recipients {
+            let delivered = match client.queue.try_send(Arc::clone(&out)) {
                 Ok(()) => true,
                 Err(TrySendError::Full(frame)) if afap => {
-                    match queue.send_timeout(frame, AFAP_CLIENT_WAIT) {
+                    match client.queue.send_timeout(frame, AFAP_CLIENT_WAIT) {
                         Ok(()) => true,
                         Err(SendTimeoutError::Timeout(_)) => false,
                         Err(SendTimeoutError::Disconnected(_)) => {
-                            alive.store(false, Ordering::Release);
+                            client.alive.store(false, Ordering::Release);
                             continue;
                         }
                     }
                 }
                 Err(TrySendError::Full(_)) => false,
                 Err(TrySendError::Disconnected(_)) => {
-                    alive.store(false, Ordering::Release);
+                    client.alive.store(false, Ordering::Release);
                     continue;
                 }
             };
             if !delivered {
-                alive.store(false, Ordering::Release);
+                client.disconnect();
                 state.slow_clients_dropped.fetch_add(1, Ordering::AcqRel);
             }
         }

@@ -257,6 +257,11 @@ impl SimexHandle {
     /// Stops every thread and waits for them; the first replay error, if any.
     pub fn stop(mut self) -> Result<(), SimError> {
         self.stop.store(true, Ordering::Release);
+        for state in &self.states {
+            if let Ok(clients) = state.clients.lock() {
+                clients.iter().for_each(|c| c.disconnect());
+            }
+        }
         let mut result = Ok(());
         for (name, thread) in self.threads.drain(..) {
             let outcome = thread.join().unwrap_or(Err(SimError::ThreadPanicked(name)));

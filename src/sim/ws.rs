@@ -106,12 +106,13 @@ pub(crate) fn serve(stream: Rewind, path: StreamPath, ctx: &StreamContext) {
     let alive = Arc::new(AtomicBool::new(true));
     let (queue, frames) = bounded(ctx.queue_frames.max(1));
     if let Ok(mut clients) = ctx.state.clients.lock() {
-        clients.push(ClientSink {
+        clients.push(Arc::new(ClientSink {
             subscriptions: Arc::clone(&subscriptions),
             route: path.route,
             queue,
             alive: Arc::clone(&alive),
-        });
+            socket: ws.get_ref().conn().socket().try_clone().ok(),
+        }));
     }
     let mut session = Session {
         ws: &mut ws,
