@@ -40,8 +40,6 @@ pub enum SimError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("malformed depth snapshot in {path}: {detail}")]
-    Snapshot { path: PathBuf, detail: String },
     #[error("cannot listen on {addr} for {market:?}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
