@@ -11,3 +11,4 @@ pub mod feed;
 pub mod oms;
 pub mod ops;
 pub mod persist;
+pub mod sim;

@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::core::MarketEvent;
 use crate::engine::stage::{FrameSink, MarketSource, Outbox, SourceState};
@@ -45,6 +45,27 @@ pub enum ReplayError {
     },
 }
 
+/// Opens a capture file as buffered lines, gunzipping it when its name ends in `.gz`.
+pub fn open_capture(path: &Path) -> Result<Box<dyn BufRead + Send>, ReplayError> {
+    let file = File::open(path).map_err(|source| ReplayError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let raw: Box<dyn Read + Send> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 20, raw)))
+}
+
+/// Splits a capture line into its recorded receive stamp (ns) and frame text.
+pub fn split_capture_line(line: &str) -> Option<(u64, &str)> {
+    let line = line.trim_end_matches(['\n', '\r']);
+    let (stamp, frame) = line.split_once(' ')?;
+    Some((stamp.parse().ok()?, frame))
+}
+
 /// Lines read per poll, so one poll never holds the feed thread for long.
 const LINES_PER_POLL: usize = 64;
 
@@ -68,17 +89,8 @@ pub struct CaptureReplay {
 impl CaptureReplay {
     /// Opens `config.path` (gzip when the name ends in `.gz`).
     pub fn open(config: &ReplayConfig) -> Result<Self, ReplayError> {
-        let file = File::open(&config.path).map_err(|source| ReplayError::Open {
-            path: config.path.clone(),
-            source,
-        })?;
-        let raw: Box<dyn Read + Send> = if config.path.extension().is_some_and(|e| e == "gz") {
-            Box::new(flate2::read::MultiGzDecoder::new(file))
-        } else {
-            Box::new(file)
-        };
         Ok(Self {
-            reader: Box::new(BufReader::with_capacity(1 << 20, raw)),
+            reader: open_capture(&config.path)?,
             line: String::with_capacity(1 << 16),
             speed: config.speed,
             as_fast_as_possible: config.as_fast_as_possible,
@@ -103,9 +115,7 @@ impl CaptureReplay {
 
     /// Splits the current line into its recorded stamp and frame text.
     fn current(&self) -> Option<(u64, &str)> {
-        let line = self.line.trim_end_matches(['\n', '\r']);
-        let (stamp, frame) = line.split_once(' ')?;
-        Some((stamp.parse().ok()?, frame))
+        split_capture_line(&self.line)
     }
 
     /// True when the frame recorded at `recorded_ns` is due at engine time `now_ns`.

@@ -1,0 +1,212 @@
+//! Owns: reading HTTP/1.1 request heads and answering Binance's REST market-data endpoints
+//! (depth, exchangeInfo, time, ping) with Binance's bodies and error JSON. Never: upgrades to
+//! WebSocket (it only reports that a request asks to) or touches the replay.
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::Ordering;
+
+use super::config::Market;
+use super::replay::MarketState;
+
+/// Largest request head accepted.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// A parsed request head.
+#[derive(Debug)]
+pub(crate) struct RequestHead {
+    pub method: String,
+    /// Path and query as sent (`/stream?streams=a/b`).
+    pub target: String,
+    pub upgrade_websocket: bool,
+    pub keep_alive: bool,
+    /// Length of the head in the buffer it was read into.
+    pub len: usize,
+}
+
+/// Outcome of reading one head.
+pub(crate) enum HeadRead {
+    Head(RequestHead),
+    /// The peer closed before a request started.
+    Closed,
+    /// Not HTTP, or too long.
+    Invalid,
+}
+
+/// Reads until `buf` holds a full request head. `retry` decides whether a read timeout
+/// (used to look at the stop flag) keeps waiting.
+pub(crate) fn read_head(
+    reader: &mut impl Read,
+    buf: &mut Vec<u8>,
+    mut retry: impl FnMut() -> bool,
+) -> io::Result<HeadRead> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Ok(parse_head(&buf[..end + 4]).map_or(HeadRead::Invalid, HeadRead::Head));
+        }
+        if buf.len() > MAX_HEAD {
+            return Ok(HeadRead::Invalid);
+        }
+        match reader.read(&mut chunk) {
+            Ok(0) => return Ok(HeadRead::Closed),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) && retry() => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn parse_head(head: &[u8]) -> Option<RequestHead> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut lines = text.split("\r\n");
+    let mut request_line = lines.next()?.split(' ');
+    let method = request_line.next()?.to_owned();
+    let target = request_line.next()?.to_owned();
+    let version = request_line.next()?;
+    let mut upgrade_websocket = false;
+    let mut keep_alive = version == "HTTP/1.1";
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("upgrade") && value.eq_ignore_ascii_case("websocket") {
+            upgrade_websocket = true;
+        } else if name.eq_ignore_ascii_case("connection") {
+            if value.eq_ignore_ascii_case("close") {
+                keep_alive = false;
+            } else if value.eq_ignore_ascii_case("keep-alive") {
+                keep_alive = true;
+            }
+        }
+    }
+    Some(RequestHead {
+        method,
+        target,
+        upgrade_websocket,
+        keep_alive,
+        len: head.len(),
+    })
+}
+
+/// A REST reply.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    fn ok(body: String) -> Self {
+        Self { status: 200, body }
+    }
+
+    fn error(status: u16, code: i32, msg: &str) -> Self {
+        let body = serde_json::json!({ "code": code, "msg": msg }).to_string();
+        Self { status, body }
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Error",
+    }
+}
+
+/// Writes `reply` as an HTTP/1.1 response.
+pub(crate) fn write_reply(out: &mut impl Write, reply: &Reply, keep_alive: bool) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+        reply.status,
+        reason(reply.status),
+        reply.body.len(),
+        if keep_alive { "keep-alive" } else { "close" },
+    );
+    out.write_all(head.as_bytes())?;
+    out.write_all(reply.body.as_bytes())?;
+    out.flush()
+}
+
+/// The query parameter `name`, if present.
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// Answers one REST request against `state`.
+pub(crate) fn answer(state: &MarketState, method: &str, target: &str) -> Reply {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let prefix = match state.market {
+        Market::Spot => "/api/v3/",
+        Market::UsdmFutures => "/fapi/v1/",
+    };
+    let Some(endpoint) = path.strip_prefix(prefix) else {
+        return Reply::error(404, -1, "Unknown path.");
+    };
+    if !matches!(endpoint, "depth" | "exchangeInfo" | "time" | "ping") {
+        return Reply::error(404, -1, "Unknown path.");
+    }
+    if method != "GET" {
+        return Reply::error(405, -1, "Method not allowed.");
+    }
+    match endpoint {
+        "depth" => depth(state, query),
+        "exchangeInfo" => Reply::ok(state.exchange_info.clone()),
+        "ping" => Reply::ok("{}".to_owned()),
+        _ => Reply::ok(format!(
+            "{{\"serverTime\":{}}}",
+            state.replay_ms.load(Ordering::Acquire)
+        )),
+    }
+}
+
+fn depth(state: &MarketState, query: &str) -> Reply {
+    let futures = state.market == Market::UsdmFutures;
+    let symbol = match query_param(query, "symbol") {
+        Some(s) if !s.is_empty() => s,
+        _ => {
+            return Reply::error(
+                400,
+                -1102,
+                "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+            )
+        }
+    };
+    let (default_limit, max_limit) = if futures { (500, 1000) } else { (100, 5000) };
+    let limit = match query_param(query, "limit") {
+        None => default_limit,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if n > 0 => n.min(max_limit),
+            _ => return Reply::error(
+                400,
+                -1100,
+                "Illegal characters found in parameter 'limit'; legal range is '^[0-9]{1,20}$'.",
+            ),
+        },
+    };
+    let books = match state.books.lock() {
+        Ok(books) => books,
+        Err(_) => {
+            return Reply::error(
+                500,
+                -1000,
+                "An unknown error occurred while processing the request.",
+            )
+        }
+    };
+    match books.get(symbol) {
+        Some(book) => Reply::ok(book.snapshot_json(limit, futures)),
+        None => Reply::error(400, -1121, "Invalid symbol."),
+    }
+}
