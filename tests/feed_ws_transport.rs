@@ -88,6 +88,8 @@ where
                     }
                 };
                 let mut path = String::new();
+                // The Err type is fixed by tungstenite's `Callback` trait.
+                #[allow(clippy::result_large_err)]
                 let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
                     path = req.uri().to_string();
                     Ok(resp)
@@ -607,4 +609,37 @@ fn rotation_opens_a_second_connection_and_switches_without_missing_frames() {
     );
     assert!(ids.iter().any(|&(c, _)| c == old_conn));
     assert!(ids.iter().any(|&(c, _)| c == new_conn));
+}
+
+#[test]
+fn requested_rotation_switches_even_when_age_rotation_is_disabled() {
+    let (l, addr) = listener();
+    serve(l, None, |index, ws, _| {
+        for i in 0..2_000 {
+            if ws.send(Message::text(format!("c{index}-{i}"))).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(3));
+        }
+    });
+    let config = WsFeedConfig {
+        rotate_after_ms: 0,
+        ..test_config()
+    };
+    let mut feed = plain_feed(config, addr, &["btcusdt@trade"]);
+    let mut seen = Seen::default();
+    run_until(&mut feed, &mut seen, WAIT, |s| !s.frames.is_empty());
+    let first = feed.active_conn(0).expect("an active connection");
+    feed.request_rotation(0);
+    run_until(&mut feed, &mut seen, WAIT, |s| {
+        s.events
+            .iter()
+            .any(|e| matches!(e, WsEvent::RotationCompleted { .. }))
+    });
+    let now_active = feed.active_conn(0).expect("an active connection");
+    assert_ne!(first, now_active);
+    assert!(seen
+        .events
+        .iter()
+        .any(|e| matches!(e, WsEvent::RotationStarted { old_conn, .. } if *old_conn == first)));
 }

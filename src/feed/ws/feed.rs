@@ -170,8 +170,10 @@ pub struct WsCounters {
     pub pings: u64,
     /// Overdue-ping events.
     pub pings_overdue: u64,
-    /// I/O, TLS and protocol errors.
-    pub errors: u64,
+    /// WebSocket protocol or handshake errors (tungstenite rejected something).
+    pub protocol_errors: u64,
+    /// Socket, TLS-setup and timeout errors.
+    pub io_errors: u64,
     /// SUBSCRIBE/UNSUBSCRIBE messages queued.
     pub control_sent: u64,
 }
@@ -295,6 +297,7 @@ impl WsFeed {
             ),
             next_attempt_ns: None,
             next_rotation_ns: 0,
+            rotate_requested: false,
             endpoint_rotor: 0,
             last_error: None,
         });
@@ -366,6 +369,14 @@ impl WsFeed {
                     slot.version += 1;
                 }
             }
+        }
+    }
+
+    /// Starts a rotation of `slot` at the next poll, whatever its age (e.g. on the venue's
+    /// `serverShutdown` notice); ignored while a rotation is already under way.
+    pub fn request_rotation(&mut self, slot: usize) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            s.rotate_requested = true;
         }
     }
 

@@ -59,6 +59,7 @@ pub(super) struct Slot {
     pub(super) backoff: ReconnectBackoff,
     pub(super) next_attempt_ns: Option<u64>,
     pub(super) next_rotation_ns: u64,
+    pub(super) rotate_requested: bool,
     pub(super) endpoint_rotor: usize,
     pub(super) last_error: Option<WsError>,
 }
@@ -151,7 +152,7 @@ where
                 .then_some((DisconnectReason::ServerClosed, None))
         }
         Err(e) => {
-            counters.errors += 1;
+            count_error(counters, &e);
             Some((DisconnectReason::Error, Some(e)))
         }
     }
@@ -174,7 +175,7 @@ fn check_timers(
                 peer: live.conn.peer(),
                 phase: live.conn.phase(),
             };
-            counters.errors += 1;
+            count_error(counters, &err);
             return Some((DisconnectReason::ConnectTimeout, Some(err)));
         }
         return None;
@@ -274,7 +275,7 @@ fn sync_subscriptions(
             None
         }
         Err(e) => {
-            counters.errors += 1;
+            count_error(counters, &e);
             Some((DisconnectReason::Error, Some(e)))
         }
     }
@@ -454,9 +455,8 @@ impl WsFeed {
         let slot = &self.slots[index];
         let due = match (&slot.active, &slot.standby) {
             (Some(active), None) => active.opened_ns.is_some_and(|opened| {
-                rotate_after_ns > 0
-                    && now_ns.saturating_sub(opened) >= rotate_after_ns
-                    && now_ns >= slot.next_rotation_ns
+                let aged = rotate_after_ns > 0 && now_ns.saturating_sub(opened) >= rotate_after_ns;
+                (aged || slot.rotate_requested) && now_ns >= slot.next_rotation_ns
             }),
             _ => false,
         };
@@ -471,10 +471,12 @@ impl WsFeed {
                     old_conn,
                     new_conn: live.id(),
                 });
-                self.slots[index].standby = Some(live);
+                let slot = &mut self.slots[index];
+                slot.standby = Some(live);
+                slot.rotate_requested = false;
             }
             Err(e) => {
-                self.counters.errors += 1;
+                count_error(&mut self.counters, &e);
                 let slot = &mut self.slots[index];
                 slot.last_error = Some(e);
                 slot.next_rotation_ns = now_ns.saturating_add(self.timing.rotation_retry_ns);
@@ -495,7 +497,7 @@ impl WsFeed {
                 slot.next_attempt_ns = None;
             }
             Err(e) => {
-                self.counters.errors += 1;
+                count_error(&mut self.counters, &e);
                 self.counters.connect_failures += 1;
                 let slot = &mut self.slots[index];
                 slot.last_error = Some(e);
@@ -547,6 +549,14 @@ impl WsFeed {
             data_frames: 0,
             ready: false,
         })
+    }
+}
+
+/// Counts an error under protocol or I/O.
+fn count_error(counters: &mut WsCounters, error: &WsError) {
+    match error {
+        WsError::Protocol { .. } => counters.protocol_errors += 1,
+        _ => counters.io_errors += 1,
     }
 }
 
