@@ -38,6 +38,17 @@ pub enum ConnPhase {
     Closed,
 }
 
+impl std::fmt::Display for ConnPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConnPhase::Connecting => "tcp connecting",
+            ConnPhase::Handshaking => "tls/ws handshaking",
+            ConnPhase::Open => "open",
+            ConnPhase::Closed => "closed",
+        })
+    }
+}
+
 /// A data frame's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameKind {

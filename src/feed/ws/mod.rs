@@ -2,11 +2,18 @@
 //! reconnect policy, rotation, stream planning and health counters. Never: decodes venue JSON,
 //! logs, sleeps or blocks (name resolution happens once, at construction).
 //!
-//! Layout: `conn` drives one socket through connect → TLS/WS handshake → open; `feed` owns the
-//! connections of one feed (one slot per stream group) and every policy decision; `backoff` is
-//! the pure reconnect-delay math; `policy`
-//! the per-slot decisions (timers, rotation, subscription sync); `plan` builds URLs and control messages; `tls` the rustls
-//! config; `config` the settings.
+//! Layout: `conn` drives one socket through connect → TLS/WS handshake → open; `feed` is the
+//! public face of one feed (one slot per stream group, its events and counters); `policy` makes
+//! the per-slot decisions (timers, reconnects, rotation, subscription sync); `backoff` is the
+//! pure reconnect-delay math; `plan` builds URLs and control messages; `tls` the rustls config;
+//! `config` the settings.
+//!
+//! Driving it (feed thread): build once with `WsFeed::new` (resolves names, blocking), then on
+//! every loop turn call `poll(now_ns, |meta, payload| …)` — it never blocks, delivers frames in
+//! receive order stamped with `meta.recv_ns`, and performs every due reconnect, rotation and
+//! subscription change — then forward `drain_events()` and `counters()` to the ops thread.
+//! During a rotation both connections of a slot may deliver the same updates: de-duplicate by
+//! the venue's update id (`meta.conn_id` and `meta.seq` say which connection and in what order).
 
 mod backoff;
 mod config;
@@ -16,7 +23,6 @@ mod plan;
 mod policy;
 mod tls;
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -127,15 +133,4 @@ pub enum WsError {
         /// The phase it is in.
         phase: ConnPhase,
     },
-}
-
-impl fmt::Display for ConnPhase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ConnPhase::Connecting => "tcp connecting",
-            ConnPhase::Handshaking => "tls/ws handshaking",
-            ConnPhase::Open => "open",
-            ConnPhase::Closed => "closed",
-        })
-    }
 }

@@ -74,3 +74,40 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, WsError> 
         Ok(vec![CertificateDer::from(bytes)])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn self_signed() -> rcgen::CertifiedKey<rcgen::KeyPair> {
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("rcgen cert")
+    }
+
+    #[test]
+    fn pem_and_der_files_load_the_same_certificate() {
+        let key = self_signed();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (pem, der) = (dir.path().join("c.pem"), dir.path().join("c.der"));
+        std::fs::write(&pem, key.cert.pem()).expect("write pem");
+        std::fs::write(&der, key.cert.der().as_ref()).expect("write der");
+        let from_pem = load_certs(&pem).expect("pem loads");
+        let from_der = load_certs(&der).expect("der loads");
+        assert_eq!(from_pem, from_der);
+        assert_eq!(from_pem[0].as_ref(), key.cert.der().as_ref());
+        assert!(client_config(false, &[pem]).is_ok());
+    }
+
+    #[test]
+    fn refuses_an_empty_trust_store_and_missing_files() {
+        assert!(matches!(
+            client_config_with(false, &[]),
+            Err(WsError::Tls { .. })
+        ));
+        assert!(client_config_with(true, &[]).is_ok());
+        let missing = PathBuf::from("/nonexistent/kestrel-test.pem");
+        assert!(matches!(
+            client_config(false, &[missing]),
+            Err(WsError::CertFile { .. })
+        ));
+    }
+}
