@@ -643,3 +643,9 @@ fn requested_rotation_switches_even_when_age_rotation_is_disabled() {
         .iter()
         .any(|e| matches!(e, WsEvent::RotationStarted { old_conn, .. } if *old_conn == first)));
 }
+
+#[test]
+fn feed_can_move_to_the_feed_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<WsFeed>();
+}
