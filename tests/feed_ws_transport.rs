@@ -649,3 +649,46 @@ fn feed_can_move_to_the_feed_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<WsFeed>();
 }
+
+#[test]
+fn stale_detection_follows_the_callers_clock_not_the_wall_clock() {
+    let (l, addr) = listener();
+    serve(l, None, |_, ws, rec| {
+        ws.send(Message::text("only")).expect("server send");
+        read_until_gone(ws, rec);
+    });
+    let config = WsFeedConfig {
+        stale_timeout_ms: 1_000,
+        connect_timeout_ms: 3_600_000,
+        server_ping_interval_ms: 0,
+        ..test_config()
+    };
+    let mut feed = plain_feed(config, addr, &["btcusdt@trade"]);
+    // A fake clock: every poll is 100 ms later, however fast the loop really runs.
+    let step_ns = 100 * MS;
+    let mut fake_now = 0u64;
+    let mut frame_at = None;
+    let start = Instant::now();
+    let stale = loop {
+        assert!(start.elapsed() < WAIT, "no stale event");
+        fake_now += step_ns;
+        let mut got_frame = false;
+        feed.poll(fake_now, |_, _| got_frame = true)
+            .expect("mio poll works");
+        if got_frame {
+            frame_at.get_or_insert(fake_now);
+        }
+        let stale = feed.drain_events().find_map(|e| match e {
+            WsEvent::StaleTimeout { silent_ns, .. } => Some(silent_ns),
+            _ => None,
+        });
+        if let Some(silent_ns) = stale {
+            break (silent_ns, fake_now);
+        }
+        thread::sleep(Duration::from_micros(200));
+    };
+    let frame_at = frame_at.expect("the frame arrived before the stale event");
+    // Exactly ten fake steps after the last frame, whatever the real elapsed time was.
+    assert_eq!(stale.0, 1_000 * MS);
+    assert_eq!(stale.1 - frame_at, 1_000 * MS);
+}

@@ -145,6 +145,34 @@ pub enum WsEvent {
     },
 }
 
+/// Pending health events kept before new ones are dropped (and counted).
+pub const EVENT_CAPACITY: usize = 1024;
+
+/// A bounded event buffer: the feed never grows memory because a caller forgot to drain.
+#[derive(Debug)]
+pub(super) struct EventLog {
+    items: Vec<WsEvent>,
+    dropped: u64,
+}
+
+impl EventLog {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            items: Vec::with_capacity(capacity),
+            dropped: 0,
+        }
+    }
+
+    /// Records an event, or counts it as dropped when full.
+    pub(super) fn push(&mut self, event: WsEvent) {
+        if self.items.len() >= EVENT_CAPACITY {
+            self.dropped += 1;
+        } else {
+            self.items.push(event);
+        }
+    }
+}
+
 /// Plain health counters; the caller copies them to metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WsCounters {
@@ -190,7 +218,7 @@ pub struct WsFeed {
     pub(super) slots: Vec<Slot>,
     pub(super) budget: AttemptBudget,
     pub(super) counters: WsCounters,
-    pub(super) events: Vec<WsEvent>,
+    pub(super) events: EventLog,
     pub(super) next_conn_id: u64,
     pub(super) next_request_id: u64,
     pub(super) seq: u64,
@@ -269,7 +297,7 @@ impl WsFeed {
             mio_events: Events::with_capacity(64),
             slots: Vec::new(),
             counters: WsCounters::default(),
-            events: Vec::with_capacity(64),
+            events: EventLog::with_capacity(EVENT_CAPACITY),
             next_conn_id: 1,
             next_request_id: 1,
             seq: 0,
@@ -336,9 +364,15 @@ impl WsFeed {
         &self.counters
     }
 
-    /// Takes the health events produced since the last call, oldest first.
+    /// Takes the health events produced since the last call, oldest first (drain every poll:
+    /// past `EVENT_CAPACITY` pending events new ones are dropped and counted).
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, WsEvent> {
-        self.events.drain(..)
+        self.events.items.drain(..)
+    }
+
+    /// Events dropped because the caller did not drain them.
+    pub fn events_dropped(&self) -> u64 {
+        self.events.dropped
     }
 
     /// Adds streams at run time: into slots with room, else new slots. Open connections get a

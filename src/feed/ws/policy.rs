@@ -4,7 +4,7 @@
 
 use super::backoff::ReconnectBackoff;
 use super::conn::WsConnection;
-use super::feed::{DisconnectReason, FrameMeta, WsCounters, WsEvent, WsFeed};
+use super::feed::{DisconnectReason, EventLog, FrameMeta, WsCounters, WsEvent, WsFeed};
 use super::plan::{combined_stream_url, control_message};
 use super::{ControlMethod, WsError};
 
@@ -73,7 +73,7 @@ pub(super) fn end_live(
     slot: u16,
     reason: DisconnectReason,
     counters: &mut WsCounters,
-    events: &mut Vec<WsEvent>,
+    events: &mut EventLog,
 ) {
     live.conn.close();
     let was_open = live.opened_ns.is_some();
@@ -99,7 +99,7 @@ fn drive_live<F>(
     now_ns: u64,
     seq: &mut u64,
     counters: &mut WsCounters,
-    events: &mut Vec<WsEvent>,
+    events: &mut EventLog,
     on_frame: &mut F,
 ) -> Ended
 where
@@ -165,7 +165,7 @@ fn check_timers(
     now_ns: u64,
     timing: &Timing,
     counters: &mut WsCounters,
-    events: &mut Vec<WsEvent>,
+    events: &mut EventLog,
 ) -> Ended {
     let conn_id = live.conn.id();
     let Some(_) = live.opened_ns else {
@@ -225,7 +225,7 @@ fn sync_subscriptions(
     timing: &Timing,
     next_request_id: &mut u64,
     counters: &mut WsCounters,
-    events: &mut Vec<WsEvent>,
+    events: &mut EventLog,
 ) -> Ended {
     if !live.conn.is_open() || live.synced_version == version {
         return None;
@@ -426,7 +426,8 @@ impl WsFeed {
             slot.next_rotation_ns = now_ns.saturating_add(timing.rotation_retry_ns);
             return;
         }
-        if standby.data_frames == 0 {
+        // Switch only once the standby delivers and carries every stream the slot wants.
+        if standby.data_frames == 0 || standby.synced_version != slot.version {
             return;
         }
         // The standby delivers: drain the old connection one last time so nothing it already
@@ -566,7 +567,7 @@ fn schedule_reconnect(
     slot_id: u16,
     now_ns: u64,
     counters: &mut WsCounters,
-    events: &mut Vec<WsEvent>,
+    events: &mut EventLog,
 ) {
     let attempt = slot.backoff.attempt();
     let delay_ns = slot.backoff.next_delay_ns();
