@@ -4,10 +4,13 @@
 //!
 //! Allocation: tungstenite reads frames into one `BytesMut` (`read_buffer_bytes`) and hands out
 //! each payload as a `Bytes` split off that buffer, which the buffer reclaims once the payload is
-//! dropped (the callback only borrows it), so steady-state unfragmented frames do not allocate.
-//! It does allocate for fragmented messages (continuation frames are concatenated), for control
-//! frames it queues (pong/close replies) and for every message we write (`send_text` takes a
-//! `String`). The handshake allocates freely (cold path).
+//! dropped (the callback only borrows it), so steady-state unfragmented frames do not allocate
+//! over ws:// (`tests/feed_ws_alloc.rs`). Over wss://, rustls' buffered `StreamOwned` copies
+//! each decrypted TLS record into a new `Vec` (its received-plaintext queue): one allocation
+//! per record (measured ≈1.04 per frame), avoidable only with rustls' unbuffered API.
+//! tungstenite does allocate for fragmented messages (continuation frames are concatenated),
+//! for control frames it queues (pong/close replies) and for every message we write
+//! (`send_text` takes a `String`). The handshake allocates freely (cold path).
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
