@@ -164,7 +164,8 @@ fn count_steady_state_allocs(mut feed: WsFeed) -> (u64, u64) {
         }
         for _ in feed.drain_events() {}
     }
-    assert!(tracked_frames >= 2_000, "tracked {tracked_frames}");
+    // Enough steady-state frames to mean something, however the polls happened to batch them.
+    assert!(tracked_frames >= TOTAL / 3, "tracked {tracked_frames}");
     assert!(bytes > 0);
     (TRACKED_ALLOCS.with(Cell::get), tracked_frames)
 }

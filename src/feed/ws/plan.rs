@@ -109,13 +109,7 @@ impl WsEndpoint {
                 url: url.to_owned(),
                 reason: "host resolved to no address",
             })?;
-        Ok(Self {
-            url: url.to_owned(),
-            host: parsed.host,
-            port: parsed.port,
-            tls: parsed.tls,
-            addr,
-        })
+        Self::with_addr(url, addr)
     }
 }
 

@@ -90,21 +90,41 @@ pub(super) fn end_live(
     });
 }
 
-/// Drives one connection's I/O and updates what the policy tracks.
-#[allow(clippy::too_many_arguments)] // a split borrow of WsFeed; bundling adds nothing
-fn drive_live<F>(
-    live: &mut Live,
+/// The parts of a `WsFeed` one slot's step needs while its connections are borrowed.
+struct Step<'a> {
     slot: u16,
-    standby: bool,
     now_ns: u64,
-    seq: &mut u64,
-    counters: &mut WsCounters,
-    events: &mut EventLog,
+    seq: &'a mut u64,
+    counters: &'a mut WsCounters,
+    events: &'a mut EventLog,
+    timing: &'a Timing,
+    next_request_id: &'a mut u64,
+}
+
+/// Drives one connection, then applies its timers and brings its subscriptions in line.
+fn advance<F>(
+    live: &mut Live,
+    standby: bool,
+    streams: &[String],
+    version: u64,
+    step: &mut Step<'_>,
     on_frame: &mut F,
 ) -> Ended
 where
     F: FnMut(&FrameMeta, &[u8]),
 {
+    drive_live(live, standby, step, on_frame)
+        .or_else(|| check_timers(live, step))
+        .or_else(|| sync_subscriptions(live, streams, version, step))
+}
+
+/// Drives one connection's I/O and updates what the policy tracks.
+fn drive_live<F>(live: &mut Live, standby: bool, step: &mut Step<'_>, on_frame: &mut F) -> Ended
+where
+    F: FnMut(&FrameMeta, &[u8]),
+{
+    let (slot, now_ns) = (step.slot, step.now_ns);
+    let (seq, counters, events) = (&mut *step.seq, &mut *step.counters, &mut *step.events);
     // Open connections only do work on readiness or pending writes (edge-triggered, and each
     // drive drains to WouldBlock); connecting ones are re-checked every poll.
     if live.conn.is_open() && !live.ready && !live.conn.write_pending() {
@@ -159,14 +179,9 @@ where
 }
 
 /// Applies the connect, stale, ping and write-stall timers to one connection.
-fn check_timers(
-    live: &mut Live,
-    slot: u16,
-    now_ns: u64,
-    timing: &Timing,
-    counters: &mut WsCounters,
-    events: &mut EventLog,
-) -> Ended {
+fn check_timers(live: &mut Live, step: &mut Step<'_>) -> Ended {
+    let (slot, now_ns, timing) = (step.slot, step.now_ns, step.timing);
+    let (counters, events) = (&mut *step.counters, &mut *step.events);
     let conn_id = live.conn.id();
     let Some(_) = live.opened_ns else {
         if now_ns.saturating_sub(live.started_ns) >= timing.connect_timeout_ns {
@@ -215,18 +230,15 @@ fn check_timers(
 }
 
 /// Sends at most one paced SUBSCRIBE or UNSUBSCRIBE to bring `live` in line with `streams`.
-#[allow(clippy::too_many_arguments)] // a split borrow of WsFeed; bundling adds nothing
 fn sync_subscriptions(
     live: &mut Live,
     streams: &[String],
     version: u64,
-    slot: u16,
-    now_ns: u64,
-    timing: &Timing,
-    next_request_id: &mut u64,
-    counters: &mut WsCounters,
-    events: &mut EventLog,
+    step: &mut Step<'_>,
 ) -> Ended {
+    let (slot, now_ns, timing) = (step.slot, step.now_ns, step.timing);
+    let next_request_id = &mut *step.next_request_id;
+    let (counters, events) = (&mut *step.counters, &mut *step.events);
     if !live.conn.is_open() || live.synced_version == version {
         return None;
     }
@@ -324,11 +336,8 @@ impl WsFeed {
         self.maybe_start_rotation(index, now_ns);
     }
 
-    fn poll_active<F>(&mut self, index: usize, now_ns: u64, on_frame: &mut F)
-    where
-        F: FnMut(&FrameMeta, &[u8]),
-    {
-        let slot_id = index as u16;
+    /// The slot and the rest of the feed's state its step needs, borrowed apart.
+    fn split_step(&mut self, index: usize, now_ns: u64) -> (&mut Slot, Step<'_>) {
         let Self {
             slots,
             counters,
@@ -338,30 +347,37 @@ impl WsFeed {
             next_request_id,
             ..
         } = self;
-        let slot = &mut slots[index];
+        let step = Step {
+            slot: index as u16,
+            now_ns,
+            seq,
+            counters,
+            events,
+            timing,
+            next_request_id,
+        };
+        (&mut slots[index], step)
+    }
+
+    fn poll_active<F>(&mut self, index: usize, now_ns: u64, on_frame: &mut F)
+    where
+        F: FnMut(&FrameMeta, &[u8]),
+    {
+        let (slot, mut step) = self.split_step(index, now_ns);
         let Some(live) = slot.active.as_mut() else {
             return;
         };
-        let ended = drive_live(
-            live, slot_id, false, now_ns, seq, counters, events, on_frame,
-        )
-        .or_else(|| check_timers(live, slot_id, now_ns, timing, counters, events))
-        .or_else(|| {
-            sync_subscriptions(
-                live,
-                &slot.streams,
-                slot.version,
-                slot_id,
-                now_ns,
-                timing,
-                next_request_id,
-                counters,
-                events,
-            )
-        });
+        let ended = advance(
+            live,
+            false,
+            &slot.streams,
+            slot.version,
+            &mut step,
+            on_frame,
+        );
         if let Some(opened_ns) = live.opened_ns {
             if slot.backoff.on_stable(opened_ns, now_ns) {
-                events.push(WsEvent::BackoffReset { slot: slot_id });
+                step.events.push(WsEvent::BackoffReset { slot: step.slot });
             }
         }
         let Some((reason, err)) = ended else {
@@ -371,81 +387,63 @@ impl WsFeed {
             slot.last_error = Some(e);
         }
         if let Some(live) = slot.active.take() {
-            end_live(live, slot_id, reason, counters, events);
+            end_live(live, step.slot, reason, step.counters, step.events);
         }
         if let Some(standby) = slot.standby.take() {
             // A rotation was under way: its standby carries the same streams, use it at once.
             slot.active = Some(standby);
             return;
         }
-        schedule_reconnect(slot, slot_id, now_ns, counters, events);
+        schedule_reconnect(slot, step.slot, now_ns, step.counters, step.events);
     }
 
     fn poll_standby<F>(&mut self, index: usize, now_ns: u64, on_frame: &mut F)
     where
         F: FnMut(&FrameMeta, &[u8]),
     {
-        let slot_id = index as u16;
-        let Self {
-            slots,
-            counters,
-            events,
-            seq,
-            timing,
-            next_request_id,
-            ..
-        } = self;
-        let slot = &mut slots[index];
+        let (slot, mut step) = self.split_step(index, now_ns);
         let Some(standby) = slot.standby.as_mut() else {
             return;
         };
-        let ended = drive_live(
-            standby, slot_id, true, now_ns, seq, counters, events, on_frame,
-        )
-        .or_else(|| check_timers(standby, slot_id, now_ns, timing, counters, events))
-        .or_else(|| {
-            sync_subscriptions(
-                standby,
-                &slot.streams,
-                slot.version,
-                slot_id,
-                now_ns,
-                timing,
-                next_request_id,
-                counters,
-                events,
-            )
-        });
+        let ended = advance(
+            standby,
+            true,
+            &slot.streams,
+            slot.version,
+            &mut step,
+            on_frame,
+        );
         if let Some((reason, err)) = ended {
             if let Some(e) = err {
                 slot.last_error = Some(e);
             }
             if let Some(standby) = slot.standby.take() {
-                end_live(standby, slot_id, reason, counters, events);
+                end_live(standby, step.slot, reason, step.counters, step.events);
             }
-            slot.next_rotation_ns = now_ns.saturating_add(timing.rotation_retry_ns);
+            slot.next_rotation_ns = now_ns.saturating_add(step.timing.rotation_retry_ns);
             return;
         }
         // Switch only once the standby delivers and carries every stream the slot wants.
         if standby.data_frames == 0 || standby.synced_version != slot.version {
             return;
         }
-        // The standby delivers: drain the old connection one last time so nothing it already
-        // holds is lost, then close it. Frames of both may overlap; callers de-duplicate.
+        // Drain the old connection one last time so nothing it already holds is lost, then
+        // close it. Frames of both may overlap; callers de-duplicate by update id.
         if let Some(old) = slot.active.as_mut() {
             old.ready = true;
             // Its end (if any) does not matter any more: it is being replaced.
-            let _ = drive_live(old, slot_id, false, now_ns, seq, counters, events, on_frame);
+            let _ = drive_live(old, false, &mut step, on_frame);
         }
         let (Some(old), Some(new)) = (slot.active.take(), slot.standby.take()) else {
             return;
         };
         let (old_conn, new_conn) = (old.id(), new.id());
-        end_live(old, slot_id, DisconnectReason::Rotated, counters, events);
+        let reason = DisconnectReason::Rotated;
+        end_live(old, step.slot, reason, step.counters, step.events);
         slot.active = Some(new);
-        counters.rotations += 1;
-        events.push(WsEvent::RotationCompleted {
-            slot: slot_id,
+        step.counters.rotations += 1;
+        step.events.push(WsEvent::RotationCompleted {
+            slot: step.slot,
             old_conn,
             new_conn,
         });
