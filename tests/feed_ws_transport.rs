@@ -381,7 +381,7 @@ fn stale_stream_is_reported_and_replaced_by_a_new_connection() {
 }
 
 #[test]
-fn runtime_subscribe_and_unsubscribe_send_paced_control_messages() {
+fn runtime_subscribe_unsubscribe_and_send_text_reach_the_server() {
     let (l, addr) = listener();
     let rec = serve(l, None, |_, ws, rec| {
         ws.send(Message::text("ready")).expect("server send");
@@ -397,6 +397,8 @@ fn runtime_subscribe_and_unsubscribe_send_paced_control_messages() {
     feed.unsubscribe(&["ETHUSDT@trade"]);
     feed.subscribe(&["XRPUSDT@trade", "btcusdt@trade"]);
     assert_eq!(feed.streams(0), ["btcusdt@trade", "xrpusdt@trade"]);
+    let list = r#"{"method":"LIST_SUBSCRIPTIONS","id":99}"#;
+    assert!(feed.send_text(7, list.to_owned()).is_err(), "no such slot");
     let got = || rec.received.lock().expect("test lock").len();
     let start = Instant::now();
     while got() < 2 {
@@ -413,6 +415,13 @@ fn runtime_subscribe_and_unsubscribe_send_paced_control_messages() {
         ]
     );
     assert_eq!(feed.counters().control_sent, 2);
+    feed.send_text(0, list.to_owned()).expect("slot 0 is open");
+    while got() < 3 {
+        assert!(start.elapsed() < WAIT, "free-form message not received");
+        feed.poll(mono_ns(), |_, _| {}).expect("mio poll works");
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(rec.received.lock().expect("test lock")[2], list);
 }
 
 #[test]

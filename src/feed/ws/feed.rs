@@ -414,6 +414,16 @@ impl WsFeed {
         }
     }
 
+    /// Queues a text message (e.g. `LIST_SUBSCRIPTIONS`) on a slot's open active connection.
+    /// `Ok` means queued, possibly not yet written (the next polls flush it). Not paced: it
+    /// counts against the venue's inbound message limit alongside pongs and (un)subscribes.
+    pub fn send_text(&mut self, slot: usize, text: String) -> Result<(), WsError> {
+        match self.slots.get_mut(slot).and_then(|s| s.active.as_mut()) {
+            Some(live) if live.is_open() => live.send_text(text),
+            _ => Err(WsError::NoOpenConnection { slot }),
+        }
+    }
+
     /// Closes every connection; later polls reconnect only after new subscriptions.
     pub fn shutdown(&mut self) {
         for (i, slot) in self.slots.iter_mut().enumerate() {

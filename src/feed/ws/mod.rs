@@ -117,6 +117,12 @@ pub enum WsError {
         /// The remote address.
         peer: SocketAddr,
     },
+    /// The slot has no open connection to write to.
+    #[error("slot {slot} has no open connection")]
+    NoOpenConnection {
+        /// The slot index.
+        slot: usize,
+    },
     /// The readiness poll itself failed.
     #[error("mio poll: {source}")]
     Poll {

@@ -47,6 +47,11 @@ impl Live {
     pub(super) fn is_open(&self) -> bool {
         self.conn.is_open()
     }
+
+    /// Queues a text message on the connection (see `WsConnection::send_text`).
+    pub(super) fn send_text(&mut self, text: String) -> Result<(), WsError> {
+        self.conn.send_text(text)
+    }
 }
 
 /// One stream group and its connections.
