@@ -701,3 +701,30 @@ fn stale_detection_follows_the_callers_clock_not_the_wall_clock() {
     assert_eq!(stale.0, 1_000 * MS);
     assert_eq!(stale.1 - frame_at, 1_000 * MS);
 }
+
+#[test]
+fn connection_attempts_respect_the_per_window_budget() {
+    let (l, addr) = listener();
+    drop(l);
+    let config = WsFeedConfig {
+        backoff_base_ms: 1,
+        backoff_cap_ms: 2,
+        max_attempts_per_window: 3,
+        attempt_window_ms: 600_000,
+        ..test_config()
+    };
+    let mut feed = plain_feed(config, addr, &["btcusdt@trade"]);
+    let start = Instant::now();
+    while feed.counters().attempts_deferred == 0 {
+        assert!(start.elapsed() < WAIT, "budget never deferred an attempt");
+        feed.poll(mono_ns(), |_, _| {}).expect("mio poll works");
+        thread::sleep(Duration::from_micros(500));
+    }
+    assert_eq!(feed.counters().connect_attempts, 3);
+    // Keep polling: no fourth attempt inside the window.
+    for _ in 0..50 {
+        feed.poll(mono_ns(), |_, _| {}).expect("mio poll works");
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(feed.counters().connect_attempts, 3);
+}

@@ -186,6 +186,8 @@ pub struct WsCounters {
     pub disconnects: u64,
     /// Reconnects scheduled through the backoff.
     pub reconnects_scheduled: u64,
+    /// Connects or rotations postponed by the per-IP attempt budget.
+    pub attempts_deferred: u64,
     /// Stale-stream timeouts.
     pub stale_timeouts: u64,
     /// Completed rotations.

@@ -464,7 +464,13 @@ impl WsFeed {
             }),
             _ => false,
         };
-        if !due || self.budget.earliest_ns(now_ns) > now_ns {
+        if !due {
+            return;
+        }
+        let earliest = self.budget.earliest_ns(now_ns);
+        if earliest > now_ns {
+            self.counters.attempts_deferred += 1;
+            self.slots[index].next_rotation_ns = earliest;
             return;
         }
         let old_conn = slot.active.as_ref().map_or(0, Live::id);
@@ -491,6 +497,7 @@ impl WsFeed {
     fn start_active(&mut self, index: usize, now_ns: u64) {
         let earliest = self.budget.earliest_ns(now_ns);
         if earliest > now_ns {
+            self.counters.attempts_deferred += 1;
             self.slots[index].next_attempt_ns = Some(earliest);
             return;
         }
