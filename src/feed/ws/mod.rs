@@ -28,7 +28,7 @@ use std::path::PathBuf;
 
 pub use backoff::{AttemptBudget, ReconnectBackoff, SplitMix64};
 pub use config::WsFeedConfig;
-pub use conn::{ConnPhase, FrameKind, WsConnection};
+pub use conn::{ConnPhase, DriveReport, FrameKind, WsConnection};
 pub use feed::{DisconnectReason, FrameMeta, WsCounters, WsEvent, WsFeed, EVENT_CAPACITY};
 pub use plan::{
     combined_stream_url, control_message, normalize_stream, parse_url, split_streams,
