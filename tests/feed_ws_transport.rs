@@ -728,3 +728,43 @@ fn connection_attempts_respect_the_per_window_budget() {
     }
     assert_eq!(feed.counters().connect_attempts, 3);
 }
+
+#[test]
+fn streams_beyond_the_per_connection_limit_open_more_connections() {
+    let (l, addr) = listener();
+    let rec = serve(l, None, |_, ws, rec| {
+        ws.send(Message::text("hi")).expect("server send");
+        read_until_gone(ws, rec);
+    });
+    let config = WsFeedConfig {
+        max_streams_per_connection: 2,
+        ..test_config()
+    };
+    let streams = ["a@trade", "B@trade", "c@trade", "d@trade", "e@trade"];
+    let mut feed = plain_feed(config, addr, &streams);
+    assert_eq!(feed.slot_count(), 3);
+    let mut seen = Seen::default();
+    run_until(&mut feed, &mut seen, WAIT, |s| s.frames.len() >= 3);
+    let slots: BTreeSet<u16> = seen.frames.iter().map(|(m, _)| m.slot).collect();
+    assert_eq!(slots, BTreeSet::from([0, 1, 2]));
+    let paths: BTreeSet<String> = rec
+        .paths
+        .lock()
+        .expect("test lock")
+        .iter()
+        .cloned()
+        .collect();
+    assert_eq!(
+        paths,
+        BTreeSet::from([
+            "/stream?streams=a@trade/b@trade".to_owned(),
+            "/stream?streams=c@trade/d@trade".to_owned(),
+            "/stream?streams=e@trade".to_owned(),
+        ])
+    );
+    // A runtime subscription fills the slot with room before opening another.
+    feed.subscribe(&["f@trade", "g@trade"]);
+    assert_eq!(feed.streams(2), ["e@trade", "f@trade"]);
+    assert_eq!(feed.slot_count(), 4);
+    assert_eq!(feed.streams(3), ["g@trade"]);
+}
