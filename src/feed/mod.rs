@@ -3,3 +3,4 @@
 //! produces `MarketEvent`s and raw frames.
 
 pub mod replay;
+pub mod ws;

@@ -1,0 +1,464 @@
+//! Owns: one WebSocket connection's socket and its phase machine (non-blocking TCP connect →
+//! lazy TLS inside the WS handshake → open), draining reads, pongs and flushes. Never: decides
+//! when to reconnect, reads the policy clock or retries on its own.
+//!
+//! Allocation: tungstenite reads frames into one `BytesMut` (`read_buffer_bytes`) and hands out
+//! each payload as a `Bytes` split off that buffer, which the buffer reclaims once the payload is
+//! dropped (the callback only borrows it), so steady-state unfragmented frames do not allocate
+//! over ws:// (`tests/feed_ws_alloc.rs`). Over wss://, rustls' buffered `StreamOwned` copies
+//! each decrypted TLS record into a new `Vec` (its received-plaintext queue): one allocation
+//! per record (measured ≈1.04 per frame), avoidable only with rustls' unbuffered API.
+//! tungstenite does allocate for fragmented messages (continuation frames are concatenated),
+//! for control frames it queues (pong/close replies) and for every message we write
+//! (`send_text` takes a `String`). The handshake allocates freely (cold path).
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use tungstenite::handshake::client::ClientHandshake;
+use tungstenite::handshake::MidHandshake;
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{HandshakeError, Message, WebSocket};
+
+use super::{WsEndpoint, WsError};
+use crate::core::clock::mono_ns;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnPhase {
+    /// Waiting for the non-blocking TCP connect.
+    Connecting,
+    /// TLS (lazily, inside) and WebSocket handshake in progress.
+    Handshaking,
+    /// Frames flow.
+    Open,
+    /// Closed by either side or after an error; never reopens.
+    Closed,
+}
+
+impl std::fmt::Display for ConnPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConnPhase::Connecting => "tcp connecting",
+            ConnPhase::Handshaking => "tls/ws handshaking",
+            ConnPhase::Open => "open",
+            ConnPhase::Closed => "closed",
+        })
+    }
+}
+
+/// A data frame's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// A UTF-8 text message.
+    Text,
+    /// A binary message.
+    Binary,
+}
+
+/// The byte stream under tungstenite: plain TCP or rustls over TCP.
+#[derive(Debug)]
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            Transport::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.flush(),
+            Transport::Tls(s) => s.flush(),
+        }
+    }
+}
+
+enum State {
+    Connecting(TcpStream),
+    Handshaking(MidHandshake<ClientHandshake<Transport>>),
+    Open(Box<WebSocket<Transport>>),
+    Closed,
+}
+
+/// What one `drive` call observed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DriveReport {
+    /// Data frames delivered to the callback.
+    pub frames: u32,
+    /// Payload bytes of those frames.
+    pub bytes: u64,
+    /// Server pings seen (pongs are queued by tungstenite and flushed here).
+    pub pings: u32,
+    /// The WebSocket handshake completed during this call.
+    pub opened: bool,
+    /// The server closed (close frame or EOF); the connection is now `Closed`.
+    pub closed_by_server: bool,
+}
+
+/// One non-blocking WebSocket client connection.
+pub struct WsConnection {
+    id: u64,
+    url: String,
+    host: String,
+    peer: SocketAddr,
+    tls: Option<Arc<ClientConfig>>,
+    ws_config: WebSocketConfig,
+    state: State,
+    write_pending: bool,
+    handshake_interrupts: u32,
+}
+
+impl std::fmt::Debug for WsConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsConnection")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("peer", &self.peer)
+            .field("phase", &self.phase())
+            .finish()
+    }
+}
+
+impl WsConnection {
+    /// Starts a non-blocking connect to `endpoint.addr` for `request_url` and registers the
+    /// socket with `registry` under `Token(id)` for READABLE | WRITABLE.
+    pub fn connect(
+        id: u64,
+        request_url: String,
+        endpoint: &WsEndpoint,
+        tls: Option<Arc<ClientConfig>>,
+        ws_config: WebSocketConfig,
+        registry: &Registry,
+    ) -> Result<Self, WsError> {
+        let io_err = |source| WsError::Io {
+            url: request_url.clone(),
+            peer: endpoint.addr,
+            phase: ConnPhase::Connecting,
+            source,
+        };
+        if endpoint.tls && tls.is_none() {
+            return Err(WsError::Tls {
+                detail: format!("{request_url}: wss:// needs a TLS client config"),
+            });
+        }
+        let mut socket = TcpStream::connect(endpoint.addr).map_err(io_err)?;
+        registry
+            .register(
+                &mut socket,
+                Token(id as usize),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(io_err)?;
+        Ok(Self {
+            id,
+            host: endpoint.host.clone(),
+            peer: endpoint.addr,
+            tls: if endpoint.tls { tls } else { None },
+            url: request_url,
+            ws_config,
+            state: State::Connecting(socket),
+            write_pending: false,
+            handshake_interrupts: 0,
+        })
+    }
+
+    /// This connection's id (also its mio token).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The request URL (base plus streams).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The remote address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> ConnPhase {
+        match self.state {
+            State::Connecting(_) => ConnPhase::Connecting,
+            State::Handshaking(_) => ConnPhase::Handshaking,
+            State::Open(_) => ConnPhase::Open,
+            State::Closed => ConnPhase::Closed,
+        }
+    }
+
+    /// True once the WebSocket handshake is done and until it closes.
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, State::Open(_))
+    }
+
+    /// True when queued bytes (a pong, a control message, a close) still wait for WRITABLE.
+    pub fn write_pending(&self) -> bool {
+        self.write_pending
+    }
+
+    /// How often the handshake returned WouldBlock (diagnostics).
+    pub fn handshake_interrupts(&self) -> u32 {
+        self.handshake_interrupts
+    }
+
+    fn io_error(&self, source: io::Error) -> WsError {
+        WsError::Io {
+            url: self.url.clone(),
+            peer: self.peer,
+            phase: self.phase(),
+            source,
+        }
+    }
+
+    fn protocol_error(&self, phase: ConnPhase, source: tungstenite::Error) -> WsError {
+        WsError::Protocol {
+            url: self.url.clone(),
+            peer: self.peer,
+            phase,
+            source: Box::new(source),
+        }
+    }
+
+    /// Advances the connection as far as the socket allows: finishes connect/handshake, then
+    /// drains every buffered frame until WouldBlock (mio is edge-triggered and rustls and
+    /// tungstenite buffer), calling `on_frame(kind, payload, recv_ns)` per data frame with
+    /// `recv_ns = mono_ns()` taken right after the read returned; then flushes pending writes.
+    pub fn drive<F>(&mut self, on_frame: &mut F) -> Result<DriveReport, WsError>
+    where
+        F: FnMut(FrameKind, &[u8], u64),
+    {
+        let mut report = DriveReport::default();
+        loop {
+            match std::mem::replace(&mut self.state, State::Closed) {
+                State::Connecting(socket) => {
+                    if !self.finish_connect(socket)? {
+                        return Ok(report);
+                    }
+                    report.opened = true;
+                }
+                State::Handshaking(mid) => {
+                    let result = mid.handshake();
+                    if !self.on_handshake(result)? {
+                        return Ok(report);
+                    }
+                    report.opened = true;
+                }
+                State::Open(ws) => {
+                    self.state = State::Open(ws);
+                    self.drain(&mut report, on_frame)?;
+                    return Ok(report);
+                }
+                State::Closed => return Ok(report),
+            }
+        }
+    }
+
+    /// True when the TCP connect finished and the handshake completed at once.
+    fn finish_connect(&mut self, socket: TcpStream) -> Result<bool, WsError> {
+        let fail = |this: &mut Self, socket: TcpStream, e: io::Error| {
+            this.state = State::Connecting(socket);
+            let err = this.io_error(e);
+            this.state = State::Closed;
+            err
+        };
+        match socket.take_error() {
+            Ok(Some(e)) | Err(e) => return Err(fail(self, socket, e)),
+            Ok(None) => {}
+        }
+        match socket.peer_addr() {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                self.state = State::Connecting(socket);
+                return Ok(false);
+            }
+            Err(e) => return Err(fail(self, socket, e)),
+        }
+        if let Err(e) = socket.set_nodelay(true) {
+            return Err(fail(self, socket, e));
+        }
+        let transport = match &self.tls {
+            None => Transport::Plain(socket),
+            Some(config) => {
+                let name = ServerName::try_from(self.host.clone()).map_err(|e| WsError::Tls {
+                    detail: format!("{}: bad server name {}: {e}", self.url, self.host),
+                })?;
+                let tls =
+                    ClientConnection::new(Arc::clone(config), name).map_err(|e| WsError::Tls {
+                        detail: format!("{}: {e}", self.url),
+                    })?;
+                Transport::Tls(Box::new(StreamOwned::new(tls, socket)))
+            }
+        };
+        let result = tungstenite::client::client_with_config(
+            self.url.as_str(),
+            transport,
+            Some(self.ws_config),
+        );
+        self.on_handshake(result)
+    }
+
+    /// Applies a handshake step's result; true when the WebSocket is open.
+    fn on_handshake(&mut self, result: HandshakeResult) -> Result<bool, WsError> {
+        match result {
+            Ok((ws, _response)) => {
+                self.state = State::Open(Box::new(ws));
+                Ok(true)
+            }
+            Err(HandshakeError::Interrupted(mid)) => {
+                self.handshake_interrupts += 1;
+                self.state = State::Handshaking(mid);
+                Ok(false)
+            }
+            Err(HandshakeError::Failure(e)) => {
+                self.state = State::Closed;
+                Err(self.protocol_error(ConnPhase::Handshaking, e))
+            }
+        }
+    }
+
+    fn drain<F>(&mut self, report: &mut DriveReport, on_frame: &mut F) -> Result<(), WsError>
+    where
+        F: FnMut(FrameKind, &[u8], u64),
+    {
+        let State::Open(ws) = &mut self.state else {
+            return Ok(());
+        };
+        loop {
+            let result = ws.read();
+            let recv_ns = mono_ns();
+            match result {
+                Ok(Message::Text(text)) => {
+                    report.frames += 1;
+                    report.bytes += text.len() as u64;
+                    on_frame(FrameKind::Text, text.as_bytes(), recv_ns);
+                }
+                Ok(Message::Binary(data)) => {
+                    report.frames += 1;
+                    report.bytes += data.len() as u64;
+                    on_frame(FrameKind::Binary, &data, recv_ns);
+                }
+                Ok(Message::Ping(_)) => {
+                    // tungstenite queued the pong; it goes out on the next read or flush.
+                    report.pings += 1;
+                    self.write_pending = true;
+                }
+                Ok(Message::Pong(_)) | Ok(Message::Frame(_)) => {}
+                Ok(Message::Close(_)) => {
+                    // Best effort to send the queued close reply; we do not wait for EOF.
+                    let _ = ws.flush();
+                    report.closed_by_server = true;
+                    self.state = State::Closed;
+                    return Ok(());
+                }
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                    report.closed_by_server = true;
+                    self.state = State::Closed;
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.state = State::Closed;
+                    return Err(self.protocol_error(ConnPhase::Open, e));
+                }
+            }
+        }
+        if self.write_pending {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes out queued frames; WouldBlock leaves `write_pending` set for the next WRITABLE.
+    pub fn flush(&mut self) -> Result<(), WsError> {
+        let State::Open(ws) = &mut self.state else {
+            self.write_pending = false;
+            return Ok(());
+        };
+        match ws.flush() {
+            Ok(()) => self.write_pending = false,
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                self.write_pending = true;
+            }
+            Err(e) => {
+                self.state = State::Closed;
+                return Err(self.protocol_error(ConnPhase::Open, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a text message and tries to flush it. `Ok` means queued (maybe not yet on the
+    /// wire: WouldBlock after queuing is not a loss); `WriteBufferFull` means it was not queued.
+    pub fn send_text(&mut self, text: String) -> Result<(), WsError> {
+        let State::Open(ws) = &mut self.state else {
+            return Err(WsError::NotOpen {
+                url: self.url.clone(),
+                peer: self.peer,
+                phase: self.phase(),
+            });
+        };
+        match ws.write(Message::text(text)) {
+            Ok(()) => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(tungstenite::Error::WriteBufferFull(_)) => {
+                return Err(WsError::WriteBufferFull {
+                    url: self.url.clone(),
+                    peer: self.peer,
+                });
+            }
+            Err(e) => {
+                self.state = State::Closed;
+                return Err(self.protocol_error(ConnPhase::Open, e));
+            }
+        }
+        self.write_pending = true;
+        self.flush()
+    }
+
+    /// Sends a close frame (best effort, one flush attempt) and drops the socket.
+    pub fn close(&mut self) {
+        if let State::Open(ws) = &mut self.state {
+            let _ = ws.close(None);
+            let _ = ws.flush();
+        }
+        // Dropping the socket closes the fd, which also removes it from the epoll set.
+        self.state = State::Closed;
+        self.write_pending = false;
+    }
+}
+
+/// What `client_with_config` and `MidHandshake::handshake` return.
+type HandshakeResult = Result<
+    (
+        WebSocket<Transport>,
+        tungstenite::handshake::client::Response,
+    ),
+    HandshakeError<ClientHandshake<Transport>>,
+>;
