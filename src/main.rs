@@ -18,6 +18,7 @@ use kestrel::feed::replay::CaptureReplay;
 use kestrel::ops::OpsServer;
 use kestrel::ops::Registry;
 use kestrel::persist::{payload, JournalWriter, RecordType};
+use kestrel::sim::{run_simex, FaultPlan, Market, MarketReplay, SimexConfig, Speed, StallPlan};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -49,6 +50,50 @@ enum Command {
     },
     /// Print the documented example configuration (also the embedded default).
     ExampleConfig,
+    /// Run the local exchange simulator: Binance spot and USDⓈ-M market data (WS streams
+    /// and REST) replayed from recorded captures, with fault injection.
+    Simex(SimexArgs),
+}
+
+/// `kestrel simex` flags; without --config it serves the bundled spot and futures captures.
+#[derive(clap::Args)]
+struct SimexArgs {
+    /// TOML file with the whole simulator configuration (markets, speed, faults).
+    #[arg(long, conflicts_with_all = ["listen", "tls", "speed"])]
+    config: Option<PathBuf>,
+    /// Address of the first market's listener; market i listens on port + i (0: any free port).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Serve TLS (wss/https) with a self-signed certificate for localhost.
+    #[arg(long)]
+    tls: bool,
+    /// Where to write the certificate (PEM) clients should trust.
+    #[arg(long)]
+    cert_out: Option<PathBuf>,
+    /// Replay pace: `real-time`, `<N>x` (e.g. `10x`) or `max`.
+    #[arg(long)]
+    speed: Option<String>,
+    /// Leave out depth updates whose ids fall in A-B (a sequence gap); repeatable.
+    #[arg(long, value_name = "A-B")]
+    skip_update_ids: Vec<String>,
+    /// Drop every client connection every N ms.
+    #[arg(long, value_name = "MS")]
+    drop_every_ms: Option<u64>,
+    /// Stall the replay every N ms ...
+    #[arg(long, value_name = "MS", requires = "stall_for_ms")]
+    stall_every_ms: Option<u64>,
+    /// ... for this long.
+    #[arg(long, value_name = "MS", requires = "stall_every_ms")]
+    stall_for_ms: Option<u64>,
+    /// Send this many malformed frames.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    malformed: u64,
+    /// Write the next N frames in two TCP writes each.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    split: u64,
+    /// Refuse connections (for reconnect-backoff tests).
+    #[arg(long)]
+    refuse_connections: bool,
 }
 
 fn main() -> ExitCode {
@@ -60,6 +105,7 @@ fn main() -> ExitCode {
             print!("{EXAMPLE}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Simex(args) => simex(args),
     };
     match result {
         Ok(code) => code,
@@ -184,4 +230,115 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Bundled data the simulator serves by default, relative to the crate root.
+const SIMEX_DEFAULT_MARKETS: [(Market, &str, &str); 2] = [
+    (
+        Market::Spot,
+        "data/binance_spot_btcusdt_20240808.gz",
+        "data/binance_spot_exchange_info_btcusdt.json",
+    ),
+    (
+        Market::UsdmFutures,
+        "data/binance_usdm_btcusdt_20240808.gz",
+        "data/binance_usdm_exchange_info_btcusdt.json",
+    ),
+];
+
+fn parse_speed(text: &str) -> anyhow::Result<Speed> {
+    Ok(match text {
+        "real-time" => Speed::RealTime,
+        "max" => Speed::AsFastAsPossible,
+        other => {
+            let factor: f64 = other
+                .strip_suffix('x')
+                .and_then(|n| n.parse().ok())
+                .filter(|f: &f64| f.is_finite() && *f > 0.0)
+                .with_context(|| format!("--speed {other:?}: expected real-time, max or <N>x"))?;
+            Speed::Times(factor)
+        }
+    })
+}
+
+fn parse_id_range(text: &str) -> anyhow::Result<[u64; 2]> {
+    let (a, b) = text
+        .split_once('-')
+        .with_context(|| format!("--skip-update-ids {text:?}: expected A-B"))?;
+    let (a, b): (u64, u64) = (
+        a.parse()
+            .with_context(|| format!("--skip-update-ids {text:?}"))?,
+        b.parse()
+            .with_context(|| format!("--skip-update-ids {text:?}"))?,
+    );
+    anyhow::ensure!(a <= b, "--skip-update-ids {text:?}: start after end");
+    Ok([a, b])
+}
+
+fn simex_config(args: &SimexArgs) -> anyhow::Result<SimexConfig> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let deserializer = toml::Deserializer::parse(&text)
+                .with_context(|| format!("parsing {}", path.display()))?;
+            serde_path_to_error::deserialize(deserializer).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: key `{}`: {}",
+                    path.display(),
+                    e.path(),
+                    e.inner().message()
+                )
+            })?
+        }
+        None => SimexConfig {
+            markets: SIMEX_DEFAULT_MARKETS
+                .iter()
+                .map(|&(market, capture, info)| MarketReplay {
+                    market,
+                    capture: vec![PathBuf::from(capture)],
+                    exchange_info: PathBuf::from(info),
+                })
+                .collect(),
+            listen: args.listen.unwrap_or(([127, 0, 0, 1], 9443).into()),
+            tls: args.tls,
+            speed: args
+                .speed
+                .as_deref()
+                .map(parse_speed)
+                .transpose()?
+                .unwrap_or(Speed::RealTime),
+            faults: FaultPlan::default(),
+            ping_interval_ms: None,
+            pong_timeout_ms: None,
+            client_queue_frames: 4096,
+            cert_out: None,
+        },
+    };
+    if args.cert_out.is_some() {
+        config.cert_out.clone_from(&args.cert_out);
+    }
+    let faults = &mut config.faults;
+    for range in &args.skip_update_ids {
+        faults.skip_update_ids.push(parse_id_range(range)?);
+    }
+    faults.drop_every_ms = args.drop_every_ms.or(faults.drop_every_ms);
+    if let (Some(every_ms), Some(for_ms)) = (args.stall_every_ms, args.stall_for_ms) {
+        faults.stall = Some(StallPlan { every_ms, for_ms });
+    }
+    faults.malformed_frames += args.malformed;
+    faults.split_frames += args.split;
+    faults.refuse_connections |= args.refuse_connections;
+    Ok(config)
+}
+
+fn simex(args: SimexArgs) -> anyhow::Result<ExitCode> {
+    let config = simex_config(&args)?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    run_simex(config, &stop)?;
+    Ok(ExitCode::SUCCESS)
 }
