@@ -61,7 +61,6 @@ pub struct BinanceDecoder {
     asks: Vec<Level>,
     tape: TapeParser,
     max_frame_len: usize,
-    recv_ns: u64,
 }
 
 impl BinanceDecoder {
@@ -78,15 +77,13 @@ impl BinanceDecoder {
             asks: Vec::with_capacity(RESERVED_LEVELS),
             tape: TapeParser::new(TAPE_INPUT_HINT),
             max_frame_len,
-            recv_ns: 0,
         }
     }
 
     /// Decodes one WebSocket text frame received at `recv_ns`; slices borrow the decoder.
     pub fn decode(&mut self, frame: &[u8], recv_ns: u64) -> Result<Decoded<'_>, DecodeError> {
         self.check_len(frame)?;
-        self.recv_ns = recv_ns;
-        Ok(match self.parse(frame)? {
+        Ok(match self.parse(frame, recv_ns)? {
             Parsed::BookTicker(event) => Decoded::BookTicker(event),
             Parsed::Trade(event) => Decoded::Trade(event),
             Parsed::AggTrade(agg) => Decoded::AggTrade {
@@ -159,19 +156,19 @@ impl BinanceDecoder {
         Ok(())
     }
 
-    fn parse(&mut self, frame: &[u8]) -> Result<Parsed, DecodeError> {
+    fn parse(&mut self, frame: &[u8], recv_ns: u64) -> Result<Parsed, DecodeError> {
         let envelope = Envelope::read(frame)?;
         let route = envelope.route(frame)?;
         let start = envelope.payload_start;
         let (parsed, end) = match route {
             Route::BookTicker | Route::Trade | Route::AggTrade | Route::DepthUpdate => {
-                self.parse_hot(frame, start, route)?
+                self.parse_hot(frame, start, route, recv_ns)?
             }
             _ => {
                 let mut skip = Cursor::new(frame, start);
                 skip.skip_value()?;
                 let end = skip.pos();
-                (self.parse_cold(&frame[start..end], route)?, end)
+                (self.parse_cold(&frame[start..end], route, recv_ns)?, end)
             }
         };
         envelope.finish(frame, end)?;
@@ -184,10 +181,10 @@ impl BinanceDecoder {
         frame: &[u8],
         start: usize,
         route: Route<'_>,
+        recv_ns: u64,
     ) -> Result<(Parsed, usize), DecodeError> {
         let mut c = Cursor::new(frame, start);
         let symbols = &self.symbols;
-        let recv_ns = self.recv_ns;
         let parsed = match route {
             Route::BookTicker => Parsed::BookTicker(hot::book_ticker(&mut c, symbols, recv_ns)?),
             Route::Trade => Parsed::Trade(hot::trade(&mut c, symbols, recv_ns)?),
@@ -202,9 +199,13 @@ impl BinanceDecoder {
         Ok((parsed, c.pos()))
     }
 
-    fn parse_cold(&mut self, payload: &[u8], route: Route<'_>) -> Result<Parsed, DecodeError> {
+    fn parse_cold(
+        &mut self,
+        payload: &[u8],
+        route: Route<'_>,
+        recv_ns: u64,
+    ) -> Result<Parsed, DecodeError> {
         let symbols = &self.symbols;
-        let recv_ns = self.recv_ns;
         let (bids, asks) = (&mut self.bids, &mut self.asks);
         self.tape.parse(payload, |root| {
             Ok(match route {
