@@ -285,9 +285,51 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// 10^n for the scale step of the fast path.
+const POW10: [i128; 19] = {
+    let mut table = [1i128; 19];
+    let mut i = 1;
+    while i < table.len() {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+/// Fixed-point scale digits (1e-18 units).
+const SCALE_DIGITS: usize = 18;
+
+/// The venue's usual shape, `digits.digits` with at most 19 digits, in one pass; `None`
+/// hands anything else (signs, exponents, long or odd texts) to the reference parser,
+/// which is the only producer of errors.
+#[inline]
+fn plain_decimal(text: &[u8]) -> Option<i128> {
+    if text.is_empty() || text.len() > 20 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut dot = None;
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => mantissa = mantissa * 10 + u64::from(b - b'0'),
+            b'.' if dot.is_none() && i > 0 && i + 1 < text.len() => dot = Some(i),
+            _ => return None,
+        }
+    }
+    let frac_digits = dot.map_or(0, |d| text.len() - d - 1);
+    let digits = text.len() - usize::from(dot.is_some());
+    if digits > 19 || frac_digits > SCALE_DIGITS {
+        return None;
+    }
+    Some(i128::from(mantissa) * POW10[SCALE_DIGITS - frac_digits])
+}
+
 /// Decimal text that must be zero or positive, to raw 1e-18 units.
 #[inline]
 pub(super) fn unsigned_decimal(text: &[u8], field: &'static str) -> Result<i128, DecodeError> {
+    if let Some(raw) = plain_decimal(text) {
+        return Ok(raw);
+    }
     let raw = signed_decimal(text, field)?;
     if raw < 0 {
         return Err(DecodeError::BadDecimal {
@@ -340,6 +382,41 @@ mod tests {
         assert!(c.finish().is_ok());
         let deep = [b'['; 64];
         assert!(Cursor::new(&deep, 0).skip_value().is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_path_agrees_with_the_reference_parser(text in "[0-9.]{0,22}") {
+            if let Some(raw) = plain_decimal(text.as_bytes()) {
+                proptest::prop_assert_eq!(crate::core::decimal::parse_raw(text.as_bytes()), Ok(raw));
+            }
+            let ours = unsigned_decimal(text.as_bytes(), "q").ok();
+            proptest::prop_assert_eq!(ours, crate::core::decimal::parse_raw(text.as_bytes()).ok());
+        }
+
+        #[test]
+        fn plain_path_agrees_on_venue_shaped_text(text in "[0-9]{1,19}(\\.[0-9]{1,19})?") {
+            let ours = unsigned_decimal(text.as_bytes(), "q").ok();
+            proptest::prop_assert_eq!(ours, crate::core::decimal::parse_raw(text.as_bytes()).ok());
+        }
+    }
+
+    #[test]
+    fn plain_path_takes_the_usual_shapes() {
+        assert_eq!(
+            plain_decimal(b"61837.63000000"),
+            Some(61_837_630_000_000_000_000_000)
+        );
+        assert_eq!(plain_decimal(b"0.00000000"), Some(0));
+        assert_eq!(
+            plain_decimal(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999 * POW10[18])
+        );
+        assert_eq!(plain_decimal(b"0.000000000000000001"), Some(1));
+        assert_eq!(plain_decimal(b"1."), None);
+        assert_eq!(plain_decimal(b".5"), None);
+        assert_eq!(plain_decimal(b"1.2.3"), None);
+        assert_eq!(plain_decimal(b"-1"), None);
     }
 
     #[test]
