@@ -201,8 +201,38 @@ impl<'a> Cursor<'a> {
         self.unsigned_decimal(field).map(Qty::from_raw)
     }
 
+    /// A quoted non-negative decimal; the usual shape is parsed while the string is scanned,
+    /// anything else is re-read as a string and given to [`unsigned_decimal`].
     #[inline]
     fn unsigned_decimal(&mut self, field: &'static str) -> Result<i128, DecodeError> {
+        if !self.try_eat(b'"') {
+            return Err(self.error("expected string"));
+        }
+        let open = self.pos - 1;
+        let mut mantissa: u64 = 0;
+        let mut digits = 0usize;
+        let mut dot = None;
+        let mut i = self.pos;
+        while let Some(&b) = self.buf.get(i) {
+            match b {
+                b'0'..=b'9' if digits < 19 => {
+                    mantissa = mantissa * 10 + u64::from(b - b'0');
+                    digits += 1;
+                }
+                b'.' if dot.is_none() && digits > 0 => dot = Some(i),
+                b'"' if digits > 0 && dot != Some(i - 1) => {
+                    let frac_digits = dot.map_or(0, |d| i - d - 1);
+                    if frac_digits > SCALE_DIGITS {
+                        break;
+                    }
+                    self.pos = i + 1;
+                    return Ok(i128::from(mantissa) * POW10[SCALE_DIGITS - frac_digits]);
+                }
+                _ => break,
+            }
+            i += 1;
+        }
+        self.pos = open;
         let text = self.string()?;
         unsigned_decimal(text, field)
     }
@@ -308,17 +338,21 @@ fn plain_decimal(text: &[u8]) -> Option<i128> {
         return None;
     }
     let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
     let mut dot = None;
     for (i, &b) in text.iter().enumerate() {
         match b {
-            b'0'..=b'9' => mantissa = mantissa * 10 + u64::from(b - b'0'),
+            // 19 digits always fit in a `u64`; a 20th goes to the reference parser.
+            b'0'..=b'9' if digits < 19 => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                digits += 1;
+            }
             b'.' if dot.is_none() && i > 0 && i + 1 < text.len() => dot = Some(i),
             _ => return None,
         }
     }
     let frac_digits = dot.map_or(0, |d| text.len() - d - 1);
-    let digits = text.len() - usize::from(dot.is_some());
-    if digits > 19 || frac_digits > SCALE_DIGITS {
+    if frac_digits > SCALE_DIGITS {
         return None;
     }
     Some(i128::from(mantissa) * POW10[SCALE_DIGITS - frac_digits])
@@ -384,7 +418,31 @@ mod tests {
         assert!(Cursor::new(&deep, 0).skip_value().is_err());
     }
 
+    fn quoted(text: &str) -> Option<i128> {
+        let quoted = format!("\"{text}\",");
+        let mut c = Cursor::new(quoted.as_bytes(), 0);
+        let raw = c.unsigned_decimal("q").ok()?;
+        assert_eq!(
+            c.pos(),
+            quoted.len() - 1,
+            "cursor stops after the closing quote"
+        );
+        Some(raw)
+    }
+
     proptest::proptest! {
+        #[test]
+        fn scanned_decimals_agree_with_the_reference_parser(text in "[0-9.e-]{0,24}") {
+            let reference = crate::core::decimal::parse_raw(text.as_bytes()).ok().filter(|r| *r >= 0);
+            proptest::prop_assert_eq!(quoted(&text), reference);
+        }
+
+        #[test]
+        fn scanned_venue_shaped_decimals_agree_with_the_reference_parser(text in "[0-9]{1,20}(\\.[0-9]{1,20})?") {
+            let reference = crate::core::decimal::parse_raw(text.as_bytes()).ok();
+            proptest::prop_assert_eq!(quoted(&text), reference);
+        }
+
         #[test]
         fn plain_path_agrees_with_the_reference_parser(text in "[0-9.]{0,22}") {
             if let Some(raw) = plain_decimal(text.as_bytes()) {
@@ -417,6 +475,7 @@ mod tests {
         assert_eq!(plain_decimal(b".5"), None);
         assert_eq!(plain_decimal(b"1.2.3"), None);
         assert_eq!(plain_decimal(b"-1"), None);
+        assert_eq!(plain_decimal(b"99999999999999999999"), None);
     }
 
     #[test]
