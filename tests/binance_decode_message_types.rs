@@ -101,7 +101,7 @@ fn mini_ticker_decodes() {
     };
     assert_eq!((t.symbol, t.exch_ts_ms), (btc, 123456789));
     assert_eq!(
-        (t.open, t.high, t.low, t.close),
+        (t.window.open, t.window.high, t.window.low, t.window.close),
         (
             price("0.001"),
             price("0.0025"),
@@ -109,8 +109,8 @@ fn mini_ticker_decodes() {
             price("0.0025")
         )
     );
-    assert_eq!(t.volume, qty("10000"));
-    assert_eq!(t.volume_quote.to_string(), "18");
+    assert_eq!(t.window.volume, qty("10000"));
+    assert_eq!(t.window.volume_quote.to_string(), "18");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use flate2::read::GzDecoder;
 use kestrel::core::event::{Level, MarketEvent, MarketEventKind, Side};
 use kestrel::core::{SymbolId, SymbolTable};
-use kestrel::feed::binance::{BinanceDecoder, Decoded};
+use kestrel::feed::binance::{BinanceDecoder, Decoded, Ohlcv};
 use serde_json::Value;
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/real");
@@ -160,6 +160,15 @@ fn check_levels(reference: &Value, got: &[Level]) {
     }
 }
 
+fn check_ohlcv(reference: &Value, got: &Ohlcv) {
+    assert_eq!(got.open.to_string(), dec(reference, "o"));
+    assert_eq!(got.high.to_string(), dec(reference, "h"));
+    assert_eq!(got.low.to_string(), dec(reference, "l"));
+    assert_eq!(got.close.to_string(), dec(reference, "c"));
+    assert_eq!(got.volume.to_string(), dec(reference, "v"));
+    assert_eq!(got.volume_quote.to_string(), dec(reference, "q"));
+}
+
 fn check_symbol(table: &SymbolTable, id: SymbolId, name: &str) {
     assert_eq!(table.name(id), Some(name), "symbol");
 }
@@ -238,27 +247,16 @@ fn check(table: &SymbolTable, frame: &Value, decoded: &Decoded<'_>, recv_ns: u64
                 (k.first_trade_id, k.last_trade_id),
                 (int(r, "f"), int(r, "L"))
             );
-            assert_eq!(k.open.to_string(), dec(r, "o"));
-            assert_eq!(k.high.to_string(), dec(r, "h"));
-            assert_eq!(k.low.to_string(), dec(r, "l"));
-            assert_eq!(k.close.to_string(), dec(r, "c"));
-            assert_eq!(k.volume.to_string(), dec(r, "v"));
-            assert_eq!(k.volume_quote.to_string(), dec(r, "q"));
+            check_ohlcv(r, &k.bar);
             assert_eq!(k.taker_buy_volume.to_string(), dec(r, "V"));
             assert_eq!(k.taker_buy_volume_quote.to_string(), dec(r, "Q"));
             assert_eq!(k.trade_count, num(r, "n"));
             assert_eq!(k.closed, r["x"].as_bool().expect("x"));
         }
         ("24hrTicker", Decoded::Ticker(t)) => {
-            let w = &t.window;
-            check_symbol(table, w.symbol, d["s"].as_str().expect("s"));
-            assert_eq!(w.exch_ts_ms, num(d, "E"));
-            assert_eq!(w.open.to_string(), dec(d, "o"));
-            assert_eq!(w.high.to_string(), dec(d, "h"));
-            assert_eq!(w.low.to_string(), dec(d, "l"));
-            assert_eq!(w.close.to_string(), dec(d, "c"));
-            assert_eq!(w.volume.to_string(), dec(d, "v"));
-            assert_eq!(w.volume_quote.to_string(), dec(d, "q"));
+            check_symbol(table, t.mini.symbol, d["s"].as_str().expect("s"));
+            assert_eq!(t.mini.exch_ts_ms, num(d, "E"));
+            check_ohlcv(d, &t.mini.window);
             assert_eq!(t.price_change.to_string(), dec(d, "p"));
             assert_eq!(t.price_change_pct.to_string(), dec(d, "P"));
             assert_eq!(t.weighted_avg_price.to_string(), dec(d, "w"));

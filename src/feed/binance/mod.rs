@@ -15,7 +15,7 @@ mod types;
 
 pub use error::{BadDecimal, DecodeError, DecodeErrorKind};
 pub use types::{
-    Decoded, ForceOrder, Kline, KlineInterval, MarkPrice, MiniTicker, PartialDepth, Ticker,
+    Decoded, ForceOrder, Kline, KlineInterval, MarkPrice, MiniTicker, Ohlcv, PartialDepth, Ticker,
 };
 
 use envelope::{Envelope, Route};

@@ -10,7 +10,7 @@ use simd_json::{fill_tape_padded, Buffers, Tape, INPUT_PADDING};
 use super::error::DecodeError;
 use super::scanner::{signed_decimal, unsigned_decimal};
 use super::symbols::SymbolMap;
-use super::types::{ForceOrder, Kline, KlineInterval, MarkPrice, MiniTicker, Ticker};
+use super::types::{ForceOrder, Kline, KlineInterval, MarkPrice, MiniTicker, Ohlcv, Ticker};
 use crate::core::decimal::{Notional, Price, Qty, Ratio};
 use crate::core::event::{Level, Side};
 use crate::core::symbol::SymbolId;
@@ -150,6 +150,18 @@ pub(super) fn levels(
     Ok(())
 }
 
+/// The `o`,`h`,`l`,`c`,`v`,`q` members shared by klines and tickers.
+fn ohlcv(obj: Node<'_, '_>) -> Result<Ohlcv, DecodeError> {
+    Ok(Ohlcv {
+        open: price(obj, "o")?,
+        high: price(obj, "h")?,
+        low: price(obj, "l")?,
+        close: price(obj, "c")?,
+        volume: qty(obj, "v")?,
+        volume_quote: notional(obj, "q")?,
+    })
+}
+
 /// `kline` event.
 pub(super) fn kline(
     root: Node<'_, '_>,
@@ -168,12 +180,7 @@ pub(super) fn kline(
         close_time_ms: uint(k, "T")?,
         first_trade_id: int(k, "f")?,
         last_trade_id: int(k, "L")?,
-        open: price(k, "o")?,
-        high: price(k, "h")?,
-        low: price(k, "l")?,
-        close: price(k, "c")?,
-        volume: qty(k, "v")?,
-        volume_quote: notional(k, "q")?,
+        bar: ohlcv(k)?,
         trade_count: uint(k, "n")?,
         taker_buy_volume: qty(k, "V")?,
         taker_buy_volume_quote: notional(k, "Q")?,
@@ -191,12 +198,7 @@ pub(super) fn mini_ticker(
         symbol: symbol(root, symbols)?,
         recv_ns,
         exch_ts_ms: uint(root, "E")?,
-        open: price(root, "o")?,
-        high: price(root, "h")?,
-        low: price(root, "l")?,
-        close: price(root, "c")?,
-        volume: qty(root, "v")?,
-        volume_quote: notional(root, "q")?,
+        window: ohlcv(root)?,
     })
 }
 
@@ -207,7 +209,7 @@ pub(super) fn ticker(
     recv_ns: u64,
 ) -> Result<Ticker, DecodeError> {
     Ok(Ticker {
-        window: mini_ticker(root, symbols, recv_ns)?,
+        mini: mini_ticker(root, symbols, recv_ns)?,
         price_change: Price::from_raw(signed(root, "p")?),
         price_change_pct: Ratio::from_raw(signed(root, "P")?),
         weighted_avg_price: price(root, "w")?,

@@ -117,6 +117,19 @@ impl KlineInterval {
     }
 }
 
+/// Open, high, low, close and volumes of a bar or a rolling window.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Ohlcv {
+    pub open: Price,
+    pub high: Price,
+    pub low: Price,
+    pub close: Price,
+    /// Volume in base units.
+    pub volume: Qty,
+    /// Volume in quote units.
+    pub volume_quote: Notional,
+}
+
 /// A candlestick as of `exch_ts_ms`; `closed` is true on its final update.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Kline {
@@ -130,13 +143,7 @@ pub struct Kline {
     pub first_trade_id: i64,
     /// Last trade id in the bar; `-1` when the bar has no trades.
     pub last_trade_id: i64,
-    pub open: Price,
-    pub high: Price,
-    pub low: Price,
-    pub close: Price,
-    /// Base volume.
-    pub volume: Qty,
-    pub volume_quote: Notional,
+    pub bar: Ohlcv,
     pub trade_count: u64,
     pub taker_buy_volume: Qty,
     pub taker_buy_volume_quote: Notional,
@@ -149,18 +156,13 @@ pub struct MiniTicker {
     pub symbol: SymbolId,
     pub recv_ns: u64,
     pub exch_ts_ms: u64,
-    pub open: Price,
-    pub high: Price,
-    pub low: Price,
-    pub close: Price,
-    pub volume: Qty,
-    pub volume_quote: Notional,
+    pub window: Ohlcv,
 }
 
 /// Rolling 24 h window statistics, full form.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Ticker {
-    pub window: MiniTicker,
+    pub mini: MiniTicker,
     /// Close minus open (signed).
     pub price_change: Price,
     /// Change in percent (signed, e.g. `-0.786`).
