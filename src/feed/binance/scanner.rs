@@ -154,10 +154,16 @@ impl<'a> Cursor<'a> {
         let start = self.pos;
         let mut value: u64 = 0;
         while let Some(b @ b'0'..=b'9') = self.peek() {
-            value = value
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(b - b'0')))
-                .ok_or_else(|| self.error("integer out of range"))?;
+            let digit = u64::from(b - b'0');
+            // Up to 19 digits cannot overflow a `u64`; only a 20th needs the checks.
+            value = if self.pos - start < 19 {
+                value * 10 + digit
+            } else {
+                value
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(digit))
+                    .ok_or_else(|| self.error("integer out of range"))?
+            };
             self.pos += 1;
         }
         let digits = self.pos - start;
