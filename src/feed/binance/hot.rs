@@ -6,7 +6,7 @@ use super::error::DecodeError;
 use super::scanner::Cursor;
 use super::symbols::SymbolMap;
 use crate::core::decimal::{Price, Qty};
-use crate::core::event::{BookTicker, Level, MarketEvent, MarketEventKind, Side, TradePrint};
+use crate::core::event::{BookTicker, Level, Side, TradePrint};
 use crate::core::symbol::SymbolId;
 
 /// Header fields of a depth diff; the levels are in the caller's buffers.
@@ -19,10 +19,19 @@ pub(super) struct DepthHeader {
     pub(super) prev_last_update_id: Option<u64>,
 }
 
+/// A decoded body with its symbol and venue time; kept small so the (large) `MarketEvent`
+/// is written once, by the caller.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stamped<T> {
+    pub(super) symbol: SymbolId,
+    pub(super) exch_ts_ms: u64,
+    pub(super) body: T,
+}
+
 /// Aggregate trade with the range of trade ids it covers.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct AggTrade {
-    pub(super) event: MarketEvent,
+    pub(super) trade: Stamped<TradePrint>,
     pub(super) first_trade_id: u64,
     pub(super) last_trade_id: u64,
 }
@@ -68,8 +77,7 @@ fn aggressor(buyer_is_maker: bool) -> Side {
 pub(super) fn book_ticker(
     c: &mut Cursor<'_>,
     symbols: &SymbolMap,
-    recv_ns: u64,
-) -> Result<MarketEvent, DecodeError> {
+) -> Result<Stamped<BookTicker>, DecodeError> {
     let (mut u, mut s, mut event_ms) = (None, None, 0);
     let (mut b, mut bq, mut a, mut aq) = (None, None, None, None);
     c.object(|c, key| {
@@ -93,11 +101,10 @@ pub(super) fn book_ticker(
         ask_price: required(a, "a")?,
         ask_qty: required(aq, "A")?,
     };
-    Ok(MarketEvent {
+    Ok(Stamped {
         symbol: lookup(symbols, s)?,
-        recv_ns,
         exch_ts_ms: event_ms,
-        kind: MarketEventKind::BookTicker(ticker),
+        body: ticker,
     })
 }
 
@@ -130,23 +137,21 @@ impl<'a> TradeFields<'a> {
     }
 
     #[inline]
-    fn event(
+    fn print(
         self,
         symbols: &SymbolMap,
-        recv_ns: u64,
         id_name: &'static str,
-    ) -> Result<MarketEvent, DecodeError> {
+    ) -> Result<Stamped<TradePrint>, DecodeError> {
         let print = TradePrint {
             trade_id: required(self.id, id_name)?,
             price: required(self.price, "p")?,
             qty: required(self.qty, "q")?,
             aggressor: aggressor(required(self.buyer_is_maker, "m")?),
         };
-        Ok(MarketEvent {
+        Ok(Stamped {
             symbol: lookup(symbols, self.symbol)?,
-            recv_ns,
             exch_ts_ms: required(self.event_ms.or(self.trade_ms), "E")?,
-            kind: MarketEventKind::Trade(print),
+            body: print,
         })
     }
 }
@@ -155,8 +160,7 @@ impl<'a> TradeFields<'a> {
 pub(super) fn trade(
     c: &mut Cursor<'_>,
     symbols: &SymbolMap,
-    recv_ns: u64,
-) -> Result<MarketEvent, DecodeError> {
+) -> Result<Stamped<TradePrint>, DecodeError> {
     let mut fields = TradeFields::default();
     c.object(|c, key| {
         if fields.read(c, key)? {
@@ -169,15 +173,11 @@ pub(super) fn trade(
         }
         Ok(())
     })?;
-    fields.event(symbols, recv_ns, "t")
+    fields.print(symbols, "t")
 }
 
 /// `aggTrade`.
-pub(super) fn agg_trade(
-    c: &mut Cursor<'_>,
-    symbols: &SymbolMap,
-    recv_ns: u64,
-) -> Result<AggTrade, DecodeError> {
+pub(super) fn agg_trade(c: &mut Cursor<'_>, symbols: &SymbolMap) -> Result<AggTrade, DecodeError> {
     let mut fields = TradeFields::default();
     let (mut first, mut last) = (None, None);
     c.object(|c, key| {
@@ -193,9 +193,9 @@ pub(super) fn agg_trade(
         }
         Ok(())
     })?;
-    let event = fields.event(symbols, recv_ns, "a")?;
+    let trade = fields.print(symbols, "a")?;
     Ok(AggTrade {
-        event,
+        trade,
         first_trade_id: required(first, "f")?,
         last_trade_id: required(last, "l")?,
     })

@@ -19,12 +19,14 @@ pub use types::{
 };
 
 use envelope::{Envelope, Route};
-use hot::{AggTrade, DepthHeader};
+use hot::{AggTrade, DepthHeader, Stamped};
 use scanner::Cursor;
 use symbols::SymbolMap;
 use tape::TapeParser;
 
-use crate::core::event::{DepthDiff, DepthSnapshot, Level, MarketEvent};
+use crate::core::event::{
+    BookTicker, DepthDiff, DepthSnapshot, Level, MarketEvent, MarketEventKind, TradePrint,
+};
 use crate::core::symbol::{SymbolId, SymbolTable};
 
 /// Default largest frame accepted, in bytes.
@@ -38,8 +40,8 @@ const TAPE_INPUT_HINT: usize = 64 << 10;
 
 /// What a payload decoded to, before the level buffers are lent out.
 enum Parsed {
-    BookTicker(MarketEvent),
-    Trade(MarketEvent),
+    BookTicker(Stamped<BookTicker>),
+    Trade(Stamped<TradePrint>),
     AggTrade(AggTrade),
     Depth(DepthHeader),
     PartialDepth {
@@ -84,10 +86,15 @@ impl BinanceDecoder {
     pub fn decode(&mut self, frame: &[u8], recv_ns: u64) -> Result<Decoded<'_>, DecodeError> {
         self.check_len(frame)?;
         Ok(match self.parse(frame, recv_ns)? {
-            Parsed::BookTicker(event) => Decoded::BookTicker(event),
-            Parsed::Trade(event) => Decoded::Trade(event),
+            Parsed::BookTicker(ticker) => Decoded::BookTicker(MarketEvent {
+                symbol: ticker.symbol,
+                recv_ns,
+                exch_ts_ms: ticker.exch_ts_ms,
+                kind: MarketEventKind::BookTicker(ticker.body),
+            }),
+            Parsed::Trade(print) => Decoded::Trade(trade_event(print, recv_ns)),
             Parsed::AggTrade(agg) => Decoded::AggTrade {
-                event: agg.event,
+                event: trade_event(agg.trade, recv_ns),
                 first_trade_id: agg.first_trade_id,
                 last_trade_id: agg.last_trade_id,
             },
@@ -162,7 +169,7 @@ impl BinanceDecoder {
         let start = envelope.payload_start;
         let (parsed, end) = match route {
             Route::BookTicker | Route::Trade | Route::AggTrade | Route::DepthUpdate => {
-                self.parse_hot(frame, start, route, recv_ns)?
+                self.parse_hot(frame, start, route)?
             }
             _ => {
                 let mut skip = Cursor::new(frame, start);
@@ -181,14 +188,13 @@ impl BinanceDecoder {
         frame: &[u8],
         start: usize,
         route: Route<'_>,
-        recv_ns: u64,
     ) -> Result<(Parsed, usize), DecodeError> {
         let mut c = Cursor::new(frame, start);
         let symbols = &self.symbols;
         let parsed = match route {
-            Route::BookTicker => Parsed::BookTicker(hot::book_ticker(&mut c, symbols, recv_ns)?),
-            Route::Trade => Parsed::Trade(hot::trade(&mut c, symbols, recv_ns)?),
-            Route::AggTrade => Parsed::AggTrade(hot::agg_trade(&mut c, symbols, recv_ns)?),
+            Route::BookTicker => Parsed::BookTicker(hot::book_ticker(&mut c, symbols)?),
+            Route::Trade => Parsed::Trade(hot::trade(&mut c, symbols)?),
+            Route::AggTrade => Parsed::AggTrade(hot::agg_trade(&mut c, symbols)?),
             _ => Parsed::Depth(hot::depth_update(
                 &mut c,
                 symbols,
@@ -231,5 +237,16 @@ impl BinanceDecoder {
                 }
             })
         })
+    }
+}
+
+/// A trade print as the ring's market event.
+#[inline]
+fn trade_event(print: Stamped<TradePrint>, recv_ns: u64) -> MarketEvent {
+    MarketEvent {
+        symbol: print.symbol,
+        recv_ns,
+        exch_ts_ms: print.exch_ts_ms,
+        kind: MarketEventKind::Trade(print.body),
     }
 }
