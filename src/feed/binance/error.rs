@@ -7,11 +7,17 @@ use crate::core::symbol::SymbolName;
 /// Stable error class, for counters and rate-limited logs.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum DecodeErrorKind {
+    /// Not JSON, or JSON of a shape the decoder does not accept (escapes, wrong types).
     Malformed,
+    /// A symbol the decoder was not built with.
     UnknownSymbol,
+    /// An event type or stream the decoder does not know.
     UnknownMessage,
+    /// A price or quantity that is not exact, non-negative plain decimal text.
     BadDecimal,
+    /// Over the configured frame-size limit; rejected before parsing.
     FrameTooLarge,
+    /// A required field is absent.
     MissingField,
 }
 
