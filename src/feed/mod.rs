@@ -2,5 +2,6 @@
 //! and replays of recorded captures. Never: touches books, strategies or orders; it only
 //! produces `MarketEvent`s and raw frames.
 
+pub mod binance;
 pub mod replay;
 pub mod ws;
