@@ -289,6 +289,7 @@ impl BookSync {
         self.book.load_snapshot(snap);
         if self.book.is_crossed() {
             self.counters.crossed += 1;
+            self.counters.resyncs += 1;
             self.book.clear();
             self.phase = Phase::AwaitingSnapshot { requested: true };
             return SyncStatus::ResyncCrossed;
