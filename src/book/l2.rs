@@ -2,22 +2,31 @@
 //! allocation after construction.
 //!
 //! Each side is a pair of parallel arrays (sort keys, quantities) kept ascending by key, with
-//! the best level at the END: bids are keyed by price, asks by negated price. Almost every
-//! Binance change lands within a few ticks of the touch, so an insert or delete there moves
-//! only the few entries above it, and the best level is a constant-time read. A lookup is a
-//! short linear probe from the top, then a binary search over the rest.
+//! the best level at the END: bids are keyed by price, asks by negated price, so the best level
+//! is a constant-time read and a change near the touch moves only the few entries above it.
+//! Real Binance diffs also touch levels hundreds deep, so a delete leaves a tombstone (its key
+//! stays, quantity zero) instead of shifting the array, and an insert shifts only as far as the
+//! nearest tombstone (or the end). Tombstones are compacted away when they outnumber live levels.
+//! A lookup is a short linear probe from the top, then a binary search over the rest.
 
 use crate::core::event::{BookTop, Level, Side, BOOK_TOP_LEVELS};
 use crate::core::{DepthSnapshot, Price, Qty};
 
 /// Levels probed linearly from the touch before falling back to binary search.
 const TOP_PROBE: usize = 8;
+/// How far an insert looks for a tombstone to absorb its shift before shifting to the end.
+const TOMBSTONE_SCAN: usize = 32;
+/// Tombstones tolerated beyond the live count before a compaction.
+const TOMBSTONE_SLACK: usize = 64;
 
-/// One side of the book: keys ascending, best last, capacity fixed at construction.
+/// One side of the book: keys ascending, best last, live levels capped at `capacity`.
+///
+/// Invariants: keys strictly ascending (tombstones included); the last entry, if any, is live.
 #[derive(Clone, Debug)]
 struct Ladder {
     keys: Vec<i128>,
     qtys: Vec<Qty>,
+    live: usize,
     capacity: usize,
     /// Asks store `-price` so both sides share one ordering.
     negate: bool,
@@ -25,9 +34,12 @@ struct Ladder {
 
 impl Ladder {
     fn new(capacity: usize, negate: bool) -> Self {
+        // Room for as many tombstones as live levels plus the slack, so compaction always frees space.
+        let slots = 2 * capacity + TOMBSTONE_SLACK + 1;
         Self {
-            keys: Vec::with_capacity(capacity),
-            qtys: Vec::with_capacity(capacity),
+            keys: Vec::with_capacity(slots),
+            qtys: Vec::with_capacity(slots),
+            live: 0,
             capacity,
             negate,
         }
@@ -52,7 +64,7 @@ impl Ladder {
         }
     }
 
-    /// `Ok(index)` of `key`, or `Err(insertion index)`.
+    /// `Ok(index)` of `key` (possibly a tombstone), or `Err(insertion index)`.
     #[inline]
     fn find(&self, key: i128) -> Result<usize, usize> {
         let len = self.keys.len();
@@ -76,38 +88,104 @@ impl Ladder {
     #[inline]
     fn apply(&mut self, level: Level) -> bool {
         let key = self.key(level.price);
+        let positive = level.qty.is_positive();
         match self.find(key) {
-            Ok(i) => {
-                if level.qty.is_positive() {
+            Ok(i) if !self.qtys[i].is_zero() => {
+                if positive {
                     self.qtys[i] = level.qty;
                 } else {
-                    self.keys.remove(i);
-                    self.qtys.remove(i);
+                    self.delete_at(i);
                 }
                 false
             }
-            Err(i) => {
-                if !level.qty.is_positive() {
-                    // Deleting a level we never held: normal on futures streams.
-                    return false;
-                }
-                if self.keys.len() < self.capacity {
-                    self.keys.insert(i, key);
-                    self.qtys.insert(i, level.qty);
-                    return false;
-                }
-                if i == 0 {
-                    // Worse than everything held on a full side: keep the deep tail truncated.
+            // Deleting a level we do not hold: normal on futures streams.
+            _ if !positive => false,
+            found if self.live < self.capacity => {
+                self.place(found, key, level.qty);
+                false
+            }
+            _ => {
+                // Full: the new level replaces the worst live one, unless it is worse still.
+                let Some(worst) = self.qtys.iter().position(|q| !q.is_zero()) else {
                     return true;
+                };
+                if key > self.keys[worst] {
+                    self.delete_at(worst);
+                    // The delete may have compacted: look the key up again.
+                    self.place(self.find(key), key, level.qty);
                 }
-                // Full: drop the worst level to make room for a better one.
-                self.keys.copy_within(1..i, 0);
-                self.qtys.copy_within(1..i, 0);
-                self.keys[i - 1] = key;
-                self.qtys[i - 1] = level.qty;
                 true
             }
         }
+    }
+
+    /// Puts a level that is not live at its search result: revives a tombstone or inserts.
+    #[inline]
+    fn place(&mut self, found: Result<usize, usize>, key: i128, qty: Qty) {
+        self.live += 1;
+        match found {
+            Ok(i) => self.qtys[i] = qty,
+            Err(i) => self.insert_at(i, key, qty),
+        }
+    }
+
+    fn delete_at(&mut self, i: usize) {
+        self.qtys[i] = Qty::ZERO;
+        self.live -= 1;
+        // Keep the best entry live so `best` stays a constant-time read.
+        while self.qtys.last().is_some_and(|q| q.is_zero()) {
+            self.keys.pop();
+            self.qtys.pop();
+        }
+        if self.keys.len() - self.live > self.live + TOMBSTONE_SLACK {
+            self.compact();
+        }
+    }
+
+    /// Inserts `key` at insertion index `i`, absorbing the shift into the nearest tombstone when
+    /// it is closer than the end.
+    fn insert_at(&mut self, i: usize, key: i128, qty: Qty) {
+        let len = self.keys.len();
+        if i < len && self.qtys[i].is_zero() {
+            (self.keys[i], self.qtys[i]) = (key, qty);
+            return;
+        }
+        if i > 0 && self.qtys[i - 1].is_zero() {
+            (self.keys[i - 1], self.qtys[i - 1]) = (key, qty);
+            return;
+        }
+        for d in 1..TOMBSTONE_SCAN.min(len - i) {
+            if i + d < len && self.qtys[i + d].is_zero() {
+                self.keys.copy_within(i..i + d, i + 1);
+                self.qtys.copy_within(i..i + d, i + 1);
+                (self.keys[i], self.qtys[i]) = (key, qty);
+                return;
+            }
+            if d < i && self.qtys[i - 1 - d].is_zero() {
+                let j = i - 1 - d;
+                self.keys.copy_within(j + 1..i, j);
+                self.qtys.copy_within(j + 1..i, j);
+                (self.keys[i - 1], self.qtys[i - 1]) = (key, qty);
+                return;
+            }
+        }
+        // Within the slots reserved at construction: tombstones never exceed live + slack.
+        self.keys.insert(i, key);
+        self.qtys.insert(i, qty);
+    }
+
+    /// Drops every tombstone.
+    fn compact(&mut self) {
+        let mut w = 0;
+        for r in 0..self.keys.len() {
+            if !self.qtys[r].is_zero() {
+                self.keys[w] = self.keys[r];
+                self.qtys[w] = self.qtys[r];
+                w += 1;
+            }
+        }
+        self.keys.truncate(w);
+        self.qtys.truncate(w);
     }
 
     #[inline]
@@ -116,13 +194,17 @@ impl Ladder {
         (len > 0).then(|| self.level_at(len - 1))
     }
 
-    fn iter(&self) -> impl ExactSizeIterator<Item = Level> + '_ {
-        (0..self.keys.len()).rev().map(|i| self.level_at(i))
+    fn iter(&self) -> impl Iterator<Item = Level> + '_ {
+        (0..self.keys.len())
+            .rev()
+            .filter(|&i| !self.qtys[i].is_zero())
+            .map(|i| self.level_at(i))
     }
 
     fn clear(&mut self) {
         self.keys.clear();
         self.qtys.clear();
+        self.live = 0;
     }
 }
 
@@ -188,12 +270,12 @@ impl L2Book {
 
     /// Number of bid levels held.
     pub fn bid_count(&self) -> usize {
-        self.bids.keys.len()
+        self.bids.live
     }
 
     /// Number of ask levels held.
     pub fn ask_count(&self) -> usize {
-        self.asks.keys.len()
+        self.asks.live
     }
 
     /// Levels that did not fit because a side was full (deep tail truncated).
@@ -211,12 +293,12 @@ impl L2Book {
     }
 
     /// All bids, best first.
-    pub fn bids(&self) -> impl ExactSizeIterator<Item = Level> + '_ {
+    pub fn bids(&self) -> impl Iterator<Item = Level> + '_ {
         self.bids.iter()
     }
 
     /// All asks, best first.
-    pub fn asks(&self) -> impl ExactSizeIterator<Item = Level> + '_ {
+    pub fn asks(&self) -> impl Iterator<Item = Level> + '_ {
         self.asks.iter()
     }
 
@@ -319,6 +401,45 @@ mod tests {
     }
 
     #[test]
+    fn deep_deletes_leave_tombstones_that_inserts_reuse_and_compaction_drops() {
+        let mut book = L2Book::with_capacity(1024);
+        for p in 0..300 {
+            book.apply_bid(lvl(p, 1));
+        }
+        for p in (0..200).filter(|p| p % 10 != 0) {
+            book.apply_bid(lvl(p, 0));
+        }
+        assert_eq!(book.bid_count(), 120);
+        assert_eq!(
+            book.bids.keys.len(),
+            300,
+            "deletes below the touch are tombstones"
+        );
+        book.apply_bid(lvl(5, 9)); // revives the tombstone at 5
+        book.apply_bid(lvl(300, 9)); // new best: appended
+        assert_eq!(book.bids.keys.len(), 301);
+        for p in (250..300).filter(|p| p % 2 == 1) {
+            book.apply_bid(lvl(p, 0));
+        }
+        assert_eq!(book.bid_count(), 97);
+        assert!(
+            book.bids.keys.len() < 150,
+            "tombstones past live + slack are compacted"
+        );
+        let mut want: Vec<i64> = (0..200).filter(|p| p % 10 == 0).collect();
+        want.push(5);
+        want.extend(200..250);
+        want.extend((250..300).filter(|p| p % 2 == 0));
+        want.push(300);
+        want.sort_unstable_by(|a, b| b.cmp(a));
+        let got: Vec<i64> = book
+            .bids()
+            .map(|l| (l.price.raw() / Price::ONE.raw()) as i64)
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn fill_top_copies_at_most_book_top_levels() {
         let mut book = L2Book::with_capacity(32);
         for p in 1..=8 {
@@ -335,6 +456,24 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn wide_random_updates_with_many_deletes_match_a_btreemap_model(
+            ops in prop::collection::vec((0i64..1500, 0i64..3, any::<bool>()), 1..3000)
+        ) {
+            // Many deletes across a wide range: tombstones, shift absorption and compaction.
+            let mut book = L2Book::with_capacity(4096);
+            let mut asks: BTreeMap<i64, i64> = BTreeMap::new();
+            for (price, qty, delete) in ops {
+                let qty = if delete { 0 } else { qty };
+                if qty == 0 { asks.remove(&price); } else { asks.insert(price, qty); }
+                book.apply_ask(lvl(price, qty));
+                prop_assert_eq!(book.best_ask(), asks.iter().next().map(|(&p, &q)| lvl(p, q)));
+            }
+            let want: Vec<Level> = asks.iter().map(|(&p, &q)| lvl(p, q)).collect();
+            prop_assert_eq!(book.ask_count(), want.len());
+            prop_assert_eq!(book.asks().collect::<Vec<_>>(), want);
+        }
+
         #[test]
         fn random_updates_match_a_btreemap_model(
             ops in prop::collection::vec((any::<bool>(), 0i64..60, 0i64..4), 1..400)
