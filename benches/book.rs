@@ -1,12 +1,14 @@
 //! Book hot operations against DESIGN.md's "depth update, 20 levels, decode + apply ≤ 1.5 µs"
 //! (this bench measures the apply half; decode is `feed_decode`):
 //! - `book_apply/diff20`: 20 level changes (~20% deletions, most near the touch) on a book of
-//!   400 levels per side taken from the real spot BTCUSDT snapshot.
+//!   400 levels per side taken from the real spot BTCUSDT snapshot; `diff20_btreemap_baseline`
+//!   applies the same diffs to a BTreeMap book for a same-machine comparison.
 //! - `book_sync/on_diff_real*`: replaying the real spot / USDⓈ-M diffs through `BookSync`.
 //! - `bars/on_trade`: real spot trades into 1m/5m/1h/4h/1d bars.
 //!
 //! Needs `../shared/data/real`; each bench is skipped with a message when it is absent.
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -204,6 +206,42 @@ fn book_apply(c: &mut Criterion) {
                 for (bids, asks) in &diffs[..n] {
                     book.apply_levels(black_box(bids), black_box(asks));
                     black_box(book.best_bid());
+                }
+                total += t0.elapsed();
+                left -= n as u64;
+            }
+            total
+        })
+    });
+    // Same diffs on a BTreeMap book (the barter/nautilus shape), measured on the same loaded
+    // machine, so the ratio stays meaningful when absolute times are inflated.
+    let to_map = |levels: &mut dyn Iterator<Item = Level>| -> BTreeMap<Price, Qty> {
+        levels.map(|l| (l.price, l.qty)).collect()
+    };
+    let start_maps = (to_map(&mut start.bids()), to_map(&mut start.asks()));
+    let mut maps = start_maps.clone();
+    group.bench_function("diff20_btreemap_baseline", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                maps.clone_from(&start_maps);
+                let n = (left as usize).min(diffs.len());
+                let t0 = Instant::now();
+                for (bids, asks) in &diffs[..n] {
+                    for (map, levels) in [
+                        (&mut maps.0, black_box(bids)),
+                        (&mut maps.1, black_box(asks)),
+                    ] {
+                        for l in levels {
+                            if l.qty.is_zero() {
+                                map.remove(&l.price);
+                            } else {
+                                map.insert(l.price, l.qty);
+                            }
+                        }
+                    }
+                    black_box(maps.0.last_key_value());
                 }
                 total += t0.elapsed();
                 left -= n as u64;

@@ -29,6 +29,33 @@ enum Event {
     },
 }
 
+impl Event {
+    /// The borrowed `DepthDiff` a decoder would hand over, for diff events.
+    fn as_diff(&self) -> Option<DepthDiff<'_>> {
+        let Event::Diff {
+            first,
+            last,
+            prev,
+            bids,
+            asks,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        Some(DepthDiff {
+            symbol: SymbolId(0),
+            recv_ns: 0,
+            exch_ts_ms: 0,
+            first_update_id: *first,
+            last_update_id: *last,
+            prev_last_update_id: *prev,
+            bids,
+            asks,
+        })
+    }
+}
+
 fn capture(rel: &str) -> Option<PathBuf> {
     let path = Path::new(DATA).join(rel);
     if path.exists() {
@@ -238,17 +265,7 @@ fn replay(events: &[Event], symbol: &str, rule: SyncRule) -> Replay {
                 asks,
             } if s == symbol => {
                 out.diffs += 1;
-                let diff = DepthDiff {
-                    symbol: SymbolId(0),
-                    recv_ns: 0,
-                    exch_ts_ms: 0,
-                    first_update_id: *first,
-                    last_update_id: *last,
-                    prev_last_update_id: *prev,
-                    bids,
-                    asks,
-                };
-                let status = sync.on_diff(&diff);
+                let status = sync.on_diff(&event.as_diff().expect("a diff event"));
                 assert!(
                     !status.needs_snapshot() || out.diffs == 1,
                     "{symbol}: {status:?} at u={last}"
@@ -351,25 +368,8 @@ fn spot_cryptofeed_stale_bridge_diff_is_dropped_by_counter() {
             Event::Snapshot { symbol, snap } if symbol == "NKNUSDT" => {
                 statuses.push(sync.on_snapshot(snap))
             }
-            Event::Diff {
-                symbol,
-                first,
-                last,
-                prev,
-                bids,
-                asks,
-            } if symbol == "NKNUSDT" => {
-                let diff = DepthDiff {
-                    symbol: SymbolId(0),
-                    recv_ns: 0,
-                    exch_ts_ms: 0,
-                    first_update_id: *first,
-                    last_update_id: *last,
-                    prev_last_update_id: *prev,
-                    bids,
-                    asks,
-                };
-                statuses.push(sync.on_diff(&diff));
+            Event::Diff { symbol, .. } if symbol == "NKNUSDT" => {
+                statuses.push(sync.on_diff(&event.as_diff().expect("a diff event")));
             }
             _ => {}
         }

@@ -19,6 +19,28 @@ const TOMBSTONE_SCAN: usize = 32;
 /// Tombstones tolerated beyond the live count before a compaction.
 const TOMBSTONE_SLACK: usize = 64;
 
+/// Binary search without data-dependent branches: an `i128` compare that the CPU must predict
+/// costs a misprediction per step on random depths (the std search exits early on equality).
+#[inline]
+fn lower_bound(keys: &[i128], key: i128) -> Result<usize, usize> {
+    if keys.is_empty() {
+        return Err(0);
+    }
+    let mut base = 0;
+    let mut size = keys.len();
+    while size > 1 {
+        let half = size / 2;
+        let mid = base + half;
+        base = std::hint::select_unpredictable(keys[mid] <= key, mid, base);
+        size -= half;
+    }
+    match keys[base].cmp(&key) {
+        std::cmp::Ordering::Equal => Ok(base),
+        std::cmp::Ordering::Less => Err(base + 1),
+        std::cmp::Ordering::Greater => Err(base),
+    }
+}
+
 /// One side of the book: keys ascending, best last, live levels capped at `capacity`.
 ///
 /// Invariants: keys strictly ascending (tombstones included); the last entry, if any, is live.
@@ -80,7 +102,7 @@ impl Ladder {
             }
             i -= 1;
         }
-        self.keys[..probe_end].binary_search(&key)
+        lower_bound(&self.keys[..probe_end], key)
     }
 
     /// Sets the absolute quantity at `level.price`; returns true when a level was evicted or
