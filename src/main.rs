@@ -14,6 +14,7 @@ use kestrel::core::SymbolTable;
 use kestrel::engine::affinity::available_cores;
 use kestrel::engine::stage::CaptureOnly;
 use kestrel::engine::{self, Components, Shutdown};
+use kestrel::feed::binance::book_replay::{replay_book, ReplayMarket};
 use kestrel::feed::replay::CaptureReplay;
 use kestrel::ops::OpsServer;
 use kestrel::ops::Registry;
@@ -53,6 +54,23 @@ enum Command {
     /// Run the local exchange simulator: Binance spot and USDⓈ-M market data (WS streams
     /// and REST) replayed from recorded captures, with fault injection.
     Simex(SimexArgs),
+    /// Rebuild one symbol's order book offline from capture files through the live decoders
+    /// and book code, and print it as JSON.
+    Replay {
+        /// Capture file (`<recv_ns> <frame>` lines, plain or gzip) or journal directory;
+        /// repeat to read several as one continuous stream, in the order given.
+        #[arg(long, required = true)]
+        capture: Vec<PathBuf>,
+        /// Symbol, e.g. BTCUSDT.
+        #[arg(long)]
+        symbol: String,
+        /// Market the capture was recorded on (its book-sync rule).
+        #[arg(long, value_parser = ["spot", "usdm"])]
+        market: String,
+        /// Levels per side in the output.
+        #[arg(long, default_value_t = 20)]
+        depth: usize,
+    },
 }
 
 /// `kestrel simex` flags; without --config it serves the bundled spot and futures captures.
@@ -106,6 +124,12 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Simex(args) => simex(args),
+        Command::Replay {
+            capture,
+            symbol,
+            market,
+            depth,
+        } => replay(&capture, &symbol, &market, depth),
     };
     match result {
         Ok(code) => code,
@@ -340,5 +364,20 @@ fn simex(args: SimexArgs) -> anyhow::Result<ExitCode> {
             .context("installing signal handlers")?;
     }
     run_simex(config, &stop)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn replay(
+    captures: &[PathBuf],
+    symbol: &str,
+    market: &str,
+    depth: usize,
+) -> anyhow::Result<ExitCode> {
+    let market = match market {
+        "usdm" => ReplayMarket::Usdm,
+        _ => ReplayMarket::Spot,
+    };
+    let report = replay_book(captures, symbol, market, depth)?;
+    println!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
 }

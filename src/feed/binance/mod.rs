@@ -13,6 +13,8 @@ mod symbols;
 mod tape;
 mod types;
 
+pub mod book_replay;
+
 pub use error::{BadDecimal, DecodeError, DecodeErrorKind};
 pub use types::{
     Decoded, ForceOrder, Kline, KlineInterval, MarkPrice, MiniTicker, Ohlcv, PartialDepth, Ticker,
