@@ -3,7 +3,8 @@
 //! - `book_apply/diff20`: 20 level changes (~20% deletions, most near the touch) on a book of
 //!   400 levels per side taken from the real spot BTCUSDT snapshot; `diff20_btreemap_baseline`
 //!   applies the same diffs to a BTreeMap book for a same-machine comparison.
-//! - `book_sync/on_diff_real*`: replaying the real spot / USDⓈ-M diffs through `BookSync`.
+//! - `book_sync/on_diff_real*`: replaying the real spot / USDⓈ-M diffs through `BookSync`;
+//!   `*_btreemap_baseline` applies the same levels to a BTreeMap book (no sequencing).
 //! - `bars/on_trade`: real spot trades into 1m/5m/1h/4h/1d bars.
 //!
 //! Needs `../shared/data/real`; each bench is skipped with a message when it is absent.
@@ -14,7 +15,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use flate2::read::GzDecoder;
 use kestrel::book::{Bar, BarAggregator, BookSync, L2Book, SyncConfig, SyncRule};
 use kestrel::core::{DepthDiff, DepthSnapshot, Level, Price, Qty, Side, SymbolId, TradePrint};
@@ -213,22 +215,52 @@ fn book_apply(c: &mut Criterion) {
             total
         })
     });
-    // Same diffs on a BTreeMap book (the barter/nautilus shape), measured on the same loaded
-    // machine, so the ratio stays meaningful when absolute times are inflated.
-    let to_map = |levels: &mut dyn Iterator<Item = Level>| -> BTreeMap<Price, Qty> {
-        levels.map(|l| (l.price, l.qty)).collect()
-    };
-    let start_maps = (to_map(&mut start.bids()), to_map(&mut start.asks()));
-    let mut maps = start_maps.clone();
-    group.bench_function("diff20_btreemap_baseline", |b| {
+    let slices: Vec<(&[Level], &[Level])> = diffs
+        .iter()
+        .map(|(b, a)| (b.as_slice(), a.as_slice()))
+        .collect();
+    bench_map_baseline(
+        &mut group,
+        "diff20_btreemap_baseline",
+        &map_book(&start),
+        &slices,
+    );
+    println!(
+        "book_apply/diff20: book {} bids / {} asks after the sequence",
+        book.bid_count(),
+        book.ask_count()
+    );
+    group.finish();
+}
+
+/// Bids and asks as BTreeMaps: the barter/nautilus book shape, as a same-machine baseline
+/// (the bench machine is shared, so ratios mean more than absolute times).
+type MapBook = (BTreeMap<Price, Qty>, BTreeMap<Price, Qty>);
+
+fn map_book(book: &L2Book) -> MapBook {
+    (
+        book.bids().map(|l| (l.price, l.qty)).collect(),
+        book.asks().map(|l| (l.price, l.qty)).collect(),
+    )
+}
+
+/// Applies `diffs` to a BTreeMap book restarted from `start` (untimed) after each pass.
+fn bench_map_baseline(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    start: &MapBook,
+    diffs: &[(&[Level], &[Level])],
+) {
+    let mut maps = start.clone();
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             let mut left = iters;
             while left > 0 {
-                maps.clone_from(&start_maps);
+                maps.clone_from(start);
                 let n = (left as usize).min(diffs.len());
                 let t0 = Instant::now();
-                for (bids, asks) in &diffs[..n] {
+                for &(bids, asks) in &diffs[..n] {
                     for (map, levels) in [
                         (&mut maps.0, black_box(bids)),
                         (&mut maps.1, black_box(asks)),
@@ -249,12 +281,6 @@ fn book_apply(c: &mut Criterion) {
             total
         })
     });
-    println!(
-        "book_apply/diff20: book {} bids / {} asks after the sequence",
-        book.bid_count(),
-        book.ask_count()
-    );
-    group.finish();
 }
 
 /// A synced `BookSync` at the snapshot plus the diffs that follow it.
@@ -310,6 +336,12 @@ fn book_sync(c: &mut Criterion) {
         let c = sync.counters();
         assert_eq!(c.gaps + c.crossed, 0, "replay stays in sync");
         assert!(sync.is_valid(), "replay ends with a valid book");
+        let slices: Vec<(&[Level], &[Level])> = live
+            .iter()
+            .map(|d| (d.3.as_slice(), d.4.as_slice()))
+            .collect();
+        let baseline = format!("{name}_btreemap_baseline");
+        bench_map_baseline(&mut group, &baseline, &map_book(start.book()), &slices);
     }
     group.finish();
 }

@@ -19,8 +19,8 @@ const TOMBSTONE_SCAN: usize = 32;
 /// Tombstones tolerated beyond the live count before a compaction.
 const TOMBSTONE_SLACK: usize = 64;
 
-/// Binary search without data-dependent branches: an `i128` compare that the CPU must predict
-/// costs a misprediction per step on random depths (the std search exits early on equality).
+/// Lower-bound search with a fixed step count and one compare per step (the std search adds
+/// a three-way compare and an early exit on equality).
 #[inline]
 fn lower_bound(keys: &[i128], key: i128) -> Result<usize, usize> {
     if keys.is_empty() {
@@ -31,7 +31,6 @@ fn lower_bound(keys: &[i128], key: i128) -> Result<usize, usize> {
     while size > 1 {
         let half = size / 2;
         let mid = base + half;
-        // A multiply, not a select, so no compiler turns it back into a branch.
         base += half * usize::from(keys[mid] <= key);
         size -= half;
     }
