@@ -2,39 +2,15 @@
 //! and the simd-json messages (kline, mark price, partial depth) makes zero heap
 //! allocations, counted by a per-thread counting global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod alloc_support;
 
-use kestrel::core::SymbolTable;
-use kestrel::feed::binance::{BinanceDecoder, Decoded};
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-struct CountingAlloc;
-
-// SAFETY: forwards to the system allocator; the thread-local counter is a const-initialised
-// `Cell`, which never allocates, so counting cannot recurse into the allocator.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use alloc_support::{thread_allocs, CountingAlloc};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
+
+use kestrel::core::SymbolTable;
+use kestrel::feed::binance::{BinanceDecoder, Decoded};
 
 const HOT: &[&str] = &[
     r#"{"stream":"btcusdt@bookTicker","data":{"u":50093239212,"s":"BTCUSDT","b":"61837.63000000","B":"3.78826000","a":"61837.64000000","A":"1.54698000"}}"#,
@@ -50,7 +26,7 @@ const COLD: &[&str] = &[
 ];
 
 fn allocations_while(frames: &[&str], rounds: usize, decoder: &mut BinanceDecoder) -> u64 {
-    let before = ALLOCS.with(Cell::get);
+    let before = thread_allocs();
     let mut decoded = 0usize;
     for _ in 0..rounds {
         for frame in frames {
@@ -62,7 +38,7 @@ fn allocations_while(frames: &[&str], rounds: usize, decoder: &mut BinanceDecode
         }
     }
     assert!(decoded > 0);
-    ALLOCS.with(Cell::get) - before
+    thread_allocs() - before
 }
 
 #[test]

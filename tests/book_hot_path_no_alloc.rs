@@ -2,44 +2,16 @@
 //! `TopOfBook` and `BarAggregator` make zero heap allocations, counted by a per-thread
 //! counting global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod alloc_support;
 
-use kestrel::book::{Bar, BarAggregator, BookSync, SyncConfig, SyncRule, SyncStatus, TopOfBook};
-use kestrel::core::{BookTicker, BookTop, DepthDiff, DepthSnapshot, Level, Price, Qty, Side};
-use kestrel::core::{SymbolId, TradePrint};
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-struct CountingAlloc;
-
-// SAFETY: forwards to the system allocator; the thread-local counter is a const-initialised
-// `Cell`, which never allocates, so counting cannot recurse into the allocator.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use alloc_support::{thread_allocs, CountingAlloc};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-fn allocs() -> u64 {
-    ALLOCS.with(Cell::get)
-}
+use kestrel::book::{Bar, BarAggregator, BookSync, SyncConfig, SyncRule, SyncStatus, TopOfBook};
+use kestrel::core::{BookTicker, BookTop, DepthDiff, DepthSnapshot, Level, Price, Qty, Side};
+use kestrel::core::{SymbolId, TradePrint};
 
 fn lvl(price: i64, qty: i64) -> Level {
     Level {
@@ -115,7 +87,7 @@ fn book_sync_ticker_and_bars_do_not_allocate_after_construction() {
     for rule in [SyncRule::BinanceSpot, SyncRule::BinanceFutures] {
         let mut sync = BookSync::new(rule, SyncConfig::default());
         let mut top = BookTop::default();
-        let before = allocs();
+        let before = thread_allocs();
         let mut id = 990;
         for (i, levels) in diffs.iter().enumerate() {
             let snap = match i {
@@ -137,13 +109,13 @@ fn book_sync_ticker_and_bars_do_not_allocate_after_construction() {
         }
         assert!(sync.is_valid(), "{rule:?} ends valid");
         assert_eq!(sync.counters().gaps, 1);
-        assert_eq!(allocs() - before, 0, "{rule:?} book sync allocated");
+        assert_eq!(thread_allocs() - before, 0, "{rule:?} book sync allocated");
     }
 
     let mut ticker = TopOfBook::new();
     let mut bars = BarAggregator::new(SymbolId(0), &[5, 60, 240, 1440]).expect("valid timeframes");
     let mut closed = 0u64;
-    let before = allocs();
+    let before = thread_allocs();
     for (i, (ms, trade)) in trades.iter().enumerate() {
         let bbo = BookTicker {
             update_id: i as u64,
@@ -158,7 +130,7 @@ fn book_sync_ticker_and_bars_do_not_allocate_after_construction() {
             bars.on_time(*ms + 1, &mut |_: &Bar| closed += 1);
         }
     }
-    assert_eq!(allocs() - before, 0, "ticker and bars allocated");
+    assert_eq!(thread_allocs() - before, 0, "ticker and bars allocated");
     let gap_minutes = bars.counters().gap_minutes;
     assert!(
         closed > 4_000 && gap_minutes >= 29,

@@ -2,8 +2,13 @@
 //! through `WsFeed::poll` does not allocate (tungstenite splits payloads off one reusable read
 //! buffer); over wss, rustls adds about one Vec per decrypted TLS record.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod alloc_support;
+
+use alloc_support::{thread_allocs, CountingAlloc};
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -15,43 +20,6 @@ use kestrel::feed::ws::{WsEndpoint, WsFeed, WsFeedConfig};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use tungstenite::Message;
-
-/// Counts allocations made on threads that opted in.
-struct CountingAlloc;
-
-thread_local! {
-    // Per thread, so the two tests (and the server threads) do not count each other.
-    static TRACKING: Cell<bool> = const { Cell::new(false) };
-    static TRACKED_ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    if TRACKING.with(Cell::get) {
-        TRACKED_ALLOCS.with(|c| c.set(c.get() + 1));
-    }
-}
-
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
 
 const TOTAL: u64 = 3_000;
 
@@ -145,7 +113,7 @@ fn steady_state_wss_allocations_stay_within_one_per_tls_record() {
 
 /// Polls until every frame arrived; counts allocations made inside `poll` after 500 frames.
 fn count_steady_state_allocs(mut feed: WsFeed) -> (u64, u64) {
-    let (mut frames, mut bytes, mut tracked_frames) = (0u64, 0u64, 0u64);
+    let (mut frames, mut bytes, mut tracked_frames, mut tracked_allocs) = (0u64, 0u64, 0u64, 0u64);
     let start = Instant::now();
     while frames < TOTAL {
         assert!(
@@ -153,11 +121,13 @@ fn count_steady_state_allocs(mut feed: WsFeed) -> (u64, u64) {
             "frames stopped at {frames}"
         );
         let warm = frames >= 500;
-        TRACKING.with(|t| t.set(warm));
+        let before = thread_allocs();
         let delivered = feed
             .poll(mono_ns(), |_, payload| bytes += payload.len() as u64)
             .expect("mio poll works");
-        TRACKING.with(|t| t.set(false));
+        if warm {
+            tracked_allocs += thread_allocs() - before;
+        }
         frames += delivered as u64;
         if warm {
             tracked_frames += delivered as u64;
@@ -167,5 +137,5 @@ fn count_steady_state_allocs(mut feed: WsFeed) -> (u64, u64) {
     // Enough steady-state frames to mean something, however the polls happened to batch them.
     assert!(tracked_frames >= TOTAL / 3, "tracked {tracked_frames}");
     assert!(bytes > 0);
-    (TRACKED_ALLOCS.with(Cell::get), tracked_frames)
+    (tracked_allocs, tracked_frames)
 }

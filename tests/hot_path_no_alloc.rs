@@ -3,42 +3,23 @@
 //! per thread; each stage samples its own thread's count at the warm-up mark and at the
 //! last event.
 
+mod alloc_support;
 mod engine_support;
 
-use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
+use alloc_support::CountingAlloc;
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use engine_support::{AllocProbe, EchoStrategy, JournalingOrders, SyntheticSource, THREAD_ALLOCS};
+use engine_support::{AllocProbe, EchoStrategy, JournalingOrders, SyntheticSource};
 use kestrel::core::SymbolTable;
 use kestrel::engine::affinity::CorePlan;
 use kestrel::engine::{self, Components, Layout, Shutdown, TopologySettings, WaitStrategy};
 use kestrel::ops::Registry;
 use kestrel::persist::{JournalConfig, JournalWriter};
-
-struct CountingAlloc;
-
-// SAFETY: forwards to the system allocator; the thread-local counter is a const-initialised
-// `Cell`, which never allocates, so counting cannot recurse into the allocator.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
-        let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn allocations_after_warmup(layout: Layout) -> [u64; 3] {
     let total = 300_000;
@@ -46,7 +27,7 @@ fn allocations_after_warmup(layout: Layout) -> [u64; 3] {
     let (journal, _) = JournalWriter::open(&JournalConfig::new(dir.path())).expect("open journal");
     let mut registry = Registry::new();
     let (metrics, latency) = engine::metrics::register(&mut registry).expect("register metrics");
-    let probe = Arc::new(AllocProbe::new(50_000));
+    let probe = Arc::new(AllocProbe::new(50_000, alloc_support::thread_allocs));
     let mut source = SyntheticSource::new(total, 5);
     source.probe = Some(Arc::clone(&probe));
     // Capture on: the feed also copies a raw frame per event into the byte ring.

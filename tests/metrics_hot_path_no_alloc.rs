@@ -1,64 +1,21 @@
 //! Hot-thread metric updates — counters, gauges, `record_ns` and `publish` with the ops side
 //! collecting in between — neither allocate nor free once the hand-off ring has cycled.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod alloc_support;
+
+use alloc_support::{thread_allocs, CountingAlloc};
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 use kestrel::engine::metrics::LATENCY_BUCKETS_US;
 use kestrel::ops::Registry;
 
-/// Counts heap operations made by the current thread while counting is switched on.
-struct CountingAllocator;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static HEAP_OPS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note_heap_op() {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let _ = HEAP_OPS.try_with(|ops| ops.set(ops.get() + 1));
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the bookkeeping touches
-// only const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_heap_op();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_heap_op();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_heap_op();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note_heap_op();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Runs `f` and returns how many heap operations this thread made inside it.
+/// Runs `f` and returns how many heap allocations this thread made inside it.
 fn heap_ops_in(f: impl FnOnce()) -> u64 {
-    HEAP_OPS.with(|ops| ops.set(0));
-    COUNTING.with(|on| on.set(true));
+    let before = thread_allocs();
     f();
-    COUNTING.with(|on| on.set(false));
-    HEAP_OPS.with(Cell::get)
+    thread_allocs() - before
 }
 
 #[test]

@@ -156,30 +156,27 @@ impl OrderStage for JournalingOrders {
     }
 }
 
-thread_local! {
-    /// Heap allocations made by the current thread (maintained by the counting allocator
-    /// of the test binary that uses [`AllocProbe`]).
-    pub static THREAD_ALLOCS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
 /// Samples each stage thread's allocation count at the warm-up mark and at the last event.
 pub struct AllocProbe {
     pub warmup: u64,
+    /// Reads the calling thread's allocation count (from the test binary's allocator).
+    pub thread_allocs: fn() -> u64,
     pub at_warmup: [AtomicU64; 3],
     pub at_end: [AtomicU64; 3],
 }
 
 impl AllocProbe {
-    pub fn new(warmup: u64) -> Self {
+    pub fn new(warmup: u64, thread_allocs: fn() -> u64) -> Self {
         Self {
             warmup,
+            thread_allocs,
             at_warmup: Default::default(),
             at_end: Default::default(),
         }
     }
 
     fn observe(&self, stage: usize, n: u64, total: u64) {
-        let allocs = THREAD_ALLOCS.with(|c| c.get());
+        let allocs = (self.thread_allocs)();
         if n == self.warmup {
             self.at_warmup[stage].store(allocs, Ordering::Relaxed);
         }
