@@ -7,8 +7,9 @@ use std::io::{BufRead, BufReader};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use flate2::read::GzDecoder;
-use kestrel::core::SymbolTable;
-use kestrel::feed::binance::BinanceDecoder;
+use kestrel::book::L2Book;
+use kestrel::core::{Level, Price, Qty, SymbolTable};
+use kestrel::feed::binance::{BinanceDecoder, Decoded};
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/real");
 
@@ -103,5 +104,40 @@ fn binance_decode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, binance_decode);
+/// Decode + apply, the DESIGN.md figure (≤ 1.5 µs for 20 levels): the depth20 frame decoded
+/// and its levels applied to a book holding 400 levels per side around the same prices
+/// (absolute quantities, so re-applying the same diff leaves the book as it was).
+fn binance_depth_decode_apply(c: &mut Criterion) {
+    let mut table = SymbolTable::new();
+    table.intern("BTCUSDT").expect("valid symbol");
+    let mut decoder = BinanceDecoder::new(&table);
+    let mut book = L2Book::with_capacity(8_192);
+    let cent = Price::parse("0.01").expect("valid price");
+    let mid = Price::parse("61800.25").expect("valid price");
+    for i in 1..=400i64 {
+        let offset = Price::from_raw(cent.raw() * i128::from(i));
+        let qty = Qty::parse("0.5").expect("valid qty");
+        book.apply_bid(Level {
+            price: mid.saturating_sub(offset),
+            qty,
+        });
+        book.apply_ask(Level {
+            price: mid.saturating_add(offset),
+            qty,
+        });
+    }
+    let frame = depth20();
+    let mut group = c.benchmark_group("binance_depth");
+    group.bench_function("decode_apply20", |b| {
+        b.iter(|| {
+            if let Ok(Decoded::Depth(diff)) = decoder.decode(black_box(frame.as_bytes()), 1) {
+                book.apply_levels(diff.bids, diff.asks);
+            }
+            book.best_bid()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, binance_decode, binance_depth_decode_apply);
 criterion_main!(benches);
