@@ -14,6 +14,8 @@ mod tape;
 mod types;
 
 pub mod book_replay;
+pub mod live;
+pub mod snapshot_fetch;
 
 pub use error::{BadDecimal, DecodeError, DecodeErrorKind};
 pub use types::{
