@@ -71,6 +71,7 @@ fn cert_file(handle: &SimexHandle, name: &str) -> PathBuf {
 }
 
 fn source(handle: &SimexHandle, name: &str) -> (BinanceFeedSource, SymbolId) {
+    let cert = cert_file(handle, name);
     let port = handle.addr(Market::Spot).expect("spot served").port();
     let mut table = SymbolTable::new();
     let id = table.intern(SYMBOL).expect("valid symbol");
@@ -86,9 +87,11 @@ fn source(handle: &SimexHandle, name: &str) -> (BinanceFeedSource, SymbolId) {
         },
         rest_base_url: format!("https://localhost:{port}"),
         snapshot_limit: 1000,
-        trusted_cert: Some(cert_file(handle, name)),
+        trusted_cert: Some(cert.clone()),
     };
     let source = BinanceFeedSource::new(config, &table).expect("source starts");
+    // Read at start-up by both the WS feed and the fetcher; no longer needed.
+    let _ = std::fs::remove_file(cert);
     (source, id)
 }
 
@@ -281,4 +284,27 @@ fn live_source_resyncs_through_malformed_frames_gap_and_dropped_connections() {
     assert!(source.ws_counters().disconnects > 0);
     source.shutdown();
     handle.stop().expect("simex stops cleanly");
+}
+
+#[test]
+fn live_config_reads_toml_with_defaults_and_rejects_unknown_keys() {
+    let text = r#"
+        market = "usdm"
+        symbols = ["BTCUSDT"]
+        rest_base_url = "https://fapi.binance.com"
+        [ws]
+        urls = ["wss://fstream.binance.com/public/stream"]
+    "#;
+    let config: BinanceFeedConfig = toml::from_str(text).expect("valid config");
+    assert_eq!(config.market, LiveMarket::Usdm);
+    assert_eq!(config.snapshot_limit, 1000);
+    assert_eq!(config.trusted_cert, None);
+    assert_eq!(
+        config.ws.stale_timeout_ms,
+        WsFeedConfig::default().stale_timeout_ms
+    );
+    let unknown = format!("snapshot_limt = 10\n{text}");
+    assert!(toml::from_str::<BinanceFeedConfig>(&unknown).is_err());
+    let bad_market = text.replace("usdm", "coinm");
+    assert!(toml::from_str::<BinanceFeedConfig>(&bad_market).is_err());
 }
