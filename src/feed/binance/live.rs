@@ -9,6 +9,9 @@
 //! A connection that ends for any reason but a rotation (or shutdown) resets the books of its
 //! symbols: an invalid `BookTop` is published and the next diff asks for a fresh snapshot.
 
+#[path = "snapshot_fetch.rs"]
+mod snapshot_fetch;
+
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -20,8 +23,10 @@ use crate::feed::ws::{
     DisconnectReason, FrameMeta, WsCounters, WsError, WsEvent, WsFeed, WsFeedConfig,
 };
 
-use super::snapshot_fetch::{FetchCounters, FetchError, SnapshotFetcher, SnapshotReply};
 use super::{BinanceDecoder, DecodeErrorKind, Decoded};
+
+pub use snapshot_fetch::{FetchCounters, FetchError};
+use snapshot_fetch::{SnapshotFetcher, SnapshotReply};
 
 /// Which Binance market the source connects to (decides REST path and sync rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -15,7 +15,6 @@ mod types;
 
 pub mod book_replay;
 pub mod live;
-pub mod snapshot_fetch;
 
 pub use error::{BadDecimal, DecodeError, DecodeErrorKind};
 pub use types::{
