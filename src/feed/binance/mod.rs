@@ -14,6 +14,7 @@ mod tape;
 mod types;
 
 pub mod book_replay;
+pub mod live;
 
 pub use error::{BadDecimal, DecodeError, DecodeErrorKind};
 pub use types::{

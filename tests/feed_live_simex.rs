@@ -1,0 +1,310 @@
+//! The live Binance source against `simex` over TLS (WS and REST both trust only the
+//! simulator's self-signed certificate): the source, driven by `poll` on the test thread,
+//! must end with the same book as the simulator's exchange side, cleanly and under faults
+//! (dropped connections, a sequence gap, malformed frames). No timing thresholds: the
+//! deadlines only turn a hang into a failure.
+
+#[path = "simex_support/mod.rs"]
+mod simex_support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kestrel::book::BookSync;
+use kestrel::core::{Level, MarketEvent, MarketEventKind, Price, Qty, SymbolId, SymbolTable};
+use kestrel::engine::stage::{FrameSink, MarketSource, Outbox};
+use kestrel::feed::binance::book_replay::{replay_book, ReplayMarket};
+use kestrel::feed::binance::live::{BinanceFeedConfig, BinanceFeedSource, LiveMarket};
+use kestrel::feed::binance::{BinanceDecoder, DecodeErrorKind};
+use kestrel::feed::ws::WsFeedConfig;
+use kestrel::sim::{Market, SimexHandle, Speed};
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::Agent;
+
+const SYMBOL: &str = "BTCUSDT";
+/// Levels compared per side.
+const DEPTH: usize = 20;
+/// Only there so a broken source fails instead of hanging.
+const DEADLINE: Duration = Duration::from_secs(180);
+
+/// Counts captured frames.
+#[derive(Default)]
+struct CountingSink {
+    frames: u64,
+}
+
+impl FrameSink for CountingSink {
+    fn capture(&mut self, _stream_tag: u16, _recv_ns: u64, _frame: &[u8]) -> bool {
+        self.frames += 1;
+        true
+    }
+}
+
+/// What a run saw on the outbox.
+#[derive(Default)]
+struct Seen {
+    tickers: u64,
+    trades: u64,
+    valid_tops: u64,
+    invalid_tops: u64,
+}
+
+impl Seen {
+    fn take(&mut self, events: &mut Outbox<MarketEvent>) {
+        for event in events.drain() {
+            match event.kind {
+                MarketEventKind::BookTicker(_) => self.tickers += 1,
+                MarketEventKind::Trade(_) => self.trades += 1,
+                MarketEventKind::Book(top) if top.valid => self.valid_tops += 1,
+                MarketEventKind::Book(_) => self.invalid_tops += 1,
+            }
+        }
+    }
+}
+
+fn cert_file(handle: &SimexHandle, name: &str) -> PathBuf {
+    let pem = handle.cert_pem().expect("simex serves TLS");
+    let path = std::env::temp_dir().join(format!("kestrel-{name}-{}.pem", std::process::id()));
+    std::fs::write(&path, pem).expect("write the simex certificate");
+    path
+}
+
+fn source(handle: &SimexHandle, name: &str) -> (BinanceFeedSource, SymbolId) {
+    let cert = cert_file(handle, name);
+    let port = handle.addr(Market::Spot).expect("spot served").port();
+    let mut table = SymbolTable::new();
+    let id = table.intern(SYMBOL).expect("valid symbol");
+    let config = BinanceFeedConfig {
+        market: LiveMarket::Spot,
+        symbols: vec![SYMBOL.to_owned()],
+        ws: WsFeedConfig {
+            urls: vec![format!("wss://localhost:{port}/stream")],
+            backoff_base_ms: 20,
+            backoff_cap_ms: 200,
+            use_webpki_roots: false,
+            ..WsFeedConfig::default()
+        },
+        rest_base_url: format!("https://localhost:{port}"),
+        snapshot_limit: 1000,
+        trusted_cert: Some(cert.clone()),
+    };
+    let source = BinanceFeedSource::new(config, &table).expect("source starts");
+    // Read at start-up by both the WS feed and the fetcher; no longer needed.
+    let _ = std::fs::remove_file(cert);
+    (source, id)
+}
+
+/// The simulator's exchange-side book (its REST depth, 5000 levels a side) as levels, with
+/// its last update id. (`SimexHandle::book_json` asks for `usize::MAX` levels, which
+/// overflows its capacity estimate in debug builds, so the test asks over REST instead.)
+fn exchange_book(handle: &SimexHandle) -> (u64, Vec<Level>, Vec<Level>) {
+    let der = handle.cert_der().expect("simex serves TLS").to_vec();
+    let tls = TlsConfig::builder()
+        .root_certs(RootCerts::Specific(Arc::new(vec![Certificate::from_der(
+            &der,
+        )
+        .to_owned()])))
+        .build();
+    let agent: Agent = Agent::config_builder().tls_config(tls).build().into();
+    let port = handle.addr(Market::Spot).expect("spot served").port();
+    let url = format!("https://localhost:{port}/api/v3/depth?symbol={SYMBOL}&limit=5000");
+    let body = agent
+        .get(&url)
+        .call()
+        .expect("simex answers")
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .expect("depth body");
+    let mut table = SymbolTable::new();
+    let id = table.intern(SYMBOL).expect("valid symbol");
+    let snapshot = BinanceDecoder::new(&table)
+        .decode_snapshot(&body, id)
+        .expect("simex book decodes");
+    (snapshot.last_update_id, snapshot.bids, snapshot.asks)
+}
+
+fn top(levels: impl Iterator<Item = Level>) -> Vec<Level> {
+    levels.take(DEPTH).collect()
+}
+
+/// True once the replay is over and the source's book is valid at the exchange's last id.
+fn caught_up(handle: &SimexHandle, book: &BookSync) -> bool {
+    handle.replay_finished(Market::Spot)
+        && book.is_valid()
+        && book.last_update_id() == exchange_book(handle).0
+}
+
+/// Polls until `done`, calling `step` between polls; returns what the outbox carried.
+fn drive(
+    source: &mut BinanceFeedSource,
+    sink: &mut CountingSink,
+    mut step: impl FnMut(&BinanceFeedSource) -> bool,
+) -> Seen {
+    let start = Instant::now();
+    let mut events = Outbox::with_capacity(1 << 16);
+    let mut seen = Seen::default();
+    loop {
+        let now_ns = start.elapsed().as_nanos() as u64;
+        source.poll(now_ns, &mut events, sink);
+        seen.take(&mut events);
+        if step(source) {
+            return seen;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no catch-up before the deadline: {:?} {:?} {:?}",
+            source.counters(),
+            source.sync_counters(),
+            source.fetch_counters()
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// The source's top levels equal the exchange's and the offline replay's depth.
+fn assert_same_book(handle: &SimexHandle, book: &BookSync) {
+    let (last_id, bids, asks) = exchange_book(handle);
+    assert_eq!(book.last_update_id(), last_id);
+    assert_eq!(top(book.book().bids()), top(bids.into_iter()), "bids");
+    assert_eq!(top(book.book().asks()), top(asks.into_iter()), "asks");
+    let capture = simex_support::path(simex_support::SPOT_CAPTURE);
+    let offline = replay_book(&[capture], SYMBOL, ReplayMarket::Spot, DEPTH).expect("replay");
+    assert_eq!(
+        offline.last_update_id, last_id,
+        "offline replay ends at the same id"
+    );
+    assert_eq!(
+        parse(&offline.bids),
+        top(book.book().bids()),
+        "offline bids"
+    );
+    assert_eq!(
+        parse(&offline.asks),
+        top(book.book().asks()),
+        "offline asks"
+    );
+}
+
+/// The replay report's `[price, qty]` text as levels.
+fn parse(levels: &[[String; 2]]) -> Vec<Level> {
+    levels
+        .iter()
+        .map(|[price, qty]| Level {
+            price: Price::parse(price).expect("report price"),
+            qty: Qty::parse(qty).expect("report qty"),
+        })
+        .collect()
+}
+
+#[test]
+fn live_source_over_tls_ends_with_the_exchange_book() {
+    let handle = simex_support::start(simex_support::config(
+        Market::Spot,
+        Speed::AsFastAsPossible,
+        true,
+    ));
+    let (mut source, id) = source(&handle, "live-clean");
+    let mut sink = CountingSink::default();
+    let seen = drive(&mut source, &mut sink, |s| {
+        caught_up(&handle, s.book(id).expect("configured"))
+    });
+    assert_same_book(&handle, source.book(id).expect("configured"));
+
+    let counters = *source.counters();
+    assert_eq!(sink.frames, counters.frames, "every frame captured");
+    assert_eq!(counters.decode_errors.iter().sum::<u64>(), 0);
+    assert_eq!(counters.outbox_full, 0);
+    // No bookTicker reaches the source here: `WsFeed` lower-cases stream names
+    // (`btcusdt@bookticker`) and simex matches `btcusdt@bookTicker` exactly.
+    assert!(seen.trades > 0 && seen.valid_tops > 0, "{counters:?}");
+    let sync = source.sync_counters();
+    assert_eq!(sync.gaps, 0);
+    assert!(sync.snapshots_loaded >= 1);
+    let fetch = source.fetch_counters();
+    assert!(fetch.ok >= 1 && fetch.failed == 0, "{fetch:?}");
+    source.shutdown();
+    handle.stop().expect("simex stops cleanly");
+}
+
+#[test]
+fn live_source_resyncs_through_malformed_frames_gap_and_dropped_connections() {
+    let handle = simex_support::start(simex_support::config(
+        Market::Spot,
+        Speed::Times(50.0),
+        true,
+    ));
+    let (mut source, id) = source(&handle, "live-faults");
+    let mut sink = CountingSink::default();
+    let mut phase = 0;
+    let seen = drive(&mut source, &mut sink, |s| {
+        let book = s.book(id).expect("configured");
+        let applied = book.counters().applied;
+        match phase {
+            0 if book.is_valid() && applied >= 200 => {
+                handle.send_malformed(5);
+                phase = 1;
+            }
+            1 if s.counters().decode_errors.iter().sum::<u64>() > 0 && applied >= 400 => {
+                let ahead = exchange_book(&handle).0 + 5_000;
+                handle.skip_update_ids(ahead..=ahead);
+                phase = 2;
+            }
+            2 if book.counters().gaps > 0 && book.is_valid() => {
+                handle.drop_connections();
+                phase = 3;
+            }
+            3 if s.counters().disconnect_resets > 0 => phase = 4,
+            4 => return caught_up(&handle, book),
+            _ => {}
+        }
+        false
+    });
+    assert_same_book(&handle, source.book(id).expect("configured"));
+
+    let counters = *source.counters();
+    assert!(
+        counters.decode_errors_of(DecodeErrorKind::Malformed) > 0,
+        "{counters:?}"
+    );
+    assert!(counters.disconnect_resets > 0);
+    assert_eq!(sink.frames, counters.frames, "every frame captured");
+    let sync = source.sync_counters();
+    assert!(sync.gaps > 0 && sync.resyncs > 0, "{sync:?}");
+    assert!(
+        sync.snapshots_loaded >= 3,
+        "initial, after the gap, after the drop: {sync:?}"
+    );
+    assert!(
+        seen.invalid_tops > 0,
+        "resyncs are published as invalid books"
+    );
+    assert!(source.ws_counters().disconnects > 0);
+    source.shutdown();
+    handle.stop().expect("simex stops cleanly");
+}
+
+#[test]
+fn live_config_reads_toml_with_defaults_and_rejects_unknown_keys() {
+    let text = r#"
+        market = "usdm"
+        symbols = ["BTCUSDT"]
+        rest_base_url = "https://fapi.binance.com"
+        [ws]
+        urls = ["wss://fstream.binance.com/public/stream"]
+    "#;
+    let config: BinanceFeedConfig = toml::from_str(text).expect("valid config");
+    assert_eq!(config.market, LiveMarket::Usdm);
+    assert_eq!(config.snapshot_limit, 1000);
+    assert_eq!(config.trusted_cert, None);
+    assert_eq!(
+        config.ws.stale_timeout_ms,
+        WsFeedConfig::default().stale_timeout_ms
+    );
+    let unknown = format!("snapshot_limt = 10\n{text}");
+    assert!(toml::from_str::<BinanceFeedConfig>(&unknown).is_err());
+    let bad_market = text.replace("usdm", "coinm");
+    assert!(toml::from_str::<BinanceFeedConfig>(&bad_market).is_err());
+}
