@@ -217,9 +217,10 @@ fn live_source_over_tls_ends_with_the_exchange_book() {
     assert_eq!(sink.frames, counters.frames, "every frame captured");
     assert_eq!(counters.decode_errors.iter().sum::<u64>(), 0);
     assert_eq!(counters.outbox_full, 0);
-    // No bookTicker reaches the source here: `WsFeed` lower-cases stream names
-    // (`btcusdt@bookticker`) and simex matches `btcusdt@bookTicker` exactly.
-    assert!(seen.trades > 0 && seen.valid_tops > 0, "{counters:?}");
+    assert!(
+        seen.trades > 0 && seen.valid_tops > 0 && seen.tickers > 0,
+        "{counters:?}"
+    );
     let sync = source.sync_counters();
     assert_eq!(sync.gaps, 0);
     assert!(sync.snapshots_loaded >= 1);

@@ -168,7 +168,8 @@ impl ExchangeBook {
                 return text.clone();
             }
         }
-        let mut out = String::with_capacity(64 + 40 * limit);
+        let levels = limit.min(self.bids.len().max(self.asks.len()));
+        let mut out = String::with_capacity(64 + 80 * levels);
         let last_update_id = match (futures, self.next_first_update_id) {
             (true, Some(next_first)) => next_first,
             _ => self.last_update_id,

@@ -113,9 +113,15 @@ impl WsEndpoint {
     }
 }
 
-/// A stream name as Binance expects it: trimmed and lower-case.
+/// A stream name as Binance expects it: trimmed, with a lower-case symbol part.
 pub fn normalize_stream(name: &str) -> String {
-    name.trim().to_ascii_lowercase()
+    // Binance wants the symbol part lower-case, but the stream type keeps its case
+    // (`btcusdt@bookTicker`, `btcusdt@aggTrade`, `btcusdt@kline_1m`).
+    let name = name.trim();
+    match name.split_once('@') {
+        Some((symbol, rest)) => format!("{}@{rest}", symbol.to_ascii_lowercase()),
+        None => name.to_ascii_lowercase(),
+    }
 }
 
 /// Normalises, de-duplicates (first occurrence wins) and splits streams into groups of at most
@@ -137,7 +143,7 @@ pub fn split_streams<S: AsRef<str>>(streams: &[S], max_per_connection: usize) ->
     groups
 }
 
-/// `<base>?streams=a/b/c` (or `<base>` alone when `streams` is empty); names are lower-cased.
+/// `<base>?streams=a/b/c` (or `<base>` alone when `streams` is empty); symbol parts are lower-cased.
 pub fn combined_stream_url<S: AsRef<str>>(base: &str, streams: &[S]) -> String {
     let mut url = String::with_capacity(base.len() + 9 + streams.len() * 24);
     url.push_str(base);
@@ -212,14 +218,14 @@ mod tests {
     }
 
     #[test]
-    fn combined_url_is_lower_case_and_slash_separated() {
+    fn combined_url_lower_cases_symbols_keeps_stream_types_and_uses_slashes() {
         let url = combined_stream_url(
             "wss://x:9443/stream",
             &["BTCUSDT@bookTicker", "ethusdt@trade"],
         );
         assert_eq!(
             url,
-            "wss://x:9443/stream?streams=btcusdt@bookticker/ethusdt@trade"
+            "wss://x:9443/stream?streams=btcusdt@bookTicker/ethusdt@trade"
         );
         assert_eq!(
             combined_stream_url::<&str>("ws://h/stream", &[]),
