@@ -14,7 +14,8 @@ use kestrel::core::SymbolTable;
 use kestrel::engine::affinity::available_cores;
 use kestrel::engine::stage::CaptureOnly;
 use kestrel::engine::{self, Components, Shutdown};
-use kestrel::feed::binance::book_replay::{replay_book, ReplayMarket};
+use kestrel::feed::binance::book_replay::replay_book;
+use kestrel::feed::binance::BinanceMarket;
 use kestrel::feed::replay::CaptureReplay;
 use kestrel::ops::OpsServer;
 use kestrel::ops::Registry;
@@ -374,8 +375,8 @@ fn replay(
     depth: usize,
 ) -> anyhow::Result<ExitCode> {
     let market = match market {
-        "usdm" => ReplayMarket::Usdm,
-        _ => ReplayMarket::Spot,
+        "usdm" => BinanceMarket::Usdm,
+        _ => BinanceMarket::Spot,
     };
     let report = replay_book(captures, symbol, market, depth)?;
     println!("{}", serde_json::to_string(&report)?);

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use kestrel::book::BookSync;
 use kestrel::core::{Level, MarketEvent, MarketEventKind, Price, Qty, SymbolId, SymbolTable};
 use kestrel::engine::stage::{FrameSink, MarketSource, Outbox};
-use kestrel::feed::binance::book_replay::{replay_book, ReplayMarket};
-use kestrel::feed::binance::live::{BinanceFeedConfig, BinanceFeedSource, LiveMarket};
+use kestrel::feed::binance::book_replay::replay_book;
+use kestrel::feed::binance::live::{BinanceFeedConfig, BinanceFeedSource};
+use kestrel::feed::binance::BinanceMarket;
 use kestrel::feed::binance::{BinanceDecoder, DecodeErrorKind};
 use kestrel::feed::ws::WsFeedConfig;
 use kestrel::sim::{Market, SimexHandle, Speed};
@@ -76,7 +77,7 @@ fn source(handle: &SimexHandle, name: &str) -> (BinanceFeedSource, SymbolId) {
     let mut table = SymbolTable::new();
     let id = table.intern(SYMBOL).expect("valid symbol");
     let config = BinanceFeedConfig {
-        market: LiveMarket::Spot,
+        market: BinanceMarket::Spot,
         symbols: vec![SYMBOL.to_owned()],
         ws: WsFeedConfig {
             urls: vec![format!("wss://localhost:{port}/stream")],
@@ -171,7 +172,7 @@ fn assert_same_book(handle: &SimexHandle, book: &BookSync) {
     assert_eq!(top(book.book().bids()), top(bids.into_iter()), "bids");
     assert_eq!(top(book.book().asks()), top(asks.into_iter()), "asks");
     let capture = simex_support::path(simex_support::SPOT_CAPTURE);
-    let offline = replay_book(&[capture], SYMBOL, ReplayMarket::Spot, DEPTH).expect("replay");
+    let offline = replay_book(&[capture], SYMBOL, BinanceMarket::Spot, DEPTH).expect("replay");
     assert_eq!(
         offline.last_update_id, last_id,
         "offline replay ends at the same id"
@@ -297,7 +298,7 @@ fn live_config_reads_toml_with_defaults_and_rejects_unknown_keys() {
         urls = ["wss://fstream.binance.com/public/stream"]
     "#;
     let config: BinanceFeedConfig = toml::from_str(text).expect("valid config");
-    assert_eq!(config.market, LiveMarket::Usdm);
+    assert_eq!(config.market, BinanceMarket::Usdm);
     assert_eq!(config.snapshot_limit, 1000);
     assert_eq!(config.trusted_cert, None);
     assert_eq!(

@@ -7,36 +7,13 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use crate::book::{BookSync, SyncConfig, SyncRule};
+use crate::book::{BookSync, SyncConfig};
 use crate::core::{Level, SymbolTable};
 use crate::feed::replay::{open_capture, split_capture_line, ReplayError};
 use crate::persist::payload::JournalEntry;
 use crate::persist::{JournalError, JournalReader, RecordType};
 
-use super::{BinanceDecoder, DecodeErrorKind, Decoded};
-
-/// Which Binance market the capture was recorded on (decides the book-sync rule).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReplayMarket {
-    Spot,
-    Usdm,
-}
-
-impl ReplayMarket {
-    /// Name used on the command line and in the report.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ReplayMarket::Spot => "spot",
-            ReplayMarket::Usdm => "usdm",
-        }
-    }
-    fn rule(self) -> SyncRule {
-        match self {
-            ReplayMarket::Spot => SyncRule::BinanceSpot,
-            ReplayMarket::Usdm => SyncRule::BinanceFutures,
-        }
-    }
-}
+use super::{BinanceDecoder, BinanceMarket, DecodeErrorKind, Decoded};
 
 /// The final state of a replayed book, as `kestrel replay` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -112,7 +89,7 @@ impl TextFormat {
 pub fn replay_book(
     captures: &[PathBuf],
     symbol: &str,
-    market: ReplayMarket,
+    market: BinanceMarket,
     depth: usize,
 ) -> Result<BookReplayReport, BookReplayError> {
     let mut table = SymbolTable::new();
@@ -121,7 +98,7 @@ pub fn replay_book(
         .map_err(|_| BookReplayError::Symbol(symbol.to_owned()))?;
     let mut run = Run {
         decoder: BinanceDecoder::new(&table),
-        sync: BookSync::new(market.rule(), SyncConfig::default()),
+        sync: BookSync::new(market.sync_rule(), SyncConfig::default()),
         symbol: symbol_id,
         format: TextFormat::default(),
         messages: BTreeMap::new(),

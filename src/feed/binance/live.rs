@@ -9,57 +9,28 @@
 //! A connection that ends for any reason but a rotation (or shutdown) resets the books of its
 //! symbols: an invalid `BookTop` is published and the next diff asks for a fresh snapshot.
 
-#[path = "snapshot_fetch.rs"]
-mod snapshot_fetch;
-
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::book::{BookSync, SyncConfig, SyncCounters, SyncRule, SyncStatus, TopOfBook};
+use crate::book::{BookSync, SyncConfig, SyncCounters, SyncStatus, TopOfBook};
 use crate::core::{BookTop, MarketEvent, MarketEventKind, SymbolId, SymbolTable};
 use crate::engine::stage::{FrameSink, MarketSource, Outbox, SourceState};
 use crate::feed::ws::{
     DisconnectReason, FrameMeta, WsCounters, WsError, WsEvent, WsFeed, WsFeedConfig,
 };
 
-use super::{BinanceDecoder, DecodeErrorKind, Decoded};
+use super::{BinanceDecoder, BinanceMarket, DecodeErrorKind, Decoded};
 
-pub use snapshot_fetch::{FetchCounters, FetchError};
-use snapshot_fetch::{SnapshotFetcher, SnapshotReply};
-
-/// Which Binance market the source connects to (decides REST path and sync rule).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LiveMarket {
-    /// Spot: `/api/v3/depth`, diffs chained by `U`.
-    Spot,
-    /// USDⓈ-M futures: `/fapi/v1/depth`, diffs chained by `pu`.
-    Usdm,
-}
-
-impl LiveMarket {
-    fn rule(self) -> SyncRule {
-        match self {
-            LiveMarket::Spot => SyncRule::BinanceSpot,
-            LiveMarket::Usdm => SyncRule::BinanceFutures,
-        }
-    }
-
-    fn depth_path(self) -> &'static str {
-        match self {
-            LiveMarket::Spot => "/api/v3/depth",
-            LiveMarket::Usdm => "/fapi/v1/depth",
-        }
-    }
-}
+pub use super::snapshot_fetch::{FetchCounters, FetchError};
+use super::snapshot_fetch::{SnapshotFetcher, SnapshotReply};
 
 /// Settings of one live Binance market-data source.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BinanceFeedConfig {
     /// Spot or USDⓈ-M futures.
-    pub market: LiveMarket,
+    pub market: BinanceMarket,
     /// Symbols as the venue names them (`BTCUSDT`); each must be in the engine's table.
     pub symbols: Vec<String>,
     /// The WebSocket feed (URLs, reconnect, rotation, TLS roots).
@@ -201,7 +172,7 @@ impl BinanceFeedSource {
             ));
             symbols.push(SymbolState {
                 id,
-                sync: BookSync::new(config.market.rule(), SyncConfig::default()),
+                sync: BookSync::new(config.market.sync_rule(), SyncConfig::default()),
                 top: TopOfBook::new(),
                 last_trade_id: 0,
                 in_flight: false,

@@ -15,6 +15,7 @@ mod types;
 
 pub mod book_replay;
 pub mod live;
+mod snapshot_fetch;
 
 pub use error::{BadDecimal, DecodeError, DecodeErrorKind};
 pub use types::{
@@ -31,6 +32,43 @@ use crate::core::event::{
     BookTicker, DepthDiff, DepthSnapshot, Level, MarketEvent, MarketEventKind, TradePrint,
 };
 use crate::core::symbol::{SymbolId, SymbolTable};
+
+/// Which Binance market a stream or book belongs to: decides the REST paths and the
+/// book-sync rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BinanceMarket {
+    /// Spot: `/api/v3`, diffs chained by `U == previous u + 1`.
+    Spot,
+    /// USDⓈ-M futures: `/fapi/v1`, diffs chained by `pu == previous u`.
+    Usdm,
+}
+
+impl BinanceMarket {
+    /// Name used in configs, on the command line and in reports.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BinanceMarket::Spot => "spot",
+            BinanceMarket::Usdm => "usdm",
+        }
+    }
+
+    /// The order-book sync rule of this market.
+    pub const fn sync_rule(self) -> crate::book::SyncRule {
+        match self {
+            BinanceMarket::Spot => crate::book::SyncRule::BinanceSpot,
+            BinanceMarket::Usdm => crate::book::SyncRule::BinanceFutures,
+        }
+    }
+
+    /// REST path of the depth snapshot.
+    pub const fn depth_path(self) -> &'static str {
+        match self {
+            BinanceMarket::Spot => "/api/v3/depth",
+            BinanceMarket::Usdm => "/fapi/v1/depth",
+        }
+    }
+}
 
 /// Default largest frame accepted, in bytes.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 8 << 20;
