@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::decimal::write_u64;
+
 /// Index of a strategy instance in the engine's strategy table.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
 pub struct StrategyId(pub u16);
@@ -54,23 +56,6 @@ impl ClientOrderId {
         }
         Some(Self((session << COUNTER_BITS) | counter))
     }
-}
-
-fn write_u64(mut v: u64, out: &mut [u8]) -> usize {
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for i in 0..n {
-        out[i] = digits[n - 1 - i];
-    }
-    n
 }
 
 impl fmt::Display for ClientOrderId {
