@@ -146,6 +146,12 @@ pub fn parse_exchange_info(body: &[u8], market: Market) -> Result<ExchangeInfo, 
                 source: err.into_inner(),
             }
         })?;
+    deserializer
+        .end()
+        .map_err(|source| ExchangeInfoError::Json {
+            path: "(after the document)".to_string(),
+            source,
+        })?;
     let mut ignored_filters = BTreeMap::new();
     for filter in &raw.exchange_filters {
         let name = filter
