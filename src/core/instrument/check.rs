@@ -504,4 +504,38 @@ mod tests {
         );
         assert_eq!(check(true, Side::Buy, "0", "10.01"), Ok(()));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn check_order_never_panics_on_any_filter_values(
+            raws in proptest::array::uniform12(proptest::num::i128::ANY),
+            market_order: bool,
+            sell: bool,
+        ) {
+            let mut inst = Instrument::new("ANY", Market::Spot, "A", "B");
+            inst.price_filter = PriceFilter {
+                min_price: Price::from_raw(raws[0]),
+                max_price: Price::from_raw(raws[1]),
+                tick_size: Price::from_raw(raws[2]),
+            };
+            inst.lot_size = LotSizeFilter {
+                min_qty: Qty::from_raw(raws[3]),
+                max_qty: Qty::from_raw(raws[4]),
+                step_size: Qty::from_raw(raws[5]),
+            };
+            inst.notional.min_notional = Notional::from_raw(raws[6]);
+            inst.notional.max_notional = Notional::from_raw(raws[7]);
+            inst.percent_price = PercentPriceFilter::Band {
+                multiplier_up: Ratio::from_raw(raws[8]),
+                multiplier_down: Ratio::from_raw(raws[9]),
+                avg_price_mins: 0,
+            };
+            let side = if sell { Side::Sell } else { Side::Buy };
+            let (price, qty) = (Price::from_raw(raws[10]), Qty::from_raw(raws[11]));
+            let reference = Price::from_raw(raws[0] ^ raws[11]);
+            let _ = inst.check_order(market_order, side, price, qty, reference);
+            let _ = inst.round_price(price, side, !market_order);
+            let _ = inst.round_qty_down(qty);
+        }
+    }
 }
