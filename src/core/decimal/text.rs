@@ -43,12 +43,16 @@ pub const MAX_TEXT_LEN: usize = 42;
 /// Why a decimal text could not be turned into a fixed-point value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DecimalError {
+    /// No digits at all.
     #[error("empty decimal")]
     Empty,
+    /// A byte that is not a digit, sign or the one dot, at this offset.
     #[error("invalid character at byte {0}")]
     InvalidChar(usize),
+    /// A non-zero digit past the 18th decimal, which would be lost.
     #[error("more than {SCALE_DIGITS} significant fractional digits")]
     TooPrecise,
+    /// Magnitude beyond what an `i128` at 1e-18 holds (about 1.7e20).
     #[error("value out of range")]
     Overflow,
 }

@@ -55,16 +55,22 @@ impl fmt::Display for ExchangeFilter {
 /// Why an order fails the instrument's filters; `Display` reads like Binance's -1013 message.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum FilterReject {
+    /// The symbol is not open for orders.
     #[error("Filter failure: STATUS (symbol is {status:?}, not trading)")]
     NotTrading { status: InstrumentStatus },
+    /// A limit price of zero or below.
     #[error("Filter failure: PRICE_FILTER (price {price} is not positive)")]
     PriceNotPositive { price: Price },
+    /// Price under `minPrice`.
     #[error("Filter failure: PRICE_FILTER (price {price} below minPrice {min_price})")]
     PriceBelowMin { price: Price, min_price: Price },
+    /// Price over `maxPrice`.
     #[error("Filter failure: PRICE_FILTER (price {price} above maxPrice {max_price})")]
     PriceAboveMax { price: Price, max_price: Price },
+    /// Price not on the `tickSize` grid counted from `minPrice`.
     #[error("Filter failure: PRICE_FILTER (price {price} off the tickSize {tick_size} grid)")]
     PriceOffTick { price: Price, tick_size: Price },
+    /// Price outside the percent-price band around the reference price.
     #[error("Filter failure: {filter} (price {price} outside [{low}, {high}] around {reference})")]
     PriceOutsideBand {
         filter: ExchangeFilter,
@@ -73,32 +79,38 @@ pub enum FilterReject {
         high: Price,
         reference: Price,
     },
+    /// A quantity of zero or below.
     #[error("Filter failure: {filter} (quantity {qty} is not positive)")]
     QtyNotPositive { filter: ExchangeFilter, qty: Qty },
+    /// Quantity under `minQty`.
     #[error("Filter failure: {filter} (quantity {qty} below minQty {min_qty})")]
     QtyBelowMin {
         filter: ExchangeFilter,
         qty: Qty,
         min_qty: Qty,
     },
+    /// Quantity over `maxQty`.
     #[error("Filter failure: {filter} (quantity {qty} above maxQty {max_qty})")]
     QtyAboveMax {
         filter: ExchangeFilter,
         qty: Qty,
         max_qty: Qty,
     },
+    /// Quantity not on the `stepSize` grid counted from `minQty`.
     #[error("Filter failure: {filter} (quantity {qty} off the stepSize {step_size} grid)")]
     QtyOffStep {
         filter: ExchangeFilter,
         qty: Qty,
         step_size: Qty,
     },
+    /// Price × quantity under the minimum notional.
     #[error("Filter failure: {filter} (notional {notional} below {min_notional})")]
     NotionalBelowMin {
         filter: ExchangeFilter,
         notional: Notional,
         min_notional: Notional,
     },
+    /// Price × quantity over the maximum notional.
     #[error("Filter failure: {filter} (notional {notional} above {max_notional})")]
     NotionalAboveMax {
         filter: ExchangeFilter,
