@@ -14,7 +14,7 @@ use std::fmt;
 
 mod text;
 
-pub(crate) use text::write_unsigned;
+pub(crate) use text::write_u64;
 pub use text::{parse_raw, write_raw, write_raw_with_decimals, DecimalError, MAX_TEXT_LEN};
 
 /// Number of fractional decimal digits every fixed-point value carries.

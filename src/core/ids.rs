@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::decimal::write_unsigned;
+use super::decimal::write_u64;
 
 /// Index of a strategy instance in the engine's strategy table.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug)]
@@ -39,10 +39,10 @@ impl ClientOrderId {
             out[pos] = b;
             pos += 1;
         }
-        pos += write_unsigned(self.session() as u128, &mut out[pos..]);
+        pos += write_u64(self.session() as u64, &mut out[pos..]);
         out[pos] = b'-';
         pos += 1;
-        pos += write_unsigned(self.counter() as u128, &mut out[pos..]);
+        pos += write_u64(self.counter(), &mut out[pos..]);
         pos
     }
     /// Parses the wire form back; `None` for ids that are not kestrel's.

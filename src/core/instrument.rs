@@ -276,4 +276,33 @@ mod tests {
             p("0.071234")
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn rounded_values_land_on_the_grid_on_the_promised_side(
+            value in -1_000_000_000_000_000_000_000i128..1_000_000_000_000_000_000_000,
+            origin in 0i128..1_000_000_000_000_000_000_000,
+            step in 1i128..1_000_000_000_000_000_000_000,
+            sell: bool,
+            passive: bool,
+        ) {
+            let mut inst = Instrument::new("ANY", Market::Spot, "A", "B");
+            inst.price_filter.min_price = Price::from_raw(origin);
+            inst.price_filter.tick_size = Price::from_raw(step);
+            inst.lot_size.min_qty = Qty::from_raw(origin);
+            inst.lot_size.step_size = Qty::from_raw(step);
+            let side = if sell { Side::Sell } else { Side::Buy };
+            let rounded = inst.round_price(Price::from_raw(value), side, passive).raw();
+            proptest::prop_assert_eq!((rounded - origin).rem_euclid(step), 0);
+            proptest::prop_assert!((rounded - value).abs() < step);
+            let floors = (side == Side::Buy) == passive;
+            let on_promised_side = if floors { rounded <= value } else { rounded >= value };
+            proptest::prop_assert!(on_promised_side);
+            let qty = inst.round_qty_down(Qty::from_raw(value)).raw();
+            proptest::prop_assert!(qty >= 0 && qty <= value.max(0));
+            if qty > 0 {
+                proptest::prop_assert_eq!((qty - origin).rem_euclid(step), 0);
+            }
+        }
+    }
 }

@@ -31,6 +31,9 @@ const POW10_U64: [u64; 20] = [
     10_000_000_000_000_000_000,
 ];
 
+/// Eight ASCII '0' bytes.
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
 /// Most integer digits the fast path takes: 10^19 − 1 still fits in a `u64`.
 const FAST_INT_DIGITS: usize = 19;
 
@@ -40,12 +43,16 @@ pub const MAX_TEXT_LEN: usize = 42;
 /// Why a decimal text could not be turned into a fixed-point value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DecimalError {
+    /// No digits at all.
     #[error("empty decimal")]
     Empty,
+    /// A byte that is not a digit, sign or the one dot, at this offset.
     #[error("invalid character at byte {0}")]
     InvalidChar(usize),
+    /// A non-zero digit past the 18th decimal, which would be lost.
     #[error("more than {SCALE_DIGITS} significant fractional digits")]
     TooPrecise,
+    /// Magnitude beyond what an `i128` at 1e-18 holds (about 1.7e20).
     #[error("value out of range")]
     Overflow,
 }
@@ -99,10 +106,14 @@ fn digits_swar(digits: &[u8]) -> Option<u64> {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        // Left-pad with '0' so the partial chunk reads as the same number.
-        let mut padded = [b'0'; 8];
-        padded[8 - rest.len()..].copy_from_slice(rest);
-        value = value * POW10_U64[rest.len()] + eight_digits(u64::from_le_bytes(padded))?;
+        // Shift the digits into the high bytes and left-pad with '0', so the partial chunk
+        // reads as the same number (a register loop: no call to memcpy).
+        let mut word = 0u64;
+        for &b in rest {
+            word = (word >> 8) | (u64::from(b) << 56);
+        }
+        word |= ASCII_ZEROS >> (8 * rest.len());
+        value = value * POW10_U64[rest.len()] + eight_digits(word)?;
     }
     Some(value)
 }
@@ -121,7 +132,7 @@ fn eight_digits(word: u64) -> Option<u64> {
     const PAIR_MASK: u64 = 0x0000_00FF_0000_00FF;
     const MUL_HIGH: u64 = 100 + (1_000_000 << 32);
     const MUL_LOW: u64 = 1 + (10_000 << 32);
-    let v = word - 0x3030_3030_3030_3030;
+    let v = word - ASCII_ZEROS;
     let v = v.wrapping_mul(10).wrapping_add(v >> 8);
     let v = (v & PAIR_MASK)
         .wrapping_mul(MUL_HIGH)
@@ -200,24 +211,6 @@ fn parse_digits_u128(digits: &[u8], offset: usize) -> Result<u128, DecimalError>
     Ok(value)
 }
 
-/// Writes `v` in decimal ASCII digits at the start of `out` and returns how many it wrote.
-pub(crate) fn write_unsigned(mut v: u128, out: &mut [u8]) -> usize {
-    let mut digits = [0u8; 40];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for i in 0..n {
-        out[i] = digits[n - 1 - i];
-    }
-    n
-}
-
 /// Writes `raw` (1e-18 units) as plain decimal text into `out`, without trailing fractional
 /// zeros, and returns the number of bytes written. `out` must hold at least 42 bytes.
 #[inline]
@@ -235,23 +228,28 @@ pub fn write_raw_with_decimals(raw: i128, decimals: Option<u32>, out: &mut [u8])
     }
     let magnitude = raw.unsigned_abs();
     let int_part = magnitude / SCALE as u128;
-    let frac_part = (magnitude % SCALE as u128) as u64;
-    pos += write_unsigned(int_part, &mut out[pos..]);
-    // Fractional digits, most significant first.
-    let mut frac = [b'0'; SCALE_DIGITS as usize];
-    let mut f = frac_part;
-    for slot in frac.iter_mut().rev() {
-        *slot = b'0' + (f % 10) as u8;
-        f /= 10;
-    }
+    // The remainder is below 10^18, so it fits in u64.
+    let frac_part = (magnitude - int_part * SCALE as u128) as u64;
+    pos += match u64::try_from(int_part) {
+        Ok(small) => write_u64(small, &mut out[pos..]),
+        Err(_) => {
+            // Above u64 (≥ 1.8e19 units): the high digits, then the low 19 zero-padded.
+            const TEN_POW_19: u128 = POW10_U64[19] as u128;
+            let high = write_u64((int_part / TEN_POW_19) as u64, &mut out[pos..]);
+            let low = (int_part % TEN_POW_19) as u64;
+            write_padded(low, &mut out[pos + high..pos + high + 19]);
+            high + 19
+        }
+    };
     let keep = match decimals {
         Some(d) => d.min(SCALE_DIGITS) as usize,
-        None => frac.iter().rposition(|&b| b != b'0').map_or(0, |i| i + 1),
+        None => SCALE_DIGITS as usize - trailing_zero_digits(frac_part),
     };
     if keep > 0 {
         out[pos] = b'.';
         pos += 1;
-        out[pos..pos + keep].copy_from_slice(&frac[..keep]);
+        let leading = frac_part / POW10_U64[SCALE_DIGITS as usize - keep];
+        write_padded(leading, &mut out[pos..pos + keep]);
         pos += keep;
     }
     if let Some(d) = decimals {
@@ -262,6 +260,50 @@ pub fn write_raw_with_decimals(raw: i128, decimals: Option<u32>, out: &mut [u8])
         }
     }
     pos
+}
+
+/// Writes `value` in decimal without leading zeros and returns the number of bytes (≤ 20).
+pub(crate) fn write_u64(value: u64, out: &mut [u8]) -> usize {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut v = value;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let n = digits.len() - start;
+    out[..n].copy_from_slice(&digits[start..]);
+    n
+}
+
+/// Fills all of `out` with the low digits of `value`, zero-padded on the left.
+fn write_padded(value: u64, out: &mut [u8]) {
+    let mut v = value;
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// How many of the 18 fraction digits of `frac` (< 10^18) are trailing zeros.
+fn trailing_zero_digits(frac: u64) -> usize {
+    if frac == 0 {
+        return SCALE_DIGITS as usize;
+    }
+    let mut count = 0;
+    let mut f = frac;
+    // Binary search over 16, 8, 4, 2, 1 zeros covers every count up to 17.
+    for zeros in [16, 8, 4, 2, 1] {
+        if f % POW10_U64[zeros] == 0 {
+            f /= POW10_U64[zeros];
+            count += zeros;
+        }
+    }
+    count
 }
 
 #[cfg(test)]
@@ -347,6 +389,17 @@ mod tests {
         assert_eq!(fmt(-SCALE / 2), "-0.5");
         assert_eq!(fmt(100_000), "0.0000000000001");
         assert_eq!(fmt(i128::MAX), "170141183460469231731.687303715884105727");
+        assert_eq!(
+            fmt(i128::MIN + 1),
+            "-170141183460469231731.687303715884105727"
+        );
+        assert_eq!(
+            fmt(10_000_000_000_000_000_000 * SCALE),
+            "10000000000000000000"
+        );
+        assert_eq!(fmt(1), "0.000000000000000001");
+        assert_eq!(fmt(10), "0.00000000000000001");
+        assert_eq!(fmt(SCALE + SCALE / 10), "1.1");
         let mut b = [0u8; MAX_TEXT_LEN];
         let n = write_raw_with_decimals(SCALE / 10, Some(8), &mut b);
         assert_eq!(&b[..n], b"0.10000000");

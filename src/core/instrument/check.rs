@@ -55,16 +55,22 @@ impl fmt::Display for ExchangeFilter {
 /// Why an order fails the instrument's filters; `Display` reads like Binance's -1013 message.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum FilterReject {
+    /// The symbol is not open for orders.
     #[error("Filter failure: STATUS (symbol is {status:?}, not trading)")]
     NotTrading { status: InstrumentStatus },
+    /// A limit price of zero or below.
     #[error("Filter failure: PRICE_FILTER (price {price} is not positive)")]
     PriceNotPositive { price: Price },
+    /// Price under `minPrice`.
     #[error("Filter failure: PRICE_FILTER (price {price} below minPrice {min_price})")]
     PriceBelowMin { price: Price, min_price: Price },
+    /// Price over `maxPrice`.
     #[error("Filter failure: PRICE_FILTER (price {price} above maxPrice {max_price})")]
     PriceAboveMax { price: Price, max_price: Price },
+    /// Price not on the `tickSize` grid counted from `minPrice`.
     #[error("Filter failure: PRICE_FILTER (price {price} off the tickSize {tick_size} grid)")]
     PriceOffTick { price: Price, tick_size: Price },
+    /// Price outside the percent-price band around the reference price.
     #[error("Filter failure: {filter} (price {price} outside [{low}, {high}] around {reference})")]
     PriceOutsideBand {
         filter: ExchangeFilter,
@@ -73,32 +79,38 @@ pub enum FilterReject {
         high: Price,
         reference: Price,
     },
+    /// A quantity of zero or below.
     #[error("Filter failure: {filter} (quantity {qty} is not positive)")]
     QtyNotPositive { filter: ExchangeFilter, qty: Qty },
+    /// Quantity under `minQty`.
     #[error("Filter failure: {filter} (quantity {qty} below minQty {min_qty})")]
     QtyBelowMin {
         filter: ExchangeFilter,
         qty: Qty,
         min_qty: Qty,
     },
+    /// Quantity over `maxQty`.
     #[error("Filter failure: {filter} (quantity {qty} above maxQty {max_qty})")]
     QtyAboveMax {
         filter: ExchangeFilter,
         qty: Qty,
         max_qty: Qty,
     },
+    /// Quantity not on the `stepSize` grid counted from `minQty`.
     #[error("Filter failure: {filter} (quantity {qty} off the stepSize {step_size} grid)")]
     QtyOffStep {
         filter: ExchangeFilter,
         qty: Qty,
         step_size: Qty,
     },
+    /// Price × quantity under the minimum notional.
     #[error("Filter failure: {filter} (notional {notional} below {min_notional})")]
     NotionalBelowMin {
         filter: ExchangeFilter,
         notional: Notional,
         min_notional: Notional,
     },
+    /// Price × quantity over the maximum notional.
     #[error("Filter failure: {filter} (notional {notional} above {max_notional})")]
     NotionalAboveMax {
         filter: ExchangeFilter,
@@ -503,5 +515,39 @@ mod tests {
             Err((41, ExchangeFilter::Notional))
         );
         assert_eq!(check(true, Side::Buy, "0", "10.01"), Ok(()));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn check_order_never_panics_on_any_filter_values(
+            raws in proptest::array::uniform12(proptest::num::i128::ANY),
+            market_order: bool,
+            sell: bool,
+        ) {
+            let mut inst = Instrument::new("ANY", Market::Spot, "A", "B");
+            inst.price_filter = PriceFilter {
+                min_price: Price::from_raw(raws[0]),
+                max_price: Price::from_raw(raws[1]),
+                tick_size: Price::from_raw(raws[2]),
+            };
+            inst.lot_size = LotSizeFilter {
+                min_qty: Qty::from_raw(raws[3]),
+                max_qty: Qty::from_raw(raws[4]),
+                step_size: Qty::from_raw(raws[5]),
+            };
+            inst.notional.min_notional = Notional::from_raw(raws[6]);
+            inst.notional.max_notional = Notional::from_raw(raws[7]);
+            inst.percent_price = PercentPriceFilter::Band {
+                multiplier_up: Ratio::from_raw(raws[8]),
+                multiplier_down: Ratio::from_raw(raws[9]),
+                avg_price_mins: 0,
+            };
+            let side = if sell { Side::Sell } else { Side::Buy };
+            let (price, qty) = (Price::from_raw(raws[10]), Qty::from_raw(raws[11]));
+            let reference = Price::from_raw(raws[0] ^ raws[11]);
+            let _ = inst.check_order(market_order, side, price, qty, reference);
+            let _ = inst.round_price(price, side, !market_order);
+            let _ = inst.round_qty_down(qty);
+        }
     }
 }

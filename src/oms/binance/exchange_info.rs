@@ -84,11 +84,13 @@ impl RateLimit {
 /// Why an `exchangeInfo` body could not be turned into instruments.
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeInfoError {
+    /// The body is not JSON of the expected shape (path names where).
     #[error("exchangeInfo JSON does not fit at {path}: {source}")]
     Json {
         path: String,
         source: serde_json::Error,
     },
+    /// A filter value is missing or malformed.
     #[error("symbol {symbol}: filter {filter}: field {field}: {reason}")]
     Filter {
         symbol: String,
@@ -96,6 +98,7 @@ pub enum ExchangeInfoError {
         field: &'static str,
         reason: String,
     },
+    /// A rate limit with an interval unit this code does not know.
     #[error("rate limit #{index}: unknown interval {interval:?}")]
     RateLimitInterval { index: usize, interval: String },
 }
@@ -145,6 +148,12 @@ pub fn parse_exchange_info(body: &[u8], market: Market) -> Result<ExchangeInfo, 
                 path: err.path().to_string(),
                 source: err.into_inner(),
             }
+        })?;
+    deserializer
+        .end()
+        .map_err(|source| ExchangeInfoError::Json {
+            path: "(after the document)".to_string(),
+            source,
         })?;
     let mut ignored_filters = BTreeMap::new();
     for filter in &raw.exchange_filters {
