@@ -40,31 +40,46 @@ pub enum ConfigError {
     },
 }
 
+/// Parses TOML text into any config section type, rejecting unknown keys and bad values
+/// with the key path; `origin` names the text in errors (a path, or "embedded default").
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+) -> Result<T, ConfigError> {
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| ConfigError::Invalid {
+        origin: origin.to_owned(),
+        key: "(syntax)".to_owned(),
+        message: e.to_string().trim().to_owned(),
+    })?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::Invalid {
+        origin: origin.to_owned(),
+        key: e.path().to_string(),
+        message: e.inner().message().to_owned(),
+    })
+}
+
+/// Reads and parses a TOML file with [`parse_toml`].
+pub fn load_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_toml(&text, &path.display().to_string())
+}
+
 impl Config {
     /// Parses TOML text; `origin` names it in errors (a path, or "embedded default").
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let deserializer = toml::Deserializer::parse(text).map_err(|e| ConfigError::Invalid {
-            origin: origin.to_owned(),
-            key: "(syntax)".to_owned(),
-            message: e.to_string().trim().to_owned(),
-        })?;
-        let config: Config =
-            serde_path_to_error::deserialize(deserializer).map_err(|e| ConfigError::Invalid {
-                origin: origin.to_owned(),
-                key: e.path().to_string(),
-                message: e.inner().message().to_owned(),
-            })?;
+        let config: Config = parse_toml(text, origin)?;
         config.validate(origin)?;
         Ok(config)
     }
 
     /// Reads and parses a file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text, &path.display().to_string())
+        let config: Config = load_toml(path)?;
+        config.validate(&path.display().to_string())?;
+        Ok(config)
     }
 
     /// The embedded default (the shipped example).

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use kestrel::config::{Config, EXAMPLE};
+use kestrel::config::{load_toml, Config, EXAMPLE};
 use kestrel::core::clock::wall_ns;
 use kestrel::core::SymbolTable;
 use kestrel::engine::affinity::available_cores;
@@ -302,20 +302,7 @@ fn parse_id_range(text: &str) -> anyhow::Result<[u64; 2]> {
 
 fn simex_config(args: &SimexArgs) -> anyhow::Result<SimexConfig> {
     let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let deserializer = toml::Deserializer::parse(&text)
-                .with_context(|| format!("parsing {}", path.display()))?;
-            serde_path_to_error::deserialize(deserializer).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: key `{}`: {}",
-                    path.display(),
-                    e.path(),
-                    e.inner().message()
-                )
-            })?
-        }
+        Some(path) => load_toml(path)?,
         None => SimexConfig {
             markets: SIMEX_DEFAULT_MARKETS
                 .iter()
