@@ -8,7 +8,9 @@ use crate::core::{ExecEvent, OrderIntent};
 use crate::ops::LatencyRecorder;
 
 use super::ring::{FrameTx, RingTx};
-use super::runner::{drain_into, RunnerMetrics, BATCH, PUBLISH_EVERY_NS, TIMER_EVERY_NS};
+use super::runner::{
+    drain_into, hand_intent, RunnerMetrics, BATCH, PUBLISH_EVERY_NS, TIMER_EVERY_NS,
+};
 use super::shutdown::Shutdown;
 use super::stage::{MarketSource, OrderOutputs, OrderStage, Outbox, SourceState, StrategyStage};
 use super::wait::{Backoff, WaitStrategy};
@@ -33,25 +35,32 @@ pub(super) struct FusedLoop<S, G, O> {
 /// wait for the next loop turn (guards against two components ping-ponging forever).
 const FUSED_REACTION_ROUNDS: usize = 8;
 
+/// The buffers one strategy ⇄ order-stage reaction works in, allocated once per run.
+struct Reaction {
+    intents: Outbox<OrderIntent>,
+    out: OrderOutputs,
+    /// Exec events not yet handed to the strategy.
+    pending: VecDeque<ExecEvent>,
+    push_backoff: Backoff,
+}
+
 impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
     pub(super) fn run(mut self, shutdown: &Shutdown) {
         let mut events = Outbox::with_capacity(BATCH);
-        let mut intents = Outbox::with_capacity(BATCH);
-        let mut out = OrderOutputs::with_capacity(BATCH, BATCH);
-        let mut pending_exec: VecDeque<ExecEvent> = VecDeque::with_capacity(self.exec_backlog);
+        let mut r = Reaction {
+            intents: Outbox::with_capacity(BATCH),
+            out: OrderOutputs::with_capacity(BATCH, BATCH),
+            pending: VecDeque::with_capacity(self.exec_backlog),
+            push_backoff: Backoff::new(self.wait),
+        };
         let mut backoff = Backoff::new(self.wait);
-        let mut push_backoff = Backoff::new(self.wait);
-        let mut no_capture = super::stage::NoCapture;
         let mut next_timer = 0u64;
         let mut next_publish = 0u64;
         let mut finished = false;
         loop {
             let mut worked = false;
             if !finished && !shutdown.stop_requested() {
-                let state = match self.capture.as_mut() {
-                    Some(tx) => self.source.poll(mono_ns(), &mut events, tx),
-                    None => self.source.poll(mono_ns(), &mut events, &mut no_capture),
-                };
+                let state = self.source.poll(mono_ns(), &mut events, &mut self.capture);
                 finished = state == SourceState::Finished;
                 worked = state == SourceState::Active;
             }
@@ -60,35 +69,17 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
                 worked = true;
                 self.market_hop
                     .record_ns(mono_ns().saturating_sub(event.recv_ns));
-                self.strategy.on_market(&event, &mut intents);
-                self.react(
-                    &mut intents,
-                    &mut out,
-                    &mut pending_exec,
-                    &mut push_backoff,
-                    shutdown,
-                );
+                self.strategy.on_market(&event, &mut r.intents);
+                self.react(&mut r, shutdown);
             }
-            if self.orders.poll(mono_ns(), &mut out) || !pending_exec.is_empty() {
+            if self.orders.poll(mono_ns(), &mut r.out) || !r.pending.is_empty() {
                 worked = true;
-                self.react(
-                    &mut intents,
-                    &mut out,
-                    &mut pending_exec,
-                    &mut push_backoff,
-                    shutdown,
-                );
+                self.react(&mut r, shutdown);
             }
             let now = mono_ns();
             if now >= next_timer {
-                self.strategy.on_timer(now, &mut intents);
-                self.react(
-                    &mut intents,
-                    &mut out,
-                    &mut pending_exec,
-                    &mut push_backoff,
-                    shutdown,
-                );
+                self.strategy.on_timer(now, &mut r.intents);
+                self.react(&mut r, shutdown);
                 next_timer = now + TIMER_EVERY_NS;
             }
             if now >= next_publish {
@@ -110,41 +101,41 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
     }
 
     /// Feeds intents to the order stage and its exec events back to the strategy, a bounded
-    /// number of rounds; leftovers stay in `pending` for the next turn.
-    fn react(
-        &mut self,
-        intents: &mut Outbox<OrderIntent>,
-        out: &mut OrderOutputs,
-        pending: &mut VecDeque<ExecEvent>,
-        backoff: &mut Backoff,
-        shutdown: &Shutdown,
-    ) {
+    /// number of rounds; leftovers stay in `r.pending` for the next turn.
+    fn react(&mut self, r: &mut Reaction, shutdown: &Shutdown) {
         for _ in 0..FUSED_REACTION_ROUNDS {
-            if intents.is_full() {
+            if r.intents.is_full() {
                 self.metrics.outbox_overflow.inc();
             }
-            self.metrics.intents.add(intents.len() as u64);
-            for intent in intents.drain() {
-                self.orders.on_intent(&intent, mono_ns(), out);
-                if intent.cause_recv_ns != 0 {
-                    self.tick_to_order
-                        .record_ns(mono_ns().saturating_sub(intent.cause_recv_ns));
-                }
+            self.metrics.intents.add(r.intents.len() as u64);
+            for intent in r.intents.drain() {
+                hand_intent(
+                    &mut self.orders,
+                    &intent,
+                    mono_ns(),
+                    &mut r.out,
+                    &mut self.tick_to_order,
+                );
             }
-            drain_into(&mut out.journal, &mut self.journal, backoff, shutdown);
-            if pending.len() + out.exec.len() > pending.capacity() {
+            drain_into(
+                &mut r.out.journal,
+                &mut self.journal,
+                &mut r.push_backoff,
+                shutdown,
+            );
+            if r.pending.len() + r.out.exec.len() > r.pending.capacity() {
                 self.metrics.exec_backlog_grown.inc();
             }
-            pending.extend(out.exec.drain());
-            let Some(event) = pending.pop_front() else {
+            r.pending.extend(r.out.exec.drain());
+            let Some(event) = r.pending.pop_front() else {
                 return;
             };
-            self.strategy.on_exec(&event, intents);
-            while intents.is_empty() {
-                let Some(event) = pending.pop_front() else {
+            self.strategy.on_exec(&event, &mut r.intents);
+            while r.intents.is_empty() {
+                let Some(event) = r.pending.pop_front() else {
                     return;
                 };
-                self.strategy.on_exec(&event, intents);
+                self.strategy.on_exec(&event, &mut r.intents);
             }
         }
     }

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::core::clock::mono_ns;
+
 use crate::core::{ExecEvent, MarketEvent, OrderIntent, SymbolTable};
 use crate::ops::{Counter, LatencyRecorder};
 use crate::persist::JournalWriter;
@@ -366,5 +368,21 @@ pub(super) fn drain_into<T: Copy + Send>(
             shutdown.fail();
             return;
         }
+    }
+}
+
+/// Gives `intent` to the order stage and records its tick-to-order latency (from the
+/// receive stamp of the market event that caused it, when one did).
+#[inline]
+pub(super) fn hand_intent<O: OrderStage>(
+    orders: &mut O,
+    intent: &OrderIntent,
+    now_ns: u64,
+    out: &mut super::stage::OrderOutputs,
+    tick_to_order: &mut LatencyRecorder,
+) {
+    orders.on_intent(intent, now_ns, out);
+    if intent.cause_recv_ns != 0 {
+        tick_to_order.record_ns(mono_ns().saturating_sub(intent.cause_recv_ns));
     }
 }

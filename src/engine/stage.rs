@@ -75,13 +75,14 @@ pub trait FrameSink {
     fn capture(&mut self, stream_tag: u16, recv_ns: u64, frame: &[u8]) -> bool;
 }
 
-/// A sink that keeps nothing, for runs without capture.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoCapture;
-
-impl FrameSink for NoCapture {
-    fn capture(&mut self, _stream_tag: u16, _recv_ns: u64, _frame: &[u8]) -> bool {
-        true
+/// No sink (capture switched off) keeps nothing.
+impl<T: FrameSink> FrameSink for Option<T> {
+    #[inline]
+    fn capture(&mut self, stream_tag: u16, recv_ns: u64, frame: &[u8]) -> bool {
+        match self {
+            Some(sink) => sink.capture(stream_tag, recv_ns, frame),
+            None => true,
+        }
     }
 }
 

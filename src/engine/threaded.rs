@@ -8,7 +8,9 @@ use crate::core::{ExecEvent, MarketEvent, OrderIntent};
 use crate::ops::LatencyRecorder;
 
 use super::ring::{FrameTx, RingRx, RingTx};
-use super::runner::{drain_into, RunnerMetrics, BATCH, PUBLISH_EVERY_NS, TIMER_EVERY_NS};
+use super::runner::{
+    drain_into, hand_intent, RunnerMetrics, BATCH, PUBLISH_EVERY_NS, TIMER_EVERY_NS,
+};
 use super::shutdown::{Shutdown, Stage};
 use super::stage::{MarketSource, OrderOutputs, OrderStage, Outbox, SourceState, StrategyStage};
 use super::wait::{Backoff, WaitStrategy};
@@ -27,12 +29,8 @@ impl<S: MarketSource> FeedLoop<S> {
         let mut events = Outbox::with_capacity(BATCH);
         let mut backoff = Backoff::new(self.wait);
         let mut push_backoff = Backoff::new(self.wait);
-        let mut no_capture = super::stage::NoCapture;
         while !shutdown.stop_requested() {
-            let state = match self.capture.as_mut() {
-                Some(tx) => self.source.poll(mono_ns(), &mut events, tx),
-                None => self.source.poll(mono_ns(), &mut events, &mut no_capture),
-            };
+            let state = self.source.poll(mono_ns(), &mut events, &mut self.capture);
             let produced = events.len() as u64;
             if produced > 0 {
                 self.metrics.market_events.add(produced);
@@ -178,11 +176,13 @@ impl<O: OrderStage> OmsLoop<O> {
                     break;
                 };
                 let now = mono_ns();
-                self.orders.on_intent(&intent, now, &mut out);
-                if intent.cause_recv_ns != 0 {
-                    self.tick_to_order
-                        .record_ns(mono_ns().saturating_sub(intent.cause_recv_ns));
-                }
+                hand_intent(
+                    &mut self.orders,
+                    &intent,
+                    now,
+                    &mut out,
+                    &mut self.tick_to_order,
+                );
                 self.route(&mut out, &mut exec_backlog, &mut push_backoff, shutdown);
                 worked = true;
             }
