@@ -6,38 +6,12 @@ mod engine_support;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use engine_support::{EchoStrategy, JournalingOrders, SyntheticSource};
-use kestrel::core::SymbolTable;
-use kestrel::engine::affinity::CorePlan;
-use kestrel::engine::{self, Components, Layout, Shutdown, TopologySettings, WaitStrategy};
-use kestrel::ops::Registry;
+use engine_support::{
+    run_engine, symbols, test_settings, EchoStrategy, JournalingOrders, SyntheticSource,
+};
+use kestrel::engine::{self, Components, Layout};
 use kestrel::persist::payload::JournalEntry;
 use kestrel::persist::{JournalConfig, JournalReader, JournalWriter};
-
-fn settings(layout: Layout) -> TopologySettings {
-    TopologySettings {
-        layout,
-        // Four hot threads on two cores: the sharing wait the engine's auto mode picks here.
-        wait: WaitStrategy::SpinYield,
-        persist_wait: WaitStrategy::Park,
-        cores: CorePlan::unpinned(),
-        market_ring: 4096,
-        intent_ring: 1024,
-        exec_ring: 1024,
-        exec_backlog: 16_384,
-        journal_ring: 8192,
-        capture_ring_bytes: 1 << 20,
-        capture_frames: false,
-    }
-}
-
-fn symbols(n: u32) -> SymbolTable {
-    let mut t = SymbolTable::new();
-    for i in 0..n {
-        t.intern(&format!("SYM{i}USDT")).expect("valid symbol name");
-    }
-    t
-}
 
 /// Runs `total` events through the engine and checks the journal; returns exec events seen.
 fn run_and_check(layout: Layout, total: u64) -> u64 {
@@ -48,10 +22,8 @@ fn run_and_check(layout: Layout, total: u64) -> u64 {
     let (journal, recovery) = JournalWriter::open(&jcfg).expect("open journal");
     assert_eq!(recovery.records, 0);
 
-    let mut registry = Registry::new();
-    let (metrics, latency) = engine::metrics::register(&mut registry).expect("register metrics");
     let exec_seen = Arc::new(AtomicU64::new(0));
-    let components = Components {
+    let components = || Components {
         source: SyntheticSource::new(total, 7),
         strategy: EchoStrategy {
             exec_seen: Arc::clone(&exec_seen),
@@ -63,23 +35,7 @@ fn run_and_check(layout: Layout, total: u64) -> u64 {
         symbols: symbols(7),
         stream_names: vec!["synthetic".to_owned()],
     };
-    let registry = Arc::new(registry);
-    let ops_registry = Arc::clone(&registry);
-    let report = engine::run(
-        &settings(layout),
-        components,
-        metrics,
-        latency,
-        Shutdown::new(),
-        move |shutdown| {
-            while !shutdown.is_joined() {
-                ops_registry.collect();
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-        },
-    )
-    .expect("engine run");
-    assert!(!report.failed);
+    let (report, registry) = run_engine(&test_settings(layout, false), components);
     assert_eq!(report.market_events, total);
     assert_eq!(report.intents, total);
     assert_eq!(report.journal_records, total);

@@ -14,25 +14,22 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use engine_support::{AllocProbe, EchoStrategy, JournalingOrders, SyntheticSource};
-use kestrel::core::SymbolTable;
-use kestrel::engine::affinity::CorePlan;
-use kestrel::engine::{self, Components, Layout, Shutdown, TopologySettings, WaitStrategy};
-use kestrel::ops::Registry;
+use engine_support::{
+    run_engine, symbols, test_settings, AllocProbe, EchoStrategy, JournalingOrders, SyntheticSource,
+};
+use kestrel::engine::{Components, Layout};
 use kestrel::persist::{JournalConfig, JournalWriter};
 
 fn allocations_after_warmup(layout: Layout) -> [u64; 3] {
     let total = 300_000;
     let dir = tempfile::tempdir().expect("temp dir");
     let (journal, _) = JournalWriter::open(&JournalConfig::new(dir.path())).expect("open journal");
-    let mut registry = Registry::new();
-    let (metrics, latency) = engine::metrics::register(&mut registry).expect("register metrics");
     let probe = Arc::new(AllocProbe::new(50_000, alloc_support::thread_allocs));
     let mut source = SyntheticSource::new(total, 5);
     source.probe = Some(Arc::clone(&probe));
     // Capture on: the feed also copies a raw frame per event into the byte ring.
     source.capture = true;
-    let components = Components {
+    let components = || Components {
         source,
         strategy: EchoStrategy {
             exec_seen: Arc::new(AtomicU64::new(0)),
@@ -44,45 +41,10 @@ fn allocations_after_warmup(layout: Layout) -> [u64; 3] {
             total,
         },
         journal,
-        symbols: {
-            let mut t = SymbolTable::new();
-            for i in 0..5 {
-                t.intern(&format!("S{i}")).expect("valid symbol name");
-            }
-            t
-        },
+        symbols: symbols(5),
         stream_names: vec!["synthetic".to_owned()],
     };
-    let settings = TopologySettings {
-        layout,
-        wait: WaitStrategy::SpinYield,
-        persist_wait: WaitStrategy::Park,
-        cores: CorePlan::unpinned(),
-        market_ring: 4096,
-        intent_ring: 1024,
-        exec_ring: 1024,
-        exec_backlog: 16_384,
-        journal_ring: 8192,
-        capture_ring_bytes: 1 << 22,
-        capture_frames: true,
-    };
-    let registry = Arc::new(registry);
-    let ops_registry = Arc::clone(&registry);
-    let report = engine::run(
-        &settings,
-        components,
-        metrics,
-        latency,
-        Shutdown::new(),
-        move |shutdown| {
-            while !shutdown.is_joined() {
-                ops_registry.collect();
-                std::thread::sleep(std::time::Duration::from_millis(2));
-            }
-        },
-    )
-    .expect("engine run");
-    assert!(!report.failed);
+    let (report, _) = run_engine(&test_settings(layout, true), components);
     assert!(report.frames > 0, "frames were captured");
     assert_eq!(
         report.journal_records,

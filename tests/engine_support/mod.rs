@@ -7,14 +7,78 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use kestrel::core::ids::ClientOrderId;
+use kestrel::core::SymbolTable;
 use kestrel::core::{
     BookTicker, ExecEvent, MarketEvent, MarketEventKind, OrderIntent, OrderStatus, OrderType,
     OrderUpdate, Price, Qty, Side, StrategyId, SymbolId,
 };
+use kestrel::engine::affinity::CorePlan;
 use kestrel::engine::stage::{
     FrameSink, MarketSource, OrderOutputs, OrderStage, Outbox, SourceState, StrategyStage,
 };
-use kestrel::engine::JournalMsg;
+use kestrel::engine::{
+    self, Components, JournalMsg, Layout, RunReport, Shutdown, TopologySettings, WaitStrategy,
+};
+use kestrel::ops::Registry;
+
+/// Small rings on two shared cores: four hot threads get the sharing wait `auto` picks here.
+pub fn test_settings(layout: Layout, capture_frames: bool) -> TopologySettings {
+    TopologySettings {
+        layout,
+        wait: WaitStrategy::SpinYield,
+        persist_wait: WaitStrategy::Park,
+        cores: CorePlan::unpinned(),
+        market_ring: 4096,
+        intent_ring: 1024,
+        exec_ring: 1024,
+        exec_backlog: 16_384,
+        journal_ring: 8192,
+        capture_ring_bytes: 1 << 22,
+        capture_frames,
+    }
+}
+
+/// `SYM0USDT` … `SYM{n-1}USDT`: the names `SyntheticSource` events refer to by index.
+pub fn symbols(n: u32) -> SymbolTable {
+    let mut t = SymbolTable::new();
+    for i in 0..n {
+        t.intern(&format!("SYM{i}USDT")).expect("valid symbol name");
+    }
+    t
+}
+
+/// Runs the engine to completion with an ops thread that keeps collecting the latency
+/// hand-offs, and returns its report and the registry it exported to.
+pub fn run_engine<S, G, O>(
+    settings: &TopologySettings,
+    components: impl FnOnce() -> Components<S, G, O>,
+) -> (RunReport, Arc<Registry>)
+where
+    S: MarketSource + 'static,
+    G: StrategyStage + 'static,
+    O: OrderStage + 'static,
+{
+    let mut registry = Registry::new();
+    let (metrics, latency) = engine::metrics::register(&mut registry).expect("register metrics");
+    let registry = Arc::new(registry);
+    let ops_registry = Arc::clone(&registry);
+    let report = engine::run(
+        settings,
+        components(),
+        metrics,
+        latency,
+        Shutdown::new(),
+        move |shutdown| {
+            while !shutdown.is_joined() {
+                ops_registry.collect();
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        },
+    )
+    .expect("engine run");
+    assert!(!report.failed);
+    (report, registry)
+}
 
 /// Emits `total` book tickers numbered 1..=total over `symbols` symbols, `per_poll` at a time,
 /// with a raw frame per event when `capture` is set.
