@@ -104,8 +104,7 @@ fn source(handle: &SimexHandle, name: &str) -> (BinanceFeedSource, SymbolId) {
 }
 
 /// The simulator's exchange-side book (its REST depth, 5000 levels a side) as levels, with
-/// its last update id. (`SimexHandle::book_json` asks for `usize::MAX` levels, which
-/// overflows its capacity estimate in debug builds, so the test asks over REST instead.)
+/// its last update id, read over REST the way a client sees it.
 fn exchange_book(handle: &SimexHandle) -> (u64, Vec<Level>, Vec<Level>) {
     let der = handle.cert_der().expect("simex serves TLS").to_vec();
     let tls = TlsConfig::builder()

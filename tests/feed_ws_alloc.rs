@@ -11,14 +11,12 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use kestrel::core::clock::mono_ns;
 use kestrel::feed::ws::{WsEndpoint, WsFeed, WsFeedConfig};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use rustls::{ServerConnection, StreamOwned};
 use tungstenite::Message;
 
 const TOTAL: u64 = 3_000;
@@ -66,24 +64,13 @@ fn steady_state_ws_frames_almost_never_allocate() {
 
 #[test]
 fn steady_state_wss_allocations_stay_within_one_per_tls_record() {
-    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-        .expect("rcgen self-signed cert");
-    let server_config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("tls versions")
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![key.cert.der().clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der())),
-            )
-            .expect("server cert");
+    let tls = kestrel::sim::Tls::self_signed().expect("self-signed cert for localhost");
     let dir = tempfile::tempdir().expect("temp dir");
     let pem = dir.path().join("sim.pem");
-    std::fs::write(&pem, key.cert.pem()).expect("write pem");
+    std::fs::write(&pem, &tls.cert_pem).expect("write pem");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let addr = listener.local_addr().expect("bound address");
-    let server_config = Arc::new(server_config);
+    let server_config = tls.config;
     thread::spawn(move || {
         let (stream, _) = listener.accept().expect("accept");
         stream.set_nodelay(true).expect("socket option");

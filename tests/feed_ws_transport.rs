@@ -15,7 +15,6 @@ use kestrel::feed::ws::{
     DisconnectReason, FrameKind, FrameMeta, ReconnectBackoff, WsEndpoint, WsEvent, WsFeed,
     WsFeedConfig,
 };
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::{Message, WebSocket};
@@ -217,24 +216,13 @@ fn ws_handshake_delivers_text_and_binary_frames_in_order_with_receive_stamps() {
 
 #[test]
 fn wss_with_self_signed_localhost_cert_completes_handshake_and_delivers_frames() {
-    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-        .expect("rcgen self-signed cert");
-    let server_config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("tls versions")
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![key.cert.der().clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der())),
-            )
-            .expect("server cert");
+    let tls = kestrel::sim::Tls::self_signed().expect("self-signed cert for localhost");
     let dir = tempfile::tempdir().expect("temp dir");
     let pem = dir.path().join("sim.pem");
-    std::fs::write(&pem, key.cert.pem()).expect("write pem");
+    std::fs::write(&pem, &tls.cert_pem).expect("write pem");
 
     let (l, addr) = listener();
-    serve(l, Some(Arc::new(server_config)), |_, ws, rec| {
+    serve(l, Some(tls.config), |_, ws, rec| {
         for i in 0..5 {
             ws.send(Message::text(format!("tls-{i}")))
                 .expect("server send");

@@ -15,8 +15,9 @@ use super::SimError;
 /// Pause between the two halves of a split write, long enough to reach the client apart.
 const SPLIT_PAUSE: Duration = Duration::from_millis(30);
 
-/// The self-signed certificate and the TLS config built on it.
-pub(crate) struct Tls {
+/// A self-signed certificate and the rustls server config built on it (the simulator's, and
+/// any test server's that needs one).
+pub struct Tls {
     pub cert_der: Vec<u8>,
     pub cert_pem: String,
     pub config: Arc<ServerConfig>,

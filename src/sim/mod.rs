@@ -23,6 +23,7 @@ use std::path::PathBuf;
 
 pub use book::ExchangeBook;
 pub use config::{FaultPlan, Market, MarketReplay, SimexConfig, Speed, StallPlan};
+pub use conn::Tls;
 pub use server::{run_simex, MarketEndpoint, Simex, SimexHandle};
 
 /// Why the simulator could not start or keep serving.
