@@ -14,29 +14,55 @@ use kestrel::persist::{FlushPolicy, JournalConfig, JournalWriter, RecordType};
 const TAIL_BIN: &str = env!("CARGO_BIN_EXE_kestrel-tail");
 const RECORDS: u64 = 900;
 
+/// `kestrel-tail DIR -f --json` in its own process, its stdout lines pumped into a channel.
+struct FollowingTail {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    pump: std::thread::JoinHandle<()>,
+}
+
+impl FollowingTail {
+    fn start(dir: &std::path::Path) -> Self {
+        let mut child = Command::new(TAIL_BIN)
+            .arg(dir)
+            .args(["-f", "--json", "--poll-ms", "2"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kestrel-tail runs");
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let (tx, lines) = mpsc::channel::<String>();
+        let pump = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines, pump }
+    }
+
+    /// Stops the tail and its pump.
+    fn stop(mut self) {
+        self.child.kill().expect("stop tail");
+        let _ = self.child.wait();
+        let _ = self.pump.join();
+    }
+}
+
+fn seq_of(line: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+    v["seq"].as_u64().expect("seq field")
+}
+
 #[test]
 fn tail_follow_prints_each_record_exactly_once_in_order_across_rollover() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path().join("journal");
     // Started before the journal exists: tail waits for the first segment.
-    let mut tail = Command::new(TAIL_BIN)
-        .arg(&dir)
-        .args(["-f", "--json", "--poll-ms", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kestrel-tail runs");
-    let stdout = tail.stdout.take().expect("stdout was piped");
-    let (tx, rx) = mpsc::channel::<String>();
-    let pump = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-
+    let tail = FollowingTail::start(&dir);
+    let rx = &tail.lines;
     std::thread::sleep(Duration::from_millis(50));
     let cfg = JournalConfig {
         dir: dir.clone(),
@@ -73,9 +99,7 @@ fn tail_follow_prints_each_record_exactly_once_in_order_across_rollover() {
     // Anything printed twice would show up within a few more polls.
     std::thread::sleep(Duration::from_millis(200));
     lines.extend(rx.try_iter());
-    tail.kill().expect("stop tail");
-    let _ = tail.wait();
-    let _ = pump.join();
+    tail.stop();
 
     let segments = std::fs::read_dir(&dir)
         .expect("journal dir")
@@ -125,24 +149,8 @@ fn selftest_write(dir: &std::path::Path, count: &str, kill_after: Option<Duratio
 fn tail_follow_continues_across_a_killed_and_restarted_writer_process() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = tmp.path().join("journal");
-    let mut tail = Command::new(TAIL_BIN)
-        .arg(&dir)
-        .args(["-f", "--json", "--poll-ms", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kestrel-tail runs");
-    let stdout = tail.stdout.take().expect("stdout was piped");
-    let (tx, rx) = mpsc::channel::<u64>();
-    let pump = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
-            if tx.send(v["seq"].as_u64().expect("seq field")).is_err() {
-                break;
-            }
-        }
-    });
+    let tail = FollowingTail::start(&dir);
+    let rx = &tail.lines;
 
     selftest_write(&dir, "50000000", Some(Duration::from_millis(150)));
     let finished = selftest_write(&dir, "300", None);
@@ -159,15 +167,13 @@ fn tail_follow_continues_across_a_killed_and_restarted_writer_process() {
     let mut seqs = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while seqs.last() != Some(&last) && Instant::now() < deadline {
-        if let Ok(seq) = rx.recv_timeout(Duration::from_millis(100)) {
-            seqs.push(seq);
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            seqs.push(seq_of(&line));
         }
     }
     std::thread::sleep(Duration::from_millis(200));
-    seqs.extend(rx.try_iter());
-    tail.kill().expect("stop tail");
-    let _ = tail.wait();
-    let _ = pump.join();
+    seqs.extend(rx.try_iter().map(|line| seq_of(&line)));
+    tail.stop();
     let expected: Vec<u64> = (1..=last).collect();
     assert!(
         seqs == expected,
