@@ -13,9 +13,10 @@ mod check;
 pub use check::{ExchangeFilter, FilterReject};
 
 /// Which market an instrument trades on; it decides whose filter semantics apply.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub enum Market {
     /// Spot (cash) market.
+    #[default]
     Spot,
     /// Cross or isolated margin, trading the spot symbols under the spot filters.
     Margin,

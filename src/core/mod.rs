@@ -20,4 +20,4 @@ pub use instrument::{
     ExchangeFilter, FilterReject, Instrument, InstrumentStatus, LotSizeFilter, Market,
     NotionalFilter, PercentPriceFilter, PriceFilter,
 };
-pub use symbol::{SymbolId, SymbolTable};
+pub use symbol::{AssetName, SymbolId, SymbolTable};

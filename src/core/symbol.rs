@@ -65,6 +65,33 @@ impl fmt::Display for SymbolName {
     }
 }
 
+/// An asset code (`BTC`, `USDT`, `BNB`) stored inline, for balances and fee currencies.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct AssetName(SymbolName);
+
+impl AssetName {
+    /// Copies `code` inline; `None` when it is empty, too long or not ASCII.
+    pub fn new(code: &str) -> Option<Self> {
+        SymbolName::new(code).map(Self)
+    }
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Debug for AssetName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for AssetName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// Why a symbol could not be interned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SymbolError {

@@ -2,3 +2,6 @@
 //! Never: decides what to trade or bypasses the risk checker on the way to a venue.
 
 pub mod binance;
+pub mod venue;
+
+pub use venue::{Venue, VenueCommand, VenueFill, VenueOrder, VenueReport};
