@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::engine::EngineConfig;
+use crate::feed::binance::live::BinanceFeedConfig;
 use crate::feed::replay::ReplayConfig;
 use crate::ops::MetricsConfig;
 use crate::persist::JournalConfig;
@@ -21,7 +22,12 @@ pub struct Config {
     pub journal: JournalConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
-    pub replay: ReplayConfig,
+    /// Market data from a recorded capture (exactly one of `replay` and `binance`).
+    #[serde(default)]
+    pub replay: Option<ReplayConfig>,
+    /// Market data from Binance's WebSocket streams (or the simulator speaking them).
+    #[serde(default)]
+    pub binance: Option<BinanceFeedConfig>,
 }
 
 /// Why a configuration could not be used.
@@ -124,11 +130,30 @@ impl Config {
                 "must not exceed journal.segment_bytes".to_owned(),
             ));
         }
-        if self.replay.speed.is_nan() || self.replay.speed <= 0.0 {
-            return Err(bad(
-                "replay.speed",
-                format!("{} must be above 0", self.replay.speed),
-            ));
+        match (&self.replay, &self.binance) {
+            (Some(replay), None) => {
+                if replay.speed.is_nan() || replay.speed <= 0.0 {
+                    return Err(bad(
+                        "replay.speed",
+                        format!("{} must be above 0", replay.speed),
+                    ));
+                }
+            }
+            (None, Some(binance)) => binance
+                .validate()
+                .map_err(|e| bad("binance", e.to_string()))?,
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "binance",
+                    "choose one market-data source: [replay] or [binance], not both".to_owned(),
+                ))
+            }
+            (None, None) => {
+                return Err(bad(
+                    "replay",
+                    "no market-data source: add a [replay] or a [binance] section".to_owned(),
+                ))
+            }
         }
         Ok(())
     }
@@ -142,6 +167,36 @@ mod tests {
     fn shipped_example_parses() {
         let c = Config::embedded_default().expect("the shipped example is valid");
         assert!(c.engine.capture_frames);
+    }
+
+    #[test]
+    fn a_binance_section_replaces_the_replay() {
+        let replay_start = EXAMPLE.find("[replay]").expect("example has [replay]");
+        let live = format!(
+            "{}[binance]\nmarket = \"usdm\"\nsymbols = [\"BTCUSDT\"]\nrest_base_url = \"https://fapi.binance.com\"\n",
+            &EXAMPLE[..replay_start]
+        );
+        let c = Config::parse(&live, "test").expect("a live source alone is valid");
+        assert!(c.replay.is_none());
+        assert_eq!(
+            c.binance.map(|b| b.symbols),
+            Some(vec!["BTCUSDT".to_owned()])
+        );
+        let both = format!("{EXAMPLE}\n[binance]\nmarket = \"spot\"\nsymbols = [\"BTCUSDT\"]\nrest_base_url = \"https://api.binance.com\"\n");
+        let err = Config::parse(&both, "test")
+            .expect_err("two sources")
+            .to_string();
+        assert!(err.contains("not both"), "{err}");
+        let none = &EXAMPLE[..replay_start];
+        let err = Config::parse(none, "test")
+            .expect_err("no source")
+            .to_string();
+        assert!(err.contains("no market-data source"), "{err}");
+        let bad_depth = live.replace("symbols", "depth_stream = \"depth@1s\"\nsymbols");
+        let err = Config::parse(&bad_depth, "test")
+            .expect_err("bad depth")
+            .to_string();
+        assert!(err.contains("depth@1s"), "{err}");
     }
 
     #[test]

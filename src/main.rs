@@ -10,13 +10,12 @@ use clap::{Parser, Subcommand};
 
 use kestrel::config::{load_toml, Config, EXAMPLE};
 use kestrel::core::clock::wall_ns;
-use kestrel::core::SymbolTable;
 use kestrel::engine::affinity::available_cores;
 use kestrel::engine::stage::CaptureOnly;
 use kestrel::engine::{self, Components, Shutdown};
 use kestrel::feed::binance::book_replay::replay_book;
 use kestrel::feed::binance::BinanceMarket;
-use kestrel::feed::replay::CaptureReplay;
+use kestrel::feed::ConfiguredSource;
 use kestrel::ops::OpsServer;
 use kestrel::ops::Registry;
 use kestrel::persist::{payload, JournalWriter, RecordType};
@@ -206,7 +205,9 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     );
     journal.append(RecordType::Session, wall_ns(), &buf[..len])?;
 
-    let source = CaptureReplay::open(&config.replay)?;
+    let (mut source, symbols, stream_names) =
+        ConfiguredSource::open(config.replay.as_ref(), config.binance.as_ref())?;
+    source.attach_metrics(&mut registry)?;
     let mut server = OpsServer::bind(config.metrics.listen)
         .with_context(|| format!("metrics endpoint {}", config.metrics.listen))?;
     let metrics_addr = server.local_addr().unwrap_or(config.metrics.listen);
@@ -224,8 +225,8 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         strategy: CaptureOnly,
         orders: CaptureOnly,
         journal,
-        symbols: SymbolTable::new(),
-        stream_names: vec![config.replay.stream.clone()],
+        symbols,
+        stream_names,
     };
     let report = engine::run(
         &settings,

@@ -24,6 +24,15 @@ fn populated_registry() -> (Registry, Vec<(&'static str, u64)>) {
     engine.intents.add(12);
     engine.market_events.add(1_000);
     engine.market_ring.depth.set(17);
+    // The live feed's series, for two markets (same names, other labels).
+    for source in ["binance-spot", "binance-usdm"] {
+        kestrel::feed::binance::feed_metrics::FeedMetrics::register(
+            &mut registry,
+            source,
+            &["BTCUSDT".to_owned(), "ETHUSDT".to_owned()],
+        )
+        .expect("feed metrics register");
+    }
     let awkward = registry
         .counter(
             "test_escaped_total",

@@ -4,4 +4,7 @@
 
 pub mod binance;
 pub mod replay;
+pub mod source;
 pub mod ws;
+
+pub use source::ConfiguredSource;

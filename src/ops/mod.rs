@@ -39,6 +39,7 @@
 
 mod http;
 mod latency;
+pub mod log;
 mod metrics;
 mod prometheus;
 
@@ -48,6 +49,7 @@ pub use http::{
     Handler, HttpLimits, Method, MetricsConfig, OpsServer, Request, Response, DEFAULT_LISTEN,
 };
 pub use latency::{LatencyRecorder, LatencySummary, HISTOGRAM_HIGHEST_NS};
+pub use log::LogThrottle;
 pub use metrics::{Counter, Gauge, Registry};
 
 /// Everything that can go wrong in the ops module, with the metric or address concerned.

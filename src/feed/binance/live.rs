@@ -20,6 +20,9 @@ use crate::feed::ws::{
     DisconnectReason, FrameMeta, WsCounters, WsError, WsEvent, WsFeed, WsFeedConfig,
 };
 
+use crate::ops::{LogThrottle, OpsError, Registry};
+
+use super::feed_metrics::{FeedMetrics, PUBLISH_EVERY_NS};
 use super::{BinanceDecoder, BinanceMarket, DecodeErrorKind, Decoded};
 
 pub use super::snapshot_fetch::{FetchCounters, FetchError};
@@ -33,7 +36,20 @@ pub struct BinanceFeedConfig {
     pub market: BinanceMarket,
     /// Symbols as the venue names them (`BTCUSDT`); each must be in the engine's table.
     pub symbols: Vec<String>,
-    /// The WebSocket feed (URLs, reconnect, rotation, TLS roots).
+    /// Base URLs of the venue's market streams (scheme, host, port; no path), tried in turn
+    /// on reconnect. The source appends the routes: spot `/stream`; USDⓈ-M `/public/stream`
+    /// (depth, bookTicker) and `/market/stream` (trades). Default: the official host.
+    #[serde(default)]
+    pub ws_urls: Vec<String>,
+    /// The diff-depth stream to follow (`depth@100ms`; futures also `depth@0ms`,
+    /// `depth@500ms`, `depth`). Default `depth@100ms`.
+    #[serde(default = "default_depth_stream")]
+    pub depth_stream: String,
+    /// The trade stream to follow: `trade` (every trade) or `aggTrade`. Default `trade`.
+    #[serde(default = "default_trade_stream")]
+    pub trade_stream: String,
+    /// The WebSocket feed (reconnect, rotation, staleness, TLS roots); its `urls` come from
+    /// `ws_urls` and must not be set here.
     #[serde(default)]
     pub ws: WsFeedConfig,
     /// REST base URL, e.g. `https://api.binance.com` or `https://fapi.binance.com`.
@@ -50,6 +66,99 @@ fn default_snapshot_limit() -> u32 {
     1000
 }
 
+fn default_depth_stream() -> String {
+    "depth@100ms".to_owned()
+}
+
+fn default_trade_stream() -> String {
+    "trade".to_owned()
+}
+
+impl BinanceFeedConfig {
+    /// Checks what serde cannot: depth stream name, URL form, `ws.urls` left alone.
+    pub fn validate(&self) -> Result<(), LiveError> {
+        const DEPTHS: [&str; 4] = ["depth", "depth@0ms", "depth@100ms", "depth@500ms"];
+        let spot_ok = matches!(self.depth_stream.as_str(), "depth" | "depth@100ms");
+        let ok = match self.market {
+            BinanceMarket::Spot => spot_ok,
+            BinanceMarket::Usdm => DEPTHS.contains(&self.depth_stream.as_str()),
+        };
+        if !ok {
+            return Err(LiveError::Config(format!(
+                "depth_stream {:?} is not a {} diff-depth stream (one of {})",
+                self.depth_stream,
+                self.market.as_str(),
+                if self.market == BinanceMarket::Spot {
+                    "depth, depth@100ms".to_owned()
+                } else {
+                    DEPTHS.join(", ")
+                }
+            )));
+        }
+        if !matches!(self.trade_stream.as_str(), "trade" | "aggTrade") {
+            return Err(LiveError::Config(format!(
+                "trade_stream {:?} is neither trade nor aggTrade",
+                self.trade_stream
+            )));
+        }
+        if self.ws.urls != WsFeedConfig::default().urls {
+            return Err(LiveError::Config(
+                "set the stream hosts in ws_urls (base URLs); ws.urls is derived from them"
+                    .to_owned(),
+            ));
+        }
+        for url in &self.ws_urls {
+            let rest = url
+                .strip_prefix("wss://")
+                .or_else(|| url.strip_prefix("ws://"));
+            if rest.is_none_or(|r| r.trim_end_matches('/').contains('/')) {
+                return Err(LiveError::Config(format!(
+                    "ws_urls entry {url:?} must be ws:// or wss:// with a host and no path"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The stream hosts: configured, or the official one for the market.
+    fn stream_hosts(&self) -> Vec<String> {
+        if !self.ws_urls.is_empty() {
+            return self
+                .ws_urls
+                .iter()
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .collect();
+        }
+        vec![match self.market {
+            BinanceMarket::Spot => "wss://stream.binance.com:9443".to_owned(),
+            BinanceMarket::Usdm => "wss://fstream.binance.com".to_owned(),
+        }]
+    }
+
+    /// The feeds this source opens: (name, route path, stream suffixes per symbol).
+    fn routes(&self) -> Vec<(&'static str, &'static str, Vec<String>)> {
+        let depth = self.depth_stream.clone();
+        let trade = self.trade_stream.clone();
+        match self.market {
+            BinanceMarket::Spot => vec![(
+                "stream",
+                "/stream",
+                vec![depth, "bookTicker".to_owned(), trade],
+            )],
+            // Since 2026-04-23 futures streams are only served on routed paths
+            // (protocols.md §2.2): book data on /public, trades on /market.
+            BinanceMarket::Usdm => vec![
+                (
+                    "public",
+                    "/public/stream",
+                    vec![depth, "bookTicker".to_owned()],
+                ),
+                ("market", "/market/stream", vec![trade]),
+            ],
+        }
+    }
+}
+
 /// Why the source could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
@@ -59,6 +168,9 @@ pub enum LiveError {
     /// No symbol configured.
     #[error("no symbol configured")]
     NoSymbols,
+    /// A setting is inconsistent.
+    #[error("binance feed config: {0}")]
+    Config(String),
     /// The WebSocket feed could not be built.
     #[error(transparent)]
     Ws(#[from] WsError),
@@ -72,6 +184,8 @@ pub enum LiveError {
 pub struct LiveCounters {
     /// Frames handed to the decoder.
     pub frames: u64,
+    /// Events published, indexed like `feed_metrics::EVENT_TYPES` (bookTicker, trade, book).
+    pub published: [u64; 3],
     /// Decode errors, indexed like `DecodeErrorKind::ALL`.
     pub decode_errors: [u64; DecodeErrorKind::ALL.len()],
     /// Decoded messages of a type this source does not publish.
@@ -123,24 +237,43 @@ struct SymbolState {
 
 /// Everything `poll`'s frame callback touches, apart from the feed that calls it.
 struct Books {
+    /// Source name for log lines and metric labels, e.g. `binance-spot`.
+    name: String,
     decoder: BinanceDecoder,
     symbols: Vec<SymbolState>,
     counters: LiveCounters,
+    bad_input_log: LogThrottle,
+}
+
+/// One log line about bad frames per this interval at most.
+const BAD_INPUT_LOG_EVERY_NS: u64 = 10_000_000_000;
+
+/// One WebSocket feed of the source (spot has one; USDⓈ-M one per route).
+struct FeedPart {
+    feed: WsFeed,
+    /// Symbol indexes carried by each WS slot.
+    slot_symbols: Vec<Vec<usize>>,
+    /// Capture tag of this feed's slot 0 (tags are unique across the source's feeds).
+    first_tag: u16,
 }
 
 /// The live Binance market source: WS streams in, market events and synced books out.
 pub struct BinanceFeedSource {
-    feed: WsFeed,
+    parts: Vec<FeedPart>,
     books: Books,
     fetcher: SnapshotFetcher,
-    /// Symbol indexes carried by each WS slot.
-    slot_symbols: Vec<Vec<usize>>,
+    /// Capture stream name of each tag, e.g. `binance-usdm/public#0`.
+    stream_names: Vec<String>,
+    /// Configured symbol names, in `books.symbols` order.
+    symbol_names: Vec<String>,
+    metrics: Option<FeedMetrics>,
+    next_publish_ns: u64,
 }
 
 impl std::fmt::Debug for BinanceFeedSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BinanceFeedSource")
-            .field("feed", &self.feed)
+            .field("streams", &self.stream_names)
             .field("counters", &self.books.counters)
             .finish()
     }
@@ -149,11 +282,11 @@ impl std::fmt::Debug for BinanceFeedSource {
 impl BinanceFeedSource {
     /// Resolves the WS URLs and starts the snapshot fetcher (blocking: call at start-up).
     pub fn new(config: BinanceFeedConfig, table: &SymbolTable) -> Result<Self, LiveError> {
+        config.validate()?;
         if config.symbols.is_empty() {
             return Err(LiveError::NoSymbols);
         }
         let mut symbols = Vec::with_capacity(config.symbols.len());
-        let mut streams = Vec::with_capacity(config.symbols.len() * 3);
         let mut urls = Vec::with_capacity(config.symbols.len());
         let base = config.rest_base_url.trim_end_matches('/');
         for name in &config.symbols {
@@ -161,10 +294,6 @@ impl BinanceFeedSource {
             let id = table
                 .get(upper.as_bytes())
                 .ok_or_else(|| LiveError::UnknownSymbol(name.clone()))?;
-            let lower = name.to_ascii_lowercase();
-            streams.push(format!("{lower}@depth@100ms"));
-            streams.push(format!("{lower}@bookTicker"));
-            streams.push(format!("{lower}@trade"));
             urls.push(format!(
                 "{base}{}?symbol={upper}&limit={}",
                 config.market.depth_path(),
@@ -180,25 +309,85 @@ impl BinanceFeedSource {
                 book_top: BookTop::default(),
             });
         }
-        let mut ws = config.ws;
-        if let Some(cert) = &config.trusted_cert {
-            ws.extra_trusted_certs.push(cert.clone());
+        let hosts = config.stream_hosts();
+        let mut parts = Vec::new();
+        let mut stream_names = Vec::new();
+        for (route_name, path, suffixes) in config.routes() {
+            let streams: Vec<String> = config
+                .symbols
+                .iter()
+                .flat_map(|name| {
+                    let lower = name.to_ascii_lowercase();
+                    suffixes
+                        .iter()
+                        .map(move |suffix| format!("{lower}@{suffix}"))
+                })
+                .collect();
+            let mut ws = config.ws.clone();
+            ws.urls = hosts.iter().map(|host| format!("{host}{path}")).collect();
+            if let Some(cert) = &config.trusted_cert {
+                ws.extra_trusted_certs.push(cert.clone());
+            }
+            let feed = WsFeed::new(ws, &streams)?;
+            let first_tag = u16::try_from(stream_names.len())
+                .map_err(|_| LiveError::Config("too many stream connections".to_owned()))?;
+            let slot_symbols = (0..feed.slot_count())
+                .map(|slot| {
+                    stream_names.push(format!(
+                        "binance-{}/{route_name}#{slot}",
+                        config.market.as_str()
+                    ));
+                    slot_symbol_indexes(feed.streams(slot), &config.symbols)
+                })
+                .collect();
+            parts.push(FeedPart {
+                feed,
+                slot_symbols,
+                first_tag,
+            });
         }
-        let feed = WsFeed::new(ws, &streams)?;
-        let slot_symbols = (0..feed.slot_count())
-            .map(|slot| slot_symbol_indexes(feed.streams(slot), &config.symbols))
-            .collect();
         let fetcher = SnapshotFetcher::start(urls, config.trusted_cert.as_deref())?;
         Ok(Self {
-            feed,
+            parts,
             books: Books {
+                name: format!("binance-{}", config.market.as_str()),
                 decoder: BinanceDecoder::new(table),
                 symbols,
                 counters: LiveCounters::default(),
+                bad_input_log: LogThrottle::new(BAD_INPUT_LOG_EVERY_NS),
             },
             fetcher,
-            slot_symbols,
+            stream_names,
+            symbol_names: config.symbols.clone(),
+            metrics: None,
+            next_publish_ns: 0,
         })
+    }
+
+    /// Registers this feed's series (events, decode errors, WebSocket and book health) and
+    /// keeps them current from `poll`, once a second.
+    pub fn attach_metrics(&mut self, registry: &mut Registry) -> Result<(), OpsError> {
+        self.metrics = Some(FeedMetrics::register(
+            registry,
+            &self.books.name,
+            &self.symbol_names,
+        )?);
+        Ok(())
+    }
+
+    /// Copies the counters into the metric series (no-op without `attach_metrics`).
+    pub fn publish_metrics(&mut self) {
+        let ws = self.ws_counters();
+        let sync = self.sync_counters();
+        if let Some(metrics) = &mut self.metrics {
+            let valid = self.books.symbols.iter().map(|s| s.sync.is_valid());
+            metrics.publish(&self.books.counters, &ws, &sync, valid);
+        }
+    }
+
+    /// Names of the capture streams, indexed by the tag each captured frame carries.
+    pub fn stream_names(&self) -> &[String] {
+        &self.stream_names
     }
 
     /// Source counters.
@@ -206,9 +395,13 @@ impl BinanceFeedSource {
         &self.books.counters
     }
 
-    /// The WebSocket feed's counters.
-    pub fn ws_counters(&self) -> &WsCounters {
-        self.feed.counters()
+    /// The WebSocket feeds' counters, summed.
+    pub fn ws_counters(&self) -> WsCounters {
+        let mut sum = WsCounters::default();
+        for part in &self.parts {
+            sum.add(part.feed.counters());
+        }
+        sum
     }
 
     /// The snapshot fetcher's counters.
@@ -247,7 +440,9 @@ impl BinanceFeedSource {
 
     /// Closes every connection (the fetcher thread ends when the source is dropped).
     pub fn shutdown(&mut self) {
-        self.feed.shutdown();
+        for part in &mut self.parts {
+            part.feed.shutdown();
+        }
     }
 
     fn take_snapshots(&mut self, now_ns: u64, events: &mut Outbox<MarketEvent>) -> bool {
@@ -271,28 +466,30 @@ impl BinanceFeedSource {
     }
 
     fn on_ws_events(&mut self, now_ns: u64, events: &mut Outbox<MarketEvent>) {
-        for event in self.feed.drain_events() {
-            let WsEvent::Disconnected {
-                slot,
-                reason,
-                was_open,
-                ..
-            } = event
-            else {
-                continue;
-            };
-            let keeps_book = matches!(
-                reason,
-                DisconnectReason::Rotated
-                    | DisconnectReason::Unsubscribed
-                    | DisconnectReason::Shutdown
-            );
-            if !was_open || keeps_book {
-                continue;
-            }
-            if let Some(indexes) = self.slot_symbols.get(slot as usize) {
-                for &index in indexes {
-                    self.books.reset(index, now_ns, events);
+        for part in &mut self.parts {
+            for event in part.feed.drain_events() {
+                let WsEvent::Disconnected {
+                    slot,
+                    reason,
+                    was_open,
+                    ..
+                } = event
+                else {
+                    continue;
+                };
+                let keeps_book = matches!(
+                    reason,
+                    DisconnectReason::Rotated
+                        | DisconnectReason::Unsubscribed
+                        | DisconnectReason::Shutdown
+                );
+                if !was_open || keeps_book {
+                    continue;
+                }
+                if let Some(indexes) = part.slot_symbols.get(slot as usize) {
+                    for &index in indexes {
+                        self.books.reset(index, now_ns, events);
+                    }
                 }
             }
         }
@@ -318,16 +515,23 @@ impl MarketSource for BinanceFeedSource {
     ) -> SourceState {
         let mut active = self.take_snapshots(now_ns, events);
         let books = &mut self.books;
-        let polled = self.feed.poll(now_ns, |meta: &FrameMeta, payload: &[u8]| {
-            frames.capture(meta.slot, meta.recv_ns, payload);
-            books.on_frame(payload, meta.recv_ns, events);
-        });
-        match polled {
-            Ok(n) => active |= n > 0,
-            Err(_) => self.books.counters.ws_poll_errors += 1,
+        for part in &mut self.parts {
+            let first_tag = part.first_tag;
+            let polled = part.feed.poll(now_ns, |meta: &FrameMeta, payload: &[u8]| {
+                frames.capture(first_tag + meta.slot, meta.recv_ns, payload);
+                books.on_frame(payload, meta.recv_ns, events);
+            });
+            match polled {
+                Ok(n) => active |= n > 0,
+                Err(_) => books.counters.ws_poll_errors += 1,
+            }
         }
         self.on_ws_events(now_ns, events);
         self.send_requests();
+        if now_ns >= self.next_publish_ns {
+            self.next_publish_ns = now_ns.saturating_add(PUBLISH_EVERY_NS);
+            self.publish_metrics();
+        }
         if active {
             SourceState::Active
         } else {
@@ -346,8 +550,15 @@ impl Books {
     }
 
     fn push(&mut self, event: MarketEvent, events: &mut Outbox<MarketEvent>) {
+        let kind = match event.kind {
+            MarketEventKind::BookTicker(_) => 0,
+            MarketEventKind::Trade(_) => 1,
+            MarketEventKind::Book(_) => 2,
+        };
         if events.push(event).is_err() {
             self.counters.outbox_full += 1;
+        } else {
+            self.counters.published[kind] += 1;
         }
     }
 
@@ -357,12 +568,21 @@ impl Books {
             Ok(decoded) => decoded,
             Err(e) => {
                 self.counters.decode_errors[kind_index(e.kind())] += 1;
+                if let Some(held_back) = self.bad_input_log.allow(recv_ns) {
+                    // Rate-limited: a flood of bad frames costs one line per interval.
+                    eprintln!(
+                        "kestrel: {}: dropped a frame of {} bytes: {e} ({held_back} more bad frames since the last report)",
+                        self.name,
+                        payload.len()
+                    );
+                }
                 return;
             }
         };
         let (symbol, event) = match decoded {
             Decoded::BookTicker(event) => (event.symbol, Some(event)),
-            Decoded::Trade(event) => (event.symbol, Some(event)),
+            // Futures publish trades as aggTrade; the aggregate id orders them like a trade id.
+            Decoded::Trade(event) | Decoded::AggTrade { event, .. } => (event.symbol, Some(event)),
             Decoded::Depth(diff) => {
                 let Some(index) = self.symbols.iter().position(|s| s.id == diff.symbol) else {
                     self.counters.foreign_symbol += 1;

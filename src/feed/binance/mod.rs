@@ -14,6 +14,7 @@ mod tape;
 mod types;
 
 pub mod book_replay;
+pub mod feed_metrics;
 pub mod live;
 mod snapshot_fetch;
 

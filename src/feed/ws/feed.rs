@@ -208,6 +208,27 @@ pub struct WsCounters {
     pub control_sent: u64,
 }
 
+impl WsCounters {
+    /// Adds another feed's counters into these.
+    pub fn add(&mut self, other: &WsCounters) {
+        self.connect_attempts += other.connect_attempts;
+        self.connects += other.connects;
+        self.connect_failures += other.connect_failures;
+        self.disconnects += other.disconnects;
+        self.reconnects_scheduled += other.reconnects_scheduled;
+        self.attempts_deferred += other.attempts_deferred;
+        self.stale_timeouts += other.stale_timeouts;
+        self.rotations += other.rotations;
+        self.frames += other.frames;
+        self.bytes += other.bytes;
+        self.pings += other.pings;
+        self.pings_overdue += other.pings_overdue;
+        self.protocol_errors += other.protocol_errors;
+        self.io_errors += other.io_errors;
+        self.control_sent += other.control_sent;
+    }
+}
+
 /// A venue market-data feed: stream groups over non-blocking WebSocket connections.
 pub struct WsFeed {
     pub(super) endpoints: Vec<WsEndpoint>,
