@@ -382,26 +382,62 @@ impl StrategyStage for LastTop {
 
 #[test]
 fn engine_threads_carry_the_live_source_and_the_strategy_sees_the_exchange_book() {
-    engine_holds_the_exchange_book(Market::Spot);
+    engine_holds_the_exchange_book(Market::Spot, false);
 }
 
 #[test]
 fn usdm_feeds_on_the_public_and_market_routes_hold_the_exchange_book_in_the_engine() {
-    engine_holds_the_exchange_book(Market::UsdmFutures);
+    engine_holds_the_exchange_book(Market::UsdmFutures, false);
+}
+
+#[test]
+fn engine_holds_the_book_through_malformed_frames_a_gap_a_stall_and_a_drop() {
+    engine_holds_the_exchange_book(Market::Spot, true);
+}
+
+/// Injects one fault after another while the engine runs, each once the previous one has
+/// shown in the strategy's view (a later valid top) — malformed frames, an update-id gap,
+/// a stall, dropped connections.
+struct FaultScript {
+    step: usize,
+    last_id: u64,
+}
+
+impl FaultScript {
+    fn advance(&mut self, handle: &SimexHandle, top: Option<BookTop>) {
+        let Some(top) = top.filter(|t| t.valid) else {
+            return;
+        };
+        // Each fault waits for the book to be valid again and well past the previous one.
+        if top.last_update_id < self.last_id.saturating_add(2_000) {
+            return;
+        }
+        self.last_id = top.last_update_id;
+        match self.step {
+            0 => handle.send_malformed(5),
+            1 => {
+                let ahead = top.last_update_id + 20_000;
+                handle.skip_update_ids(ahead..=ahead);
+            }
+            2 => handle.stall(Duration::from_millis(300)),
+            3 => handle.drop_connections(),
+            _ => return,
+        }
+        self.step += 1;
+    }
 }
 
 /// The engine's threads carry the live source of `market`; once the replay is over, the
 /// strategy's last book top equals the simulator's book at its last update id.
-fn engine_holds_the_exchange_book(market: Market) {
-    let handle = simex_support::start(simex_support::config(
-        market,
-        // Recorded pace ×50. At `AsFastAsPossible` the simulator outruns any client and
-        // drops it as too slow (its queue stays full past the wait); the engine then
-        // reconnects, but with the replay over no diff ever bridges a new snapshot, so its
-        // book rightly stays invalid. The pace here keeps the client within the queue.
-        Speed::Times(50.0),
-        true,
-    ));
+fn engine_holds_the_exchange_book(market: Market, faults: bool) {
+    // Recorded pace ×50. At `AsFastAsPossible` the simulator outruns any client and drops
+    // it as too slow (its queue stays full past the wait); the engine then reconnects, but
+    // with the replay over no diff ever bridges a new snapshot, so its book rightly stays
+    // invalid. A deep client queue keeps a client slowed by a loaded machine (tests run in
+    // parallel on two cores) from being dropped: this test is about the engine's book.
+    let mut config = simex_support::config(market, Speed::Times(50.0), true);
+    config.client_queue_frames = 1 << 20;
+    let handle = simex_support::start(config);
     let (mut source, _id) = market_source(&handle, market, "engine");
     let dir = tempfile::tempdir().expect("temp dir");
     let (journal, _) = JournalWriter::open(&JournalConfig::new(dir.path())).expect("open journal");
@@ -455,8 +491,13 @@ fn engine_holds_the_exchange_book(market: Market) {
     // Wait until the replay is over and the strategy's last top is valid at the exchange's
     // last update id; then stop the engine the way a signal would.
     let start = Instant::now();
+    let mut script = FaultScript {
+        step: if faults { 0 } else { 4 },
+        last_id: 0,
+    };
     let (exchange_id, bids, asks) = loop {
         let seen_now = last_top.lock().map(|t| *t).unwrap_or(None);
+        script.advance(&handle, seen_now);
         assert!(
             start.elapsed() < DEADLINE,
             "the engine's book never caught up: replay finished={} last top (valid, id)={:?}",
@@ -502,12 +543,39 @@ fn engine_holds_the_exchange_book(market: Market) {
         let count = metric_value(&exposition, &series);
         assert!(count > 0.0, "{series} = {count}\n{exposition}");
     }
-    let errors =
-        format!("market_data_decode_errors_total{{kind=\"malformed\",source=\"{source_label}\"}}");
-    assert!(
-        exposition.contains("market_data_decode_errors_total"),
-        "{exposition}"
+    let counted = |name: &str| {
+        let series = format!("{name}{{source=\"{source_label}\"}}");
+        metric_value(&exposition, &series)
+    };
+    let malformed = metric_value(
+        &exposition,
+        &format!("market_data_decode_errors_total{{kind=\"malformed\",source=\"{source_label}\"}}"),
     );
-    assert_eq!(metric_value(&exposition, &errors), 0.0, "{errors}");
+    if faults {
+        assert_eq!(
+            script.step, 4,
+            "every fault was injected before the replay ended"
+        );
+        assert!(malformed > 0.0, "malformed frames counted");
+        assert!(counted("book_gaps_total") > 0.0, "the gap was counted");
+        assert!(counted("book_resyncs_total") > 0.0, "and resynced");
+        assert!(
+            counted("ws_disconnects_total") > 0.0,
+            "the drop was counted"
+        );
+        assert!(
+            counted("book_snapshots_loaded_total") >= 3.0,
+            "initial, gap, drop"
+        );
+        // The final book also equals the offline replay of the same capture.
+        let capture = simex_support::path(simex_support::SPOT_CAPTURE);
+        let offline = replay_book(&[capture], SYMBOL, BinanceMarket::Spot, n).expect("replay");
+        assert_eq!(offline.last_update_id, exchange_id);
+        assert_eq!(parse(&offline.bids), &top.bids[..n], "offline bids");
+        assert_eq!(parse(&offline.asks), &top.asks[..n], "offline asks");
+    } else {
+        assert_eq!(malformed, 0.0, "a clean run decodes every frame");
+        assert_eq!(counted("book_gaps_total"), 0.0);
+    }
     handle.stop().expect("simex stops cleanly");
 }
