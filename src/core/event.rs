@@ -205,6 +205,39 @@ impl TimeInForce {
     }
 }
 
+/// What an intent asks for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(u8)]
+pub enum IntentAction {
+    /// Place a new order (with its bracket, when `stop_loss` / `take_profit` are set).
+    #[default]
+    New = 0,
+    /// Cancel the order `target` (and its bracket, if it is an entry).
+    Cancel = 1,
+    /// Cancel every open order of the strategy on `symbol`.
+    CancelAll = 2,
+}
+
+impl IntentAction {
+    /// Decodes the journal's one-byte form.
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(IntentAction::New),
+            1 => Some(IntentAction::Cancel),
+            2 => Some(IntentAction::CancelAll),
+            _ => None,
+        }
+    }
+    /// Upper-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IntentAction::New => "NEW",
+            IntentAction::Cancel => "CANCEL",
+            IntentAction::CancelAll => "CANCEL_ALL",
+        }
+    }
+}
+
 /// A strategy's request to trade; it reaches a venue only through risk and the order manager.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct OrderIntent {
@@ -212,6 +245,9 @@ pub struct OrderIntent {
     /// Per-strategy sequence number, for duplicate suppression and tracing.
     pub intent_seq: u64,
     pub symbol: SymbolId,
+    pub action: IntentAction,
+    /// The order a `Cancel` is for (unused otherwise).
+    pub target: ClientOrderId,
     pub side: Side,
     pub order_type: OrderType,
     pub time_in_force: TimeInForce,
@@ -219,8 +255,50 @@ pub struct OrderIntent {
     /// Limit or trigger price; zero for market orders.
     pub price: Price,
     pub qty: Qty,
+    /// Protective stop for the filled quantity, placed at the venue once the entry fills
+    /// (zero: none).
+    pub stop_loss: Price,
+    /// Take-profit for the filled quantity (zero: none).
+    pub take_profit: Price,
     /// `recv_ns` of the market event that caused this intent (0 when none did).
     pub cause_recv_ns: u64,
+}
+
+/// What an order is for, so the order manager can keep brackets in step with their entry.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[repr(u8)]
+pub enum OrderRole {
+    /// Opens or adds to a position (or any order a strategy sends directly).
+    #[default]
+    Entry = 0,
+    /// The protective stop of an entry's bracket.
+    StopLoss = 1,
+    /// The take-profit of an entry's bracket.
+    TakeProfit = 2,
+    /// An order found at the venue that kestrel did not send (adopted at reconciliation).
+    External = 3,
+}
+
+impl OrderRole {
+    /// Decodes the journal's one-byte form.
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(OrderRole::Entry),
+            1 => Some(OrderRole::StopLoss),
+            2 => Some(OrderRole::TakeProfit),
+            3 => Some(OrderRole::External),
+            _ => None,
+        }
+    }
+    /// Upper-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderRole::Entry => "ENTRY",
+            OrderRole::StopLoss => "STOP_LOSS",
+            OrderRole::TakeProfit => "TAKE_PROFIT",
+            OrderRole::External => "EXTERNAL",
+        }
+    }
 }
 
 /// Order life-cycle states, as the order manager tracks them.
@@ -278,7 +356,8 @@ impl OrderStatus {
     }
 }
 
-/// A change of an order's state.
+/// A change of an order's state, with the order's terms so the journal alone can rebuild
+/// every open order after a restart.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct OrderUpdate {
     pub client_order_id: ClientOrderId,
@@ -291,6 +370,18 @@ pub struct OrderUpdate {
     pub venue_order_id: u64,
     /// Stable reject code (0 when not rejected); meanings live in the risk and oms modules.
     pub reject_code: u16,
+    pub order_type: OrderType,
+    pub time_in_force: TimeInForce,
+    pub role: OrderRole,
+    pub reduce_only: bool,
+    /// Limit price (zero for market and stop-market orders).
+    pub price: Price,
+    /// Trigger price of stops and take-profits (zero otherwise).
+    pub trigger_price: Price,
+    /// Ordered quantity.
+    pub qty: Qty,
+    /// The entry a bracket order protects (zero for entries).
+    pub parent: ClientOrderId,
 }
 
 /// One execution against one of our orders.

@@ -11,9 +11,9 @@ pub mod symbol;
 
 pub use decimal::{DecimalError, Notional, Price, Qty, Ratio};
 pub use event::{
-    BookTicker, BookTop, DepthDiff, DepthSnapshot, ExecEvent, Fill, Level, MarketEvent,
-    MarketEventKind, OrderIntent, OrderStatus, OrderType, OrderUpdate, Side, TimeInForce,
-    TradePrint, BOOK_TOP_LEVELS,
+    BookTicker, BookTop, DepthDiff, DepthSnapshot, ExecEvent, Fill, IntentAction, Level,
+    MarketEvent, MarketEventKind, OrderIntent, OrderRole, OrderStatus, OrderType, OrderUpdate,
+    Side, TimeInForce, TradePrint, BOOK_TOP_LEVELS,
 };
 pub use ids::{ClientOrderId, StrategyId};
 pub use instrument::{

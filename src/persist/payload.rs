@@ -2,13 +2,16 @@
 //! first; encoding into a caller buffer without allocation, decoding into owned entries for
 //! tools. Never: panics on bytes from a file, or allocates while encoding.
 //!
-//! Layout version 1 (all integers little-endian, decimals as raw `i128` 1e-18 units, `sym`
+//! Layout version 2 (all integers little-endian, decimals as raw `i128` 1e-18 units, `sym`
 //! = length u8 + 24 bytes zero-padded, longer names truncated at a character boundary):
 //! ```text
 //! intent  : v u8 | strategy u16 | intent_seq u64 | symbol_id u32 | side u8 | order_type u8
-//!           | tif u8 | reduce_only u8 | price i128 | qty i128 | cause_recv_ns u64 | sym      (84 B)
+//!           | tif u8 | reduce_only u8 | price i128 | qty i128 | cause_recv_ns u64 | sym
+//!           | action u8 | target u64 | stop_loss i128 | take_profit i128                 (125 B)
 //! order   : v | client_order_id u64 | strategy u16 | symbol_id u32 | side u8 | status u8
-//!           | filled_qty i128 | venue_order_id u64 | reject_code u16 | sym                   (68 B)
+//!           | filled_qty i128 | venue_order_id u64 | reject_code u16 | sym
+//!           | order_type u8 | tif u8 | role u8 | reduce_only u8 | price i128
+//!           | trigger_price i128 | qty i128 | parent u64                                  (128 B)
 //! fill    : v | client_order_id u64 | strategy u16 | symbol_id u32 | side u8 | is_maker u8
 //!           | price i128 | qty i128 | fee i128 | venue_trade_id u64 | sym                    (98 B)
 //! risk    : v | code u16 | strategy u16 | client_order_id u64 | observed i128 | limit i128 | sym (70 B)
@@ -32,11 +35,13 @@ use crate::core::{ClientOrderId, Fill, OrderIntent, OrderUpdate, StrategyId};
 use super::RecordType;
 
 /// Payload layout version written as the first byte of every payload.
-pub const PAYLOAD_VERSION: u8 = 1;
+/// Version 2 added the intent's action, target and bracket prices and the order's terms to
+/// the update; version 1 journals are refused by the decoder with `Version(1)`.
+pub const PAYLOAD_VERSION: u8 = 2;
 /// Bytes of an encoded intent.
-pub const INTENT_BYTES: usize = 84;
+pub const INTENT_BYTES: usize = 125;
 /// Bytes of an encoded order update.
-pub const UPDATE_BYTES: usize = 68;
+pub const UPDATE_BYTES: usize = 128;
 /// Bytes of an encoded fill.
 pub const FILL_BYTES: usize = 98;
 /// Bytes of an encoded risk event.
@@ -50,7 +55,7 @@ pub const STATE_CAUSE_MAX: usize = 64;
 /// Longest market-frame tag or snapshot component name.
 pub const TAG_MAX: usize = 64;
 /// A buffer this large holds any fixed-size payload (every type but note, frame, snapshot).
-pub const MAX_FIXED_PAYLOAD: usize = FILL_BYTES;
+pub const MAX_FIXED_PAYLOAD: usize = UPDATE_BYTES;
 
 /// Why payload bytes could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -284,6 +289,10 @@ pub fn encode_intent(i: &OrderIntent, symbol: &str, out: &mut [u8]) -> usize {
     p.i128(i.qty.raw());
     p.u64(i.cause_recv_ns);
     p.padded_text(symbol, SYMBOL_NAME_MAX);
+    p.u8(i.action as u8);
+    p.u64(i.target.0);
+    p.i128(i.stop_loss.raw());
+    p.i128(i.take_profit.raw());
     p.done()
 }
 
@@ -300,6 +309,14 @@ pub fn encode_update(u: &OrderUpdate, symbol: &str, out: &mut [u8]) -> usize {
     p.u64(u.venue_order_id);
     p.u16(u.reject_code);
     p.padded_text(symbol, SYMBOL_NAME_MAX);
+    p.u8(u.order_type as u8);
+    p.u8(u.time_in_force as u8);
+    p.u8(u.role as u8);
+    p.u8(u.reduce_only as u8);
+    p.i128(u.price.raw());
+    p.i128(u.trigger_price.raw());
+    p.i128(u.qty.raw());
+    p.u64(u.parent.0);
     p.done()
 }
 

@@ -9,8 +9,8 @@ use super::{
 use crate::core::decimal::Notional;
 use crate::core::symbol::SYMBOL_NAME_MAX;
 use crate::core::{
-    ClientOrderId, Fill, OrderIntent, OrderStatus, OrderType, OrderUpdate, Price, Qty, Side,
-    StrategyId, SymbolId, TimeInForce,
+    ClientOrderId, Fill, IntentAction, OrderIntent, OrderRole, OrderStatus, OrderType, OrderUpdate,
+    Price, Qty, Side, StrategyId, SymbolId, TimeInForce,
 };
 use crate::persist::RecordType;
 
@@ -137,19 +137,28 @@ pub fn decode(kind: RecordType, bytes: &[u8]) -> Result<JournalEntry, PayloadErr
             let tif = g.u8()?;
             let time_in_force = TimeInForce::from_u8(tif).ok_or(bad("time_in_force", tif))?;
             let reduce_only = g.bool("reduce_only")?;
+            let price = Price::from_raw(g.i128()?);
+            let qty = Qty::from_raw(g.i128()?);
+            let cause_recv_ns = g.u64()?;
+            let symbol = g.padded_text("symbol", SYMBOL_NAME_MAX)?;
+            let act = g.u8()?;
+            let action = IntentAction::from_u8(act).ok_or(bad("action", act))?;
             let intent = OrderIntent {
                 strategy,
                 intent_seq,
                 symbol: symbol_id,
+                action,
+                target: ClientOrderId(g.u64()?),
                 side,
                 order_type,
                 time_in_force,
                 reduce_only,
-                price: Price::from_raw(g.i128()?),
-                qty: Qty::from_raw(g.i128()?),
-                cause_recv_ns: g.u64()?,
+                price,
+                qty,
+                stop_loss: Price::from_raw(g.i128()?),
+                take_profit: Price::from_raw(g.i128()?),
+                cause_recv_ns,
             };
-            let symbol = g.padded_text("symbol", SYMBOL_NAME_MAX)?;
             JournalEntry::Intent { symbol, intent }
         }
         RecordType::OrderUpdate => {
@@ -160,17 +169,34 @@ pub fn decode(kind: RecordType, bytes: &[u8]) -> Result<JournalEntry, PayloadErr
             let side = g.side()?;
             let st = g.u8()?;
             let status = OrderStatus::from_u8(st).ok_or(bad("status", st))?;
+            let filled_qty = Qty::from_raw(g.i128()?);
+            let venue_order_id = g.u64()?;
+            let reject_code = g.u16()?;
+            let symbol = g.padded_text("symbol", SYMBOL_NAME_MAX)?;
+            let ot = g.u8()?;
+            let order_type = OrderType::from_u8(ot).ok_or(bad("order_type", ot))?;
+            let tif = g.u8()?;
+            let time_in_force = TimeInForce::from_u8(tif).ok_or(bad("time_in_force", tif))?;
+            let r = g.u8()?;
+            let role = OrderRole::from_u8(r).ok_or(bad("role", r))?;
             let update = OrderUpdate {
                 client_order_id,
                 strategy,
                 symbol: symbol_id,
                 side,
                 status,
-                filled_qty: Qty::from_raw(g.i128()?),
-                venue_order_id: g.u64()?,
-                reject_code: g.u16()?,
+                filled_qty,
+                venue_order_id,
+                reject_code,
+                order_type,
+                time_in_force,
+                role,
+                reduce_only: g.bool("reduce_only")?,
+                price: Price::from_raw(g.i128()?),
+                trigger_price: Price::from_raw(g.i128()?),
+                qty: Qty::from_raw(g.i128()?),
+                parent: ClientOrderId(g.u64()?),
             };
-            let symbol = g.padded_text("symbol", SYMBOL_NAME_MAX)?;
             JournalEntry::Update { symbol, update }
         }
         RecordType::Fill => {

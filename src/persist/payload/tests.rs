@@ -4,7 +4,9 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::core::{OrderStatus, OrderType, Price, Qty, Side, SymbolId, TimeInForce};
+use crate::core::{
+    IntentAction, OrderRole, OrderStatus, OrderType, Price, Qty, Side, SymbolId, TimeInForce,
+};
 
 fn side() -> impl Strategy<Value = Side> {
     prop_oneof![Just(Side::Buy), Just(Side::Sell)]
@@ -26,19 +28,26 @@ fn intent() -> impl Strategy<Value = OrderIntent> {
         any::<i128>(),
         any::<i128>(),
         any::<u64>(),
+        (0u8..3, any::<u64>(), any::<i128>(), any::<i128>()),
     )
-        .prop_map(|(s, seq, sym, side, ot, tif, ro, p, q, c)| OrderIntent {
-            strategy: StrategyId(s),
-            intent_seq: seq,
-            symbol: SymbolId(sym),
-            side,
-            order_type: OrderType::from_u8(ot).expect("range 0..5 is valid"),
-            time_in_force: TimeInForce::from_u8(tif).expect("range 0..3 is valid"),
-            reduce_only: ro,
-            price: Price::from_raw(p),
-            qty: Qty::from_raw(q),
-            cause_recv_ns: c,
-        })
+        .prop_map(
+            |(s, seq, sym, side, ot, tif, ro, p, q, c, (a, t, sl, tp))| OrderIntent {
+                strategy: StrategyId(s),
+                intent_seq: seq,
+                symbol: SymbolId(sym),
+                action: IntentAction::from_u8(a).expect("range 0..3 is valid"),
+                target: ClientOrderId(t),
+                stop_loss: Price::from_raw(sl),
+                take_profit: Price::from_raw(tp),
+                side,
+                order_type: OrderType::from_u8(ot).expect("range 0..5 is valid"),
+                time_in_force: TimeInForce::from_u8(tif).expect("range 0..3 is valid"),
+                reduce_only: ro,
+                price: Price::from_raw(p),
+                qty: Qty::from_raw(q),
+                cause_recv_ns: c,
+            },
+        )
 }
 
 fn update() -> impl Strategy<Value = OrderUpdate> {
@@ -51,17 +60,31 @@ fn update() -> impl Strategy<Value = OrderUpdate> {
         any::<i128>(),
         any::<u64>(),
         any::<u16>(),
+        (0u8..5, 0u8..3, 0u8..4, any::<bool>()),
+        (any::<i128>(), any::<i128>(), any::<i128>(), any::<u64>()),
     )
-        .prop_map(|(id, s, sym, side, st, q, v, r)| OrderUpdate {
-            client_order_id: ClientOrderId(id),
-            strategy: StrategyId(s),
-            symbol: SymbolId(sym),
-            side,
-            status: OrderStatus::from_u8(st).expect("range 0..8 is valid"),
-            filled_qty: Qty::from_raw(q),
-            venue_order_id: v,
-            reject_code: r,
-        })
+        .prop_map(
+            |(id, s, sym, side, st, q, v, r, (ot, tif, role, ro), (p, tp, oq, parent))| {
+                OrderUpdate {
+                    order_type: OrderType::from_u8(ot).expect("range 0..5 is valid"),
+                    time_in_force: TimeInForce::from_u8(tif).expect("range 0..3 is valid"),
+                    role: OrderRole::from_u8(role).expect("range 0..4 is valid"),
+                    reduce_only: ro,
+                    price: Price::from_raw(p),
+                    trigger_price: Price::from_raw(tp),
+                    qty: Qty::from_raw(oq),
+                    parent: ClientOrderId(parent),
+                    client_order_id: ClientOrderId(id),
+                    strategy: StrategyId(s),
+                    symbol: SymbolId(sym),
+                    side,
+                    status: OrderStatus::from_u8(st).expect("range 0..8 is valid"),
+                    filled_qty: Qty::from_raw(q),
+                    venue_order_id: v,
+                    reject_code: r,
+                }
+            },
+        )
 }
 
 fn fill() -> impl Strategy<Value = Fill> {

@@ -6,7 +6,7 @@ use std::fmt;
 use serde_json::{json, Value};
 
 use super::JournalEntry;
-use crate::core::{ClientOrderId, Price};
+use crate::core::{ClientOrderId, IntentAction, Price};
 
 /// Exact decimal text of a raw 1e-18 value.
 fn dec(raw: i128) -> String {
@@ -46,12 +46,18 @@ impl JournalEntry {
                 "reduce_only": i.reduce_only, "price": dec(i.price.raw()),
                 "qty": dec(i.qty.raw()), "strategy": i.strategy.0, "intent_seq": i.intent_seq,
                 "symbol_id": i.symbol.0, "cause_recv_ns": i.cause_recv_ns,
+                "action": i.action.as_str(), "target": coid(i.target),
+                "stop_loss": dec(i.stop_loss.raw()), "take_profit": dec(i.take_profit.raw()),
             }),
             JournalEntry::Update { symbol, update: u } => json!({
                 "type": kind, "symbol": symbol, "client_order_id": coid(u.client_order_id),
                 "status": u.status.as_str(), "side": u.side.as_str(),
                 "filled_qty": dec(u.filled_qty.raw()), "venue_order_id": u.venue_order_id,
                 "reject_code": u.reject_code, "strategy": u.strategy.0, "symbol_id": u.symbol.0,
+                "order_type": u.order_type.as_str(), "time_in_force": u.time_in_force.as_str(),
+                "role": u.role.as_str(), "reduce_only": u.reduce_only,
+                "price": dec(u.price.raw()), "trigger_price": dec(u.trigger_price.raw()),
+                "qty": dec(u.qty.raw()), "parent": coid(u.parent),
             }),
             JournalEntry::Fill { symbol, fill: f } => json!({
                 "type": kind, "symbol": symbol, "side": f.side.as_str(),
@@ -97,28 +103,50 @@ impl fmt::Display for JournalEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = self.kind().name();
         match self {
-            JournalEntry::Intent { symbol, intent: i } => write!(
-                f,
-                "{kind:<8} {symbol} {} {} {} @ {} {}{} strat={} intent={}",
-                i.side.as_str(),
-                i.order_type.as_str(),
-                i.qty,
-                i.price,
-                i.time_in_force.as_str(),
-                if i.reduce_only { " reduce-only" } else { "" },
-                i.strategy.0,
-                i.intent_seq
-            ),
+            JournalEntry::Intent { symbol, intent: i } => {
+                match i.action {
+                    IntentAction::New => write!(
+                        f,
+                        "{kind:<8} {symbol} {} {} {} @ {} {}{}",
+                        i.side.as_str(),
+                        i.order_type.as_str(),
+                        i.qty,
+                        i.price,
+                        i.time_in_force.as_str(),
+                        if i.reduce_only { " reduce-only" } else { "" },
+                    )?,
+                    IntentAction::Cancel => write!(f, "{kind:<8} {symbol} CANCEL {}", i.target)?,
+                    IntentAction::CancelAll => write!(f, "{kind:<8} {symbol} CANCEL_ALL")?,
+                }
+                if !i.stop_loss.is_zero() {
+                    write!(f, " sl={}", i.stop_loss)?;
+                }
+                if !i.take_profit.is_zero() {
+                    write!(f, " tp={}", i.take_profit)?;
+                }
+                write!(f, " strat={} intent={}", i.strategy.0, i.intent_seq)
+            }
             JournalEntry::Update { symbol, update: u } => {
                 write!(
                     f,
-                    "{kind:<8} {symbol} {} {} {} filled={} venue_id={}",
+                    "{kind:<8} {symbol} {} {} {} {} {} {}/{} @ {} venue_id={}",
                     u.client_order_id,
+                    u.role.as_str(),
                     u.side.as_str(),
+                    u.order_type.as_str(),
                     u.status.as_str(),
                     u.filled_qty,
+                    u.qty,
+                    if u.trigger_price.is_zero() {
+                        u.price
+                    } else {
+                        u.trigger_price
+                    },
                     u.venue_order_id
                 )?;
+                if u.parent.0 != 0 {
+                    write!(f, " parent={}", u.parent)?;
+                }
                 if u.reject_code != 0 {
                     write!(f, " reject={}", u.reject_code)?;
                 }
