@@ -2,6 +2,8 @@
 //! Never: decides what to trade or bypasses the risk checker on the way to a venue.
 
 pub mod binance;
+pub mod manager;
+pub mod reject;
 pub mod venue;
 
 pub use venue::{Venue, VenueCommand, VenueFill, VenueOrder, VenueReport};

@@ -1,0 +1,1261 @@
+//! Owns: every order's life — the one funnel from intent to venue command (instrument
+//! checks, sizing and rounding, client ids), the order state machine driven by venue
+//! reports, idempotent retries, cancels, brackets (exchange-side stop-loss and take-profit
+//! kept in step with the entry's fills, sibling cancelled when one side fills), fill
+//! de-duplication, rebuilding from the journal and reconciliation with the venue.
+//! Never: reads the clock, does I/O, or lets an order out before reconciliation finished.
+//!
+//! State machine (venue reports move it; anything else is counted and ignored):
+//! ```text
+//! PendingNew ─Accepted→ New ─Fill→ PartiallyFilled ─Fill→ Filled
+//!     │                  │  └───────────┴─Cancel→ PendingCancel ─Canceled→ Canceled
+//!     └─Rejected→ Rejected   └─Expired→ Expired
+//! ```
+//! A fill may arrive before its ack (the venue's streams are not ordered with the reply);
+//! the fill then implies the ack. Rate-limit, timestamp and "unavailable" rejects of a new
+//! order are retried with the same client id (so a request the venue did take is refused as
+//! a duplicate, never placed twice); a lost ack is resolved by asking the venue.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::core::ids::ClientOrderIdGen;
+use crate::core::{
+    ClientOrderId, ExecEvent, Fill, Instrument, IntentAction, Market, MarketEvent, MarketEventKind,
+    Notional, OrderIntent, OrderRole, OrderStatus, OrderType, OrderUpdate, Price, Qty, Side,
+    StrategyId, SymbolId, TimeInForce,
+};
+use crate::engine::stage::{OrderOutputs, Outbox};
+use crate::engine::JournalMsg;
+
+use super::reject;
+use super::venue::{
+    LinkState, MarginParams, OcoOrder, RejectKind, VenueCommand, VenueFill, VenueOpenOrder,
+    VenueOrder, VenueReject, VenueReport,
+};
+
+/// Where fills, balances and positions go: the portfolio.
+pub trait Ledger {
+    /// Applies a new (already de-duplicated) fill; returns its fee in the quote currency.
+    fn apply_fill(&mut self, fill: &VenueFill) -> Notional;
+    /// The venue's balance of an asset (reconciliation or account stream).
+    fn set_balance(&mut self, asset: crate::core::AssetName, free: Qty, locked: Qty);
+    /// The venue's position in a symbol (reconciliation or account stream).
+    fn set_position(&mut self, symbol: SymbolId, qty: Qty, entry_price: Price);
+    /// Marks a symbol at a price (book mid or mark price).
+    fn mark(&mut self, symbol: SymbolId, price: Price);
+}
+
+/// Order manager settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OmsConfig {
+    /// The market this manager's venue trades.
+    pub market: Market,
+    /// Most orders tracked at once (open and recently final); the table never grows past it.
+    pub capacity: usize,
+    /// A new order without an answer for this long is asked about (`QueryOrder`).
+    pub ack_timeout_ns: u64,
+    /// Retries of one request after rate-limit, timestamp or unavailable rejects.
+    pub max_retries: u8,
+    /// Wait before a retry when the venue gave no `retry_after`.
+    pub retry_backoff_ns: u64,
+    /// Margin parameters for every order (margin market only).
+    pub margin: MarginParams,
+}
+
+impl Default for OmsConfig {
+    fn default() -> Self {
+        Self {
+            market: Market::Spot,
+            capacity: 4096,
+            ack_timeout_ns: 5_000_000_000,
+            max_retries: 3,
+            retry_backoff_ns: 200_000_000,
+            margin: MarginParams::default(),
+        }
+    }
+}
+
+/// What the manager counted (exported by the stage).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OmsCounters {
+    pub intents: u64,
+    pub orders_sent: u64,
+    pub local_rejects: u64,
+    pub venue_rejects: u64,
+    pub fills: u64,
+    pub duplicate_fills: u64,
+    pub fills_unknown_order: u64,
+    pub retries: u64,
+    pub queries: u64,
+    pub cancels_sent: u64,
+    pub brackets_placed: u64,
+    pub unprotected_fills: u64,
+    pub stale_reports: u64,
+    pub adopted_orders: u64,
+    pub outbox_full: u64,
+}
+
+/// One tracked order.
+#[derive(Debug, Clone, Copy)]
+struct Order {
+    state: OrderUpdate,
+    market: Market,
+    /// Bracket prices an entry asked for (zero: none).
+    stop_loss: Price,
+    take_profit: Price,
+    /// The entry's bracket orders (stop, take-profit; zero when none).
+    bracket: [ClientOrderId; 2],
+    /// Quantity the live bracket protects.
+    protected_qty: Qty,
+    /// The bracket must be replaced once the old one is gone.
+    rebracket: bool,
+    /// Monotonic ns the last request for this order went out.
+    sent_ns: u64,
+    /// When a retry is due (0: none).
+    retry_at_ns: u64,
+    retries: u8,
+    queried: bool,
+    cause_recv_ns: u64,
+}
+
+impl Order {
+    fn is_open(&self) -> bool {
+        !self.state.status.is_final()
+    }
+}
+
+/// Per-symbol facts the manager needs.
+#[derive(Debug, Clone, Default)]
+struct SymbolState {
+    instrument: Option<Instrument>,
+    /// Last book mid or trade price: the reference for market-order notional checks.
+    reference: Price,
+    /// Reconciled with the venue since the last start or reconnect.
+    reconciled: bool,
+    /// Highest venue trade id seen (reconciliation asks for trades after it).
+    last_trade_id: u64,
+}
+
+/// The order manager: intents and venue reports in; venue commands, order updates, fills
+/// and journal records out.
+pub struct OrderManager<L> {
+    config: OmsConfig,
+    ids: ClientOrderIdGen,
+    orders: HashMap<ClientOrderId, Order>,
+    symbols: Vec<SymbolState>,
+    seen_trades: HashSet<(SymbolId, u64)>,
+    ledger: L,
+    counters: OmsCounters,
+    /// Final orders kept for late reports, oldest first; pruned when the table is full.
+    finished: std::collections::VecDeque<ClientOrderId>,
+}
+
+impl<L: Ledger> OrderManager<L> {
+    /// A manager for `symbols` (index = `SymbolId`) with their instruments, issuing ids of
+    /// journal session `session`. Trading waits for [`OrderManager::start_reconcile`] to finish.
+    pub fn new(
+        config: OmsConfig,
+        session: u32,
+        instruments: Vec<Option<Instrument>>,
+        ledger: L,
+    ) -> Result<Self, crate::core::ids::IdError> {
+        let capacity = config.capacity.max(16);
+        Ok(Self {
+            ids: ClientOrderIdGen::new(session)?,
+            orders: HashMap::with_capacity(capacity),
+            symbols: instruments
+                .into_iter()
+                .map(|instrument| SymbolState {
+                    instrument,
+                    ..SymbolState::default()
+                })
+                .collect(),
+            seen_trades: HashSet::with_capacity(capacity * 4),
+            ledger,
+            counters: OmsCounters::default(),
+            finished: std::collections::VecDeque::with_capacity(capacity),
+            config,
+        })
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> &OmsCounters {
+        &self.counters
+    }
+
+    /// The portfolio.
+    pub fn ledger(&self) -> &L {
+        &self.ledger
+    }
+
+    /// The portfolio, mutably (for the stage's marks and reports).
+    pub fn ledger_mut(&mut self) -> &mut L {
+        &mut self.ledger
+    }
+
+    /// The latest state of an order, if tracked.
+    pub fn order(&self, id: ClientOrderId) -> Option<&OrderUpdate> {
+        self.orders.get(&id).map(|o| &o.state)
+    }
+
+    /// Every open order's latest state.
+    pub fn open_orders(&self) -> impl Iterator<Item = &OrderUpdate> {
+        self.orders
+            .values()
+            .filter(|o| o.is_open())
+            .map(|o| &o.state)
+    }
+
+    /// True once every traded symbol has been reconciled with the venue.
+    pub fn is_reconciled(&self) -> bool {
+        self.symbols
+            .iter()
+            .all(|s| s.instrument.is_none() || s.reconciled)
+    }
+
+    /// Rebuilds state from journal records of earlier sessions, in journal order: the last
+    /// update of each order wins, every fill goes to the ledger once.
+    pub fn recover_update(&mut self, update: &OrderUpdate) {
+        let was_open = self
+            .orders
+            .get(&update.client_order_id)
+            .is_none_or(Order::is_open);
+        if was_open && update.status.is_final() {
+            self.finished.push_back(update.client_order_id);
+        }
+        let entry = self.orders.entry(update.client_order_id).or_insert(Order {
+            state: *update,
+            market: self.config.market,
+            stop_loss: Price::ZERO,
+            take_profit: Price::ZERO,
+            bracket: [ClientOrderId::default(); 2],
+            protected_qty: Qty::ZERO,
+            rebracket: false,
+            sent_ns: 0,
+            retry_at_ns: 0,
+            retries: 0,
+            queried: false,
+            cause_recv_ns: 0,
+        });
+        entry.state = *update;
+        // A bracket order names its entry: restore the link both ways.
+        if update.parent.0 != 0 && !update.status.is_final() {
+            if let Some(parent) = self.orders.get_mut(&update.parent) {
+                let slot = usize::from(update.role == OrderRole::TakeProfit);
+                parent.bracket[slot] = update.client_order_id;
+                parent.protected_qty = update.qty;
+            }
+        }
+    }
+
+    /// Restores an entry's bracket prices from its intent (journal replay).
+    pub fn recover_bracket_prices(&mut self, entry: ClientOrderId, stop: Price, take: Price) {
+        if let Some(order) = self.orders.get_mut(&entry) {
+            order.stop_loss = stop;
+            order.take_profit = take;
+        }
+    }
+
+    /// Replays a journaled fill into the ledger (and the duplicate filter).
+    pub fn recover_fill(&mut self, fill: &Fill, quote_asset: crate::core::AssetName) {
+        if !self.seen_trades.insert((fill.symbol, fill.venue_trade_id)) {
+            return;
+        }
+        if let Some(s) = self.symbols.get_mut(fill.symbol.index()) {
+            s.last_trade_id = s.last_trade_id.max(fill.venue_trade_id);
+        }
+        let venue_fill = VenueFill {
+            client_order_id: fill.client_order_id,
+            symbol: fill.symbol,
+            market: self.config.market,
+            side: fill.side,
+            price: fill.price,
+            qty: fill.qty,
+            fee: Qty::from_raw(fill.fee.raw()),
+            fee_asset: quote_asset,
+            venue_trade_id: fill.venue_trade_id,
+            venue_order_id: 0,
+            is_maker: fill.is_maker,
+            venue_ts_ms: 0,
+        };
+        self.ledger.apply_fill(&venue_fill);
+    }
+
+    /// Starts reconciliation of every traded symbol: trading is refused until the venue has
+    /// answered each with `ReconcileDone`.
+    pub fn start_reconcile(&mut self, commands: &mut Outbox<VenueCommand>) {
+        let market = self.config.market;
+        for (index, s) in self.symbols.iter_mut().enumerate() {
+            if s.instrument.is_none() {
+                continue;
+            }
+            s.reconciled = false;
+            let command = VenueCommand::Reconcile {
+                symbol: SymbolId(index as u32),
+                market,
+                since_trade_id: s.last_trade_id,
+            };
+            if commands.push(command).is_err() {
+                self.counters.outbox_full += 1;
+            }
+        }
+    }
+
+    /// Market data: keeps the reference price of each symbol and marks the ledger.
+    pub fn on_market(&mut self, event: &MarketEvent) {
+        let price = match &event.kind {
+            MarketEventKind::BookTicker(t) => mid(t.bid_price, t.ask_price),
+            MarketEventKind::Book(top) if top.valid && top.bid_count > 0 && top.ask_count > 0 => {
+                mid(top.bids[0].price, top.asks[0].price)
+            }
+            MarketEventKind::Trade(t) => t.price,
+            MarketEventKind::Book(_) => return,
+        };
+        if let Some(s) = self.symbols.get_mut(event.symbol.index()) {
+            if price.is_positive() {
+                s.reference = price;
+                self.ledger.mark(event.symbol, price);
+            }
+        }
+    }
+
+    /// A strategy's intent.
+    pub fn on_intent(
+        &mut self,
+        intent: &OrderIntent,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        self.counters.intents += 1;
+        self.journal(
+            out,
+            JournalMsg::Intent {
+                event_ns: now_ns,
+                intent: *intent,
+            },
+        );
+        match intent.action {
+            IntentAction::New => self.place_entry(intent, now_ns, commands, out),
+            IntentAction::Cancel => {
+                let open = self
+                    .orders
+                    .get(&intent.target)
+                    .is_some_and(|o| o.is_open() && o.state.strategy == intent.strategy);
+                if open {
+                    self.cancel(intent.target, now_ns, commands, out);
+                } else {
+                    self.counters.local_rejects += 1;
+                    let mut update = rejected_intent(intent, reject::CANCEL_UNKNOWN_ORDER);
+                    update.client_order_id = intent.target;
+                    self.emit(out, now_ns, update);
+                }
+            }
+            IntentAction::CancelAll => {
+                let targets: [ClientOrderId; 64] = self.open_ids(intent.strategy, intent.symbol);
+                for id in targets.into_iter().take_while(|id| id.0 != 0) {
+                    self.cancel(id, now_ns, commands, out);
+                }
+            }
+        }
+    }
+
+    /// Periodic call: due retries and ack timeouts.
+    pub fn on_timer(
+        &mut self,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        _out: &mut OrderOutputs,
+    ) {
+        let timeout = self.config.ack_timeout_ns;
+        let mut due: [(ClientOrderId, bool); 32] = [(ClientOrderId::default(), false); 32];
+        let mut n = 0;
+        for (id, order) in &self.orders {
+            if n == due.len() {
+                break;
+            }
+            let retry = order.retry_at_ns != 0 && now_ns >= order.retry_at_ns;
+            let unanswered = order.state.status == OrderStatus::PendingNew
+                && order.retry_at_ns == 0
+                && !order.queried
+                && now_ns.saturating_sub(order.sent_ns) >= timeout;
+            if retry || unanswered {
+                due[n] = (*id, retry);
+                n += 1;
+            }
+        }
+        for &(id, retry) in &due[..n] {
+            let Some(order) = self.orders.get_mut(&id) else {
+                continue;
+            };
+            order.sent_ns = now_ns;
+            let command = if retry {
+                order.retry_at_ns = 0;
+                self.counters.retries += 1;
+                VenueCommand::Place(venue_order(order, self.config.margin))
+            } else {
+                order.queried = true;
+                self.counters.queries += 1;
+                VenueCommand::QueryOrder {
+                    client_order_id: id,
+                    symbol: order.state.symbol,
+                    market: order.market,
+                }
+            };
+            if commands.push(command).is_err() {
+                self.counters.outbox_full += 1;
+            }
+        }
+    }
+
+    /// A venue report.
+    pub fn on_report(
+        &mut self,
+        report: &VenueReport,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        match *report {
+            VenueReport::Accepted {
+                client_order_id,
+                venue_order_id,
+                ..
+            } => {
+                let Some(order) = self.orders.get_mut(&client_order_id) else {
+                    self.counters.stale_reports += 1;
+                    return;
+                };
+                order.state.venue_order_id = venue_order_id;
+                order.retry_at_ns = 0;
+                if order.state.status == OrderStatus::PendingNew {
+                    order.state.status = OrderStatus::New;
+                    let update = order.state;
+                    self.emit(out, now_ns, update);
+                }
+            }
+            VenueReport::Rejected {
+                client_order_id,
+                reject,
+            } => self.on_rejected(client_order_id, reject, now_ns, out),
+            VenueReport::Fill(fill) => self.on_fill(&fill, now_ns, commands, out),
+            VenueReport::Canceled {
+                client_order_id, ..
+            } => self.finish(
+                client_order_id,
+                OrderStatus::Canceled,
+                now_ns,
+                commands,
+                out,
+            ),
+            VenueReport::Expired {
+                client_order_id, ..
+            } => self.finish(client_order_id, OrderStatus::Expired, now_ns, commands, out),
+            VenueReport::Triggered { .. } => {}
+            VenueReport::CancelRejected {
+                client_order_id,
+                reject,
+            } => {
+                // The order is still working (or already done: its fill or cancel follows).
+                if let Some(order) = self.orders.get_mut(&client_order_id) {
+                    if order.state.status == OrderStatus::PendingCancel {
+                        order.state.status = if order.state.filled_qty.is_positive() {
+                            OrderStatus::PartiallyFilled
+                        } else {
+                            OrderStatus::New
+                        };
+                        if reject.kind == RejectKind::UnknownOrder {
+                            // The venue no longer has it: ask what became of it.
+                            let query = VenueCommand::QueryOrder {
+                                client_order_id,
+                                symbol: order.state.symbol,
+                                market: order.market,
+                            };
+                            if commands.push(query).is_err() {
+                                self.counters.outbox_full += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            VenueReport::StatusUnknown { client_order_id } => {
+                if let Some(order) = self.orders.get_mut(&client_order_id) {
+                    order.queried = true;
+                    self.counters.queries += 1;
+                    let query = VenueCommand::QueryOrder {
+                        client_order_id,
+                        symbol: order.state.symbol,
+                        market: order.market,
+                    };
+                    if commands.push(query).is_err() {
+                        self.counters.outbox_full += 1;
+                    }
+                }
+            }
+            VenueReport::OpenOrder(open) => self.on_open_order(&open, now_ns, out),
+            VenueReport::Balance {
+                asset,
+                free,
+                locked,
+            } => self.ledger.set_balance(asset, free, locked),
+            VenueReport::Position {
+                symbol,
+                qty,
+                entry_price,
+            } => self.ledger.set_position(symbol, qty, entry_price),
+            VenueReport::ReconcileDone { symbol, ok } => {
+                if let Some(s) = self.symbols.get_mut(symbol.index()) {
+                    s.reconciled = ok;
+                }
+                if !ok {
+                    self.journal(
+                        out,
+                        JournalMsg::note(now_ns, "reconciliation incomplete; retrying"),
+                    );
+                    let since_trade_id = self
+                        .symbols
+                        .get(symbol.index())
+                        .map_or(0, |s| s.last_trade_id);
+                    let again = VenueCommand::Reconcile {
+                        symbol,
+                        market: self.config.market,
+                        since_trade_id,
+                    };
+                    if commands.push(again).is_err() {
+                        self.counters.outbox_full += 1;
+                    }
+                }
+            }
+            VenueReport::Link(LinkState::Up) => self.start_reconcile(commands),
+            VenueReport::Link(LinkState::Down) => {
+                for s in &mut self.symbols {
+                    s.reconciled = false;
+                }
+            }
+            VenueReport::Link(LinkState::Timeout) => {}
+        }
+    }
+
+    fn place_entry(
+        &mut self,
+        intent: &OrderIntent,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        match self.prepare(intent) {
+            Ok((price, qty)) => {
+                let Ok(id) = self.ids.next_id() else {
+                    self.local_reject(intent, reject::IDS_EXHAUSTED, now_ns, out);
+                    return;
+                };
+                let state = OrderUpdate {
+                    client_order_id: id,
+                    strategy: intent.strategy,
+                    symbol: intent.symbol,
+                    side: intent.side,
+                    status: OrderStatus::PendingNew,
+                    order_type: intent.order_type,
+                    time_in_force: intent.time_in_force,
+                    role: OrderRole::Entry,
+                    reduce_only: intent.reduce_only,
+                    price: if is_stop(intent.order_type) {
+                        Price::ZERO
+                    } else {
+                        price
+                    },
+                    trigger_price: if is_stop(intent.order_type) {
+                        price
+                    } else {
+                        Price::ZERO
+                    },
+                    qty,
+                    ..OrderUpdate::default()
+                };
+                let order = Order {
+                    state,
+                    market: self.config.market,
+                    stop_loss: intent.stop_loss,
+                    take_profit: intent.take_profit,
+                    bracket: [ClientOrderId::default(); 2],
+                    protected_qty: Qty::ZERO,
+                    rebracket: false,
+                    sent_ns: now_ns,
+                    retry_at_ns: 0,
+                    retries: 0,
+                    queried: false,
+                    cause_recv_ns: intent.cause_recv_ns,
+                };
+                self.send_new(order, now_ns, commands, out);
+            }
+            Err(code) => self.local_reject(intent, code, now_ns, out),
+        }
+    }
+
+    /// Checks an intent against the instrument and rounds it; the venue's own rules, locally.
+    fn prepare(&self, intent: &OrderIntent) -> Result<(Price, Qty), u16> {
+        let s = self
+            .symbols
+            .get(intent.symbol.index())
+            .ok_or(reject::UNKNOWN_INSTRUMENT)?;
+        let instrument = s.instrument.as_ref().ok_or(reject::UNKNOWN_INSTRUMENT)?;
+        if !s.reconciled {
+            return Err(reject::NOT_RECONCILED);
+        }
+        if self.open_count() >= self.config.capacity {
+            return Err(reject::TOO_MANY_ORDERS);
+        }
+        let qty = instrument.round_qty_down(intent.qty);
+        if !qty.is_positive() {
+            return Err(reject::QTY_ROUNDS_TO_ZERO);
+        }
+        let is_market = intent.order_type == OrderType::Market;
+        if !is_market && !intent.price.is_positive() {
+            return Err(reject::BAD_INTENT);
+        }
+        let price = if is_market {
+            Price::ZERO
+        } else {
+            // Limits rest passively; stops must not trigger later than asked.
+            let passive = !is_stop(intent.order_type);
+            instrument.round_price(intent.price, intent.side, passive)
+        };
+        let reference = if is_market || is_stop(intent.order_type) {
+            if !s.reference.is_positive() {
+                return Err(reject::NO_REFERENCE_PRICE);
+            }
+            s.reference
+        } else {
+            price
+        };
+        let checked_price = if is_market { reference } else { price };
+        instrument
+            .check_order(
+                is_market || is_stop(intent.order_type),
+                intent.side,
+                checked_price,
+                qty,
+                reference,
+            )
+            .map_err(|e| e.code())?;
+        Ok((price, qty))
+    }
+
+    fn send_new(
+        &mut self,
+        order: Order,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        let id = order.state.client_order_id;
+        if self.orders.len() >= self.config.capacity {
+            self.prune();
+        }
+        let command = VenueCommand::Place(venue_order(&order, self.config.margin));
+        self.orders.insert(id, order);
+        self.counters.orders_sent += 1;
+        self.emit(out, now_ns, order.state);
+        if commands.push(command).is_err() {
+            self.counters.outbox_full += 1;
+        }
+    }
+
+    fn local_reject(
+        &mut self,
+        intent: &OrderIntent,
+        code: u16,
+        now_ns: u64,
+        out: &mut OrderOutputs,
+    ) {
+        self.counters.local_rejects += 1;
+        self.emit(out, now_ns, rejected_intent(intent, code));
+    }
+
+    fn on_rejected(
+        &mut self,
+        id: ClientOrderId,
+        venue_reject: VenueReject,
+        now_ns: u64,
+        out: &mut OrderOutputs,
+    ) {
+        let max_retries = self.config.max_retries;
+        let backoff = self.config.retry_backoff_ns;
+        let Some(order) = self.orders.get_mut(&id) else {
+            self.counters.stale_reports += 1;
+            return;
+        };
+        if order.state.status != OrderStatus::PendingNew {
+            // A late reject of a retried request the venue had already taken (a duplicate).
+            self.counters.stale_reports += 1;
+            return;
+        }
+        let retryable = matches!(
+            venue_reject.kind,
+            RejectKind::RateLimited | RejectKind::Timestamp | RejectKind::Unavailable
+        );
+        // A timestamp reject is retried once (after the gateway resynced its clock).
+        let budget = if venue_reject.kind == RejectKind::Timestamp {
+            1
+        } else {
+            max_retries
+        };
+        if retryable && order.retries < budget {
+            order.retries += 1;
+            let wait = venue_reject
+                .retry_after_ms
+                .saturating_mul(1_000_000)
+                .max(backoff);
+            order.retry_at_ns = now_ns.saturating_add(wait);
+            return;
+        }
+        if venue_reject.kind == RejectKind::Duplicate && order.retries > 0 {
+            // Our earlier attempt reached the venue: ask what it holds instead of failing.
+            order.queried = false;
+            order.sent_ns = 0;
+            return;
+        }
+        self.counters.venue_rejects += 1;
+        order.state.status = OrderStatus::Rejected;
+        order.state.reject_code = if retryable {
+            reject::RETRIES_EXHAUSTED
+        } else {
+            reject::venue_code(&venue_reject)
+        };
+        let update = order.state;
+        if update.role != OrderRole::Entry {
+            // A protective order the venue refused leaves the position unprotected.
+            self.counters.unprotected_fills += 1;
+            self.journal(
+                out,
+                JournalMsg::note(now_ns, "bracket order rejected: position unprotected"),
+            );
+        }
+        self.emit(out, now_ns, update);
+        self.finished.push_back(id);
+    }
+
+    fn on_fill(
+        &mut self,
+        fill: &VenueFill,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        if !self.seen_trades.insert((fill.symbol, fill.venue_trade_id)) {
+            self.counters.duplicate_fills += 1;
+            return;
+        }
+        if let Some(s) = self.symbols.get_mut(fill.symbol.index()) {
+            s.last_trade_id = s.last_trade_id.max(fill.venue_trade_id);
+        }
+        let fee = self.ledger.apply_fill(fill);
+        self.counters.fills += 1;
+        let Some(order) = self.orders.get_mut(&fill.client_order_id) else {
+            // A fill of an order we do not track (an operator's manual order): the ledger
+            // has it; journal it so the books reconcile.
+            self.counters.fills_unknown_order += 1;
+            let record = Fill {
+                client_order_id: fill.client_order_id,
+                strategy: StrategyId::default(),
+                symbol: fill.symbol,
+                side: fill.side,
+                price: fill.price,
+                qty: fill.qty,
+                fee,
+                venue_trade_id: fill.venue_trade_id,
+                is_maker: fill.is_maker,
+            };
+            self.journal(
+                out,
+                JournalMsg::Fill {
+                    event_ns: now_ns,
+                    fill: record,
+                },
+            );
+            return;
+        };
+        if fill.venue_order_id != 0 {
+            order.state.venue_order_id = fill.venue_order_id;
+        }
+        order.retry_at_ns = 0;
+        order.state.filled_qty = order.state.filled_qty.saturating_add(fill.qty);
+        if !order.state.status.is_final() {
+            order.state.status = if order.state.filled_qty >= order.state.qty {
+                OrderStatus::Filled
+            } else if order.state.status == OrderStatus::PendingCancel {
+                OrderStatus::PendingCancel
+            } else {
+                OrderStatus::PartiallyFilled
+            };
+        }
+        let record = Fill {
+            client_order_id: fill.client_order_id,
+            strategy: order.state.strategy,
+            symbol: fill.symbol,
+            side: fill.side,
+            price: fill.price,
+            qty: fill.qty,
+            fee,
+            venue_trade_id: fill.venue_trade_id,
+            is_maker: fill.is_maker,
+        };
+        let update = order.state;
+        let role = update.role;
+        let parent = update.parent;
+        self.journal(
+            out,
+            JournalMsg::Fill {
+                event_ns: now_ns,
+                fill: record,
+            },
+        );
+        if out.exec.push(ExecEvent::Fill(record)).is_err() {
+            self.counters.outbox_full += 1;
+        }
+        self.emit(out, now_ns, update);
+        if update.status.is_final() {
+            self.finished.push_back(update.client_order_id);
+        }
+        match role {
+            OrderRole::Entry => {
+                self.keep_bracket_in_step(update.client_order_id, now_ns, commands, out)
+            }
+            OrderRole::StopLoss | OrderRole::TakeProfit if update.status == OrderStatus::Filled => {
+                self.cancel_sibling(parent, update.client_order_id, now_ns, commands, out)
+            }
+            _ => {}
+        }
+    }
+
+    /// After an entry fill: the bracket must cover the whole filled quantity. An existing
+    /// smaller bracket is cancelled first and replaced once the venue confirmed the cancel
+    /// (a spot OCO locks the coins it sells, so both cannot exist at once).
+    fn keep_bracket_in_step(
+        &mut self,
+        entry: ClientOrderId,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        let Some(order) = self.orders.get(&entry) else {
+            return;
+        };
+        if order.stop_loss.is_zero() && order.take_profit.is_zero() {
+            return;
+        }
+        if order.protected_qty >= order.state.filled_qty {
+            return;
+        }
+        let live: [ClientOrderId; 2] = order.bracket;
+        let any_live = live
+            .iter()
+            .any(|id| self.orders.get(id).is_some_and(Order::is_open));
+        if any_live {
+            if let Some(o) = self.orders.get_mut(&entry) {
+                o.rebracket = true;
+            }
+            for id in live {
+                if self
+                    .orders
+                    .get(&id)
+                    .is_some_and(|o| o.is_open() && o.state.status != OrderStatus::PendingCancel)
+                {
+                    self.cancel(id, now_ns, commands, out);
+                }
+            }
+            return;
+        }
+        self.place_bracket(entry, now_ns, commands, out);
+    }
+
+    fn place_bracket(
+        &mut self,
+        entry: ClientOrderId,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        let Some(order) = self.orders.get(&entry).copied() else {
+            return;
+        };
+        let qty = order.state.filled_qty;
+        let exit_side = match order.state.side {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        };
+        let Some(instrument) = self
+            .symbols
+            .get(order.state.symbol.index())
+            .and_then(|s| s.instrument.as_ref())
+        else {
+            return;
+        };
+        // Both legs round away from the market on the exit side (sells up, buys down): the
+        // stop then triggers no later than asked, the take-profit never sells below its target.
+        let stop = if order.stop_loss.is_zero() {
+            Price::ZERO
+        } else {
+            instrument.round_price(order.stop_loss, exit_side, true)
+        };
+        let take = if order.take_profit.is_zero() {
+            Price::ZERO
+        } else {
+            instrument.round_price(order.take_profit, exit_side, true)
+        };
+        let leg = |ids: &mut ClientOrderIdGen, role: OrderRole, order_type, price, trigger| {
+            ids.next_id().ok().map(|id| OrderUpdate {
+                client_order_id: id,
+                strategy: order.state.strategy,
+                symbol: order.state.symbol,
+                side: exit_side,
+                status: OrderStatus::PendingNew,
+                order_type,
+                time_in_force: TimeInForce::Gtc,
+                role,
+                reduce_only: true,
+                price,
+                trigger_price: trigger,
+                qty,
+                parent: entry,
+                ..OrderUpdate::default()
+            })
+        };
+        let stop_leg = (!stop.is_zero())
+            .then(|| {
+                leg(
+                    &mut self.ids,
+                    OrderRole::StopLoss,
+                    OrderType::StopMarket,
+                    Price::ZERO,
+                    stop,
+                )
+            })
+            .flatten();
+        let take_leg = if take.is_zero() {
+            None
+        } else if self.config.market == Market::UsdmFutures {
+            leg(
+                &mut self.ids,
+                OrderRole::TakeProfit,
+                OrderType::TakeProfitMarket,
+                Price::ZERO,
+                take,
+            )
+        } else {
+            leg(
+                &mut self.ids,
+                OrderRole::TakeProfit,
+                OrderType::Limit,
+                take,
+                Price::ZERO,
+            )
+        };
+        let template = |state: OrderUpdate| Order {
+            state,
+            market: order.market,
+            stop_loss: Price::ZERO,
+            take_profit: Price::ZERO,
+            bracket: [ClientOrderId::default(); 2],
+            protected_qty: Qty::ZERO,
+            rebracket: false,
+            sent_ns: now_ns,
+            retry_at_ns: 0,
+            retries: 0,
+            queried: false,
+            cause_recv_ns: order.cause_recv_ns,
+        };
+        let spot_oco = self.config.market != Market::UsdmFutures;
+        match (stop_leg, take_leg) {
+            (Some(s), Some(t)) if spot_oco => {
+                let Ok(list_id) = self.ids.next_id() else {
+                    return;
+                };
+                let oco = OcoOrder {
+                    list_id,
+                    symbol: order.state.symbol,
+                    market: order.market,
+                    side: exit_side,
+                    qty,
+                    take_profit_id: t.client_order_id,
+                    take_profit_price: t.price,
+                    stop_id: s.client_order_id,
+                    stop_trigger: s.trigger_price,
+                    stop_limit: Price::ZERO,
+                    margin: self.config.margin,
+                };
+                for state in [s, t] {
+                    self.orders.insert(state.client_order_id, template(state));
+                    self.emit(out, now_ns, state);
+                }
+                if commands.push(VenueCommand::PlaceOco(oco)).is_err() {
+                    self.counters.outbox_full += 1;
+                }
+                self.counters.orders_sent += 2;
+            }
+            (s, t) => {
+                for state in [s, t].into_iter().flatten() {
+                    self.send_new(template(state), now_ns, commands, out);
+                }
+            }
+        }
+        self.counters.brackets_placed += 1;
+        if let Some(o) = self.orders.get_mut(&entry) {
+            o.bracket = [
+                stop_leg.map_or(ClientOrderId::default(), |s| s.client_order_id),
+                take_leg.map_or(ClientOrderId::default(), |t| t.client_order_id),
+            ];
+            o.protected_qty = qty;
+            o.rebracket = false;
+        }
+    }
+
+    fn cancel_sibling(
+        &mut self,
+        entry: ClientOrderId,
+        filled_leg: ClientOrderId,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        let Some(bracket) = self.orders.get(&entry).map(|o| o.bracket) else {
+            return;
+        };
+        for id in bracket {
+            if id != filled_leg && self.orders.get(&id).is_some_and(Order::is_open) {
+                // A spot OCO cancels the other leg itself; a cancel then is refused, harmless.
+                self.cancel(id, now_ns, commands, out);
+            }
+        }
+    }
+
+    fn cancel(
+        &mut self,
+        id: ClientOrderId,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        let Some(order) = self.orders.get_mut(&id) else {
+            return;
+        };
+        if !order.is_open() || order.state.status == OrderStatus::PendingCancel {
+            return;
+        }
+        order.state.status = OrderStatus::PendingCancel;
+        order.sent_ns = now_ns;
+        let command = VenueCommand::Cancel {
+            client_order_id: id,
+            symbol: order.state.symbol,
+            market: order.market,
+        };
+        let update = order.state;
+        self.counters.cancels_sent += 1;
+        self.emit(out, now_ns, update);
+        if commands.push(command).is_err() {
+            self.counters.outbox_full += 1;
+        }
+    }
+
+    fn finish(
+        &mut self,
+        id: ClientOrderId,
+        status: OrderStatus,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        let Some(order) = self.orders.get_mut(&id) else {
+            self.counters.stale_reports += 1;
+            return;
+        };
+        if order.state.status.is_final() {
+            self.counters.stale_reports += 1;
+            return;
+        }
+        order.state.status = status;
+        let update = order.state;
+        self.emit(out, now_ns, update);
+        self.finished.push_back(id);
+        // A cancelled bracket leg of an entry waiting to re-bracket: place the new one.
+        if update.parent.0 != 0 {
+            let parent = update.parent;
+            let waiting = self.orders.get(&parent).is_some_and(|p| {
+                p.rebracket
+                    && p.bracket
+                        .iter()
+                        .all(|leg| !self.orders.get(leg).is_some_and(Order::is_open))
+            });
+            if waiting {
+                if let Some(p) = self.orders.get_mut(&parent) {
+                    p.protected_qty = Qty::ZERO;
+                }
+                self.place_bracket(parent, now_ns, commands, out);
+            }
+        }
+    }
+
+    /// Reconciliation: an order the venue holds.
+    fn on_open_order(&mut self, open: &VenueOpenOrder, now_ns: u64, out: &mut OrderOutputs) {
+        let known = open.client_order_id.and_then(|id| self.orders.get_mut(&id));
+        if let Some(order) = known {
+            // The venue's view wins: quantities filled while we were away arrive as fills.
+            order.state.venue_order_id = open.venue_order_id;
+            let status = if open.filled_qty.is_positive() {
+                OrderStatus::PartiallyFilled
+            } else {
+                OrderStatus::New
+            };
+            if order.state.status != status {
+                order.state.status = status;
+                let update = order.state;
+                self.emit(out, now_ns, update);
+            }
+            return;
+        }
+        // Not ours (or from a journal we lost): adopt it so exposure and cancels see it.
+        self.counters.adopted_orders += 1;
+        let id = open
+            .client_order_id
+            .unwrap_or(ClientOrderId(open.venue_order_id | (1 << 63)));
+        let state = OrderUpdate {
+            client_order_id: id,
+            strategy: StrategyId::default(),
+            symbol: open.symbol,
+            side: open.side,
+            status: if open.filled_qty.is_positive() {
+                OrderStatus::PartiallyFilled
+            } else {
+                OrderStatus::New
+            },
+            filled_qty: open.filled_qty,
+            venue_order_id: open.venue_order_id,
+            reject_code: 0,
+            order_type: open.order_type,
+            time_in_force: TimeInForce::Gtc,
+            role: OrderRole::External,
+            reduce_only: open.reduce_only,
+            price: open.price,
+            trigger_price: open.trigger_price,
+            qty: open.qty,
+            parent: ClientOrderId::default(),
+        };
+        self.orders.insert(
+            id,
+            Order {
+                state,
+                market: open.market,
+                stop_loss: Price::ZERO,
+                take_profit: Price::ZERO,
+                bracket: [ClientOrderId::default(); 2],
+                protected_qty: Qty::ZERO,
+                rebracket: false,
+                sent_ns: now_ns,
+                retry_at_ns: 0,
+                retries: 0,
+                queried: false,
+                cause_recv_ns: 0,
+            },
+        );
+        self.emit(out, now_ns, state);
+    }
+
+    fn open_count(&self) -> usize {
+        self.orders.len() - self.finished.len().min(self.orders.len())
+    }
+
+    /// Up to 64 open order ids of `strategy` on `symbol` (zero-terminated).
+    fn open_ids(&self, strategy: StrategyId, symbol: SymbolId) -> [ClientOrderId; 64] {
+        let mut ids = [ClientOrderId::default(); 64];
+        let matching = self.orders.iter().filter(|(_, o)| {
+            o.is_open() && o.state.strategy == strategy && o.state.symbol == symbol
+        });
+        for (slot, (id, _)) in ids.iter_mut().zip(matching) {
+            *slot = *id;
+        }
+        ids
+    }
+
+    /// Forgets the oldest final orders to make room (their late reports become stale).
+    fn prune(&mut self) {
+        let target = self.config.capacity / 2;
+        while self.orders.len() > target {
+            let Some(id) = self.finished.pop_front() else {
+                break;
+            };
+            if self.orders.get(&id).is_some_and(|o| !o.is_open()) {
+                self.orders.remove(&id);
+            }
+        }
+    }
+
+    fn emit(&mut self, out: &mut OrderOutputs, now_ns: u64, update: OrderUpdate) {
+        self.journal(
+            out,
+            JournalMsg::Update {
+                event_ns: now_ns,
+                update,
+            },
+        );
+        if out.exec.push(ExecEvent::Update(update)).is_err() {
+            self.counters.outbox_full += 1;
+        }
+    }
+
+    fn journal(&mut self, out: &mut OrderOutputs, msg: JournalMsg) {
+        if out.journal.push(msg).is_err() {
+            self.counters.outbox_full += 1;
+        }
+    }
+}
+
+fn mid(bid: Price, ask: Price) -> Price {
+    if !bid.is_positive() || !ask.is_positive() {
+        return Price::ZERO;
+    }
+    Price::from_raw(bid.raw() / 2 + ask.raw() / 2 + (bid.raw() % 2 + ask.raw() % 2) / 2)
+}
+
+const fn is_stop(order_type: OrderType) -> bool {
+    matches!(
+        order_type,
+        OrderType::StopMarket | OrderType::TakeProfitMarket
+    )
+}
+
+fn rejected_intent(intent: &OrderIntent, code: u16) -> OrderUpdate {
+    OrderUpdate {
+        client_order_id: ClientOrderId::default(),
+        strategy: intent.strategy,
+        symbol: intent.symbol,
+        side: intent.side,
+        status: OrderStatus::Rejected,
+        reject_code: code,
+        order_type: intent.order_type,
+        time_in_force: intent.time_in_force,
+        reduce_only: intent.reduce_only,
+        price: intent.price,
+        qty: intent.qty,
+        ..OrderUpdate::default()
+    }
+}
+
+fn venue_order(order: &Order, margin: MarginParams) -> VenueOrder {
+    let s = &order.state;
+    VenueOrder {
+        client_order_id: s.client_order_id,
+        symbol: s.symbol,
+        market: order.market,
+        side: s.side,
+        order_type: s.order_type,
+        time_in_force: s.time_in_force,
+        price: s.price,
+        trigger_price: s.trigger_price,
+        qty: s.qty,
+        reduce_only: s.reduce_only,
+        margin,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,564 @@
+//! Owns: the order manager's state-machine tests, driven by scripted venue reports.
+//! Never: touches a socket or a clock.
+
+use super::*;
+use crate::core::{AssetName, BookTicker, LotSizeFilter, PriceFilter};
+
+#[derive(Default)]
+struct TestLedger {
+    fills: Vec<VenueFill>,
+    position: i128,
+}
+
+impl Ledger for TestLedger {
+    fn apply_fill(&mut self, fill: &VenueFill) -> Notional {
+        self.fills.push(*fill);
+        let signed = match fill.side {
+            Side::Buy => fill.qty.raw(),
+            Side::Sell => -fill.qty.raw(),
+        };
+        self.position += signed;
+        Notional::from_raw(fill.fee.raw())
+    }
+    fn set_balance(&mut self, _asset: AssetName, _free: Qty, _locked: Qty) {}
+    fn set_position(&mut self, _symbol: SymbolId, qty: Qty, _entry: Price) {
+        self.position = qty.raw();
+    }
+    fn mark(&mut self, _symbol: SymbolId, _price: Price) {}
+}
+
+const SYM: SymbolId = SymbolId(0);
+
+fn p(text: &str) -> Price {
+    Price::parse(text).expect("test price")
+}
+fn q(text: &str) -> Qty {
+    Qty::parse(text).expect("test qty")
+}
+
+fn instrument(market: Market) -> Instrument {
+    let mut i = Instrument::new("BTCUSDT", market, "BTC", "USDT");
+    i.price_filter = PriceFilter {
+        min_price: p("0.01"),
+        max_price: p("1000000"),
+        tick_size: p("0.01"),
+    };
+    i.lot_size = LotSizeFilter {
+        min_qty: q("0.00001"),
+        max_qty: q("9000"),
+        step_size: q("0.00001"),
+    };
+    i
+}
+
+struct Harness {
+    oms: OrderManager<TestLedger>,
+    commands: Outbox<VenueCommand>,
+    out: OrderOutputs,
+    now: u64,
+}
+
+impl Harness {
+    fn new(market: Market) -> Self {
+        let config = OmsConfig {
+            market,
+            ..OmsConfig::default()
+        };
+        let oms = OrderManager::new(
+            config,
+            7,
+            vec![Some(instrument(market))],
+            TestLedger::default(),
+        )
+        .expect("valid session");
+        Self {
+            oms,
+            commands: Outbox::with_capacity(64),
+            out: OrderOutputs::with_capacity(64, 64),
+            now: 1_000,
+        }
+    }
+
+    /// Reconciled and with a reference price, ready to trade.
+    fn ready(market: Market) -> Self {
+        let mut h = Self::new(market);
+        h.oms.start_reconcile(&mut h.commands);
+        h.report(VenueReport::ReconcileDone {
+            symbol: SYM,
+            ok: true,
+        });
+        h.oms.on_market(&MarketEvent {
+            symbol: SYM,
+            recv_ns: 1,
+            exch_ts_ms: 0,
+            kind: MarketEventKind::BookTicker(BookTicker {
+                update_id: 1,
+                bid_price: p("100.00"),
+                bid_qty: q("1"),
+                ask_price: p("100.02"),
+                ask_qty: q("1"),
+            }),
+        });
+        h.drain();
+        h
+    }
+
+    fn intent(&mut self, intent: OrderIntent) {
+        self.now += 10;
+        self.oms
+            .on_intent(&intent, self.now, &mut self.commands, &mut self.out);
+    }
+
+    fn report(&mut self, report: VenueReport) {
+        self.now += 10;
+        self.oms
+            .on_report(&report, self.now, &mut self.commands, &mut self.out);
+    }
+
+    fn timer(&mut self, at: u64) {
+        self.now = at;
+        self.oms.on_timer(at, &mut self.commands, &mut self.out);
+    }
+
+    fn drain(&mut self) -> (Vec<VenueCommand>, Vec<ExecEvent>, Vec<JournalMsg>) {
+        (
+            self.commands.drain().collect(),
+            self.out.exec.drain().collect(),
+            self.out.journal.drain().collect(),
+        )
+    }
+
+    fn place(&mut self, intent: OrderIntent) -> VenueOrder {
+        self.intent(intent);
+        let (commands, _, _) = self.drain();
+        match commands.as_slice() {
+            [VenueCommand::Place(order)] => *order,
+            other => panic!("expected one Place, got {other:?}"),
+        }
+    }
+
+    fn fill(&mut self, order: &VenueOrder, trade_id: u64, price: &str, qty: &str) {
+        self.report(VenueReport::Fill(VenueFill {
+            client_order_id: order.client_order_id,
+            symbol: SYM,
+            market: order.market,
+            side: order.side,
+            price: p(price),
+            qty: q(qty),
+            fee: q("0.01"),
+            fee_asset: AssetName::new("USDT").expect("asset"),
+            venue_trade_id: trade_id,
+            venue_order_id: 99,
+            is_maker: false,
+            venue_ts_ms: 0,
+        }));
+    }
+
+    fn status(&self, id: ClientOrderId) -> OrderStatus {
+        self.oms.order(id).map(|o| o.status).expect("tracked")
+    }
+}
+
+fn limit_buy(qty: &str, price: &str) -> OrderIntent {
+    OrderIntent {
+        symbol: SYM,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        price: p(price),
+        qty: q(qty),
+        ..OrderIntent::default()
+    }
+}
+
+fn updates(exec: &[ExecEvent]) -> Vec<OrderStatus> {
+    exec.iter()
+        .filter_map(|e| match e {
+            ExecEvent::Update(u) => Some(u.status),
+            ExecEvent::Fill(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn nothing_trades_before_reconciliation() {
+    let mut h = Harness::new(Market::Spot);
+    h.intent(limit_buy("0.1", "100"));
+    let (commands, exec, journal) = h.drain();
+    assert!(commands.is_empty());
+    assert!(matches!(
+        exec.as_slice(),
+        [ExecEvent::Update(u)] if u.status == OrderStatus::Rejected && u.reject_code == reject::NOT_RECONCILED
+    ));
+    assert_eq!(journal.len(), 2, "intent and reject are journaled");
+    assert!(!h.oms.is_reconciled());
+    h.oms.start_reconcile(&mut h.commands);
+    let (commands, _, _) = h.drain();
+    assert!(matches!(
+        commands.as_slice(),
+        [VenueCommand::Reconcile {
+            since_trade_id: 0,
+            ..
+        }]
+    ));
+    h.report(VenueReport::ReconcileDone {
+        symbol: SYM,
+        ok: true,
+    });
+    assert!(h.oms.is_reconciled());
+}
+
+#[test]
+fn a_limit_order_is_rounded_sent_acked_and_filled_in_parts() {
+    let mut h = Harness::ready(Market::Spot);
+    let order = h.place(limit_buy("0.123456", "99.999"));
+    assert_eq!(order.qty, q("0.12345"), "floored to the step");
+    assert_eq!(order.price, p("99.99"), "a passive buy floors to the tick");
+    assert_eq!(order.client_order_id.session(), 7);
+    assert_eq!(h.status(order.client_order_id), OrderStatus::PendingNew);
+    h.report(VenueReport::Accepted {
+        client_order_id: order.client_order_id,
+        venue_order_id: 42,
+        venue_ts_ms: 1,
+    });
+    h.fill(&order, 1, "99.99", "0.1");
+    assert_eq!(
+        h.status(order.client_order_id),
+        OrderStatus::PartiallyFilled
+    );
+    h.fill(&order, 1, "99.99", "0.1");
+    assert_eq!(h.oms.counters().duplicate_fills, 1, "same trade id twice");
+    h.fill(&order, 2, "99.99", "0.02345");
+    let (_, exec, journal) = h.drain();
+    assert_eq!(
+        updates(&exec),
+        [
+            OrderStatus::New,
+            OrderStatus::PartiallyFilled,
+            OrderStatus::Filled
+        ]
+    );
+    let fills = exec
+        .iter()
+        .filter(|e| matches!(e, ExecEvent::Fill(_)))
+        .count();
+    assert_eq!(fills, 2);
+    assert_eq!(
+        journal
+            .iter()
+            .filter(|m| matches!(m, JournalMsg::Fill { .. }))
+            .count(),
+        2
+    );
+    assert_eq!(h.oms.ledger().position, q("0.12345").raw());
+    assert_eq!(h.oms.open_orders().count(), 0);
+}
+
+#[test]
+fn filter_failures_are_refused_locally_with_their_code() {
+    let mut h = Harness::ready(Market::Spot);
+    h.intent(limit_buy("0.000001", "100"));
+    let (commands, exec, _) = h.drain();
+    assert!(commands.is_empty());
+    assert!(matches!(
+        exec.as_slice(),
+        [ExecEvent::Update(u)] if u.reject_code == reject::QTY_ROUNDS_TO_ZERO
+    ));
+    h.intent(limit_buy("1", "2000000"));
+    let (_, exec, _) = h.drain();
+    assert!(
+        matches!(
+            exec.as_slice(),
+            [ExecEvent::Update(u)] if u.reject_code == 12
+        ),
+        "PRICE_FILTER maxPrice"
+    );
+    assert_eq!(h.oms.counters().local_rejects, 2);
+}
+
+#[test]
+fn rate_limited_orders_are_retried_with_the_same_id_and_rejected_after_the_budget() {
+    let mut h = Harness::ready(Market::Spot);
+    let order = h.place(limit_buy("0.1", "100"));
+    let limited = VenueReject {
+        kind: RejectKind::RateLimited,
+        code: 429,
+        retry_after_ms: 1_000,
+    };
+    for attempt in 0..3 {
+        h.report(VenueReport::Rejected {
+            client_order_id: order.client_order_id,
+            reject: limited,
+        });
+        assert_eq!(h.status(order.client_order_id), OrderStatus::PendingNew);
+        h.timer(h.now + 500_000_000);
+        assert!(h.drain().0.is_empty(), "not before Retry-After ({attempt})");
+        h.timer(h.now + 600_000_000);
+        let (commands, _, _) = h.drain();
+        assert_eq!(
+            commands,
+            vec![VenueCommand::Place(order)],
+            "same id, same terms"
+        );
+    }
+    h.report(VenueReport::Rejected {
+        client_order_id: order.client_order_id,
+        reject: limited,
+    });
+    assert_eq!(h.status(order.client_order_id), OrderStatus::Rejected);
+    assert_eq!(
+        h.oms.order(order.client_order_id).map(|o| o.reject_code),
+        Some(reject::RETRIES_EXHAUSTED)
+    );
+}
+
+#[test]
+fn a_timestamp_reject_is_retried_once() {
+    let mut h = Harness::ready(Market::Spot);
+    let order = h.place(limit_buy("0.1", "100"));
+    let stale = VenueReject {
+        kind: RejectKind::Timestamp,
+        code: -1021,
+        retry_after_ms: 0,
+    };
+    h.report(VenueReport::Rejected {
+        client_order_id: order.client_order_id,
+        reject: stale,
+    });
+    h.timer(h.now + 1_000_000_000);
+    assert_eq!(h.drain().0, vec![VenueCommand::Place(order)]);
+    h.report(VenueReport::Rejected {
+        client_order_id: order.client_order_id,
+        reject: stale,
+    });
+    assert_eq!(h.status(order.client_order_id), OrderStatus::Rejected);
+}
+
+#[test]
+fn an_unanswered_order_is_queried_and_a_fill_before_the_ack_counts() {
+    let mut h = Harness::ready(Market::Spot);
+    let order = h.place(limit_buy("0.1", "100"));
+    h.timer(h.now + 6_000_000_000);
+    let (commands, _, _) = h.drain();
+    assert!(matches!(
+        commands.as_slice(),
+        [VenueCommand::QueryOrder { client_order_id, .. }] if *client_order_id == order.client_order_id
+    ));
+    h.timer(h.now + 6_000_000_000);
+    assert!(h.drain().0.is_empty(), "asked once");
+    h.fill(&order, 5, "100", "0.1");
+    assert_eq!(h.status(order.client_order_id), OrderStatus::Filled);
+}
+
+#[test]
+fn spot_bracket_follows_partial_fills_through_cancel_and_replace() {
+    let mut h = Harness::ready(Market::Spot);
+    let entry = h.place(OrderIntent {
+        stop_loss: p("95.005"),
+        take_profit: p("110.005"),
+        ..limit_buy("0.2", "100")
+    });
+    h.fill(&entry, 1, "100", "0.1");
+    let (commands, _, _) = h.drain();
+    let first = match commands.as_slice() {
+        [VenueCommand::PlaceOco(oco)] => *oco,
+        other => panic!("expected an OCO, got {other:?}"),
+    };
+    assert_eq!(first.qty, q("0.1"));
+    assert_eq!(first.side, Side::Sell);
+    assert_eq!(
+        first.stop_trigger,
+        p("95.01"),
+        "a sell stop rounds up (earlier)"
+    );
+    assert_eq!(first.take_profit_price, p("110.01"), "a passive sell ceils");
+    // The rest fills: the old OCO is cancelled, and replaced once both legs are gone.
+    h.fill(&entry, 2, "100", "0.1");
+    let (commands, _, _) = h.drain();
+    let cancelled: Vec<ClientOrderId> = commands
+        .iter()
+        .filter_map(|c| match c {
+            VenueCommand::Cancel {
+                client_order_id, ..
+            } => Some(*client_order_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancelled, vec![first.stop_id, first.take_profit_id]);
+    h.report(VenueReport::Canceled {
+        client_order_id: first.stop_id,
+        venue_ts_ms: 0,
+    });
+    assert!(h.drain().0.is_empty(), "wait for both legs");
+    h.report(VenueReport::Canceled {
+        client_order_id: first.take_profit_id,
+        venue_ts_ms: 0,
+    });
+    let (commands, _, _) = h.drain();
+    match commands.as_slice() {
+        [VenueCommand::PlaceOco(oco)] => assert_eq!(oco.qty, q("0.2")),
+        other => panic!("expected the replacement OCO, got {other:?}"),
+    }
+    assert_eq!(h.oms.counters().brackets_placed, 2);
+}
+
+#[test]
+fn futures_bracket_is_two_reduce_only_orders_and_a_filled_stop_cancels_the_take_profit() {
+    let mut h = Harness::ready(Market::UsdmFutures);
+    let entry = h.place(OrderIntent {
+        order_type: OrderType::Market,
+        price: Price::ZERO,
+        stop_loss: p("95"),
+        take_profit: p("110"),
+        ..limit_buy("0.5", "0")
+    });
+    h.fill(&entry, 1, "100.02", "0.5");
+    let (commands, _, _) = h.drain();
+    let legs: Vec<VenueOrder> = commands
+        .iter()
+        .filter_map(|c| match c {
+            VenueCommand::Place(o) => Some(*o),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(legs.len(), 2);
+    assert!(legs
+        .iter()
+        .all(|o| o.reduce_only && o.side == Side::Sell && o.qty == q("0.5")));
+    assert_eq!(legs[0].order_type, OrderType::StopMarket);
+    assert_eq!(legs[0].trigger_price, p("95"));
+    assert_eq!(legs[1].order_type, OrderType::TakeProfitMarket);
+    h.fill(&legs[0], 2, "94.9", "0.5");
+    let (commands, _, _) = h.drain();
+    assert_eq!(
+        commands,
+        vec![VenueCommand::Cancel {
+            client_order_id: legs[1].client_order_id,
+            symbol: SYM,
+            market: Market::UsdmFutures
+        }]
+    );
+    assert_eq!(h.oms.ledger().position, 0, "flat after the stop");
+}
+
+#[test]
+fn cancel_and_cancel_all_only_touch_the_strategys_open_orders() {
+    let mut h = Harness::ready(Market::Spot);
+    let a = h.place(limit_buy("0.1", "90"));
+    let b = h.place(limit_buy("0.1", "91"));
+    let other = h.place(OrderIntent {
+        strategy: StrategyId(2),
+        ..limit_buy("0.1", "92")
+    });
+    h.intent(OrderIntent {
+        action: IntentAction::Cancel,
+        target: a.client_order_id,
+        symbol: SYM,
+        ..OrderIntent::default()
+    });
+    assert_eq!(h.status(a.client_order_id), OrderStatus::PendingCancel);
+    h.drain();
+    h.intent(OrderIntent {
+        action: IntentAction::CancelAll,
+        symbol: SYM,
+        ..OrderIntent::default()
+    });
+    let (commands, _, _) = h.drain();
+    assert_eq!(
+        commands,
+        vec![VenueCommand::Cancel {
+            client_order_id: b.client_order_id,
+            symbol: SYM,
+            market: Market::Spot
+        }],
+        "a is already pending cancel; the other strategy's order stays"
+    );
+    assert_eq!(h.status(other.client_order_id), OrderStatus::PendingNew);
+    h.report(VenueReport::Canceled {
+        client_order_id: a.client_order_id,
+        venue_ts_ms: 0,
+    });
+    assert_eq!(h.status(a.client_order_id), OrderStatus::Canceled);
+    h.report(VenueReport::Canceled {
+        client_order_id: a.client_order_id,
+        venue_ts_ms: 0,
+    });
+    assert_eq!(
+        h.oms.counters().stale_reports,
+        1,
+        "a duplicate cancel is stale"
+    );
+}
+
+#[test]
+fn unknown_fills_and_foreign_open_orders_are_adopted_and_journaled() {
+    let mut h = Harness::ready(Market::Spot);
+    let ghost = VenueOrder {
+        client_order_id: ClientOrderId(12345),
+        side: Side::Sell,
+        ..VenueOrder::default()
+    };
+    h.fill(&ghost, 77, "100", "0.3");
+    let (_, exec, journal) = h.drain();
+    assert!(exec.is_empty(), "no strategy owns it");
+    assert!(
+        matches!(journal.as_slice(), [JournalMsg::Fill { fill, .. }] if fill.venue_trade_id == 77)
+    );
+    assert_eq!(h.oms.counters().fills_unknown_order, 1);
+    assert_eq!(h.oms.ledger().position, -q("0.3").raw());
+    h.report(VenueReport::OpenOrder(VenueOpenOrder {
+        client_order_id: None,
+        venue_order_id: 555,
+        symbol: SYM,
+        market: Market::Spot,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        price: p("80"),
+        qty: q("1"),
+        ..VenueOpenOrder::default()
+    }));
+    let adopted: Vec<&OrderUpdate> = h.oms.open_orders().collect();
+    assert_eq!(adopted.len(), 1);
+    assert_eq!(adopted[0].role, OrderRole::External);
+    assert_eq!(adopted[0].venue_order_id, 555);
+}
+
+#[test]
+fn journal_updates_and_fills_rebuild_open_orders_positions_and_the_duplicate_filter() {
+    let mut first = Harness::ready(Market::Spot);
+    let order = first.place(limit_buy("0.3", "100"));
+    first.report(VenueReport::Accepted {
+        client_order_id: order.client_order_id,
+        venue_order_id: 9,
+        venue_ts_ms: 0,
+    });
+    first.fill(&order, 31, "100", "0.1");
+    let (_, _, journal) = first.drain();
+
+    let mut second = Harness::new(Market::Spot);
+    let usdt = AssetName::new("USDT").expect("asset");
+    for msg in &journal {
+        match msg {
+            JournalMsg::Update { update, .. } => second.oms.recover_update(update),
+            JournalMsg::Fill { fill, .. } => second.oms.recover_fill(fill, usdt),
+            _ => {}
+        }
+    }
+    let open: Vec<&OrderUpdate> = second.oms.open_orders().collect();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].status, OrderStatus::PartiallyFilled);
+    assert_eq!(open[0].filled_qty, q("0.1"));
+    assert_eq!(second.oms.ledger().position, q("0.1").raw());
+    second.oms.start_reconcile(&mut second.commands);
+    let (commands, _, _) = second.drain();
+    assert!(matches!(
+        commands.as_slice(),
+        [VenueCommand::Reconcile {
+            since_trade_id: 31,
+            ..
+        }]
+    ));
+    // The venue reports the same trade again during reconciliation: counted once.
+    second.fill(&order, 31, "100", "0.1");
+    assert_eq!(second.oms.counters().duplicate_fills, 1);
+    assert_eq!(second.oms.ledger().position, q("0.1").raw());
+}
