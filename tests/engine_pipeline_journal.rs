@@ -23,6 +23,7 @@ fn run_and_check(layout: Layout, total: u64) -> u64 {
     assert_eq!(recovery.records, 0);
 
     let exec_seen = Arc::new(AtomicU64::new(0));
+    let market_seen = Arc::new(AtomicU64::new(0));
     let components = || Components {
         source: SyntheticSource::new(total, 7),
         strategy: EchoStrategy {
@@ -30,7 +31,11 @@ fn run_and_check(layout: Layout, total: u64) -> u64 {
             probe: None,
             total,
         },
-        orders: JournalingOrders { probe: None, total },
+        orders: JournalingOrders {
+            probe: None,
+            total,
+            market_seen: Arc::clone(&market_seen),
+        },
         journal,
         symbols: symbols(7),
         stream_names: vec!["synthetic".to_owned()],
@@ -39,6 +44,11 @@ fn run_and_check(layout: Layout, total: u64) -> u64 {
     assert_eq!(report.market_events, total);
     assert_eq!(report.intents, total);
     assert_eq!(report.journal_records, total);
+    assert_eq!(
+        market_seen.load(Ordering::Relaxed),
+        total,
+        "the order stage saw every market event"
+    );
 
     let mut reader = JournalReader::open(dir.path(), 0).expect("open reader");
     let mut expected_intent = 1u64;

@@ -39,6 +39,7 @@ fn allocations_after_warmup(layout: Layout) -> [u64; 3] {
         orders: JournalingOrders {
             probe: Some(Arc::clone(&probe)),
             total,
+            market_seen: Arc::new(AtomicU64::new(0)),
         },
         journal,
         symbols: symbols(5),

@@ -67,8 +67,10 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
             self.metrics.market_events.add(events.len() as u64);
             for event in events.drain() {
                 worked = true;
-                self.market_hop
-                    .record_ns(mono_ns().saturating_sub(event.recv_ns));
+                let now = mono_ns();
+                self.market_hop.record_ns(now.saturating_sub(event.recv_ns));
+                // The order stage sees the book before any intent the event causes.
+                self.orders.on_market(&event, now, &mut r.out);
                 self.strategy.on_market(&event, &mut r.intents);
                 self.react(&mut r, shutdown);
             }

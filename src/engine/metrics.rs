@@ -41,6 +41,7 @@ fn ring_metrics(registry: &mut Registry, ring: &str) -> Result<RingMetrics, OpsE
 pub fn register(registry: &mut Registry) -> Result<(RunnerMetrics, RunnerLatency), OpsError> {
     let metrics = RunnerMetrics {
         market_ring: ring_metrics(registry, "market")?,
+        oms_market_ring: ring_metrics(registry, "oms_market")?,
         intent_ring: ring_metrics(registry, "intents")?,
         exec_ring: ring_metrics(registry, "exec")?,
         journal_ring: ring_metrics(registry, "journal")?,

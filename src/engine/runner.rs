@@ -67,6 +67,8 @@ impl std::fmt::Display for TopologySettings {
 #[derive(Clone)]
 pub struct RunnerMetrics {
     pub market_ring: RingMetrics,
+    /// The feed's copy of market events for the order thread (threaded layout).
+    pub oms_market_ring: RingMetrics,
     pub intent_ring: RingMetrics,
     pub exec_ring: RingMetrics,
     pub journal_ring: RingMetrics,
@@ -240,6 +242,11 @@ where
         Layout::Threads | Layout::Auto => {
             let (market_tx, market_rx) =
                 ring::<MarketEvent>("market", settings.market_ring, metrics.market_ring.clone());
+            let (oms_market_tx, oms_market_rx) = ring::<MarketEvent>(
+                "oms_market",
+                settings.market_ring,
+                metrics.oms_market_ring.clone(),
+            );
             let (intent_tx, intent_rx) =
                 ring::<OrderIntent>("intents", settings.intent_ring, metrics.intent_ring.clone());
             let (exec_tx, exec_rx) =
@@ -247,6 +254,7 @@ where
             let feed = FeedLoop {
                 source,
                 market: market_tx,
+                oms_market: oms_market_tx,
                 capture,
                 wait: settings.wait,
                 metrics: metrics.clone(),
@@ -281,6 +289,7 @@ where
             )?);
             let oms = OmsLoop {
                 orders,
+                market: oms_market_rx,
                 exec_backlog: settings.exec_backlog,
                 intents: intent_rx,
                 exec: exec_tx,

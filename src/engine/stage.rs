@@ -135,6 +135,9 @@ impl OrderOutputs {
 
 /// The order thread's component: risk rails, order manager, gateways.
 pub trait OrderStage: Send {
+    /// A market event, before any intent it causes: reference prices for checks, marks for
+    /// the portfolio, the book the paper venue fills against.
+    fn on_market(&mut self, event: &MarketEvent, now_ns: u64, out: &mut OrderOutputs);
     /// A strategy wants to trade.
     fn on_intent(&mut self, intent: &OrderIntent, now_ns: u64, out: &mut OrderOutputs);
     /// Gives the stage a chance to do I/O (gateway acks, fills); true if it did something.
@@ -153,6 +156,7 @@ impl StrategyStage for CaptureOnly {
 }
 
 impl OrderStage for CaptureOnly {
+    fn on_market(&mut self, _event: &MarketEvent, _now_ns: u64, _out: &mut OrderOutputs) {}
     fn on_intent(&mut self, _intent: &OrderIntent, _now_ns: u64, _out: &mut OrderOutputs) {}
     fn poll(&mut self, _now_ns: u64, _out: &mut OrderOutputs) -> bool {
         false

@@ -19,6 +19,9 @@ use super::JournalMsg;
 pub(super) struct FeedLoop<S> {
     pub(super) source: S,
     pub(super) market: RingTx<MarketEvent>,
+    /// The same events for the order thread, pushed first: by the time a strategy's intent
+    /// reaches the order thread, the event that caused it is already in this ring.
+    pub(super) oms_market: RingTx<MarketEvent>,
     pub(super) capture: Option<FrameTx>,
     pub(super) wait: WaitStrategy,
     pub(super) metrics: RunnerMetrics,
@@ -34,7 +37,20 @@ impl<S: MarketSource> FeedLoop<S> {
             let produced = events.len() as u64;
             if produced > 0 {
                 self.metrics.market_events.add(produced);
-                drain_into(&mut events, &mut self.market, &mut push_backoff, shutdown);
+                for event in events.drain() {
+                    let pushed = self
+                        .oms_market
+                        .push_wait(event, &mut push_backoff, shutdown.abort_flag())
+                        .and_then(|()| {
+                            self.market
+                                .push_wait(event, &mut push_backoff, shutdown.abort_flag())
+                        });
+                    if pushed.is_err() {
+                        // A consumer is gone or the run failed: the panic path stops the run.
+                        shutdown.fail();
+                        break;
+                    }
+                }
             }
             match state {
                 SourceState::Finished => break,
@@ -149,6 +165,7 @@ impl<G: StrategyStage> StratLoop<G> {
 
 pub(super) struct OmsLoop<O> {
     pub(super) orders: O,
+    pub(super) market: RingRx<MarketEvent>,
     pub(super) exec_backlog: usize,
     pub(super) intents: RingRx<OrderIntent>,
     pub(super) exec: RingTx<ExecEvent>,
@@ -171,6 +188,12 @@ impl<O: OrderStage> OmsLoop<O> {
         let mut next_publish = 0u64;
         loop {
             let mut worked = false;
+            // Market first: an intent's cause is in this ring before the intent exists.
+            while let Some(event) = self.market.pop() {
+                self.orders.on_market(&event, mono_ns(), &mut out);
+                self.route(&mut out, &mut exec_backlog, &mut push_backoff, shutdown);
+                worked = true;
+            }
             for _ in 0..BATCH {
                 let Some(intent) = self.intents.pop() else {
                     break;
@@ -201,7 +224,8 @@ impl<O: OrderStage> OmsLoop<O> {
                 backoff.reset();
                 continue;
             }
-            let drained = self.intents.is_empty() && exec_backlog.is_empty();
+            let drained =
+                self.intents.is_empty() && self.market.is_empty() && exec_backlog.is_empty();
             if (shutdown.is_done(Stage::Strat) && drained) || shutdown.failed() {
                 break;
             }

@@ -190,13 +190,18 @@ impl StrategyStage for EchoStrategy {
     fn on_timer(&mut self, _now_ns: u64, _intents: &mut Outbox<OrderIntent>) {}
 }
 
-/// Journals every intent and acknowledges it back to the strategy.
+/// Journals every intent and acknowledges it back to the strategy; counts market events.
 pub struct JournalingOrders {
     pub probe: Option<Arc<AllocProbe>>,
     pub total: u64,
+    pub market_seen: Arc<AtomicU64>,
 }
 
 impl OrderStage for JournalingOrders {
+    fn on_market(&mut self, _event: &MarketEvent, _now_ns: u64, _out: &mut OrderOutputs) {
+        self.market_seen.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn on_intent(&mut self, intent: &OrderIntent, now_ns: u64, out: &mut OrderOutputs) {
         if let Some(p) = &self.probe {
             p.observe(2, intent.intent_seq, self.total);
