@@ -13,3 +13,4 @@ pub mod oms;
 pub mod ops;
 pub mod persist;
 pub mod sim;
+pub mod strat;

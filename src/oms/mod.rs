@@ -4,6 +4,9 @@
 pub mod binance;
 pub mod manager;
 pub mod reject;
+pub mod stage;
 pub mod venue;
 
+pub use manager::{Ledger, OmsConfig, OrderManager};
+pub use stage::OmsStage;
 pub use venue::{Venue, VenueCommand, VenueFill, VenueOrder, VenueReport};

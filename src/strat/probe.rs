@@ -1,0 +1,254 @@
+//! Owns: the probe strategy — a deliberately simple, always-trading strategy for the
+//! paper-trading demo, the end-to-end latency benchmark and integration tests: on a valid
+//! book it buys at market with an exchange-side bracket (stop-loss and take-profit a fixed
+//! number of basis points away), waits until the bracket has closed the position, and
+//! repeats after a cooldown; in `every_tick` mode it sends an order on every Nth book event
+//! (alternating sides, no bracket) to measure tick-to-order. Never: claims an edge; it
+//! exists to exercise the order path with real market data.
+
+use crate::core::{
+    ExecEvent, MarketEvent, MarketEventKind, OrderIntent, OrderStatus, OrderType, Price, Qty, Side,
+    StrategyId, SymbolId,
+};
+use crate::engine::stage::{Outbox, StrategyStage};
+
+/// Probe settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeConfig {
+    pub strategy: StrategyId,
+    pub symbol: SymbolId,
+    /// Quantity of each entry.
+    pub qty: Qty,
+    /// Bracket distance from the mid, in basis points (stop below, take-profit above).
+    pub bracket_bps: i64,
+    /// Book events to wait after a round trip closed.
+    pub cooldown_events: u32,
+    /// Benchmark mode: an unbracketed market order every `every_tick` book events (0: off).
+    pub every_tick: u32,
+}
+
+/// The probe strategy.
+#[derive(Debug)]
+pub struct ProbeStrategy {
+    config: ProbeConfig,
+    /// Signed position from our fills.
+    position: i128,
+    /// An entry is in flight (sent, not yet final).
+    entry_open: bool,
+    cooldown: u32,
+    seq: u64,
+    ticks: u32,
+    /// Round trips started.
+    pub entries: u64,
+    /// Fills seen.
+    pub fills: u64,
+    /// Rejects seen.
+    pub rejects: u64,
+}
+
+impl ProbeStrategy {
+    /// A probe with `config`.
+    pub fn new(config: ProbeConfig) -> Self {
+        Self {
+            config,
+            position: 0,
+            entry_open: false,
+            cooldown: 0,
+            seq: 0,
+            ticks: 0,
+            entries: 0,
+            fills: 0,
+            rejects: 0,
+        }
+    }
+
+    fn intent(&mut self, side: Side, cause_recv_ns: u64) -> OrderIntent {
+        self.seq += 1;
+        OrderIntent {
+            strategy: self.config.strategy,
+            intent_seq: self.seq,
+            symbol: self.config.symbol,
+            side,
+            order_type: OrderType::Market,
+            qty: self.config.qty,
+            cause_recv_ns,
+            ..OrderIntent::default()
+        }
+    }
+}
+
+fn bps(price: Price, bps: i64) -> Price {
+    Price::from_raw(price.raw() + price.raw() / 10_000 * i128::from(bps))
+}
+
+impl StrategyStage for ProbeStrategy {
+    fn on_market(&mut self, event: &MarketEvent, intents: &mut Outbox<OrderIntent>) {
+        if event.symbol != self.config.symbol {
+            return;
+        }
+        let MarketEventKind::Book(top) = &event.kind else {
+            return;
+        };
+        // Strategies must not trade on a book that is resyncing.
+        if !top.valid || top.bid_count == 0 || top.ask_count == 0 {
+            return;
+        }
+        if self.config.every_tick > 0 {
+            self.ticks += 1;
+            if self.ticks % self.config.every_tick == 0 {
+                let side = if self.seq % 2 == 0 {
+                    Side::Buy
+                } else {
+                    Side::Sell
+                };
+                let intent = self.intent(side, event.recv_ns);
+                let _ = intents.push(intent);
+            }
+            return;
+        }
+        if self.entry_open || self.position != 0 {
+            return;
+        }
+        if self.cooldown > 0 {
+            self.cooldown -= 1;
+            return;
+        }
+        let mid = Price::from_raw(top.bids[0].price.raw() / 2 + top.asks[0].price.raw() / 2);
+        let mut intent = self.intent(Side::Buy, event.recv_ns);
+        intent.stop_loss = bps(mid, -self.config.bracket_bps);
+        intent.take_profit = bps(mid, self.config.bracket_bps);
+        if intents.push(intent).is_ok() {
+            self.entry_open = true;
+            self.entries += 1;
+        }
+    }
+
+    fn on_exec(&mut self, event: &ExecEvent, _intents: &mut Outbox<OrderIntent>) {
+        match event {
+            ExecEvent::Fill(fill) if fill.strategy == self.config.strategy => {
+                self.fills += 1;
+                let qty = fill.qty.raw();
+                self.position += match fill.side {
+                    Side::Buy => qty,
+                    Side::Sell => -qty,
+                };
+                if self.position == 0 && !self.entry_open {
+                    self.cooldown = self.config.cooldown_events;
+                }
+            }
+            ExecEvent::Update(update) if update.strategy == self.config.strategy => {
+                if update.status == OrderStatus::Rejected {
+                    self.rejects += 1;
+                }
+                let entry = update.role == crate::core::OrderRole::Entry;
+                if entry && update.status.is_final() {
+                    self.entry_open = false;
+                    if self.position == 0 {
+                        self.cooldown = self.config.cooldown_events;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, _now_ns: u64, _intents: &mut Outbox<OrderIntent>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{BookTop, ClientOrderId, Fill, Level, OrderRole, OrderUpdate};
+
+    fn book(valid: bool, bid: &str, ask: &str) -> MarketEvent {
+        let mut top = BookTop {
+            valid,
+            bid_count: 1,
+            ask_count: 1,
+            ..BookTop::default()
+        };
+        top.bids[0] = Level {
+            price: Price::parse(bid).expect("price"),
+            qty: Qty::ONE,
+        };
+        top.asks[0] = Level {
+            price: Price::parse(ask).expect("price"),
+            qty: Qty::ONE,
+        };
+        MarketEvent {
+            symbol: SymbolId(0),
+            recv_ns: 77,
+            exch_ts_ms: 0,
+            kind: MarketEventKind::Book(top),
+        }
+    }
+
+    fn config() -> ProbeConfig {
+        ProbeConfig {
+            strategy: StrategyId(1),
+            symbol: SymbolId(0),
+            qty: Qty::parse("0.001").expect("qty"),
+            bracket_bps: 20,
+            cooldown_events: 2,
+            every_tick: 0,
+        }
+    }
+
+    #[test]
+    fn enters_once_with_a_bracket_waits_for_the_round_trip_and_cools_down() {
+        let mut probe = ProbeStrategy::new(config());
+        let mut out = Outbox::with_capacity(8);
+        probe.on_market(&book(false, "100", "100.02"), &mut out);
+        assert!(out.is_empty(), "never on an invalid book");
+        probe.on_market(&book(true, "100", "100.02"), &mut out);
+        let intents: Vec<OrderIntent> = out.drain().collect();
+        assert_eq!(intents.len(), 1);
+        let entry = intents[0];
+        assert_eq!(entry.side, Side::Buy);
+        assert_eq!(entry.cause_recv_ns, 77);
+        assert_eq!(entry.stop_loss, Price::parse("99.80998").expect("price"));
+        assert_eq!(entry.take_profit, Price::parse("100.21002").expect("price"));
+        probe.on_market(&book(true, "100", "100.02"), &mut out);
+        assert!(out.is_empty(), "one round trip at a time");
+        let fill = |side| {
+            ExecEvent::Fill(Fill {
+                strategy: StrategyId(1),
+                side,
+                qty: Qty::parse("0.001").expect("qty"),
+                client_order_id: ClientOrderId(1),
+                ..Fill::default()
+            })
+        };
+        let done = ExecEvent::Update(OrderUpdate {
+            strategy: StrategyId(1),
+            status: OrderStatus::Filled,
+            role: OrderRole::Entry,
+            ..OrderUpdate::default()
+        });
+        probe.on_exec(&fill(Side::Buy), &mut out);
+        probe.on_exec(&done, &mut out);
+        probe.on_market(&book(true, "100", "100.02"), &mut out);
+        assert!(out.is_empty(), "holding: the bracket closes it");
+        probe.on_exec(&fill(Side::Sell), &mut out);
+        for _ in 0..2 {
+            probe.on_market(&book(true, "100", "100.02"), &mut out);
+            assert!(out.is_empty(), "cooling down");
+        }
+        probe.on_market(&book(true, "100", "100.02"), &mut out);
+        assert_eq!(out.len(), 1, "next round trip");
+    }
+
+    #[test]
+    fn every_tick_mode_alternates_sides_on_every_nth_book() {
+        let mut probe = ProbeStrategy::new(ProbeConfig {
+            every_tick: 2,
+            ..config()
+        });
+        let mut out = Outbox::with_capacity(8);
+        for _ in 0..6 {
+            probe.on_market(&book(true, "100", "100.02"), &mut out);
+        }
+        let sides: Vec<Side> = out.drain().map(|i| i.side).collect();
+        assert_eq!(sides, vec![Side::Buy, Side::Sell, Side::Buy]);
+    }
+}
