@@ -43,6 +43,8 @@ pub trait Ledger {
     fn set_position(&mut self, symbol: SymbolId, qty: Qty, entry_price: Price);
     /// Marks a symbol at a price (book mid or mark price).
     fn mark(&mut self, symbol: SymbolId, price: Price);
+    /// Equity, PnL and fees for the gauges (display only: decisions use the exact values).
+    fn account(&self) -> super::metrics::AccountFigures;
 }
 
 /// Order manager settings.

@@ -3,6 +3,8 @@
 
 pub mod binance;
 pub mod manager;
+pub mod metrics;
+pub mod recovery;
 pub mod reject;
 pub mod stage;
 pub mod venue;

@@ -7,6 +7,7 @@ use crate::core::{MarketEvent, OrderIntent};
 use crate::engine::stage::{OrderOutputs, OrderStage, Outbox};
 
 use super::manager::{Ledger, OrderManager};
+use super::metrics::{OmsMetrics, PUBLISH_EVERY_NS};
 use super::venue::{Venue, VenueCommand, VenueReport};
 
 /// Rounds of manager ⇄ venue exchange per input (a fill places a bracket, whose ack may be
@@ -25,6 +26,8 @@ pub struct OmsStage<V, L> {
     reports: Outbox<VenueReport>,
     next_timer_ns: u64,
     started: bool,
+    metrics: Option<OmsMetrics>,
+    next_publish_ns: u64,
 }
 
 impl<V: Venue, L: Ledger + Send> OmsStage<V, L> {
@@ -37,6 +40,25 @@ impl<V: Venue, L: Ledger + Send> OmsStage<V, L> {
             reports: Outbox::with_capacity(BUFFER),
             next_timer_ns: 0,
             started: false,
+            metrics: None,
+            next_publish_ns: 0,
+        }
+    }
+
+    /// Registers the order side's series, kept current from `poll` once a second.
+    pub fn attach_metrics(
+        &mut self,
+        registry: &mut crate::ops::Registry,
+        venue: &str,
+    ) -> Result<(), crate::ops::OpsError> {
+        self.metrics = Some(OmsMetrics::register(registry, venue)?);
+        Ok(())
+    }
+
+    /// Copies the counters and account figures into the series (no-op without metrics).
+    pub fn publish_metrics(&mut self) {
+        if let Some(metrics) = &mut self.metrics {
+            metrics.publish(self.manager.counters(), self.manager.ledger().account());
         }
     }
 
@@ -90,6 +112,10 @@ impl<V: Venue, L: Ledger + Send> OrderStage for OmsStage<V, L> {
     }
 
     fn poll(&mut self, now_ns: u64, out: &mut OrderOutputs) -> bool {
+        if now_ns >= self.next_publish_ns {
+            self.next_publish_ns = now_ns.saturating_add(PUBLISH_EVERY_NS);
+            self.publish_metrics();
+        }
         if now_ns >= self.next_timer_ns {
             self.next_timer_ns = now_ns.saturating_add(TIMER_EVERY_NS);
             self.manager.on_timer(now_ns, &mut self.commands, out);

@@ -25,6 +25,9 @@ impl Ledger for TestLedger {
         self.position = qty.raw();
     }
     fn mark(&mut self, _symbol: SymbolId, _price: Price) {}
+    fn account(&self) -> crate::oms::metrics::AccountFigures {
+        crate::oms::metrics::AccountFigures::default()
+    }
 }
 
 const SYM: SymbolId = SymbolId(0);
