@@ -117,6 +117,8 @@ struct Order {
     retry_at_ns: u64,
     retries: u8,
     queried: bool,
+    /// Listed by the venue during the current reconciliation.
+    listed: bool,
     cause_recv_ns: u64,
 }
 
@@ -237,6 +239,7 @@ impl<L: Ledger> OrderManager<L> {
             retry_at_ns: 0,
             retries: 0,
             queried: false,
+            listed: false,
             cause_recv_ns: 0,
         });
         entry.state = *update;
@@ -287,6 +290,9 @@ impl<L: Ledger> OrderManager<L> {
     /// answered each with `ReconcileDone`.
     pub fn start_reconcile(&mut self, commands: &mut Outbox<VenueCommand>) {
         let market = self.config.market;
+        for order in self.orders.values_mut() {
+            order.listed = false;
+        }
         for (index, s) in self.symbols.iter_mut().enumerate() {
             if s.instrument.is_none() {
                 continue;
@@ -509,6 +515,24 @@ impl<L: Ledger> OrderManager<L> {
                 if let Some(s) = self.symbols.get_mut(symbol.index()) {
                     s.reconciled = ok;
                 }
+                if ok {
+                    // Orders we think open that the venue did not list: ask what became of
+                    // each (filled or cancelled while we were away, or never received).
+                    for (id, order) in &mut self.orders {
+                        if order.is_open() && !order.listed && order.state.symbol == symbol {
+                            order.queried = true;
+                            self.counters.queries += 1;
+                            let query = VenueCommand::QueryOrder {
+                                client_order_id: *id,
+                                symbol,
+                                market: order.market,
+                            };
+                            if commands.push(query).is_err() {
+                                self.counters.outbox_full += 1;
+                            }
+                        }
+                    }
+                }
                 if !ok {
                     self.journal(
                         out,
@@ -586,6 +610,7 @@ impl<L: Ledger> OrderManager<L> {
                     retry_at_ns: 0,
                     retries: 0,
                     queried: false,
+                    listed: false,
                     cause_recv_ns: intent.cause_recv_ns,
                 };
                 self.send_new(order, now_ns, commands, out);
@@ -688,8 +713,25 @@ impl<L: Ledger> OrderManager<L> {
             return;
         };
         if order.state.status != OrderStatus::PendingNew {
+            if venue_reject.kind == RejectKind::UnknownOrder && order.is_open() {
+                // Our query: the venue has no such order any more. It ended while we were
+                // away without a fill we know of (fills arrive with reconciliation).
+                order.state.status = OrderStatus::Expired;
+                let update = order.state;
+                self.emit(out, now_ns, update);
+                self.finished.push_back(id);
+                return;
+            }
             // A late reject of a retried request the venue had already taken (a duplicate).
             self.counters.stale_reports += 1;
+            return;
+        }
+        if venue_reject.kind == RejectKind::UnknownOrder && order.retries < max_retries {
+            // Our query of an unanswered order: the venue never received it. Send it again
+            // under the same id (a copy that did arrive meanwhile is refused as a duplicate).
+            order.retries += 1;
+            order.retry_at_ns = now_ns;
+            order.queried = false;
             return;
         }
         let retryable = matches!(
@@ -965,6 +1007,7 @@ impl<L: Ledger> OrderManager<L> {
             retry_at_ns: 0,
             retries: 0,
             queried: false,
+            listed: false,
             cause_recv_ns: order.cause_recv_ns,
         };
         let spot_oco = self.config.market != Market::UsdmFutures;
@@ -1102,6 +1145,7 @@ impl<L: Ledger> OrderManager<L> {
         let known = open.client_order_id.and_then(|id| self.orders.get_mut(&id));
         if let Some(order) = known {
             // The venue's view wins: quantities filled while we were away arrive as fills.
+            order.listed = true;
             order.state.venue_order_id = open.venue_order_id;
             let status = if open.filled_qty.is_positive() {
                 OrderStatus::PartiallyFilled
@@ -1156,6 +1200,7 @@ impl<L: Ledger> OrderManager<L> {
                 retry_at_ns: 0,
                 retries: 0,
                 queried: false,
+                listed: false,
                 cause_recv_ns: 0,
             },
         );

@@ -565,3 +565,77 @@ fn journal_updates_and_fills_rebuild_open_orders_positions_and_the_duplicate_fil
     assert_eq!(second.oms.counters().duplicate_fills, 1);
     assert_eq!(second.oms.ledger().position, q("0.1").raw());
 }
+
+#[test]
+fn reconciliation_asks_about_orders_the_venue_did_not_list() {
+    let mut h = Harness::ready(Market::Spot);
+    let resting = h.place(limit_buy("0.1", "90"));
+    h.report(VenueReport::Accepted {
+        client_order_id: resting.client_order_id,
+        venue_order_id: 1,
+        venue_ts_ms: 0,
+    });
+    let listed = h.place(limit_buy("0.1", "91"));
+    let in_flight = h.place(limit_buy("0.1", "92"));
+    h.drain();
+    // A reconnect: the venue lists only `listed`.
+    h.report(VenueReport::Link(LinkState::Down));
+    h.report(VenueReport::Link(LinkState::Up));
+    h.drain();
+    h.report(VenueReport::OpenOrder(VenueOpenOrder {
+        client_order_id: Some(listed.client_order_id),
+        venue_order_id: 2,
+        symbol: SYM,
+        market: Market::Spot,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        price: p("91"),
+        qty: q("0.1"),
+        ..VenueOpenOrder::default()
+    }));
+    h.report(VenueReport::ReconcileDone {
+        symbol: SYM,
+        ok: true,
+    });
+    let (commands, _, _) = h.drain();
+    let mut queried: Vec<ClientOrderId> = commands
+        .iter()
+        .filter_map(|c| match c {
+            VenueCommand::QueryOrder {
+                client_order_id, ..
+            } => Some(*client_order_id),
+            _ => None,
+        })
+        .collect();
+    queried.sort();
+    assert_eq!(
+        queried,
+        vec![resting.client_order_id, in_flight.client_order_id]
+    );
+    assert_eq!(h.status(listed.client_order_id), OrderStatus::New);
+    let unknown = VenueReject {
+        kind: RejectKind::UnknownOrder,
+        code: -2013,
+        retry_after_ms: 0,
+    };
+    h.report(VenueReport::Rejected {
+        client_order_id: resting.client_order_id,
+        reject: unknown,
+    });
+    assert_eq!(
+        h.status(resting.client_order_id),
+        OrderStatus::Expired,
+        "gone while away"
+    );
+    h.report(VenueReport::Rejected {
+        client_order_id: in_flight.client_order_id,
+        reject: unknown,
+    });
+    h.timer(h.now + 1_000_000_000);
+    let (commands, _, _) = h.drain();
+    assert_eq!(
+        commands,
+        vec![VenueCommand::Place(in_flight)],
+        "never received: sent again under the same id"
+    );
+}
