@@ -277,6 +277,22 @@ impl Registry {
         prometheus::render(self.families.iter(), out);
     }
 
+    /// The sum of every counter or gauge series of family `name` (None when not registered
+    /// or a histogram): for status lines and summaries, not for decisions.
+    pub fn sample(&self, name: &str) -> Option<f64> {
+        let family = self.families.get(name)?;
+        let mut sum = None;
+        for series in &family.series {
+            let value = match &series.value {
+                SeriesValue::Counter(c) => c.get() as f64,
+                SeriesValue::Gauge(g) => g.get(),
+                SeriesValue::Histogram(_) => return None,
+            };
+            sum = Some(sum.unwrap_or(0.0) + value);
+        }
+        sum
+    }
+
     /// Collects, then summarises the latency histogram `name` over all its series.
     pub fn latency_quantiles(&self, name: &str) -> Option<LatencySummary> {
         let family = self.families.get(name)?;
@@ -438,6 +454,21 @@ mod tests {
         }
         assert_eq!(counter.get(), 400_020);
         assert!(registry.render().contains("hammer_total 400020\n"));
+    }
+
+    #[test]
+    fn sample_sums_a_familys_series() {
+        let mut registry = Registry::new();
+        let a = registry
+            .counter("sampled_total", "test", &[("k", "a")])
+            .expect("valid registration");
+        let b = registry
+            .counter("sampled_total", "test", &[("k", "b")])
+            .expect("valid registration");
+        a.add(2);
+        b.add(3);
+        assert_eq!(registry.sample("sampled_total"), Some(5.0));
+        assert_eq!(registry.sample("missing_total"), None);
     }
 
     #[test]
