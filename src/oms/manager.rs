@@ -210,6 +210,13 @@ impl<L: Ledger> OrderManager<L> {
             .map(|o| &o.state)
     }
 
+    /// The highest venue trade id seen for `symbol` (journal and live).
+    pub fn last_trade_id(&self, symbol: SymbolId) -> u64 {
+        self.symbols
+            .get(symbol.index())
+            .map_or(0, |s| s.last_trade_id)
+    }
+
     /// True once every traded symbol has been reconciled with the venue.
     pub fn is_reconciled(&self) -> bool {
         self.symbols
