@@ -29,10 +29,15 @@
 //! Register every instrument with [`Portfolio::add_instrument`] at start-up; then fills and
 //! marks never allocate (a fill for an unregistered key allocates its slot once).
 
-use crate::core::decimal::{mul_div_raw, mul_raw, SCALE};
+use crate::core::decimal::mul_raw;
 use crate::core::{AssetName, Market, Notional, Price, Qty, Side, SymbolId};
 
 use super::venue::VenueFill;
+
+mod position;
+
+use position::book_fill;
+pub use position::{Position, PositionChange};
 
 /// The two assets of a trading pair.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
@@ -43,55 +48,6 @@ pub struct PairAssets {
     pub quote: AssetName,
 }
 
-/// One position: signed quantity, what it cost, and what it has earned.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Position {
-    pub market: Market,
-    pub symbol: SymbolId,
-    pub assets: PairAssets,
-    /// Signed: long is positive, short negative; equals the sum of signed fill quantities.
-    pub qty: Qty,
-    /// Signed quote amount paid for the open quantity (negative for a short: received).
-    pub cost_basis: Notional,
-    /// Weighted entry price of the open quantity; zero when flat.
-    pub avg_entry_price: Price,
-    /// Realized PnL in the quote asset, before fees.
-    pub realized_pnl: Notional,
-    /// Fees converted into the quote asset.
-    pub fees: Notional,
-    /// Fills whose fee could not be priced in the quote asset when they happened.
-    pub unconverted_fees: u32,
-    /// Fills applied.
-    pub fill_count: u64,
-}
-
-impl Position {
-    fn flat(market: Market, symbol: SymbolId, assets: PairAssets) -> Self {
-        Self {
-            market,
-            symbol,
-            assets,
-            qty: Qty::ZERO,
-            cost_basis: Notional::ZERO,
-            avg_entry_price: Price::ZERO,
-            realized_pnl: Notional::ZERO,
-            fees: Notional::ZERO,
-            unconverted_fees: 0,
-            fill_count: 0,
-        }
-    }
-
-    /// Unrealized PnL at `mark` in the quote asset; `None` on overflow.
-    pub fn unrealized_pnl(&self, mark: Price) -> Option<Notional> {
-        mark.notional(self.qty)?.checked_sub(self.cost_basis)
-    }
-
-    /// True when no quantity is open.
-    pub fn is_flat(&self) -> bool {
-        self.qty.is_zero()
-    }
-}
-
 /// An asset amount held in one wallet (negative: owed, e.g. a margin loan).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Balance {
@@ -99,21 +55,6 @@ pub struct Balance {
     pub wallet: Market,
     pub asset: AssetName,
     pub qty: Qty,
-}
-
-/// How a fill changed its position.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum PositionChange {
-    /// From flat to open.
-    Opened,
-    /// Same side, larger.
-    Increased,
-    /// Same side, smaller.
-    Reduced,
-    /// Back to flat.
-    Closed,
-    /// Through zero to the other side.
-    Flipped,
 }
 
 /// What one fill did to the account.
@@ -244,99 +185,6 @@ fn qty_as_notional(qty: Qty) -> Notional {
 
 fn notional_as_qty(value: Notional) -> Qty {
     Qty::from_raw(value.raw())
-}
-
-/// The work of one fill, computed before anything is written.
-struct Booking {
-    change: PositionChange,
-    qty: Qty,
-    cost_basis: Notional,
-    avg_entry_price: Price,
-    realized: Notional,
-    /// Quote paid (positive) or received (negative) for the whole fill, before fees.
-    signed_notional: Notional,
-}
-
-/// Books a fill of `signed_qty` at `price` on top of (`qty`, `cost_basis`, `avg`).
-fn book_fill(
-    qty: Qty,
-    cost_basis: Notional,
-    avg: Price,
-    signed_qty: Qty,
-    price: Price,
-) -> Option<Booking> {
-    let sign = |value: Notional| {
-        if signed_qty.is_positive() {
-            value
-        } else {
-            value.neg()
-        }
-    };
-    let fill_abs = signed_qty.abs();
-    let notional = price.notional(fill_abs)?;
-    let signed_notional = sign(notional);
-    let new_qty = qty.checked_add(signed_qty)?;
-    let same_side = qty.is_zero() || (qty.is_positive() == signed_qty.is_positive());
-    if same_side {
-        let cost = cost_basis.checked_add(signed_notional)?;
-        let avg_entry_price = if qty.is_zero() {
-            price
-        } else {
-            Price::from_raw(mul_div_raw(cost.raw(), SCALE, new_qty.raw())?.abs())
-        };
-        let change = if qty.is_zero() {
-            PositionChange::Opened
-        } else {
-            PositionChange::Increased
-        };
-        return Some(Booking {
-            change,
-            qty: new_qty,
-            cost_basis: cost,
-            avg_entry_price,
-            realized: Notional::ZERO,
-            signed_notional,
-        });
-    }
-    let open_abs = qty.abs();
-    if fill_abs <= open_abs {
-        // The share of the cost basis the closed quantity carried (all of it on a close).
-        let released = if fill_abs == open_abs {
-            cost_basis
-        } else {
-            Notional::from_raw(mul_div_raw(
-                cost_basis.raw(),
-                fill_abs.raw(),
-                open_abs.raw(),
-            )?)
-        };
-        let realized = signed_notional.neg().checked_sub(released)?;
-        let closed = new_qty.is_zero();
-        return Some(Booking {
-            change: if closed {
-                PositionChange::Closed
-            } else {
-                PositionChange::Reduced
-            },
-            qty: new_qty,
-            cost_basis: cost_basis.checked_sub(released)?,
-            avg_entry_price: if closed { Price::ZERO } else { avg },
-            realized,
-            signed_notional,
-        });
-    }
-    // Flip: close the whole open side at the fill price, open the rest at the fill price.
-    // The notional is split so both parts add up to the fill's notional exactly.
-    let close_notional = sign(price.notional(open_abs)?);
-    let open_notional = signed_notional.checked_sub(close_notional)?;
-    Some(Booking {
-        change: PositionChange::Flipped,
-        qty: new_qty,
-        cost_basis: open_notional,
-        avg_entry_price: price,
-        realized: close_notional.neg().checked_sub(cost_basis)?,
-        signed_notional,
-    })
 }
 
 impl Portfolio {

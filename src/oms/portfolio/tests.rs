@@ -281,7 +281,14 @@ fn reconciliation_overwrites_and_reports_what_changed() {
         )
         .expect("small values fit");
     assert!(again.is_unchanged());
-    book.on_mark(BTCUSDT, p("59000"));
+    assert!(!book.on_mark(SymbolId(42), p("1")), "never registered");
+    assert!(!book.on_mark(BTCUSDT, Price::ZERO), "not a price");
+    assert_eq!(
+        book.unrealized_pnl(Market::UsdmFutures, BTCUSDT),
+        None,
+        "no mark yet"
+    );
+    assert!(book.on_mark(BTCUSDT, p("59000")));
     assert_eq!(
         book.unrealized_pnl(Market::UsdmFutures, BTCUSDT),
         Some(n("500"))
