@@ -124,7 +124,9 @@ pub struct PaperConfig {
     pub entry_latency_ns: u64,
     /// Delay between the venue acting and `poll` seeing the report.
     pub report_latency_ns: u64,
+    /// What market orders do past the visible levels.
     pub beyond_visible_depth: BeyondVisibleDepth,
+    /// When a trade fills a resting limit.
     pub trade_fill: TradeFillRule,
     /// Open orders the venue holds (an OCO takes two).
     pub max_open_orders: usize,
@@ -191,6 +193,7 @@ pub struct PaperStats {
     pub evicted_trades: u64,
 }
 
+/// What the venue keeps per traded symbol.
 struct SymbolState {
     instrument: Instrument,
     assets: PairAssets,
@@ -198,6 +201,7 @@ struct SymbolState {
     last_trade: Option<TradePrint>,
 }
 
+/// A finished order, kept to answer queries about it.
 #[derive(Clone, Copy, Debug)]
 struct ClosedOrder {
     client_order_id: ClientOrderId,
@@ -205,6 +209,7 @@ struct ClosedOrder {
     outcome: Outcome,
 }
 
+/// Funds open orders hold in one wallet and asset.
 #[derive(Clone, Copy, Debug)]
 struct Lock {
     wallet: Market,
