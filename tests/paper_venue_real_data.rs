@@ -767,6 +767,17 @@ fn real_capture_fills_match_the_book_and_the_portfolio_reconciles() {
         "equity moved by exactly the trading PnL net of fees"
     );
 
+    let makers = count(reports, |r| matches!(r, VenueReport::Fill(f) if f.is_maker));
+    println!(
+        "replayed {} events ({books} valid book tops, {trades} trades): {fill_count} fills \
+         ({makers} maker), realized {} USDT, fees {} USDT, position {} BTC, equity {} USDT",
+        events.len(),
+        position.realized_pnl,
+        run.fee_sum,
+        position.qty,
+        equity.value
+    );
+
     // Deterministic: the same capture and script give byte-identical reports.
     let again = replay(&events);
     assert_eq!(again.reports, run.reports);
