@@ -51,6 +51,10 @@ enum Command {
     },
     /// Print the documented example configuration (also the embedded default).
     ExampleConfig,
+    /// Paper-trade: the simulator in-process replays the bundled real capture, the engine
+    /// trades the probe strategy on the paper venue against its book, journals everything
+    /// and prints a live status line and a summary. Run again on the same journal to continue.
+    Paper(PaperCli),
     /// Run the local exchange simulator: Binance spot and USDⓈ-M market data (WS streams
     /// and REST) replayed from recorded captures, with fault injection.
     Simex(SimexArgs),
@@ -71,6 +75,35 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         depth: usize,
     },
+}
+
+/// `kestrel paper` flags.
+#[derive(clap::Args)]
+struct PaperCli {
+    /// Journal directory; a second run on it recovers and continues.
+    #[arg(long, default_value = "out/paper")]
+    journal: PathBuf,
+    /// Replay pace, ×N of the recorded pace (e.g. `10` or `10x`).
+    #[arg(long, default_value = "20")]
+    speed: String,
+    /// Stop after this many seconds (default: when the capture has been replayed).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Engine and metrics settings (TOML; its market-data and journal sections are ignored).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Quote cash (USDT) the paper account starts with; keep it when continuing a journal.
+    #[arg(long, default_value = "10000")]
+    starting_quote: String,
+    /// Quantity of each probe entry.
+    #[arg(long, default_value = "0.01")]
+    qty: String,
+    /// Bracket distance (stop-loss below, take-profit above the mid) in basis points.
+    #[arg(long, default_value_t = 10)]
+    bracket_bps: i64,
+    /// No status line.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// `kestrel simex` flags; without --config it serves the bundled spot and futures captures.
@@ -124,6 +157,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Simex(args) => simex(args),
+        Command::Paper(args) => paper(args),
         Command::Replay {
             capture,
             symbol,
@@ -138,6 +172,72 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn paper(cli: PaperCli) -> anyhow::Result<ExitCode> {
+    use kestrel::core::Qty;
+    use kestrel::engine::paper::{bundled_data, run_paper, PaperArgs};
+
+    let shutdown = Shutdown::new();
+    shutdown
+        .install_signal_handlers()
+        .context("installing signal handlers")?;
+    let config = load(cli.config.as_ref())?;
+    let cores = available_cores();
+    let settings = config.engine.resolve(&cores)?;
+    let speed: f64 = cli
+        .speed
+        .trim_end_matches('x')
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s > 0.0)
+        .with_context(|| format!("--speed {:?}: expected a positive number", cli.speed))?;
+    let (capture, exchange_info) = bundled_data(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    let args = PaperArgs {
+        journal: cli.journal,
+        speed,
+        duration: cli.duration.map(Duration::from_secs_f64),
+        capture,
+        exchange_info,
+        symbol: "BTCUSDT".to_owned(),
+        starting_quote: Qty::parse(&cli.starting_quote)
+            .map_err(|e| anyhow::anyhow!("--starting-quote: {e}"))?,
+        probe_qty: Qty::parse(&cli.qty).map_err(|e| anyhow::anyhow!("--qty: {e}"))?,
+        bracket_bps: cli.bracket_bps,
+        cooldown_events: 20,
+        metrics_listen: config.metrics.listen,
+        status_line: !cli.quiet,
+    };
+    eprintln!(
+        "kestrel paper: {} usable cores → {settings}; replaying {} at ×{speed}",
+        cores.len(),
+        args.capture.display()
+    );
+    let summary = run_paper(&args, &settings, Arc::clone(&shutdown))?;
+    eprintln!(
+        "kestrel paper: done: session {}, {} market events, {} orders, {} fills, equity {:.4} USDT, realized PnL {:.4}, fees {:.4}, tick-to-order p50 {:.1} µs p99 {:.1} µs (layout {}, wait {})",
+        summary.session,
+        summary.report.market_events,
+        summary.orders,
+        summary.fills,
+        summary.equity,
+        summary.realized_pnl,
+        summary.fees,
+        summary.tick_to_order_p50_us,
+        summary.tick_to_order_p99_us,
+        settings.layout.as_str(),
+        settings.wait.as_str(),
+    );
+    eprintln!(
+        "kestrel paper: journal in {}; inspect with: kestrel-tail {} --type order,fill",
+        args.journal.display(),
+        args.journal.display()
+    );
+    Ok(if summary.report.failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn load(path: Option<&PathBuf>) -> anyhow::Result<Config> {

@@ -33,6 +33,46 @@ pub fn mul_raw(a: i128, b: i128) -> Option<i128> {
     Some(if negative { -value } else { value })
 }
 
+/// Computes `a × b / divisor` exactly through a 256-bit intermediate, truncating toward zero
+/// (a weighted average price is `cost × 1e18 / qty`). `None` for a zero divisor or a
+/// result that does not fit in `i128`.
+pub fn mul_div_raw(a: i128, b: i128, divisor: i128) -> Option<i128> {
+    if divisor == 0 {
+        return None;
+    }
+    let negative = ((a < 0) != (b < 0)) != (divisor < 0);
+    let (hi, lo) = widening_mul_u128(a.unsigned_abs(), b.unsigned_abs());
+    let quotient = div_u256_by_u128(hi, lo, divisor.unsigned_abs())?;
+    let value = i128::try_from(quotient).ok()?;
+    Some(if negative { -value } else { value })
+}
+
+/// Divides the 256-bit value (hi, lo) by a non-zero `d` with binary long division;
+/// `None` if the quotient exceeds u128.
+fn div_u256_by_u128(hi: u128, lo: u128, d: u128) -> Option<u128> {
+    if hi >= d {
+        return None;
+    }
+    if hi == 0 {
+        return Some(lo / d);
+    }
+    // The quotient fits in 128 bits because hi < d; shift the low half in bit by bit.
+    let mut remainder = hi;
+    let mut quotient: u128 = 0;
+    for bit in (0..128).rev() {
+        let carry = remainder >> 127;
+        remainder = (remainder << 1) | ((lo >> bit) & 1);
+        quotient <<= 1;
+        // With the carry the true remainder is 2^128 + remainder ≥ d, and the difference
+        // is below d, so the wrapping subtraction yields it exactly.
+        if carry == 1 || remainder >= d {
+            remainder = remainder.wrapping_sub(d);
+            quotient |= 1;
+        }
+    }
+    Some(quotient)
+}
+
 /// Full 128×128 → 256-bit unsigned product as (high, low) halves.
 #[inline]
 fn widening_mul_u128(a: u128, b: u128) -> (u128, u128) {
@@ -370,6 +410,21 @@ mod tests {
             let exact = i128::from(a) * i128::from(b) / SCALE;
             let got = Price::from_raw(i128::from(a)).notional(Qty::from_raw(i128::from(b)));
             prop_assert_eq!(got, Some(Notional::from_raw(exact)));
+        }
+
+        #[test]
+        fn mul_div_matches_wide_integer_reference(a in any::<i64>(), b in any::<i64>(), d in any::<i64>()) {
+            prop_assume!(d != 0);
+            // With |a|,|b| < 2^63 the exact product fits in i128; Rust's `/` truncates toward zero.
+            let exact = i128::from(a) * i128::from(b) / i128::from(d);
+            prop_assert_eq!(mul_div_raw(i128::from(a), i128::from(b), i128::from(d)), Some(exact));
+        }
+
+        #[test]
+        fn mul_div_by_one_factor_is_identity_across_the_range(a in any::<i128>(), b in 1i128..=i128::MAX) {
+            // a × b / b overflows 128 bits in the middle for most inputs; the result is exact.
+            prop_assert_eq!(mul_div_raw(a.max(-i128::MAX), b, b), Some(a.max(-i128::MAX)));
+            prop_assert_eq!(mul_div_raw(a, b, 0), None);
         }
 
         #[test]

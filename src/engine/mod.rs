@@ -15,6 +15,7 @@ pub mod affinity;
 mod fused;
 pub mod journal_msg;
 pub mod metrics;
+pub mod paper;
 pub mod persist_loop;
 pub mod ring;
 pub mod runner;

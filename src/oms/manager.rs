@@ -210,6 +210,60 @@ impl<L: Ledger> OrderManager<L> {
             .map(|o| &o.state)
     }
 
+    /// Commands that re-create every open order at a venue that lost them (the in-process
+    /// paper venue after a restart): brackets of one entry as one OCO on spot, others as
+    /// they were. Start-up only (allocates).
+    pub fn open_venue_commands(&self) -> Vec<VenueCommand> {
+        let margin = self.config.margin;
+        let spot = self.config.market != Market::UsdmFutures;
+        let mut commands = Vec::new();
+        let mut paired = HashSet::new();
+        let mut open: Vec<&Order> = self.orders.values().filter(|o| o.is_open()).collect();
+        open.sort_by_key(|o| o.state.client_order_id);
+        for order in &open {
+            let s = &order.state;
+            if paired.contains(&s.client_order_id) {
+                continue;
+            }
+            let sibling = (spot && s.role == OrderRole::StopLoss)
+                .then(|| {
+                    open.iter().find(|o| {
+                        o.state.role == OrderRole::TakeProfit && o.state.parent == s.parent
+                    })
+                })
+                .flatten();
+            match sibling {
+                Some(take) => {
+                    paired.insert(take.state.client_order_id);
+                    commands.push(VenueCommand::PlaceOco(OcoOrder {
+                        list_id: s.parent,
+                        symbol: s.symbol,
+                        market: order.market,
+                        side: s.side,
+                        qty: s.qty.saturating_sub(s.filled_qty),
+                        take_profit_id: take.state.client_order_id,
+                        take_profit_price: take.state.price,
+                        stop_id: s.client_order_id,
+                        stop_trigger: s.trigger_price,
+                        stop_limit: Price::ZERO,
+                        margin,
+                    }));
+                }
+                None if s.role == OrderRole::TakeProfit
+                    && spot
+                    && open.iter().any(|o| {
+                        o.state.role == OrderRole::StopLoss && o.state.parent == s.parent
+                    }) => {}
+                None => {
+                    let mut place = venue_order(order, margin);
+                    place.qty = s.qty.saturating_sub(s.filled_qty);
+                    commands.push(VenueCommand::Place(place));
+                }
+            }
+        }
+        commands
+    }
+
     /// The highest venue trade id seen for `symbol` (journal and live).
     pub fn last_trade_id(&self, symbol: SymbolId) -> u64 {
         self.symbols
@@ -452,7 +506,7 @@ impl<L: Ledger> OrderManager<L> {
             VenueReport::Rejected {
                 client_order_id,
                 reject,
-            } => self.on_rejected(client_order_id, reject, now_ns, out),
+            } => self.on_rejected(client_order_id, reject, now_ns, commands, out),
             VenueReport::Fill(fill) => self.on_fill(&fill, now_ns, commands, out),
             VenueReport::Canceled {
                 client_order_id, ..
@@ -711,6 +765,7 @@ impl<L: Ledger> OrderManager<L> {
         id: ClientOrderId,
         venue_reject: VenueReject,
         now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
         out: &mut OrderOutputs,
     ) {
         let max_retries = self.config.max_retries;
@@ -719,7 +774,11 @@ impl<L: Ledger> OrderManager<L> {
             self.counters.stale_reports += 1;
             return;
         };
-        if order.state.status != OrderStatus::PendingNew {
+        // A cancel we sent before the venue acknowledged the order does not make the
+        // order's own reject stale: the order never existed at the venue.
+        let unacked_cancel =
+            order.state.status == OrderStatus::PendingCancel && order.state.venue_order_id == 0;
+        if order.state.status != OrderStatus::PendingNew && !unacked_cancel {
             if venue_reject.kind == RejectKind::UnknownOrder && order.is_open() {
                 // Our query: the venue has no such order any more. It ended while we were
                 // away without a fill we know of (fills arrive with reconciliation).
@@ -774,7 +833,7 @@ impl<L: Ledger> OrderManager<L> {
             reject::venue_code(&venue_reject)
         };
         let update = order.state;
-        if update.role != OrderRole::Entry {
+        if update.role != OrderRole::Entry && !unacked_cancel {
             // A protective order the venue refused leaves the position unprotected.
             self.counters.unprotected_fills += 1;
             self.journal(
@@ -784,6 +843,7 @@ impl<L: Ledger> OrderManager<L> {
         }
         self.emit(out, now_ns, update);
         self.finished.push_back(id);
+        self.after_leg_final(&update, now_ns, commands, out);
     }
 
     fn on_fill(
@@ -1129,7 +1189,18 @@ impl<L: Ledger> OrderManager<L> {
         let update = order.state;
         self.emit(out, now_ns, update);
         self.finished.push_back(id);
-        // A cancelled bracket leg of an entry waiting to re-bracket: place the new one.
+        self.after_leg_final(&update, now_ns, commands, out);
+    }
+
+    /// A bracket leg ended: if its entry waits to re-bracket and no leg is left, place the
+    /// new bracket for the entry's whole filled quantity.
+    fn after_leg_final(
+        &mut self,
+        update: &OrderUpdate,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
         if update.parent.0 != 0 {
             let parent = update.parent;
             let waiting = self.orders.get(&parent).is_some_and(|p| {

@@ -107,10 +107,10 @@ impl OmsMetrics {
             adopted,
             outbox_full,
             equity: gauge("equity_usd", "Account equity in the quote currency")?,
-            realized: gauge("pnl_realized_total", "Realized PnL in the quote currency")?,
-            unrealized: gauge("pnl_unrealized_total", "Unrealized PnL at the latest marks")?,
+            realized: gauge("pnl_realized_usd", "Realized PnL in the quote currency")?,
+            unrealized: gauge("pnl_unrealized_usd", "Unrealized PnL at the latest marks")?,
             fees: gauge(
-                "fees_paid_total",
+                "fees_paid_usd",
                 "Fees paid, converted to the quote currency",
             )?,
             last: OmsCounters::default(),

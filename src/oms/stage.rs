@@ -72,10 +72,25 @@ impl<V: Venue, L: Ledger + Send> OmsStage<V, L> {
         &self.venue
     }
 
+    /// The venue, mutably (start-up: restoring an in-process venue's orders).
+    pub fn venue_mut(&mut self) -> &mut V {
+        &mut self.venue
+    }
+
     /// Sends waiting commands and feeds reports back until both are quiet (bounded).
     fn exchange(&mut self, now_ns: u64, out: &mut OrderOutputs) -> bool {
         if !self.started {
             self.started = true;
+            // Strategies learn what survived a restart before anything new happens.
+            for update in self.manager.open_orders() {
+                if out
+                    .exec
+                    .push(crate::core::ExecEvent::Update(*update))
+                    .is_err()
+                {
+                    break;
+                }
+            }
             self.manager.start_reconcile(&mut self.commands);
         }
         let mut worked = false;

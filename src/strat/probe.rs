@@ -7,8 +7,8 @@
 //! exists to exercise the order path with real market data.
 
 use crate::core::{
-    ExecEvent, MarketEvent, MarketEventKind, OrderIntent, OrderStatus, OrderType, Price, Qty, Side,
-    StrategyId, SymbolId,
+    ClientOrderId, ExecEvent, MarketEvent, MarketEventKind, OrderIntent, OrderRole, OrderStatus,
+    OrderType, Price, Qty, Side, StrategyId, SymbolId,
 };
 use crate::engine::stage::{Outbox, StrategyStage};
 
@@ -35,6 +35,9 @@ pub struct ProbeStrategy {
     position: i128,
     /// An entry is in flight (sent, not yet final).
     entry_open: bool,
+    /// Open bracket legs (by client id): while any is open the round trip is not over. A
+    /// restarted engine replays its open orders first, so the probe resumes mid-trip.
+    open_legs: [ClientOrderId; 4],
     cooldown: u32,
     seq: u64,
     ticks: u32,
@@ -53,6 +56,7 @@ impl ProbeStrategy {
             config,
             position: 0,
             entry_open: false,
+            open_legs: [ClientOrderId(0); 4],
             cooldown: 0,
             seq: 0,
             ticks: 0,
@@ -106,7 +110,8 @@ impl StrategyStage for ProbeStrategy {
             }
             return;
         }
-        if self.entry_open || self.position != 0 {
+        let legs_open = self.open_legs.iter().any(|id| id.0 != 0);
+        if self.entry_open || legs_open || self.position > 0 {
             return;
         }
         if self.cooldown > 0 {
@@ -140,7 +145,28 @@ impl StrategyStage for ProbeStrategy {
                 if update.status == OrderStatus::Rejected {
                     self.rejects += 1;
                 }
-                let entry = update.role == crate::core::OrderRole::Entry;
+                let is_leg = matches!(update.role, OrderRole::StopLoss | OrderRole::TakeProfit);
+                if is_leg {
+                    let id = update.client_order_id;
+                    let slot = self.open_legs.iter().position(|&l| l == id);
+                    match (update.status.is_final(), slot) {
+                        (true, Some(i)) => {
+                            self.open_legs[i] = ClientOrderId(0);
+                            if self.open_legs.iter().all(|l| l.0 == 0) {
+                                // The round trip is over, whatever our own fill count says.
+                                self.position = 0;
+                                self.cooldown = self.config.cooldown_events;
+                            }
+                        }
+                        (false, None) => {
+                            if let Some(free) = self.open_legs.iter_mut().find(|l| l.0 == 0) {
+                                *free = id;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let entry = update.role == OrderRole::Entry;
                 if entry && update.status.is_final() {
                     self.entry_open = false;
                     if self.position == 0 {
@@ -158,7 +184,7 @@ impl StrategyStage for ProbeStrategy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{BookTop, ClientOrderId, Fill, Level, OrderRole, OrderUpdate};
+    use crate::core::{BookTop, Fill, Level, OrderUpdate};
 
     fn book(valid: bool, bid: &str, ask: &str) -> MarketEvent {
         let mut top = BookTop {

@@ -1,0 +1,287 @@
+//! Owns: start-up and shutdown of a paper-trading run — the local simulator in-process
+//! replaying the bundled capture, the live Binance feed connected to it, the probe strategy,
+//! the order manager on the paper venue, the journal (rebuilt from on restart), a status
+//! line and a final summary. Never: trades against a real venue, or starts trading before
+//! the journal rebuild and the venue reconciliation have finished.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::core::clock::wall_ns;
+use crate::core::{AssetName, Instrument, Market, Qty, StrategyId, SymbolTable};
+use crate::feed::binance::live::{BinanceFeedConfig, BinanceFeedSource};
+use crate::feed::binance::BinanceMarket;
+use crate::feed::ws::WsFeedConfig;
+use crate::oms::binance::exchange_info::parse_exchange_info;
+use crate::oms::manager::{OmsConfig, OrderManager};
+use crate::oms::paper::{PaperConfig, PaperVenue};
+use crate::oms::portfolio::{PairAssets, PortfolioLedger};
+use crate::oms::recovery::rebuild;
+use crate::oms::{OmsStage, Venue};
+use crate::ops::{OpsServer, Registry};
+use crate::persist::{payload, JournalWriter, RecordType};
+use crate::sim::{self, MarketReplay, Simex, SimexConfig, Speed};
+use crate::strat::{ProbeConfig, ProbeStrategy};
+
+use super::runner::{Components, RunReport};
+use super::{metrics, Shutdown, TopologySettings};
+
+/// What `kestrel paper` was asked to do.
+#[derive(Debug, Clone)]
+pub struct PaperArgs {
+    /// Journal directory (created; a second run on it recovers and continues).
+    pub journal: PathBuf,
+    /// Replay pace of the simulator (×N of the recorded pace).
+    pub speed: f64,
+    /// Stop after this long (None: when the capture has been replayed).
+    pub duration: Option<Duration>,
+    /// Capture the simulator replays.
+    pub capture: PathBuf,
+    /// exchangeInfo the simulator serves.
+    pub exchange_info: PathBuf,
+    /// Symbol traded.
+    pub symbol: String,
+    /// Quote-asset cash the paper account starts with (use the same on a continued run).
+    pub starting_quote: Qty,
+    /// Probe strategy settings.
+    pub probe_qty: Qty,
+    pub bracket_bps: i64,
+    pub cooldown_events: u32,
+    /// Metrics endpoint.
+    pub metrics_listen: std::net::SocketAddr,
+    /// Print a status line every second.
+    pub status_line: bool,
+}
+
+/// What the run did, for the summary and tests.
+#[derive(Debug, Clone, Default)]
+pub struct PaperSummary {
+    pub session: u32,
+    pub recovered_orders: u64,
+    pub recovered_fills: u64,
+    pub report: RunReport,
+    pub orders: u64,
+    pub fills: u64,
+    pub equity: f64,
+    pub realized_pnl: f64,
+    pub fees: f64,
+    pub tick_to_order_p50_us: f64,
+    pub tick_to_order_p99_us: f64,
+}
+
+/// Runs a paper-trading session to its end (duration, replay over, or a signal).
+pub fn run_paper(
+    args: &PaperArgs,
+    settings: &TopologySettings,
+    shutdown: Arc<Shutdown>,
+) -> anyhow::Result<PaperSummary> {
+    use anyhow::Context;
+
+    // The journal first: its session number names this run's client order ids.
+    let journal_config = crate::persist::JournalConfig::new(&args.journal);
+    let (mut journal, recovered) = JournalWriter::open(&journal_config)
+        .with_context(|| format!("opening journal {}", args.journal.display()))?;
+    let session = recovered.last_session.map_or(1, |s| s + 1);
+    let mut buf = [0u8; payload::MAX_FIXED_PAYLOAD];
+    let len = payload::encode_session(
+        &payload::SessionStart {
+            session,
+            wall_ns: wall_ns(),
+            pid: std::process::id(),
+        },
+        &mut buf,
+    );
+    journal.append(RecordType::Session, wall_ns(), &buf[..len])?;
+
+    // The simulator, in-process, replaying the bundled capture.
+    let simex = Simex::start(SimexConfig {
+        markets: vec![MarketReplay {
+            market: sim::Market::Spot,
+            capture: vec![args.capture.clone()],
+            exchange_info: args.exchange_info.clone(),
+        }],
+        listen: ([127, 0, 0, 1], 0).into(),
+        tls: false,
+        speed: Speed::Times(args.speed),
+        faults: sim::FaultPlan::default(),
+        ping_interval_ms: None,
+        pong_timeout_ms: None,
+        client_queue_frames: 1 << 20,
+        cert_out: None,
+    })
+    .context("starting the simulator")?;
+    let port = simex
+        .addr(sim::Market::Spot)
+        .context("simulator serves spot")?
+        .port();
+
+    // Instruments the way a live run gets them: the venue's exchangeInfo over REST.
+    let info_url = format!("http://127.0.0.1:{port}/api/v3/exchangeInfo");
+    let body = ureq::get(&info_url)
+        .call()
+        .with_context(|| format!("GET {info_url}"))?
+        .body_mut()
+        .read_to_string()
+        .context("reading exchangeInfo")?;
+    let info =
+        parse_exchange_info(body.as_bytes(), Market::Spot).context("parsing exchangeInfo")?;
+    let instrument: Instrument = info
+        .instruments
+        .into_iter()
+        .find(|i| i.symbol == args.symbol)
+        .with_context(|| format!("{} is not in the venue's exchangeInfo", args.symbol))?;
+    let mut symbols = SymbolTable::new();
+    let symbol = symbols.intern(&args.symbol)?;
+    let assets = PairAssets {
+        base: AssetName::new(&instrument.base_asset).context("base asset")?,
+        quote: AssetName::new(&instrument.quote_asset).context("quote asset")?,
+    };
+
+    // The order side: manager + portfolio rebuilt from the journal, on the paper venue.
+    // The account starts with the configured cash on every run; the journal's fills are
+    // replayed on top of it, so a continued run ends where the last one stopped.
+    let mut ledger = PortfolioLedger::new(Market::Spot, assets.quote);
+    ledger.add_instrument(symbol, assets);
+    ledger.fund(assets.quote, args.starting_quote);
+    let mut manager = OrderManager::new(
+        OmsConfig::default(),
+        session,
+        vec![Some(instrument.clone())],
+        ledger,
+    )?;
+    let rebuilt = rebuild(&args.journal, &mut manager, &symbols, |_| assets.quote)?;
+    let mut venue = PaperVenue::new(PaperConfig::default(), &[(symbol, instrument)])?;
+    // The paper venue is in-process: it starts from the account the journal rebuilt, and
+    // continues trade ids after the last one journaled.
+    for balance in manager.ledger().portfolio().balances() {
+        venue.fund(balance.wallet, balance.asset, balance.qty);
+    }
+    venue.continue_ids_after(manager.last_trade_id(symbol));
+    // …and holds the orders that were open when the last run stopped.
+    for command in manager.open_venue_commands() {
+        venue.submit(&command, 0);
+    }
+    eprintln!(
+        "kestrel paper: journal {}: session {session}, {} order updates and {} fills replayed, {} orders open",
+        args.journal.display(),
+        rebuilt.updates,
+        rebuilt.fills,
+        rebuilt.open_orders
+    );
+
+    let mut registry = Registry::new();
+    let (runner_metrics, latency) = metrics::register(&mut registry)?;
+    let mut orders = OmsStage::new(manager, venue);
+    orders.attach_metrics(&mut registry, "paper")?;
+    let mut source = BinanceFeedSource::new(
+        BinanceFeedConfig {
+            market: BinanceMarket::Spot,
+            symbols: vec![args.symbol.clone()],
+            ws_urls: vec![format!("ws://127.0.0.1:{port}")],
+            depth_stream: "depth@100ms".to_owned(),
+            trade_stream: "trade".to_owned(),
+            ws: WsFeedConfig {
+                backoff_base_ms: 50,
+                backoff_cap_ms: 2_000,
+                ..WsFeedConfig::default()
+            },
+            rest_base_url: format!("http://127.0.0.1:{port}"),
+            snapshot_limit: 1000,
+            trusted_cert: None,
+        },
+        &symbols,
+    )?;
+    source.attach_metrics(&mut registry)?;
+    let stream_names = source.stream_names().to_vec();
+    let strategy = ProbeStrategy::new(ProbeConfig {
+        strategy: StrategyId(1),
+        symbol,
+        qty: args.probe_qty,
+        bracket_bps: args.bracket_bps,
+        cooldown_events: args.cooldown_events,
+        every_tick: 0,
+    });
+
+    let mut server = OpsServer::bind(args.metrics_listen)
+        .with_context(|| format!("metrics endpoint {}", args.metrics_listen))?;
+    let metrics_addr = server.local_addr().unwrap_or(args.metrics_listen);
+    eprintln!("kestrel paper: metrics on http://{metrics_addr}/metrics");
+    let registry = Arc::new(registry);
+    let ops_registry = Arc::clone(&registry);
+    let status_line = args.status_line;
+    let deadline = args.duration.map(|d| Instant::now() + d);
+    let simex = Arc::new(simex);
+    let ops_simex = Arc::clone(&simex);
+    let started = Instant::now();
+    let ops = move |shutdown: Arc<Shutdown>| {
+        let mut next_status = Instant::now();
+        while !shutdown.is_joined() {
+            server.poll(&ops_registry, Duration::from_millis(50));
+            let now = Instant::now();
+            let replayed = ops_simex.replay_finished(sim::Market::Spot);
+            if deadline.is_some_and(|d| now >= d) || replayed {
+                shutdown.request_stop();
+            }
+            if status_line && now >= next_status {
+                next_status = now + Duration::from_secs(1);
+                eprintln!("{}", status(&ops_registry, started.elapsed()));
+            }
+        }
+    };
+    let components = Components {
+        source,
+        strategy,
+        orders,
+        journal,
+        symbols,
+        stream_names,
+    };
+    let report = super::run(settings, components, runner_metrics, latency, shutdown, ops)?;
+    registry.collect();
+    let tick = registry.latency_quantiles(metrics::TICK_TO_ORDER);
+    let summary = PaperSummary {
+        session,
+        recovered_orders: rebuilt.updates,
+        recovered_fills: rebuilt.fills,
+        report,
+        orders: registry.sample("orders_submitted_total").unwrap_or(0.0) as u64,
+        fills: registry.sample("orders_filled_total").unwrap_or(0.0) as u64,
+        equity: registry.sample("equity_usd").unwrap_or(0.0),
+        realized_pnl: registry.sample("pnl_realized_usd").unwrap_or(0.0),
+        fees: registry.sample("fees_paid_usd").unwrap_or(0.0),
+        tick_to_order_p50_us: tick.as_ref().map_or(0.0, |t| t.p50_ns as f64 / 1e3),
+        tick_to_order_p99_us: tick.as_ref().map_or(0.0, |t| t.p99_ns as f64 / 1e3),
+    };
+    if let Ok(simex) = Arc::try_unwrap(simex) {
+        simex.stop().context("stopping the simulator")?;
+    }
+    Ok(summary)
+}
+
+/// One status line: progress, orders, fills, PnL, tick-to-order.
+fn status(registry: &Registry, elapsed: Duration) -> String {
+    registry.collect();
+    let get = |name| registry.sample(name).unwrap_or(0.0);
+    let tick = registry.latency_quantiles(metrics::TICK_TO_ORDER);
+    format!(
+        "kestrel paper: {:>5.0}s  events {:>8}  orders {:>5}  fills {:>5}  equity {:>12.4}  realized {:>9.4}  fees {:>8.4}  tick-to-order p50 {:.1} µs p99 {:.1} µs",
+        elapsed.as_secs_f64(),
+        get("kestrel_market_events_total"),
+        get("orders_submitted_total"),
+        get("orders_filled_total"),
+        get("equity_usd"),
+        get("pnl_realized_usd"),
+        get("fees_paid_usd"),
+        tick.as_ref().map_or(0.0, |t| t.p50_ns as f64 / 1e3),
+        tick.as_ref().map_or(0.0, |t| t.p99_ns as f64 / 1e3),
+    )
+}
+
+/// The bundled capture and exchangeInfo, relative to the crate root.
+pub fn bundled_data(root: &Path) -> (PathBuf, PathBuf) {
+    (
+        root.join("data/binance_spot_btcusdt_20240808.gz"),
+        root.join("data/binance_spot_exchange_info_btcusdt.json"),
+    )
+}
