@@ -101,6 +101,9 @@ struct PaperCli {
     /// Bracket distance (stop-loss below, take-profit above the mid) in basis points.
     #[arg(long, default_value_t = 10)]
     bracket_bps: i64,
+    /// Metrics endpoint (overrides the config's `metrics.listen`; port 0: any free port).
+    #[arg(long)]
+    metrics: Option<std::net::SocketAddr>,
     /// No status line.
     #[arg(long)]
     quiet: bool,
@@ -205,7 +208,7 @@ fn paper(cli: PaperCli) -> anyhow::Result<ExitCode> {
         probe_qty: Qty::parse(&cli.qty).map_err(|e| anyhow::anyhow!("--qty: {e}"))?,
         bracket_bps: cli.bracket_bps,
         cooldown_events: 20,
-        metrics_listen: config.metrics.listen,
+        metrics_listen: cli.metrics.unwrap_or(config.metrics.listen),
         status_line: !cli.quiet,
     };
     eprintln!(
