@@ -332,7 +332,12 @@ mod tests {
         for i in 0..4 {
             tx.try_push(i).expect("room for the first four");
         }
+        let waits = m.backpressure.clone();
         let consumer = std::thread::spawn(move || {
+            // Drain only once the producer has found the ring full (else the race decides).
+            while waits.get() == 0 {
+                std::thread::yield_now();
+            }
             let mut got = Vec::new();
             while got.len() < 6 {
                 if let Some(v) = rx.pop() {
