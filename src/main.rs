@@ -9,7 +9,6 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use kestrel::config::{load_toml, Config, EXAMPLE};
-use kestrel::core::clock::wall_ns;
 use kestrel::engine::affinity::available_cores;
 use kestrel::engine::stage::CaptureOnly;
 use kestrel::engine::{self, Components, Shutdown};
@@ -18,7 +17,7 @@ use kestrel::feed::binance::BinanceMarket;
 use kestrel::feed::ConfiguredSource;
 use kestrel::ops::OpsServer;
 use kestrel::ops::Registry;
-use kestrel::persist::{payload, JournalWriter, RecordType};
+use kestrel::persist::JournalWriter;
 use kestrel::sim::{run_simex, FaultPlan, Market, MarketReplay, SimexConfig, Speed, StallPlan};
 
 #[global_allocator]
@@ -279,12 +278,13 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 
     let (mut journal, recovery) = JournalWriter::open(&config.journal)
         .with_context(|| format!("opening journal {}", config.journal.dir.display()))?;
-    let session = recovery.last_session.map_or(1, |s| s + 1);
+    let next_seq = journal.next_seq();
+    let session = journal.begin_session(&recovery)?;
     eprintln!(
         "kestrel: journal {}: {} records recovered, next sequence {}, session {}{}",
         config.journal.dir.display(),
         recovery.records,
-        journal.next_seq(),
+        next_seq,
         session,
         match &recovery.torn_tail {
             Some(t) => format!(
@@ -297,16 +297,6 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             None => String::new(),
         }
     );
-    let mut buf = [0u8; payload::MAX_FIXED_PAYLOAD];
-    let len = payload::encode_session(
-        &payload::SessionStart {
-            session,
-            wall_ns: wall_ns(),
-            pid: std::process::id(),
-        },
-        &mut buf,
-    );
-    journal.append(RecordType::Session, wall_ns(), &buf[..len])?;
 
     let (mut source, symbols, stream_names) =
         ConfiguredSource::open(config.replay.as_ref(), config.binance.as_ref())?;

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::core::clock::wall_ns;
 use crate::core::{AssetName, Instrument, Market, Qty, StrategyId, SymbolTable};
 use crate::feed::binance::live::{BinanceFeedConfig, BinanceFeedSource};
 use crate::feed::binance::BinanceMarket;
@@ -20,7 +19,7 @@ use crate::oms::portfolio::{PairAssets, PortfolioLedger};
 use crate::oms::recovery::rebuild;
 use crate::oms::{OmsStage, Venue};
 use crate::ops::{OpsServer, Registry};
-use crate::persist::{payload, JournalWriter, RecordType};
+use crate::persist::JournalWriter;
 use crate::sim::{self, MarketReplay, Simex, SimexConfig, Speed};
 use crate::strat::{ProbeConfig, ProbeStrategy};
 
@@ -82,17 +81,7 @@ pub fn run_paper(
     let journal_config = crate::persist::JournalConfig::new(&args.journal);
     let (mut journal, recovered) = JournalWriter::open(&journal_config)
         .with_context(|| format!("opening journal {}", args.journal.display()))?;
-    let session = recovered.last_session.map_or(1, |s| s + 1);
-    let mut buf = [0u8; payload::MAX_FIXED_PAYLOAD];
-    let len = payload::encode_session(
-        &payload::SessionStart {
-            session,
-            wall_ns: wall_ns(),
-            pid: std::process::id(),
-        },
-        &mut buf,
-    );
-    journal.append(RecordType::Session, wall_ns(), &buf[..len])?;
+    let session = journal.begin_session(&recovered)?;
 
     // The simulator, in-process, replaying the bundled capture.
     let simex = Simex::start(SimexConfig {

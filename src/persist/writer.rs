@@ -219,6 +219,24 @@ impl JournalWriter {
         Ok((writer, found.report))
     }
 
+    /// Starts a new session after `recovered` (the report `open` returned): journals its
+    /// session record (number, wall clock, pid) and returns the session number, which client
+    /// order ids carry so a restarted engine never reuses one.
+    pub fn begin_session(&mut self, recovered: &RecoveryReport) -> Result<u32, JournalError> {
+        let session = recovered.last_session.map_or(1, |s| s + 1);
+        let mut buf = [0u8; super::payload::MAX_FIXED_PAYLOAD];
+        let len = super::payload::encode_session(
+            &super::payload::SessionStart {
+                session,
+                wall_ns: wall_ns(),
+                pid: std::process::id(),
+            },
+            &mut buf,
+        );
+        self.append(super::RecordType::Session, wall_ns(), &buf[..len])?;
+        Ok(session)
+    }
+
     /// Appends one record and returns its sequence number. A memcpy into pre-dirtied pages
     /// plus a CRC; the record is visible to readers (and survives a process crash) on return.
     #[inline]
