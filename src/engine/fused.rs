@@ -16,6 +16,21 @@ use super::stage::{MarketSource, OrderOutputs, OrderStage, Outbox, SourceState, 
 use super::wait::{Backoff, WaitStrategy};
 use super::JournalMsg;
 
+/// The per-stage latency recorders of the fused loop.
+pub(super) struct StageClocks {
+    pub(super) feed: LatencyRecorder,
+    pub(super) strategy: LatencyRecorder,
+    pub(super) order: LatencyRecorder,
+}
+
+impl StageClocks {
+    fn publish(&mut self) {
+        self.feed.publish();
+        self.strategy.publish();
+        self.order.publish();
+    }
+}
+
 /// feed → strat → oms in one loop, for machines with fewer cores than hot threads: no
 /// hand-off between them at all, only the journal ring to the persist thread.
 pub(super) struct FusedLoop<S, G, O> {
@@ -28,6 +43,7 @@ pub(super) struct FusedLoop<S, G, O> {
     pub(super) wait: WaitStrategy,
     pub(super) tick_to_order: LatencyRecorder,
     pub(super) market_hop: LatencyRecorder,
+    pub(super) stages: StageClocks,
     pub(super) metrics: RunnerMetrics,
 }
 
@@ -69,9 +85,16 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
                 worked = true;
                 let now = mono_ns();
                 self.market_hop.record_ns(now.saturating_sub(event.recv_ns));
+                self.stages
+                    .feed
+                    .record_ns(now.saturating_sub(event.recv_ns));
                 // The order stage sees the book before any intent the event causes.
                 self.orders.on_market(&event, now, &mut r.out);
+                let strategy_start = mono_ns();
                 self.strategy.on_market(&event, &mut r.intents);
+                self.stages
+                    .strategy
+                    .record_ns(mono_ns().saturating_sub(strategy_start));
                 self.react(&mut r, shutdown);
             }
             if self.orders.poll(mono_ns(), &mut r.out) || !r.pending.is_empty() {
@@ -87,6 +110,7 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
             if now >= next_publish {
                 self.market_hop.publish();
                 self.tick_to_order.publish();
+                self.stages.publish();
                 next_publish = now + PUBLISH_EVERY_NS;
             }
             if worked {
@@ -100,6 +124,7 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
         }
         self.market_hop.publish();
         self.tick_to_order.publish();
+        self.stages.publish();
     }
 
     /// Feeds intents to the order stage and its exec events back to the strategy, a bounded
@@ -117,6 +142,7 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
                     mono_ns(),
                     &mut r.out,
                     &mut self.tick_to_order,
+                    &mut self.stages.order,
                 );
             }
             drain_into(

@@ -9,7 +9,9 @@ use super::ring::RingMetrics;
 use super::runner::{RunnerLatency, RunnerMetrics};
 
 /// Market event receive → the order stage handled the intent it caused.
-pub const TICK_TO_ORDER: &str = "kestrel_tick_to_order_latency_seconds";
+pub const TICK_TO_ORDER: &str = "strategy_tick_to_order_latency_seconds";
+/// Time spent in one stage, labelled `stage` = feed, strategy, order.
+pub const STAGE: &str = "kestrel_stage_latency_seconds";
 /// Market event receive → the strategy thread took it off the market ring.
 pub const MARKET_HOP: &str = "kestrel_ring_hop_latency_seconds";
 /// Frame receive → its capture record appended to the journal.
@@ -35,6 +37,15 @@ fn ring_metrics(registry: &mut Registry, ring: &str) -> Result<RingMetrics, OpsE
             &labels,
         )?,
     })
+}
+
+fn stage(registry: &mut Registry, stage: &str) -> Result<crate::ops::LatencyRecorder, OpsError> {
+    registry.latency_histogram(
+        STAGE,
+        "Time one message spends in a stage: feed = frame receive to event out (decode, book), strategy = one market event, order = one intent.",
+        &[("stage", stage)],
+        &LATENCY_BUCKETS_US,
+    )
 }
 
 /// Registers every runner metric and returns the handles for the threads.
@@ -106,6 +117,9 @@ pub fn register(registry: &mut Registry) -> Result<(RunnerMetrics, RunnerLatency
             &[],
             &LATENCY_BUCKETS_US,
         )?,
+        feed_stage: stage(registry, "feed")?,
+        strategy_stage: stage(registry, "strategy")?,
+        order_stage: stage(registry, "order")?,
     };
     Ok((metrics, latency))
 }

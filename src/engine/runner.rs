@@ -94,6 +94,12 @@ pub struct RunnerLatency {
     pub market_hop: LatencyRecorder,
     /// Frame receive → capture record appended (persist thread).
     pub journal_lag: LatencyRecorder,
+    /// Per-stage time: frame receive → event out of the feed stage (decode, book sync).
+    pub feed_stage: LatencyRecorder,
+    /// Per-stage time: one market event in the strategy stage.
+    pub strategy_stage: LatencyRecorder,
+    /// Per-stage time: one intent in the order stage (checks, manager, venue hand-off).
+    pub order_stage: LatencyRecorder,
 }
 
 /// The components one run drives.
@@ -200,6 +206,9 @@ where
         tick_to_order,
         market_hop,
         journal_lag,
+        feed_stage,
+        strategy_stage,
+        order_stage,
     } = latency;
 
     let ops_handle = {
@@ -255,6 +264,7 @@ where
                 source,
                 market: market_tx,
                 oms_market: oms_market_tx,
+                feed_stage,
                 capture,
                 wait: settings.wait,
                 metrics: metrics.clone(),
@@ -276,6 +286,7 @@ where
                 intents: intent_tx,
                 wait: settings.wait,
                 market_hop,
+                strategy_stage,
                 metrics: metrics.clone(),
             };
             let sd = Arc::clone(&shutdown);
@@ -296,6 +307,7 @@ where
                 journal: journal_tx,
                 wait: settings.wait,
                 tick_to_order,
+                order_stage,
                 metrics: metrics.clone(),
             };
             let sd = Arc::clone(&shutdown);
@@ -320,6 +332,11 @@ where
                 wait: settings.wait,
                 tick_to_order,
                 market_hop,
+                stages: super::fused::StageClocks {
+                    feed: feed_stage,
+                    strategy: strategy_stage,
+                    order: order_stage,
+                },
                 metrics: metrics.clone(),
             };
             let sd = Arc::clone(&shutdown);
@@ -389,9 +406,12 @@ pub(super) fn hand_intent<O: OrderStage>(
     now_ns: u64,
     out: &mut super::stage::OrderOutputs,
     tick_to_order: &mut LatencyRecorder,
+    order_stage: &mut LatencyRecorder,
 ) {
     orders.on_intent(intent, now_ns, out);
+    let done = mono_ns();
+    order_stage.record_ns(done.saturating_sub(now_ns));
     if intent.cause_recv_ns != 0 {
-        tick_to_order.record_ns(mono_ns().saturating_sub(intent.cause_recv_ns));
+        tick_to_order.record_ns(done.saturating_sub(intent.cause_recv_ns));
     }
 }

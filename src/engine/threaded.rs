@@ -22,6 +22,7 @@ pub(super) struct FeedLoop<S> {
     /// The same events for the order thread, pushed first: by the time a strategy's intent
     /// reaches the order thread, the event that caused it is already in this ring.
     pub(super) oms_market: RingTx<MarketEvent>,
+    pub(super) feed_stage: LatencyRecorder,
     pub(super) capture: Option<FrameTx>,
     pub(super) wait: WaitStrategy,
     pub(super) metrics: RunnerMetrics,
@@ -32,12 +33,16 @@ impl<S: MarketSource> FeedLoop<S> {
         let mut events = Outbox::with_capacity(BATCH);
         let mut backoff = Backoff::new(self.wait);
         let mut push_backoff = Backoff::new(self.wait);
+        let mut next_publish = 0u64;
         while !shutdown.stop_requested() {
             let state = self.source.poll(mono_ns(), &mut events, &mut self.capture);
             let produced = events.len() as u64;
             if produced > 0 {
                 self.metrics.market_events.add(produced);
+                let out_ns = mono_ns();
                 for event in events.drain() {
+                    self.feed_stage
+                        .record_ns(out_ns.saturating_sub(event.recv_ns));
                     let pushed = self
                         .oms_market
                         .push_wait(event, &mut push_backoff, shutdown.abort_flag())
@@ -52,12 +57,18 @@ impl<S: MarketSource> FeedLoop<S> {
                     }
                 }
             }
+            let now = mono_ns();
+            if now >= next_publish {
+                self.feed_stage.publish();
+                next_publish = now + PUBLISH_EVERY_NS;
+            }
             match state {
                 SourceState::Finished => break,
                 SourceState::Idle if produced == 0 => backoff.idle(),
                 _ => backoff.reset(),
             }
         }
+        self.feed_stage.publish();
     }
 }
 
@@ -68,6 +79,7 @@ pub(super) struct StratLoop<G> {
     pub(super) intents: RingTx<OrderIntent>,
     pub(super) wait: WaitStrategy,
     pub(super) market_hop: LatencyRecorder,
+    pub(super) strategy_stage: LatencyRecorder,
     pub(super) metrics: RunnerMetrics,
 }
 
@@ -91,6 +103,7 @@ impl<G: StrategyStage> StratLoop<G> {
                 let now = mono_ns();
                 self.market_hop.record_ns(now.saturating_sub(event.recv_ns));
                 self.strategy.on_market(&event, &mut out);
+                self.strategy_stage.record_ns(mono_ns().saturating_sub(now));
                 self.flush(&mut out, &mut push_backoff, shutdown);
                 worked = true;
             }
@@ -102,6 +115,7 @@ impl<G: StrategyStage> StratLoop<G> {
             }
             if now >= next_publish {
                 self.market_hop.publish();
+                self.strategy_stage.publish();
                 self.market.sample_depth();
                 next_publish = now + PUBLISH_EVERY_NS;
             }
@@ -125,6 +139,7 @@ impl<G: StrategyStage> StratLoop<G> {
             backoff.idle();
         }
         self.market_hop.publish();
+        self.strategy_stage.publish();
     }
 
     /// Hands every waiting exec event to the strategy; true if there was any.
@@ -172,6 +187,7 @@ pub(super) struct OmsLoop<O> {
     pub(super) journal: RingTx<JournalMsg>,
     pub(super) wait: WaitStrategy,
     pub(super) tick_to_order: LatencyRecorder,
+    pub(super) order_stage: LatencyRecorder,
     pub(super) metrics: RunnerMetrics,
 }
 
@@ -205,6 +221,7 @@ impl<O: OrderStage> OmsLoop<O> {
                     now,
                     &mut out,
                     &mut self.tick_to_order,
+                    &mut self.order_stage,
                 );
                 self.route(&mut out, &mut exec_backlog, &mut push_backoff, shutdown);
                 worked = true;
@@ -217,6 +234,7 @@ impl<O: OrderStage> OmsLoop<O> {
             worked |= self.deliver_backlog(&mut exec_backlog);
             if now >= next_publish {
                 self.tick_to_order.publish();
+                self.order_stage.publish();
                 self.intents.sample_depth();
                 next_publish = now + PUBLISH_EVERY_NS;
             }
@@ -232,6 +250,7 @@ impl<O: OrderStage> OmsLoop<O> {
             backoff.idle();
         }
         self.tick_to_order.publish();
+        self.order_stage.publish();
         if !exec_backlog.is_empty() {
             self.metrics.exec_undelivered.add(exec_backlog.len() as u64);
         }

@@ -16,7 +16,7 @@
 //! # fn main() -> Result<(), kestrel::ops::OpsError> {
 //! let mut registry = Registry::new();
 //! let mut tick_to_order = registry.latency_histogram(
-//!     "kestrel_tick_to_order_latency_seconds",
+//!     "strategy_tick_to_order_latency_seconds",
 //!     "Tick to order.",
 //!     &[],
 //!     &[1, 5, 20, 50],
@@ -28,7 +28,7 @@
 //!     server.poll(&registry, Duration::from_millis(2)); // ops loop tick
 //!     # break;
 //! }
-//! println!("{:?}", registry.latency_quantiles("kestrel_tick_to_order_latency_seconds"));
+//! println!("{:?}", registry.latency_quantiles("strategy_tick_to_order_latency_seconds"));
 //! # Ok(())
 //! # }
 //! ```
