@@ -2,3 +2,4 @@
 //! Never: leaks Binance JSON shapes or key names outside this folder.
 
 pub mod exchange_info;
+pub mod sign;
