@@ -1,5 +1,22 @@
 //! Owns: Binance's order-side wire formats (spot, margin and USDⓈ-M), parsed into core types.
-//! Never: leaks Binance JSON shapes or key names outside this folder.
+//! Never: leaks Binance JSON shapes or key names outside this folder, or does I/O.
+//!
+//! The codec is pure: [`request::BinanceOrderCodec`] turns venue commands into signed REST
+//! requests and WebSocket API frames; the response and user-data parsers turn replies back
+//! into `VenueReport`s; [`rate_limit`] and [`server_time`] are the bookkeeping the transport
+//! consults. The transport (sockets, HTTP) is built on top of these.
 
+mod endpoints;
 pub mod exchange_info;
+pub mod params;
+pub mod request;
 pub mod sign;
+pub mod symbols;
+
+pub use request::{
+    BinanceOrderCodec, BuildError, CodecConfig, CodecError, HttpMethod, ListenKeyAction,
+    OrderResponseType, OrderRoute, Request, RequestCost, RestRequest, SymbolScope,
+    TriggerPriceSource, WsRequest,
+};
+pub use sign::{Ed25519Signer, HmacSigner, SignError};
+pub use symbols::{InstrumentFamily, OrderSymbol, OrderSymbols, OrderSymbolsError};
