@@ -9,7 +9,9 @@
 mod endpoints;
 pub mod exchange_info;
 pub mod params;
+pub mod rate_limit;
 pub mod request;
+pub mod server_time;
 pub mod sign;
 pub mod symbols;
 
