@@ -6,15 +6,19 @@
 //! into `VenueReport`s; [`rate_limit`] and [`server_time`] are the bookkeeping the transport
 //! consults. The transport (sockets, HTTP) is built on top of these.
 
+mod decode;
 mod endpoints;
 pub mod exchange_info;
 pub mod params;
 pub mod rate_limit;
 pub mod request;
+pub mod response;
 pub mod server_time;
 pub mod sign;
 pub mod symbols;
+pub mod user_data;
 
+pub use decode::{classify_error, ParseError, ParseErrorKind, ReportSink, Verdict};
 pub use request::{
     BinanceOrderCodec, BuildError, CodecConfig, CodecError, HttpMethod, ListenKeyAction,
     OrderResponseType, OrderRoute, Request, RequestCost, RestRequest, SymbolScope,
