@@ -2,13 +2,12 @@
 //! fixtures, documented error bodies) become the expected venue reports, field by field;
 //! malformed or mismatched replies are typed errors, never panics.
 
+mod binance_oms_support;
 mod common;
 
-use std::path::PathBuf;
+use binance_oms_support::{a, nautilus_fixture, ours, p, q, Symbols};
 
-use kestrel::core::{
-    AssetName, ClientOrderId, Market, OrderType, Price, Qty, Side, SymbolId, SymbolTable,
-};
+use kestrel::core::{ClientOrderId, Market, OrderType, Price, Qty, Side, SymbolId, SymbolTable};
 use kestrel::oms::binance::exchange_info::parse_exchange_info;
 use kestrel::oms::binance::rate_limit::{LimitKind, RateLimiter};
 use kestrel::oms::binance::response::{
@@ -22,52 +21,10 @@ use kestrel::oms::venue::{
     LinkState, RejectKind, VenueFill, VenueOpenOrder, VenueOrder, VenueReject, VenueReport,
 };
 
-fn p(text: &str) -> Price {
-    Price::parse(text).expect("test literal is a valid decimal")
-}
-fn q(text: &str) -> Qty {
-    Qty::parse(text).expect("test literal is a valid decimal")
-}
-fn a(code: &str) -> AssetName {
-    AssetName::new(code).expect("test literal is an asset code")
-}
-fn ours(text: &str) -> ClientOrderId {
-    ClientOrderId::parse(text).expect("test literal is a kestrel id")
-}
-
-struct Setup {
-    table: SymbolTable,
-    spot: OrderSymbols,
-    futures: OrderSymbols,
-}
+type Setup = Symbols;
 
 fn setup() -> Setup {
-    let mut table = SymbolTable::new();
-    for name in [
-        "BTCUSDT", "LTCBTC", "BNBBTC", "ETHUSDT", "ETHBTC", "BNBUSDT",
-    ] {
-        table.intern(name).expect("valid name");
-    }
-    let spot = OrderSymbols::new(InstrumentFamily::Spot, &table, &[]).expect("empty is valid");
-    let futures =
-        OrderSymbols::new(InstrumentFamily::UsdmFutures, &table, &[]).expect("empty is valid");
-    Setup {
-        table,
-        spot,
-        futures,
-    }
-}
-
-impl Setup {
-    fn id(&self, name: &str) -> SymbolId {
-        self.table.get(name.as_bytes()).expect("interned above")
-    }
-    fn symbols(&self, market: Market) -> &OrderSymbols {
-        match market {
-            Market::UsdmFutures => &self.futures,
-            Market::Spot | Market::Margin => &self.spot,
-        }
-    }
+    Symbols::new()
 }
 
 fn pending(kind: ReplyKind, market: Market, symbol: SymbolId, id: &str) -> Pending {
@@ -92,7 +49,7 @@ fn reply(
     orders: &dyn kestrel::oms::binance::response::OrderIds,
 ) -> Result<(ReplyOutcome, Vec<VenueReport>), kestrel::oms::binance::ParseError> {
     let context = ReplyContext {
-        symbols: setup.symbols(pending.market),
+        symbols: setup.of(pending.market),
         orders,
     };
     let mut reports = Vec::new();
@@ -101,13 +58,7 @@ fn reply(
 }
 
 fn fixture(test: &str, market: &str, name: &str) -> Option<String> {
-    let dir: PathBuf = common::real_data_dir(test)?;
-    let path = dir
-        .join("nautilus/binance")
-        .join(market)
-        .join("http_json")
-        .join(name);
-    Some(std::fs::read_to_string(&path).expect("fixture listed in the data README"))
+    nautilus_fixture(test, market, "http_json", name)
 }
 
 #[test]

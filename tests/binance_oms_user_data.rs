@@ -3,76 +3,49 @@
 //! orders that are not ours are noted, not reported; malformed and unknown events are typed
 //! errors, never panics.
 
+mod binance_oms_support;
 // Only `real_data_dir` is needed here; the capture reader serves other tests.
 #[allow(dead_code)]
 mod common;
 
-use kestrel::core::{AssetName, ClientOrderId, Market, Price, Qty, Side, SymbolId, SymbolTable};
+use binance_oms_support::{a, nautilus_fixture, ours, p, q, Symbols};
+
+use kestrel::core::{Market, Price, Qty, Side};
 use kestrel::engine::stage::Outbox;
 use kestrel::oms::binance::user_data::{
     parse_user_data, ws_frame_kind, UserDataEvent, UserDataNote, UserDataOutcome, WsFrameKind,
 };
-use kestrel::oms::binance::{InstrumentFamily, OrderSymbols, ParseError, ParseErrorKind};
+use kestrel::oms::binance::{ParseError, ParseErrorKind};
 use kestrel::oms::venue::{LinkState, RejectKind, VenueFill, VenueReject, VenueReport};
 
-fn p(text: &str) -> Price {
-    Price::parse(text).expect("test literal is a valid decimal")
-}
-fn q(text: &str) -> Qty {
-    Qty::parse(text).expect("test literal is a valid decimal")
-}
-fn a(code: &str) -> AssetName {
-    AssetName::new(code).expect("test literal is an asset code")
-}
-fn ours(text: &str) -> ClientOrderId {
-    ClientOrderId::parse(text).expect("test literal is a kestrel id")
-}
-
-struct Setup {
-    table: SymbolTable,
-    spot: OrderSymbols,
-    futures: OrderSymbols,
-}
+type Setup = Symbols;
 
 fn setup() -> Setup {
-    let mut table = SymbolTable::new();
-    for name in ["BTCUSDT", "ETHUSDT", "ETHBTC", "BNBUSDT"] {
-        table.intern(name).expect("valid name");
-    }
-    Setup {
-        spot: OrderSymbols::new(InstrumentFamily::Spot, &table, &[]).expect("valid"),
-        futures: OrderSymbols::new(InstrumentFamily::UsdmFutures, &table, &[]).expect("valid"),
-        table,
-    }
+    Symbols::new()
 }
 
-impl Setup {
-    fn id(&self, name: &str) -> SymbolId {
-        self.table.get(name.as_bytes()).expect("interned above")
-    }
+trait ParseUserData {
+    fn parse(
+        &self,
+        frame: &str,
+        market: Market,
+    ) -> Result<(UserDataOutcome, Vec<VenueReport>), ParseError>;
+}
+
+impl ParseUserData for Symbols {
     fn parse(
         &self,
         frame: &str,
         market: Market,
     ) -> Result<(UserDataOutcome, Vec<VenueReport>), ParseError> {
-        let symbols = match market {
-            Market::UsdmFutures => &self.futures,
-            Market::Spot | Market::Margin => &self.spot,
-        };
         let mut reports = Vec::new();
-        let outcome = parse_user_data(frame.as_bytes(), symbols, market, &mut reports)?;
+        let outcome = parse_user_data(frame.as_bytes(), self.of(market), market, &mut reports)?;
         Ok((outcome, reports))
     }
 }
 
 fn fixture(test: &str, market: &str, name: &str) -> Option<String> {
-    let dir = common::real_data_dir(test)?;
-    let path = dir
-        .join("nautilus/binance")
-        .join(market)
-        .join("user_data_json")
-        .join(name);
-    Some(std::fs::read_to_string(&path).expect("fixture listed in the data README"))
+    nautilus_fixture(test, market, "user_data_json", name)
 }
 
 fn outcome(

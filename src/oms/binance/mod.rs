@@ -24,5 +24,5 @@ pub use request::{
     OrderResponseType, OrderRoute, Request, RequestCost, RestRequest, SymbolScope,
     TriggerPriceSource, WsRequest,
 };
-pub use sign::{Ed25519Signer, HmacSigner, SignError};
+pub use sign::{Ed25519Signer, HmacSigner, PrefixedHmacSigner, SignError};
 pub use symbols::{InstrumentFamily, OrderSymbol, OrderSymbols, OrderSymbolsError};

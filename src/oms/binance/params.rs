@@ -6,7 +6,7 @@
 //! params in discriminant order already yields the alphabetical order the WebSocket API signs
 //! (protocols.md §0 B4–B6); REST signs whatever order is sent and gets the same order.
 
-use crate::core::decimal::{write_raw_with_decimals, write_u64, MAX_TEXT_LEN, SCALE_DIGITS};
+use crate::core::decimal::{write_raw, write_u64, MAX_TEXT_LEN, SCALE_DIGITS};
 use crate::core::ClientOrderId;
 
 /// Every parameter name the codec sends, in the byte order of the names.
@@ -155,17 +155,6 @@ impl Param {
     }
 }
 
-/// 10^k for k in 0..=18: the raw size of one unit in the last kept decimal.
-const POW10: [i128; SCALE_DIGITS as usize + 1] = {
-    let mut table = [1i128; SCALE_DIGITS as usize + 1];
-    let mut k = 1;
-    while k < table.len() {
-        table[k] = table[k - 1] * 10;
-        k += 1;
-    }
-    table
-};
-
 /// Bytes of parameter values one request may hold.
 const VALUE_CAPACITY: usize = 768;
 
@@ -286,17 +275,30 @@ impl ParamSet {
     /// value with significant digits past them instead of truncating it.
     #[inline]
     pub fn decimal(&mut self, param: Param, raw: i128, decimals: u32) -> Result<(), ParamError> {
-        let decimals = decimals.min(SCALE_DIGITS);
-        if raw % POW10[(SCALE_DIGITS - decimals) as usize] != 0 {
+        let decimals = decimals.min(SCALE_DIGITS) as usize;
+        // The shortest exact text tells how many decimals the value needs; zero padding
+        // then brings it to the venue's count without a second division.
+        let mut text = [0u8; MAX_TEXT_LEN + 1 + SCALE_DIGITS as usize];
+        let len = write_raw(raw, &mut text);
+        let needed = text[..len]
+            .iter()
+            .position(|&b| b == b'.')
+            .map_or(0, |dot| len - dot - 1);
+        if needed > decimals {
             return Err(ParamError::TooPrecise {
                 param: param.name(),
                 value: crate::core::Price::from_raw(raw),
-                decimals,
+                decimals: decimals as u32,
             });
         }
-        let mut text = [0u8; MAX_TEXT_LEN];
-        let len = write_raw_with_decimals(raw, Some(decimals), &mut text);
-        self.slot(param, len)?.copy_from_slice(&text[..len]);
+        let mut end = len;
+        if decimals > 0 && needed == 0 {
+            text[end] = b'.';
+            end += 1;
+        }
+        let padded = end + (decimals - needed);
+        text[end..padded].fill(b'0');
+        self.slot(param, padded)?.copy_from_slice(&text[..padded]);
         Ok(())
     }
 
@@ -407,6 +409,25 @@ mod tests {
         ));
         set.decimal(Param::Quantity, raw, 4).expect("exact at 4");
         assert_eq!(set.get(Param::Quantity), Some("12.3456"));
+        set.decimal(Param::Price, 52_000 * 10i128.pow(18), 0)
+            .expect("integer");
+        assert_eq!(set.get(Param::Price), Some("52000"));
+        set.decimal(Param::StopPrice, 52_000 * 10i128.pow(18), 3)
+            .expect("padded");
+        assert_eq!(set.get(Param::StopPrice), Some("52000.000"));
+        set.decimal(Param::TriggerPrice, 5 * 10i128.pow(16), 8)
+            .expect("padded");
+        assert_eq!(set.get(Param::TriggerPrice), Some("0.05000000"));
+        set.decimal(Param::AbovePrice, 1, 18)
+            .expect("the finest unit");
+        assert_eq!(set.get(Param::AbovePrice), Some("0.000000000000000001"));
+        assert!(set.decimal(Param::BelowPrice, 1, 17).is_err());
+        set.decimal(Param::BelowStopPrice, i128::MAX, 18)
+            .expect("the widest value");
+        assert_eq!(
+            set.get(Param::BelowStopPrice),
+            Some("170141183460469231731.687303715884105727")
+        );
     }
 
     #[test]

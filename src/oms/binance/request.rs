@@ -7,7 +7,7 @@
 
 use super::endpoints::{fill_params, Endpoint, Signing};
 use super::params::{Param, ParamError, ParamSet};
-use super::sign::{Ed25519Signer, HmacSigner};
+use super::sign::{Ed25519Signer, HmacSigner, PrefixedHmacSigner};
 use super::symbols::{InstrumentFamily, OrderSymbols};
 use crate::core::decimal::write_u64;
 use crate::core::{ClientOrderId, FilterReject, Market, Price, SymbolId};
@@ -357,6 +357,8 @@ pub struct BinanceOrderCodec {
     symbols: OrderSymbols,
     api_key: String,
     signer: HmacSigner,
+    /// `signer` with `apiKey=<key>&` absorbed: most WebSocket API payloads start with it.
+    ws_signer: PrefixedHmacSigner,
     logon_signer: Option<Ed25519Signer>,
     config: CodecConfig,
     params: ParamSet,
@@ -394,9 +396,11 @@ impl BinanceOrderCodec {
         if config.recv_window_ms > 60_000 {
             return Err(CodecError::RecvWindowTooLarge(config.recv_window_ms));
         }
+        let ws_signer = signer.with_prefix(format!("apiKey={api_key}&").as_bytes());
         Ok(Self {
             symbols,
             api_key: api_key.to_owned(),
+            ws_signer,
             signer,
             logon_signer: None,
             config,
@@ -526,7 +530,11 @@ impl BinanceOrderCodec {
                 Signing::Hmac => {
                     self.payload.clear();
                     self.params.write_query(&mut self.payload);
-                    let signature = self.signer.sign(&self.payload);
+                    // Params sorting before `apiKey` (OCO legs, algoType) miss the prefix.
+                    let signature = self
+                        .ws_signer
+                        .sign(&self.payload)
+                        .unwrap_or_else(|| self.signer.sign(&self.payload));
                     self.push_signature(signature.as_bytes());
                 }
                 Signing::Ed25519 => {

@@ -92,13 +92,57 @@ impl HmacSigner {
         let mut mac = self.keyed.clone();
         mac.update(query);
         mac.update(body);
-        let digest = mac.finalize().into_bytes();
-        let mut hex = [0u8; HEX_SIGNATURE_LEN];
-        for (pair, byte) in hex.chunks_exact_mut(2).zip(digest.iter()) {
-            pair[0] = HEX_DIGITS[(byte >> 4) as usize];
-            pair[1] = HEX_DIGITS[(byte & 0x0f) as usize];
+        hex_of(&mac.finalize().into_bytes())
+    }
+
+    /// A signer for payloads that all start with `prefix`, with the prefix hashed once here.
+    pub fn with_prefix(&self, prefix: &[u8]) -> PrefixedHmacSigner {
+        let mut absorbed = self.keyed.clone();
+        absorbed.update(prefix);
+        PrefixedHmacSigner {
+            absorbed,
+            prefix: prefix.to_vec(),
         }
-        HexSignature(hex)
+    }
+}
+
+#[inline]
+fn hex_of(digest: &[u8]) -> HexSignature {
+    let mut hex = [0u8; HEX_SIGNATURE_LEN];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(digest.iter()) {
+        pair[0] = HEX_DIGITS[(byte >> 4) as usize];
+        pair[1] = HEX_DIGITS[(byte & 0x0f) as usize];
+    }
+    HexSignature(hex)
+}
+
+/// An HMAC signer that has already absorbed a fixed payload prefix (the WebSocket API's
+/// leading `apiKey=<key>&`), so each signature hashes only what follows it.
+#[derive(Clone)]
+pub struct PrefixedHmacSigner {
+    absorbed: Hmac<Sha256>,
+    prefix: Vec<u8>,
+}
+
+impl std::fmt::Debug for PrefixedHmacSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrefixedHmacSigner { secret: <redacted> }")
+    }
+}
+
+impl PrefixedHmacSigner {
+    /// The prefix this signer has absorbed.
+    pub fn prefix(&self) -> &[u8] {
+        &self.prefix
+    }
+
+    /// Signature of `payload`, which must start with the prefix (`None` otherwise).
+    #[inline]
+    pub fn sign(&self, payload: &[u8]) -> Option<HexSignature> {
+        let rest = payload.strip_prefix(self.prefix.as_slice())?;
+        let mut mac = self.absorbed.clone();
+        mac.update(rest);
+        Some(hex_of(&mac.finalize().into_bytes()))
     }
 }
 
@@ -240,6 +284,27 @@ mod tests {
         assert_eq!(
             spot().sign(payload.as_bytes()).as_str(),
             "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24"
+        );
+    }
+
+    #[test]
+    fn b4_signed_through_an_absorbed_api_key_prefix_matches() {
+        let prefix = format!("apiKey={SPOT_API_KEY}&");
+        let signer = spot().with_prefix(prefix.as_bytes());
+        let payload = format!(
+            "{prefix}price=52000.00&quantity=0.01000000&recvWindow=100&side=SELL\
+             &symbol=BTCUSDT&timeInForce=GTC&timestamp=1645423376532&type=LIMIT"
+        );
+        assert_eq!(
+            signer
+                .sign(payload.as_bytes())
+                .map(|s| s.as_str().to_string()),
+            Some("aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24".to_string())
+        );
+        assert_eq!(
+            signer.sign(b"price=1"),
+            None,
+            "a payload without the prefix"
         );
     }
 
