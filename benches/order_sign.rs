@@ -108,6 +108,22 @@ fn order_build_sign(c: &mut Criterion) {
     group.bench_function("hmac_sha256_hex_only", |b| {
         b.iter(|| black_box(signer.sign(black_box(&payload[..signed_len]))))
     });
+    let instrument = &codec
+        .symbols()
+        .get(order.symbol)
+        .expect("the bench symbol is in the table")
+        .instrument;
+    group.bench_function("filter_check_only", |b| {
+        b.iter(|| {
+            black_box(instrument.check_order(
+                false,
+                order.side,
+                black_box(order.price),
+                black_box(order.qty),
+                reference_price,
+            ))
+        })
+    });
     group.finish();
 }
 

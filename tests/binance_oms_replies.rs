@@ -302,9 +302,9 @@ fn spot_exchange_info_fixture_feeds_the_order_codec() {
         .expect("the fixture lists no filters");
     assert!(
         built.body_str().starts_with(
-            "newClientOrderId=ks1-1&newOrderRespType=ACK&price=0.07250000&quantity=1.00000000\
-             &recvWindow=5000&side=BUY&symbol=ETHBTC&timeInForce=GTC&timestamp=1&type=LIMIT\
-             &signature="
+            "newOrderRespType=ACK&recvWindow=5000&side=BUY&symbol=ETHBTC&type=LIMIT\
+             &newClientOrderId=ks1-1&price=0.07250000&quantity=1.00000000&timeInForce=GTC\
+             &timestamp=1&signature="
         ),
         "{}",
         built.body_str()

@@ -225,13 +225,36 @@ fn spot_limit_rest_body_is_exact_and_signed_over_itself() {
     assert!(built.needs_api_key);
     assert_eq!((built.cost.weight, built.cost.orders), (1, 1));
     let body = built.body_str().to_string();
-    let signed = "newClientOrderId=ks7-1&newOrderRespType=ACK&price=52000.00&quantity=0.01000000\
-                  &recvWindow=5000&side=SELL&symbol=BTCUSDT&timeInForce=GTC\
-                  &timestamp=1660801715431&type=LIMIT";
+    // The params that depend only on what is traded lead (their SHA block is hashed once
+    // when the codec is built); the rest follow, each group in name order.
+    let signed = "newOrderRespType=ACK&recvWindow=5000&side=SELL&symbol=BTCUSDT&type=LIMIT\
+                  &newClientOrderId=ks7-1&price=52000.00&quantity=0.01000000&timeInForce=GTC\
+                  &timestamp=1660801715431";
     let signature = HmacSigner::new(SECRET)
         .expect("non-empty")
         .sign(signed.as_bytes());
     assert_eq!(body, format!("{signed}&signature={}", signature.as_str()));
+
+    // Under one SHA block of constant params there is nothing to hash ahead: plain name order.
+    let mut short = fixture(CodecConfig {
+        recv_window_ms: 0,
+        ..CodecConfig::default()
+    });
+    let mut order = short.order(Market::Spot, OrderType::Market, Side::Buy);
+    order.symbol = short.eth;
+    let built = short
+        .spot
+        .rest(&place(&order), NOW_MS)
+        .expect("valid order");
+    let signed = "newClientOrderId=ks7-1&newOrderRespType=ACK&quantity=0.01000000&side=BUY\
+                  &symbol=ETHUSDT&timestamp=1660801715431&type=MARKET";
+    let signature = HmacSigner::new(SECRET)
+        .expect("non-empty")
+        .sign(signed.as_bytes());
+    assert_eq!(
+        built.body_str(),
+        format!("{signed}&signature={}", signature.as_str())
+    );
 }
 
 #[test]

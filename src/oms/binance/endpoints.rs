@@ -125,7 +125,7 @@ pub(crate) fn fill_params(
             }
             if let Some(id) = symbol {
                 let entry = symbols.get(id).ok_or(BuildError::UnknownSymbol(id))?;
-                params.text(Param::Symbol, entry.name.as_str())?;
+                params.trusted_text(Param::Symbol, entry.name.as_str())?;
             }
             Ok(endpoint(
                 "positionRisk",
@@ -316,22 +316,22 @@ fn place(
     check_filters(entry, order, reference_price)?;
     let inst = &entry.instrument;
     let (price_decimals, qty_decimals) = (inst.price_decimals, inst.qty_decimals);
-    params.text(Param::Symbol, entry.name.as_str())?;
-    params.text(Param::Side, order.side.as_str())?;
+    params.trusted_text(Param::Symbol, entry.name.as_str())?;
+    params.trusted_text(Param::Side, order.side.as_str())?;
     params.decimal(Param::Quantity, order.qty.raw(), qty_decimals)?;
     let route = OrderRoute::of(order);
     if route == OrderRoute::Algo {
-        params.text(Param::AlgoType, "CONDITIONAL")?;
-        params.text(Param::Type, order.order_type.as_str())?;
+        params.trusted_text(Param::AlgoType, "CONDITIONAL")?;
+        params.trusted_text(Param::Type, order.order_type.as_str())?;
         params.decimal(
             Param::TriggerPrice,
             order.trigger_price.raw(),
             price_decimals,
         )?;
-        params.text(Param::WorkingType, config.trigger_price_source.as_str())?;
+        params.trusted_text(Param::WorkingType, config.trigger_price_source.as_str())?;
         params.client_id(Param::ClientAlgoId, order.client_order_id)?;
         if order.reduce_only {
-            params.text(Param::ReduceOnly, "true")?;
+            params.trusted_text(Param::ReduceOnly, "true")?;
         }
         return Ok(endpoint(
             "algoOrder",
@@ -344,36 +344,25 @@ fn place(
         ));
     }
     params.client_id(Param::NewClientOrderId, order.client_order_id)?;
-    params.text(
+    params.trusted_text(
         Param::NewOrderRespType,
         config.response_type.as_str(order.market),
     )?;
-    let futures = order.market == Market::UsdmFutures;
+    params.trusted_text(Param::Type, book_order_type(order.market, order.order_type))?;
     match order.order_type {
-        OrderType::Market => params.text(Param::Type, "MARKET")?,
+        OrderType::Market => {}
         OrderType::Limit => {
-            params.text(Param::Type, "LIMIT")?;
-            params.text(Param::TimeInForce, order.time_in_force.as_str())?;
+            params.trusted_text(Param::TimeInForce, order.time_in_force.as_str())?;
             params.decimal(Param::Price, order.price.raw(), price_decimals)?;
         }
-        OrderType::LimitMaker if futures => {
-            // Futures have no LIMIT_MAKER type: post-only is time-in-force GTX.
-            params.text(Param::Type, "LIMIT")?;
-            params.text(Param::TimeInForce, "GTX")?;
+        OrderType::LimitMaker if order.market == Market::UsdmFutures => {
+            params.trusted_text(Param::TimeInForce, "GTX")?;
             params.decimal(Param::Price, order.price.raw(), price_decimals)?;
         }
         OrderType::LimitMaker => {
-            params.text(Param::Type, "LIMIT_MAKER")?;
             params.decimal(Param::Price, order.price.raw(), price_decimals)?;
         }
         OrderType::StopMarket | OrderType::TakeProfitMarket => {
-            // Spot and margin: STOP_LOSS / TAKE_PROFIT are market orders once triggered.
-            let kind = if order.order_type == OrderType::StopMarket {
-                "STOP_LOSS"
-            } else {
-                "TAKE_PROFIT"
-            };
-            params.text(Param::Type, kind)?;
             params.decimal(Param::StopPrice, order.trigger_price.raw(), price_decimals)?;
         }
     }
@@ -388,8 +377,8 @@ fn place(
             1,
         ),
         Market::Margin => {
-            params.text(Param::IsIsolated, is_isolated_text(order.margin.isolated))?;
-            params.text(
+            params.trusted_text(Param::IsIsolated, is_isolated_text(order.margin.isolated))?;
+            params.trusted_text(
                 Param::SideEffectType,
                 side_effect(&order.margin, order.reduce_only, config),
             )?;
@@ -405,7 +394,7 @@ fn place(
         }
         Market::UsdmFutures => {
             if order.reduce_only {
-                params.text(Param::ReduceOnly, "true")?;
+                params.trusted_text(Param::ReduceOnly, "true")?;
             }
             endpoint(
                 "order",
@@ -418,6 +407,20 @@ fn place(
             )
         }
     })
+}
+
+/// The `type` of an order placed in the book (not the futures Algo Service).
+pub(crate) const fn book_order_type(market: Market, order_type: OrderType) -> &'static str {
+    match (market, order_type) {
+        (_, OrderType::Market) => "MARKET",
+        (_, OrderType::Limit) => "LIMIT",
+        // Futures have no LIMIT_MAKER type: post-only is LIMIT with time-in-force GTX.
+        (Market::UsdmFutures, OrderType::LimitMaker) => "LIMIT",
+        (_, OrderType::LimitMaker) => "LIMIT_MAKER",
+        // Spot and margin: STOP_LOSS / TAKE_PROFIT are market orders once triggered.
+        (_, OrderType::StopMarket) => "STOP_LOSS",
+        (_, OrderType::TakeProfitMarket) => "TAKE_PROFIT",
+    }
 }
 
 fn place_oco(
@@ -472,18 +475,18 @@ fn place_oco(
             .map_err(reject)?;
     }
     let (price_decimals, qty_decimals) = (inst.price_decimals, inst.qty_decimals);
-    params.text(Param::Symbol, entry.name.as_str())?;
-    params.text(Param::Side, oco.side.as_str())?;
+    params.trusted_text(Param::Symbol, entry.name.as_str())?;
+    params.trusted_text(Param::Side, oco.side.as_str())?;
     params.decimal(Param::Quantity, oco.qty.raw(), qty_decimals)?;
     params.client_id(Param::ListClientOrderId, oco.list_id)?;
-    params.text(
+    params.trusted_text(
         Param::NewOrderRespType,
         config.response_type.as_str(oco.market),
     )?;
     if oco.market == Market::Margin {
         // The margin OCO keeps the legacy limit/stop parameter names.
-        params.text(Param::IsIsolated, is_isolated_text(oco.margin.isolated))?;
-        params.text(
+        params.trusted_text(Param::IsIsolated, is_isolated_text(oco.margin.isolated))?;
+        params.trusted_text(
             Param::SideEffectType,
             side_effect(&oco.margin, true, config),
         )?;
@@ -493,7 +496,7 @@ fn place_oco(
         params.decimal(Param::StopPrice, oco.stop_trigger.raw(), price_decimals)?;
         if stop_limit {
             params.decimal(Param::StopLimitPrice, oco.stop_limit.raw(), price_decimals)?;
-            params.text(Param::StopLimitTimeInForce, TimeInForce::Gtc.as_str())?;
+            params.trusted_text(Param::StopLimitTimeInForce, TimeInForce::Gtc.as_str())?;
         }
         return Ok(endpoint(
             "margin OCO",
@@ -509,7 +512,7 @@ fn place_oco(
         Side::Sell => (OcoLeg::ABOVE, OcoLeg::BELOW),
         Side::Buy => (OcoLeg::BELOW, OcoLeg::ABOVE),
     };
-    params.text(take_profit_leg.kind, "LIMIT_MAKER")?;
+    params.trusted_text(take_profit_leg.kind, "LIMIT_MAKER")?;
     params.decimal(
         take_profit_leg.price,
         oco.take_profit_price.raw(),
@@ -519,11 +522,11 @@ fn place_oco(
     params.client_id(stop_leg.client_id, oco.stop_id)?;
     params.decimal(stop_leg.stop_price, oco.stop_trigger.raw(), price_decimals)?;
     if stop_limit {
-        params.text(stop_leg.kind, "STOP_LOSS_LIMIT")?;
+        params.trusted_text(stop_leg.kind, "STOP_LOSS_LIMIT")?;
         params.decimal(stop_leg.price, oco.stop_limit.raw(), price_decimals)?;
-        params.text(stop_leg.time_in_force, TimeInForce::Gtc.as_str())?;
+        params.trusted_text(stop_leg.time_in_force, TimeInForce::Gtc.as_str())?;
     } else {
-        params.text(stop_leg.kind, "STOP_LOSS")?;
+        params.trusted_text(stop_leg.kind, "STOP_LOSS")?;
     }
     Ok(endpoint(
         "OCO",
@@ -581,9 +584,9 @@ fn scoped(
     action: Action,
 ) -> Result<Endpoint, BuildError> {
     let entry = symbol_for(symbols, scope.symbol, scope.market)?;
-    params.text(Param::Symbol, entry.name.as_str())?;
+    params.trusted_text(Param::Symbol, entry.name.as_str())?;
     if scope.market == Market::Margin {
-        params.text(Param::IsIsolated, is_isolated_text(scope.isolated_margin))?;
+        params.trusted_text(Param::IsIsolated, is_isolated_text(scope.isolated_margin))?;
     }
     use HttpMethod::{Delete, Get};
     use Market::{Margin, Spot, UsdmFutures as Usdm};
@@ -787,7 +790,7 @@ fn account(
     }
     Ok(match scope.market {
         Market::Spot => {
-            params.text(Param::OmitZeroBalances, "true")?;
+            params.trusted_text(Param::OmitZeroBalances, "true")?;
             endpoint(
                 "account",
                 Market::Spot,
@@ -802,7 +805,7 @@ fn account(
             let entry = symbols
                 .get(scope.symbol)
                 .ok_or(BuildError::UnknownSymbol(scope.symbol))?;
-            params.text(Param::Symbols, entry.name.as_str())?;
+            params.trusted_text(Param::Symbols, entry.name.as_str())?;
             endpoint(
                 "isolated margin account",
                 Market::Margin,

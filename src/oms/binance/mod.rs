@@ -9,6 +9,7 @@
 mod decode;
 mod endpoints;
 pub mod exchange_info;
+mod order_prefix;
 pub mod params;
 pub mod rate_limit;
 pub mod request;
@@ -17,6 +18,7 @@ pub mod server_time;
 pub mod sign;
 pub mod symbols;
 pub mod user_data;
+pub mod wire;
 
 pub use decode::{classify_error, ParseError, ParseErrorKind, ReportSink, Verdict};
 pub use request::{

@@ -6,6 +6,7 @@
 //! params in discriminant order already yields the alphabetical order the WebSocket API signs
 //! (protocols.md §0 B4–B6); REST signs whatever order is sent and gets the same order.
 
+use super::wire::{copy_bytes, Overflow, WireBuf};
 use crate::core::decimal::{write_raw, write_u64, MAX_TEXT_LEN, SCALE_DIGITS};
 use crate::core::ClientOrderId;
 
@@ -149,6 +150,12 @@ impl Param {
         }
     }
 
+    /// This param's bit in a presence mask.
+    #[inline]
+    pub const fn bit(self) -> u64 {
+        1 << self as u32
+    }
+
     /// Integers the WebSocket API documents as JSON numbers; everything else is a string.
     const fn is_json_number(self) -> bool {
         matches!(self, Param::Timestamp | Param::RecvWindow | Param::FromId)
@@ -173,8 +180,14 @@ pub enum ParamError {
     #[error("{param} holds a byte that is not URL- and JSON-safe")]
     UnsafeByte { param: &'static str },
     /// The values of one request exceed the fixed buffer.
-    #[error("request parameters exceed {VALUE_CAPACITY} bytes")]
+    #[error("request parameters or the encoded request exceed their fixed buffers")]
     TooLong,
+}
+
+impl From<Overflow> for ParamError {
+    fn from(_: Overflow) -> Self {
+        ParamError::TooLong
+    }
 }
 
 /// The parameters of one request, values in a fixed buffer (reused across requests).
@@ -214,7 +227,7 @@ impl ParamSet {
     /// True when `param` has a value.
     #[inline]
     pub fn contains(&self, param: Param) -> bool {
-        self.present & (1 << param as u32) != 0
+        self.present & param.bit() != 0
     }
 
     /// The value of `param`, if set.
@@ -226,18 +239,21 @@ impl ParamSet {
         std::str::from_utf8(&self.values[start as usize..start as usize + len as usize]).ok()
     }
 
-    /// Reserves `len` bytes for `param` and returns them to be filled.
+    /// The free value space from the cursor, refused unless at least `min` bytes long.
     #[inline]
-    fn slot(&mut self, param: Param, len: usize) -> Result<&mut [u8], ParamError> {
-        let start = self.used;
-        let end = start + len;
-        if end > VALUE_CAPACITY {
+    fn free(&mut self, min: usize) -> Result<&mut [u8], ParamError> {
+        if self.used + min > VALUE_CAPACITY {
             return Err(ParamError::TooLong);
         }
-        self.spans[param as usize] = (start as u16, len as u16);
-        self.present |= 1 << param as u32;
-        self.used = end;
-        Ok(&mut self.values[start..end])
+        Ok(&mut self.values[self.used..])
+    }
+
+    /// Records the `len` bytes just written at the cursor as the value of `param`.
+    #[inline]
+    fn commit(&mut self, param: Param, len: usize) {
+        self.spans[param as usize] = (self.used as u16, len as u16);
+        self.present |= param.bit();
+        self.used += len;
     }
 
     /// Sets a text value; it must be URL- and JSON-safe (`[A-Za-z0-9._-]`).
@@ -248,17 +264,28 @@ impl ParamSet {
                 param: param.name(),
             });
         }
-        self.slot(param, value.len())?
-            .copy_from_slice(value.as_bytes());
+        let len = value.len();
+        copy_bytes(&mut self.free(len)?[..len], value.as_bytes());
+        self.commit(param, len);
+        Ok(())
+    }
+
+    /// Sets a text value the codec already knows is safe (constants, and names and keys
+    /// checked when the codec was built); checked again only in debug builds.
+    #[inline]
+    pub(crate) fn trusted_text(&mut self, param: Param, value: &str) -> Result<(), ParamError> {
+        debug_assert!(value.bytes().all(is_safe_byte), "{value:?} needs escaping");
+        let len = value.len();
+        copy_bytes(&mut self.free(len)?[..len], value.as_bytes());
+        self.commit(param, len);
         Ok(())
     }
 
     /// Sets an unsigned integer.
     #[inline]
     pub fn integer(&mut self, param: Param, value: u64) -> Result<(), ParamError> {
-        let mut digits = [0u8; 20];
-        let len = write_u64(value, &mut digits);
-        self.slot(param, len)?.copy_from_slice(&digits[..len]);
+        let len = write_u64(value, self.free(20)?);
+        self.commit(param, len);
         Ok(())
     }
 
@@ -267,7 +294,8 @@ impl ParamSet {
     pub fn client_id(&mut self, param: Param, id: ClientOrderId) -> Result<(), ParamError> {
         let mut text = [0u8; 24];
         let len = id.write_to(&mut text);
-        self.slot(param, len)?.copy_from_slice(&text[..len]);
+        copy_bytes(&mut self.free(len)?[..len], &text[..len]);
+        self.commit(param, len);
         Ok(())
     }
 
@@ -278,8 +306,8 @@ impl ParamSet {
         let decimals = decimals.min(SCALE_DIGITS) as usize;
         // The shortest exact text tells how many decimals the value needs; zero padding
         // then brings it to the venue's count without a second division.
-        let mut text = [0u8; MAX_TEXT_LEN + 1 + SCALE_DIGITS as usize];
-        let len = write_raw(raw, &mut text);
+        let text = self.free(MAX_TEXT_LEN + 1 + SCALE_DIGITS as usize)?;
+        let len = write_raw(raw, text);
         let needed = text[..len]
             .iter()
             .position(|&b| b == b'.')
@@ -298,13 +326,19 @@ impl ParamSet {
         }
         let padded = end + (decimals - needed);
         text[end..padded].fill(b'0');
-        self.slot(param, padded)?.copy_from_slice(&text[..padded]);
+        self.commit(param, padded);
         Ok(())
     }
 
     /// Present params with their values, in wire-name order.
     pub fn iter(&self) -> impl Iterator<Item = (Param, &[u8])> + '_ {
-        let mut remaining = self.present;
+        self.iter_masked(self.present)
+    }
+
+    /// The params of `mask` with their values, in wire-name order.
+    #[inline]
+    fn iter_masked(&self, mask: u64) -> impl Iterator<Item = (Param, &[u8])> + '_ {
+        let mut remaining = mask;
         std::iter::from_fn(move || {
             if remaining == 0 {
                 return None;
@@ -320,39 +354,48 @@ impl ParamSet {
     /// Appends `name=value&…` (no trailing `&`): a REST query string or form body, and the
     /// WebSocket API signing payload.
     #[inline]
-    pub fn write_query(&self, out: &mut Vec<u8>) {
+    pub fn write_query(&self, out: &mut WireBuf) -> Result<(), Overflow> {
+        self.write_query_without(&[], out)
+    }
+
+    /// Like [`ParamSet::write_query`], leaving out `skip` (already written elsewhere).
+    #[inline]
+    pub fn write_query_without(&self, skip: &[Param], out: &mut WireBuf) -> Result<(), Overflow> {
+        let skip_mask = skip.iter().fold(0u64, |mask, param| mask | param.bit());
         let mut first = true;
-        for (param, value) in self.iter() {
+        for (param, value) in self.iter_masked(self.present & !skip_mask) {
             if !first {
-                out.push(b'&');
+                out.push(b'&')?;
             }
             first = false;
-            out.extend_from_slice(param.name().as_bytes());
-            out.push(b'=');
-            out.extend_from_slice(value);
+            out.extend(param.name().as_bytes())?;
+            out.push(b'=')?;
+            out.extend(value)?;
         }
+        Ok(())
     }
 
     /// Appends the members of a JSON object (`"name":"value",…`, no braces, no trailing comma).
     #[inline]
-    pub fn write_json_members(&self, out: &mut Vec<u8>) {
+    pub fn write_json_members(&self, out: &mut WireBuf) -> Result<(), Overflow> {
         let mut first = true;
         for (param, value) in self.iter() {
             if !first {
-                out.push(b',');
+                out.push(b',')?;
             }
             first = false;
-            out.push(b'"');
-            out.extend_from_slice(param.name().as_bytes());
-            out.extend_from_slice(b"\":");
+            out.push(b'"')?;
+            out.extend(param.name().as_bytes())?;
+            out.extend(b"\":")?;
             if param.is_json_number() {
-                out.extend_from_slice(value);
+                out.extend(value)?;
             } else {
-                out.push(b'"');
-                out.extend_from_slice(value);
-                out.push(b'"');
+                out.push(b'"')?;
+                out.extend(value)?;
+                out.push(b'"')?;
             }
         }
+        Ok(())
     }
 }
 
@@ -383,16 +426,16 @@ mod tests {
         set.text(Param::ApiKey, "key").expect("fits");
         set.decimal(Param::Price, 52_000 * 10i128.pow(18), 2)
             .expect("fits");
-        let mut query = Vec::new();
-        set.write_query(&mut query);
+        let mut query = WireBuf::with_capacity(256);
+        set.write_query(&mut query).expect("fits");
         assert_eq!(
-            String::from_utf8(query).expect("ASCII"),
+            String::from_utf8(query.as_bytes().to_vec()).expect("ASCII"),
             "apiKey=key&price=52000.00&timestamp=1645423376532&type=LIMIT"
         );
-        let mut json = Vec::new();
-        set.write_json_members(&mut json);
+        let mut json = WireBuf::with_capacity(256);
+        set.write_json_members(&mut json).expect("fits");
         assert_eq!(
-            String::from_utf8(json).expect("ASCII"),
+            String::from_utf8(json.as_bytes().to_vec()).expect("ASCII"),
             r#""apiKey":"key","price":"52000.00","timestamp":1645423376532,"type":"LIMIT""#
         );
         set.clear();

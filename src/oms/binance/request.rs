@@ -6,9 +6,11 @@
 //! the transport framing and signing, which are the same for every request.
 
 use super::endpoints::{fill_params, Endpoint, Signing};
+use super::order_prefix::{OrderPrefixes, PREFIX_PARAMS};
 use super::params::{Param, ParamError, ParamSet};
 use super::sign::{Ed25519Signer, HmacSigner, PrefixedHmacSigner};
 use super::symbols::{InstrumentFamily, OrderSymbols};
+use super::wire::{Overflow, WireBuf};
 use crate::core::decimal::write_u64;
 use crate::core::{ClientOrderId, FilterReject, Market, Price, SymbolId};
 use crate::oms::venue::{OcoOrder, RejectKind, VenueOrder, VenueReject};
@@ -341,12 +343,21 @@ impl BuildError {
     }
 }
 
+impl From<Overflow> for BuildError {
+    fn from(overflow: Overflow) -> Self {
+        BuildError::Param(ParamError::from(overflow))
+    }
+}
+
 /// Why a codec could not be set up.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
     /// The API key would need escaping in a query or JSON string.
     #[error("API key is empty or holds characters other than ASCII letters and digits")]
     BadApiKey,
+    /// The constant order prefixes could not be written (a symbol name too long for them).
+    #[error("cannot precompute the REST order prefixes: {0}")]
+    Prefix(ParamError),
     /// `recvWindow` above the venue's 60000 ms maximum.
     #[error("recvWindow {0} ms exceeds the venue maximum of 60000")]
     RecvWindowTooLarge(u32),
@@ -359,11 +370,15 @@ pub struct BinanceOrderCodec {
     signer: HmacSigner,
     /// `signer` with `apiKey=<key>&` absorbed: most WebSocket API payloads start with it.
     ws_signer: PrefixedHmacSigner,
+    /// `signer` with each REST placement's constant prefix absorbed.
+    order_prefixes: OrderPrefixes,
     logon_signer: Option<Ed25519Signer>,
     config: CodecConfig,
+    /// `recvWindow` as sent (empty when left out), written once.
+    recv_window_text: String,
     params: ParamSet,
-    payload: Vec<u8>,
-    out: Vec<u8>,
+    payload: WireBuf,
+    out: WireBuf,
 }
 
 impl std::fmt::Debug for BinanceOrderCodec {
@@ -397,7 +412,15 @@ impl BinanceOrderCodec {
             return Err(CodecError::RecvWindowTooLarge(config.recv_window_ms));
         }
         let ws_signer = signer.with_prefix(format!("apiKey={api_key}&").as_bytes());
+        let order_prefixes =
+            OrderPrefixes::new(&symbols, &signer, &config).map_err(CodecError::Prefix)?;
+        let recv_window_text = match config.recv_window_ms {
+            0 => String::new(),
+            ms => ms.to_string(),
+        };
         Ok(Self {
+            recv_window_text,
+            order_prefixes,
             symbols,
             api_key: api_key.to_owned(),
             ws_signer,
@@ -405,8 +428,8 @@ impl BinanceOrderCodec {
             logon_signer: None,
             config,
             params: ParamSet::default(),
-            payload: Vec::with_capacity(REQUEST_CAPACITY),
-            out: Vec::with_capacity(REQUEST_CAPACITY),
+            payload: WireBuf::with_capacity(REQUEST_CAPACITY),
+            out: WireBuf::with_capacity(REQUEST_CAPACITY),
         })
     }
 
@@ -451,12 +474,12 @@ impl BinanceOrderCodec {
             transport,
         )?;
         if transport == Transport::WsApi && endpoint.signing != Signing::None {
-            self.params.text(Param::ApiKey, &self.api_key)?;
+            self.params.trusted_text(Param::ApiKey, &self.api_key)?;
         }
         if matches!(endpoint.signing, Signing::Hmac | Signing::Ed25519) {
-            if self.config.recv_window_ms > 0 {
+            if !self.recv_window_text.is_empty() {
                 self.params
-                    .integer(Param::RecvWindow, u64::from(self.config.recv_window_ms))?;
+                    .trusted_text(Param::RecvWindow, &self.recv_window_text)?;
             }
             self.params.integer(Param::Timestamp, timestamp_ms)?;
         }
@@ -474,22 +497,44 @@ impl BinanceOrderCodec {
             .rest_path
             .ok_or(BuildError::WsOnly(endpoint.what))?;
         self.out.clear();
-        self.params.write_query(&mut self.out);
         match endpoint.signing {
             Signing::Hmac => {
-                let signature = self.signer.sign(&self.out);
+                let prefixed = match request {
+                    Request::Place { order, .. } if OrderRoute::of(order) == OrderRoute::Book => {
+                        self.order_prefixes
+                            .get(order.symbol, order.side, order.order_type)
+                    }
+                    _ => None,
+                };
+                let signature = match prefixed {
+                    Some(prefixed) => {
+                        self.out.extend(prefixed.prefix())?;
+                        self.params
+                            .write_query_without(&PREFIX_PARAMS, &mut self.out)?;
+                        prefixed.sign(self.out.as_bytes())
+                    }
+                    None => None,
+                };
+                let signature = match signature {
+                    Some(signature) => signature,
+                    None => {
+                        self.out.clear();
+                        self.params.write_query(&mut self.out)?;
+                        self.signer.sign(self.out.as_bytes())
+                    }
+                };
                 if !self.out.is_empty() {
-                    self.out.push(b'&');
+                    self.out.push(b'&')?;
                 }
-                self.out.extend_from_slice(b"signature=");
-                self.out.extend_from_slice(signature.as_bytes());
+                self.out.extend(b"signature=")?;
+                self.out.extend(signature.as_bytes())?;
             }
-            Signing::ApiKeyOnly | Signing::None => {}
+            Signing::ApiKeyOnly | Signing::None => self.params.write_query(&mut self.out)?,
             Signing::Ed25519 => return Err(BuildError::WsOnly(endpoint.what)),
         }
         let (query, body) = match endpoint.method {
-            HttpMethod::Get | HttpMethod::Delete => (&self.out[..], &[][..]),
-            HttpMethod::Post | HttpMethod::Put => (&[][..], &self.out[..]),
+            HttpMethod::Get | HttpMethod::Delete => (self.out.as_bytes(), &[][..]),
+            HttpMethod::Post | HttpMethod::Put => (&[][..], self.out.as_bytes()),
         };
         Ok(RestRequest {
             method: endpoint.method,
@@ -513,51 +558,62 @@ impl BinanceOrderCodec {
             what: endpoint.what,
             market: endpoint.market,
         })?;
-        self.out.clear();
-        self.out.extend_from_slice(b"{\"id\":");
-        let mut digits = [0u8; 20];
-        let len = write_u64(request_id, &mut digits);
-        self.out.extend_from_slice(&digits[..len]);
-        self.out.extend_from_slice(b",\"method\":\"");
-        self.out.extend_from_slice(method.as_bytes());
-        self.out.push(b'"');
-        if endpoint.signing == Signing::None && self.params.iter().next().is_none() {
-            self.out.push(b'}');
-        } else {
-            self.out.extend_from_slice(b",\"params\":{");
-            self.params.write_json_members(&mut self.out);
-            match endpoint.signing {
-                Signing::Hmac => {
-                    self.payload.clear();
-                    self.params.write_query(&mut self.payload);
-                    // Params sorting before `apiKey` (OCO legs, algoType) miss the prefix.
-                    let signature = self
-                        .ws_signer
-                        .sign(&self.payload)
-                        .unwrap_or_else(|| self.signer.sign(&self.payload));
-                    self.push_signature(signature.as_bytes());
-                }
-                Signing::Ed25519 => {
-                    let signer = self.logon_signer.as_ref().ok_or(BuildError::NoLogonKey)?;
-                    self.payload.clear();
-                    self.params.write_query(&mut self.payload);
-                    let signature = signer.sign(&self.payload);
-                    self.push_signature(signature.as_str().as_bytes());
-                }
-                Signing::ApiKeyOnly | Signing::None => {}
-            }
-            self.out.extend_from_slice(b"}}");
-        }
+        self.write_ws_frame(method, endpoint.signing, request_id)?;
         Ok(WsRequest {
-            text: &self.out,
+            text: self.out.as_bytes(),
             method,
             cost: endpoint.cost,
         })
     }
 
-    fn push_signature(&mut self, signature: &[u8]) {
-        self.out.extend_from_slice(b",\"signature\":\"");
-        self.out.extend_from_slice(signature);
-        self.out.push(b'"');
+    fn write_ws_frame(
+        &mut self,
+        method: &'static str,
+        signing: Signing,
+        request_id: u64,
+    ) -> Result<(), BuildError> {
+        let out = &mut self.out;
+        out.clear();
+        out.extend(b"{\"id\":")?;
+        let mut digits = [0u8; 20];
+        let len = write_u64(request_id, &mut digits);
+        out.extend(&digits[..len])?;
+        out.extend(b",\"method\":\"")?;
+        out.extend(method.as_bytes())?;
+        out.push(b'"')?;
+        if signing == Signing::None && self.params.iter().next().is_none() {
+            out.push(b'}')?;
+            return Ok(());
+        }
+        out.extend(b",\"params\":{")?;
+        self.params.write_json_members(out)?;
+        match signing {
+            Signing::Hmac => {
+                self.payload.clear();
+                self.params.write_query(&mut self.payload)?;
+                // Params sorting before `apiKey` (OCO legs, algoType) miss the prefix.
+                let signature = self
+                    .ws_signer
+                    .sign(self.payload.as_bytes())
+                    .unwrap_or_else(|| self.signer.sign(self.payload.as_bytes()));
+                push_signature(out, signature.as_bytes())?;
+            }
+            Signing::Ed25519 => {
+                let signer = self.logon_signer.as_ref().ok_or(BuildError::NoLogonKey)?;
+                self.payload.clear();
+                self.params.write_query(&mut self.payload)?;
+                let signature = signer.sign(self.payload.as_bytes());
+                push_signature(out, signature.as_str().as_bytes())?;
+            }
+            Signing::ApiKeyOnly | Signing::None => {}
+        }
+        out.extend(b"}}")?;
+        Ok(())
     }
+}
+
+fn push_signature(out: &mut WireBuf, signature: &[u8]) -> Result<(), Overflow> {
+    out.extend(b",\"signature\":\"")?;
+    out.extend(signature)?;
+    out.push(b'"')
 }

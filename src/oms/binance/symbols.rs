@@ -108,6 +108,11 @@ impl OrderSymbols {
         self.by_id.get(id.index()).and_then(Option::as_ref)
     }
 
+    /// One past the largest id the table can hold (the engine's symbol count).
+    pub fn id_bound(&self) -> usize {
+        self.by_id.len()
+    }
+
     /// The id of a wire name (for replies), if the engine interned it.
     #[inline]
     pub fn id_of(&self, name: &str) -> Option<SymbolId> {
