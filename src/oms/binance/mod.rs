@@ -9,9 +9,11 @@
 mod decode;
 mod endpoints;
 pub mod exchange_info;
+mod management_endpoints;
 mod order_prefix;
 pub mod params;
 pub mod rate_limit;
+mod reconcile_reply;
 pub mod request;
 pub mod response;
 pub mod server_time;

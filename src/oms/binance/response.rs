@@ -13,14 +13,15 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::decode::{
-    asset, classify_error, one_way_position, order_type, parse_json, push, side, symbol, unknown,
-    ApiError, ParseError, ReportSink, Verdict,
+    asset, classify_error, parse_json, push, side, symbol, unknown, ApiError, ParseError,
+    ReportSink, Verdict,
 };
 use super::rate_limit::{retry_after_epoch_ms, WsRateLimit};
+use super::reconcile_reply as reconcile;
 use super::request::OrderRoute;
 use super::symbols::OrderSymbols;
 use crate::core::{ClientOrderId, Market, Price, Qty, SymbolId};
-use crate::oms::venue::{VenueFill, VenueOpenOrder, VenueReject, VenueReport};
+use crate::oms::venue::{VenueFill, VenueReject, VenueReport};
 
 /// What request a reply answers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -277,15 +278,15 @@ fn refusal(
 }
 
 /// Counts reports and skipped entries while pushing.
-struct Tally<'s> {
+pub(super) struct Tally<'s> {
     sink: &'s mut dyn ReportSink,
     reports: usize,
-    skipped: usize,
+    pub(super) skipped: usize,
     what: &'static str,
 }
 
 impl Tally<'_> {
-    fn push(&mut self, report: VenueReport) -> Result<(), ParseError> {
+    pub(super) fn push(&mut self, report: VenueReport) -> Result<(), ParseError> {
         push(self.sink, report, self.what)?;
         self.reports += 1;
         Ok(())
@@ -396,39 +397,11 @@ fn parse_result(
                 order.time_ms(),
             )?)?;
         }
-        ReplyKind::OpenOrders => {
-            if algo {
-                let orders: Vec<AlgoOrder<'_>> = parse_json(body, "open algo orders")?;
-                for order in &orders {
-                    open_algo_order(order, context, &mut tally)?;
-                }
-            } else {
-                let orders: Vec<OrderReply<'_>> = parse_json(body, "open orders")?;
-                for order in &orders {
-                    open_order(order, pending.market, context, &mut tally)?;
-                }
-            }
-        }
-        ReplyKind::Trades => {
-            let trades: Vec<Trade<'_>> = parse_json(body, "trades")?;
-            for trade in &trades {
-                trade_fill(trade, pending.market, context, &mut tally)?;
-            }
-        }
-        ReplyKind::Account => account(body, pending.market, context, &mut tally)?,
-        ReplyKind::Positions => {
-            let positions: Vec<PositionRisk<'_>> = parse_json(body, "positionRisk")?;
-            for position in &positions {
-                position_report(
-                    position.symbol,
-                    position.position_side,
-                    position.position_amt,
-                    position.entry_price,
-                    context,
-                    &mut tally,
-                )?;
-            }
-        }
+        ReplyKind::OpenOrders if algo => reconcile::open_algo_orders(body, context, &mut tally)?,
+        ReplyKind::OpenOrders => reconcile::open_orders(body, pending.market, context, &mut tally)?,
+        ReplyKind::Trades => reconcile::trades(body, pending.market, context, &mut tally)?,
+        ReplyKind::Account => reconcile::account(body, pending.market, context, &mut tally)?,
+        ReplyKind::Positions => reconcile::positions(body, context, &mut tally)?,
         ReplyKind::ServerTime => {
             let time: ServerTimeReply = parse_json(body, "server time")?;
             return Ok(ReplyOutcome::ServerTime {
@@ -468,7 +441,7 @@ fn parse_result(
     Ok(tally.outcome())
 }
 
-fn missing(what: &'static str, field: &'static str) -> ParseError {
+pub(super) fn missing(what: &'static str, field: &'static str) -> ParseError {
     ParseError::Malformed {
         what,
         path: field.to_string(),
@@ -496,23 +469,23 @@ fn ours_expected(
 /// futures order reply): every field past the ids is optional because ACK omits them.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct OrderReply<'a> {
-    symbol: &'a str,
-    order_id: u64,
-    client_order_id: &'a str,
-    orig_client_order_id: Option<&'a str>,
-    transact_time: Option<u64>,
-    update_time: Option<u64>,
-    time: Option<u64>,
-    status: Option<&'a str>,
-    side: Option<&'a str>,
+pub(super) struct OrderReply<'a> {
+    pub(super) symbol: &'a str,
+    pub(super) order_id: u64,
+    pub(super) client_order_id: &'a str,
+    pub(super) orig_client_order_id: Option<&'a str>,
+    pub(super) transact_time: Option<u64>,
+    pub(super) update_time: Option<u64>,
+    pub(super) time: Option<u64>,
+    pub(super) status: Option<&'a str>,
+    pub(super) side: Option<&'a str>,
     #[serde(rename = "type")]
-    order_type: Option<&'a str>,
-    price: Option<Price>,
-    stop_price: Option<Price>,
-    orig_qty: Option<Qty>,
-    executed_qty: Option<Qty>,
-    reduce_only: Option<bool>,
+    pub(super) order_type: Option<&'a str>,
+    pub(super) price: Option<Price>,
+    pub(super) stop_price: Option<Price>,
+    pub(super) orig_qty: Option<Qty>,
+    pub(super) executed_qty: Option<Qty>,
+    pub(super) reduce_only: Option<bool>,
     #[serde(default)]
     fills: Vec<AckFill<'a>>,
 }
@@ -555,20 +528,20 @@ struct OrderListLeg<'a> {
 /// A futures Algo Service order (place reply, query, open algo orders, cancel reply).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct AlgoOrder<'a> {
-    algo_id: u64,
-    client_algo_id: &'a str,
-    symbol: Option<&'a str>,
-    side: Option<&'a str>,
+pub(super) struct AlgoOrder<'a> {
+    pub(super) algo_id: u64,
+    pub(super) client_algo_id: &'a str,
+    pub(super) symbol: Option<&'a str>,
+    pub(super) side: Option<&'a str>,
     #[serde(rename = "type")]
-    order_type: Option<&'a str>,
-    algo_status: Option<&'a str>,
-    quantity: Option<Qty>,
-    trigger_price: Option<Price>,
-    price: Option<Price>,
-    reduce_only: Option<bool>,
-    create_time: Option<u64>,
-    update_time: Option<u64>,
+    pub(super) order_type: Option<&'a str>,
+    pub(super) algo_status: Option<&'a str>,
+    pub(super) quantity: Option<Qty>,
+    pub(super) trigger_price: Option<Price>,
+    pub(super) price: Option<Price>,
+    pub(super) reduce_only: Option<bool>,
+    pub(super) create_time: Option<u64>,
+    pub(super) update_time: Option<u64>,
 }
 
 fn place_ack(
@@ -679,280 +652,6 @@ pub(crate) fn algo_status_report(
         "TRIGGERING" | "FINISHED" => return Ok(None),
         other => return Err(unknown("algo order", "status", other)),
     }))
-}
-
-fn open_order(
-    order: &OrderReply<'_>,
-    market: Market,
-    context: &ReplyContext<'_>,
-    tally: &mut Tally<'_>,
-) -> Result<(), ParseError> {
-    const WHAT: &str = "open order";
-    let Some(symbol_id) = context.symbols.id_of(order.symbol) else {
-        tally.skipped += 1;
-        return Ok(());
-    };
-    tally.push(VenueReport::OpenOrder(VenueOpenOrder {
-        client_order_id: ClientOrderId::parse(order.client_order_id),
-        venue_order_id: order.order_id,
-        symbol: symbol_id,
-        market,
-        side: side(order.side.ok_or_else(|| missing(WHAT, "side"))?, WHAT)?,
-        order_type: order_type(order.order_type.ok_or_else(|| missing(WHAT, "type"))?, WHAT)?,
-        price: order.price.unwrap_or_default(),
-        trigger_price: order.stop_price.unwrap_or_default(),
-        qty: order.orig_qty.ok_or_else(|| missing(WHAT, "origQty"))?,
-        filled_qty: order.executed_qty.unwrap_or_default(),
-        reduce_only: order.reduce_only.unwrap_or(false),
-    }))
-}
-
-fn open_algo_order(
-    order: &AlgoOrder<'_>,
-    context: &ReplyContext<'_>,
-    tally: &mut Tally<'_>,
-) -> Result<(), ParseError> {
-    const WHAT: &str = "open algo order";
-    let name = order.symbol.ok_or_else(|| missing(WHAT, "symbol"))?;
-    let Some(symbol_id) = context.symbols.id_of(name) else {
-        tally.skipped += 1;
-        return Ok(());
-    };
-    tally.push(VenueReport::OpenOrder(VenueOpenOrder {
-        client_order_id: ClientOrderId::parse(order.client_algo_id),
-        venue_order_id: order.algo_id,
-        symbol: symbol_id,
-        market: Market::UsdmFutures,
-        side: side(order.side.ok_or_else(|| missing(WHAT, "side"))?, WHAT)?,
-        order_type: order_type(order.order_type.ok_or_else(|| missing(WHAT, "type"))?, WHAT)?,
-        price: order.price.unwrap_or_default(),
-        trigger_price: order.trigger_price.unwrap_or_default(),
-        qty: order.quantity.unwrap_or_default(),
-        filled_qty: Qty::ZERO,
-        reduce_only: order.reduce_only.unwrap_or(false),
-    }))
-}
-
-/// A spot `myTrades` or futures `userTrades` entry (the two spell sides differently).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Trade<'a> {
-    symbol: &'a str,
-    id: u64,
-    order_id: u64,
-    price: Price,
-    qty: Qty,
-    commission: Qty,
-    commission_asset: &'a str,
-    time: u64,
-    is_buyer: Option<bool>,
-    buyer: Option<bool>,
-    is_maker: Option<bool>,
-    maker: Option<bool>,
-}
-
-fn trade_fill(
-    trade: &Trade<'_>,
-    market: Market,
-    context: &ReplyContext<'_>,
-    tally: &mut Tally<'_>,
-) -> Result<(), ParseError> {
-    const WHAT: &str = "trade";
-    let Some(symbol_id) = context.symbols.id_of(trade.symbol) else {
-        tally.skipped += 1;
-        return Ok(());
-    };
-    let Some(id) = context.orders.client_id(symbol_id, trade.order_id) else {
-        tally.skipped += 1;
-        return Ok(());
-    };
-    let buyer = trade
-        .is_buyer
-        .or(trade.buyer)
-        .ok_or_else(|| missing(WHAT, "isBuyer"))?;
-    tally.push(VenueReport::Fill(VenueFill {
-        client_order_id: id,
-        symbol: symbol_id,
-        market,
-        side: if buyer {
-            crate::core::Side::Buy
-        } else {
-            crate::core::Side::Sell
-        },
-        price: trade.price,
-        qty: trade.qty,
-        fee: trade.commission,
-        fee_asset: asset(trade.commission_asset, WHAT)?,
-        venue_trade_id: trade.id,
-        venue_order_id: trade.order_id,
-        is_maker: trade
-            .is_maker
-            .or(trade.maker)
-            .ok_or_else(|| missing(WHAT, "isMaker"))?,
-        venue_ts_ms: trade.time,
-    }))
-}
-
-#[derive(Deserialize)]
-struct Balance<'a> {
-    asset: &'a str,
-    free: Qty,
-    locked: Qty,
-}
-
-#[derive(Deserialize)]
-struct SpotAccount<'a> {
-    #[serde(borrow)]
-    balances: Vec<Balance<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CrossMarginAccount<'a> {
-    #[serde(borrow)]
-    user_assets: Vec<Balance<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IsolatedMarginAccount<'a> {
-    #[serde(borrow)]
-    assets: Vec<IsolatedPair<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IsolatedPair<'a> {
-    #[serde(borrow)]
-    base_asset: Balance<'a>,
-    #[serde(borrow)]
-    quote_asset: Balance<'a>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FuturesAccount<'a> {
-    #[serde(borrow)]
-    assets: Vec<FuturesAsset<'a>>,
-    #[serde(borrow, default)]
-    positions: Vec<PositionRisk<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FuturesAsset<'a> {
-    asset: &'a str,
-    wallet_balance: Qty,
-}
-
-#[derive(Deserialize)]
-struct FuturesBalance<'a> {
-    asset: &'a str,
-    balance: Qty,
-}
-
-/// A futures position (`positionRisk` entry or `account.positions` entry).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PositionRisk<'a> {
-    symbol: &'a str,
-    position_amt: Qty,
-    entry_price: Price,
-    position_side: &'a str,
-}
-
-fn balance(entry: &Balance<'_>, tally: &mut Tally<'_>) -> Result<(), ParseError> {
-    tally.push(VenueReport::Balance {
-        asset: asset(entry.asset, "account balance")?,
-        free: entry.free,
-        locked: entry.locked,
-    })
-}
-
-fn account(
-    body: &[u8],
-    market: Market,
-    context: &ReplyContext<'_>,
-    tally: &mut Tally<'_>,
-) -> Result<(), ParseError> {
-    match market {
-        Market::Spot => {
-            let reply: SpotAccount<'_> = parse_json(body, "spot account")?;
-            for entry in &reply.balances {
-                balance(entry, tally)?;
-            }
-        }
-        Market::Margin if body.windows(12).any(|w| w == b"\"userAssets\"") => {
-            let reply: CrossMarginAccount<'_> = parse_json(body, "cross margin account")?;
-            for entry in &reply.user_assets {
-                balance(entry, tally)?;
-            }
-        }
-        Market::Margin => {
-            let reply: IsolatedMarginAccount<'_> = parse_json(body, "isolated margin account")?;
-            for pair in &reply.assets {
-                balance(&pair.base_asset, tally)?;
-                balance(&pair.quote_asset, tally)?;
-            }
-        }
-        Market::UsdmFutures if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') => {
-            // `/fapi/v2/balance`: the wallet balance per asset.
-            let reply: Vec<FuturesBalance<'_>> = parse_json(body, "futures balance")?;
-            for entry in &reply {
-                tally.push(VenueReport::Balance {
-                    asset: asset(entry.asset, "futures balance")?,
-                    free: entry.balance,
-                    locked: Qty::ZERO,
-                })?;
-            }
-        }
-        Market::UsdmFutures => {
-            let reply: FuturesAccount<'_> = parse_json(body, "futures account")?;
-            for entry in &reply.assets {
-                // Futures margin is not locked per order the way spot balances are.
-                tally.push(VenueReport::Balance {
-                    asset: asset(entry.asset, "futures account")?,
-                    free: entry.wallet_balance,
-                    locked: Qty::ZERO,
-                })?;
-            }
-            for position in &reply.positions {
-                position_report(
-                    position.symbol,
-                    position.position_side,
-                    position.position_amt,
-                    position.entry_price,
-                    context,
-                    tally,
-                )?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn position_report(
-    name: &str,
-    position_side: &str,
-    qty: Qty,
-    entry_price: Price,
-    context: &ReplyContext<'_>,
-    tally: &mut Tally<'_>,
-) -> Result<(), ParseError> {
-    match one_way_position(
-        context.symbols,
-        name,
-        position_side,
-        qty,
-        entry_price,
-        "position",
-    )? {
-        Some(report) => tally.push(report),
-        None => {
-            tally.skipped += 1;
-            Ok(())
-        }
-    }
 }
 
 #[derive(Deserialize)]
