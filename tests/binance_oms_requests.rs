@@ -879,9 +879,33 @@ fn cancels_queries_and_reconciliation_requests_hit_the_documented_endpoints() {
     );
     assert_eq!(method, "myTrades");
     expect_set(&map, &[("symbol", "BTCUSDT"), ("fromId", "6"), ts]);
-    let (method, map) = ws_params(&mut fx.spot, &Request::SubscribeUserData);
+    let (method, map) = ws_params(
+        &mut fx.spot,
+        &Request::SubscribeUserData { after_logon: false },
+    );
     assert_eq!(method, "userDataStream.subscribe.signature");
     expect_set(&map, &[ts]);
+    let bare = fx
+        .spot
+        .ws(&Request::SubscribeUserData { after_logon: true }, NOW_MS, 9)
+        .expect("builds");
+    assert_eq!(
+        bare.text_str(),
+        r#"{"id":9,"method":"userDataStream.subscribe"}"#
+    );
+    assert!(matches!(
+        fx.spot
+            .rest(&Request::SubscribeUserData { after_logon: true }, NOW_MS),
+        Err(BuildError::WsOnly("userDataStream.subscribe"))
+    ));
+    assert!(matches!(
+        fx.futures.ws(
+            &Request::SubscribeUserData { after_logon: false },
+            NOW_MS,
+            1
+        ),
+        Err(BuildError::Unsupported { .. })
+    ));
 }
 
 #[test]

@@ -182,25 +182,35 @@ pub(crate) fn fill_params(
                 )
             })
         }
-        Request::SubscribeUserData => {
-            if family_market != Market::Spot || transport != Transport::WsApi {
-                return Err(if family_market == Market::Spot {
-                    BuildError::WsOnly("userDataStream.subscribe.signature")
-                } else {
-                    BuildError::Unsupported {
-                        what: "userDataStream.subscribe.signature",
-                        market: family_market,
-                    }
+        Request::SubscribeUserData { after_logon } => {
+            // Logged-on sessions subscribe bare; otherwise the request carries a signature.
+            let method = if after_logon {
+                "userDataStream.subscribe"
+            } else {
+                "userDataStream.subscribe.signature"
+            };
+            if family_market != Market::Spot {
+                return Err(BuildError::Unsupported {
+                    what: method,
+                    market: family_market,
                 });
+            }
+            if transport != Transport::WsApi {
+                return Err(BuildError::WsOnly(method));
             }
             Ok(Endpoint {
                 rest_path: None,
+                signing: if after_logon {
+                    Signing::None
+                } else {
+                    Signing::Hmac
+                },
                 ..endpoint(
-                    "userDataStream.subscribe.signature",
+                    method,
                     Market::Spot,
                     HttpMethod::Get,
                     "",
-                    Some("userDataStream.subscribe.signature"),
+                    Some(method),
                     2,
                     0,
                 )

@@ -1,10 +1,16 @@
 //! Owns: Binance's order-side wire formats (spot, margin and USDⓈ-M), parsed into core types.
 //! Never: leaks Binance JSON shapes or key names outside this folder, or does I/O.
 //!
-//! The codec is pure: [`request::BinanceOrderCodec`] turns venue commands into signed REST
-//! requests and WebSocket API frames; the response and user-data parsers turn replies back
-//! into `VenueReport`s; [`rate_limit`] and [`server_time`] are the bookkeeping the transport
-//! consults. The transport (sockets, HTTP) is built on top of these.
+//! The codec is pure, for the gateway transport to drive:
+//! - requests: [`request::BinanceOrderCodec`] turns a [`Request`] (built from a
+//!   `VenueCommand`) into a signed REST request or WebSocket API frame in one reused buffer,
+//!   after the local filter check (`endpoints`, `management_endpoints`, [`params`], [`wire`],
+//!   [`sign`], `order_prefix`);
+//! - replies: [`response`] (and `reconcile_reply`) read REST and WebSocket API answers
+//!   against the request they answer; [`user_data`] reads the account streams; both push
+//!   `VenueReport`s;
+//! - bookkeeping the transport consults: [`rate_limit`] and [`server_time`];
+//! - [`exchange_info`]: instruments and rate limits, for [`symbols::OrderSymbols`].
 
 mod decode;
 mod endpoints;

@@ -152,8 +152,9 @@ pub enum Request<'a> {
     ServerTime,
     /// The futures user-data listenKey (API key only, unsigned).
     ListenKey(ListenKeyAction),
-    /// Spot user data over the WebSocket API without a logon (`userDataStream.subscribe.signature`).
-    SubscribeUserData,
+    /// Spot user data over the WebSocket API: `userDataStream.subscribe` on a session that
+    /// passed `session.logon`, else the signed `userDataStream.subscribe.signature`.
+    SubscribeUserData { after_logon: bool },
     /// Authenticate the WebSocket API session with the Ed25519 key (`session.logon`).
     Logon,
 }
@@ -452,11 +453,6 @@ impl BinanceOrderCodec {
     /// The settings in force.
     pub fn config(&self) -> &CodecConfig {
         &self.config
-    }
-
-    /// The params of the last built request (for tests and logs).
-    pub fn last_params(&self) -> &ParamSet {
-        &self.params
     }
 
     fn prepare(

@@ -590,7 +590,9 @@ fn place_ack(
     Ok(())
 }
 
-/// The report that states an order's current status (query answers).
+/// The report that states an order's current status (query answers). A partly or fully
+/// filled order answers `Accepted`: its fills come from the trades query, which carries
+/// the prices, quantities and fees the order object does not.
 fn order_status_report(
     status: &str,
     id: ClientOrderId,
