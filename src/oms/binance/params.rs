@@ -230,6 +230,12 @@ impl ParamSet {
         self.present & param.bit() != 0
     }
 
+    /// True when a param that sorts before `param` is set.
+    #[inline]
+    pub fn has_any_before(&self, param: Param) -> bool {
+        self.present & (param.bit() - 1) != 0
+    }
+
     /// The value of `param`, if set.
     pub fn get(&self, param: Param) -> Option<&str> {
         if !self.contains(param) {

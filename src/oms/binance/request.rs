@@ -377,6 +377,8 @@ pub struct BinanceOrderCodec {
     config: CodecConfig,
     /// `recvWindow` as sent (empty when left out), written once.
     recv_window_text: String,
+    /// `"apiKey":"<key>"`, the JSON member every signed WebSocket API frame carries.
+    api_key_json: String,
     params: ParamSet,
     payload: WireBuf,
     out: WireBuf,
@@ -421,6 +423,7 @@ impl BinanceOrderCodec {
         };
         Ok(Self {
             recv_window_text,
+            api_key_json: format!("\"apiKey\":\"{api_key}\""),
             order_prefixes,
             symbols,
             api_key: api_key.to_owned(),
@@ -469,7 +472,8 @@ impl BinanceOrderCodec {
             request,
             transport,
         )?;
-        if transport == Transport::WsApi && endpoint.signing != Signing::None {
+        // HMAC frames write `apiKey` from precomputed text (see `write_ws_frame`).
+        if transport == Transport::WsApi && endpoint.signing == Signing::Ed25519 {
             self.params.trusted_text(Param::ApiKey, &self.api_key)?;
         }
         if matches!(endpoint.signing, Signing::Hmac | Signing::Ed25519) {
@@ -504,17 +508,13 @@ impl BinanceOrderCodec {
                 };
                 let signature = match prefixed {
                     Some(prefixed) => {
+                        let prefix_len = prefixed.prefix().len();
                         self.out.extend(prefixed.prefix())?;
                         self.params
                             .write_query_without(&PREFIX_PARAMS, &mut self.out)?;
-                        prefixed.sign(self.out.as_bytes())
+                        prefixed.sign_rest(&self.out.as_bytes()[prefix_len..])
                     }
-                    None => None,
-                };
-                let signature = match signature {
-                    Some(signature) => signature,
                     None => {
-                        self.out.clear();
                         self.params.write_query(&mut self.out)?;
                         self.signer.sign(self.out.as_bytes())
                     }
@@ -582,16 +582,27 @@ impl BinanceOrderCodec {
             return Ok(());
         }
         out.extend(b",\"params\":{")?;
+        if signing == Signing::Hmac {
+            // JSON member order is free; only the signed payload must be sorted.
+            out.extend(self.api_key_json.as_bytes())?;
+            if self.params.iter().next().is_some() {
+                out.push(b',')?;
+            }
+        }
         self.params.write_json_members(out)?;
         match signing {
             Signing::Hmac => {
                 self.payload.clear();
-                self.params.write_query(&mut self.payload)?;
-                // Params sorting before `apiKey` (OCO legs, algoType) miss the prefix.
-                let signature = self
-                    .ws_signer
-                    .sign(self.payload.as_bytes())
-                    .unwrap_or_else(|| self.signer.sign(self.payload.as_bytes()));
+                let signature = if self.params.has_any_before(Param::ApiKey) {
+                    // OCO legs and algoType sort before apiKey: sign the full sorted payload.
+                    self.params.trusted_text(Param::ApiKey, &self.api_key)?;
+                    self.params.write_query(&mut self.payload)?;
+                    self.signer.sign(self.payload.as_bytes())
+                } else {
+                    // `apiKey=<key>&` leads the payload and is already hashed into ws_signer.
+                    self.params.write_query(&mut self.payload)?;
+                    self.ws_signer.sign_rest(self.payload.as_bytes())
+                };
                 push_signature(out, signature.as_bytes())?;
             }
             Signing::Ed25519 => {

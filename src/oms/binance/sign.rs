@@ -140,9 +140,15 @@ impl PrefixedHmacSigner {
     #[inline]
     pub fn sign(&self, payload: &[u8]) -> Option<HexSignature> {
         let rest = payload.strip_prefix(self.prefix.as_slice())?;
+        Some(self.sign_rest(rest))
+    }
+
+    /// Signature of the prefix followed by `rest` (the prefix itself is not hashed again).
+    #[inline]
+    pub fn sign_rest(&self, rest: &[u8]) -> HexSignature {
         let mut mac = self.absorbed.clone();
         mac.update(rest);
-        Some(hex_of(&mac.finalize().into_bytes()))
+        hex_of(&mac.finalize().into_bytes())
     }
 }
 
