@@ -753,3 +753,34 @@ fn malformed_replies_are_typed_errors() {
     let err = reply(&setup, fills_unknown_symbol, &place, &no_orders).expect_err("unknown symbol");
     assert_eq!(err.kind(), ParseErrorKind::UnknownSymbol);
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_and_mutated_replies_never_panic(
+        noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        status in 100u16..600,
+        at in 0usize..2_000,
+        byte in proptest::prelude::any::<u8>(),
+        kind in 0usize..13,
+    ) {
+        let setup = setup();
+        let kinds = [
+            ReplyKind::Place, ReplyKind::PlaceOco, ReplyKind::Cancel, ReplyKind::CancelAll,
+            ReplyKind::QueryOrder, ReplyKind::OpenOrders, ReplyKind::Trades, ReplyKind::Account,
+            ReplyKind::Positions, ReplyKind::ServerTime, ReplyKind::ListenKey,
+            ReplyKind::SubscribeUserData, ReplyKind::Logon,
+        ];
+        let pending = pending(kinds[kind], Market::Spot, setup.id("BTCUSDT"), "ks1-1");
+        let context = ReplyContext { symbols: &setup.spot, orders: &no_orders };
+        let mut reports = Vec::new();
+        let _ = parse_rest_reply(status, Some(1), &noise, &pending, &context, &mut reports);
+        let _ = ws_reply(&noise);
+        let reply = br#"{"id":1,"status":200,"result":{"symbol":"BTCUSDT","orderId":1,"orderListId":-1,"clientOrderId":"ks1-1","transactTime":1,"side":"BUY","status":"FILLED","fills":[{"price":"1","qty":"1","commission":"0","commissionAsset":"BNB","tradeId":1}]},"rateLimits":[]}"#;
+        let mut mutated = reply.to_vec();
+        let index = at % mutated.len();
+        mutated[index] = byte;
+        if let Ok(frame) = ws_reply(&mutated) {
+            let _ = parse_ws_reply(&frame, 0, &pending, &context, &mut reports);
+        }
+    }
+}

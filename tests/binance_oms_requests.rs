@@ -1078,3 +1078,41 @@ fn decimals_finer_than_the_instrument_allows_are_refused_not_truncated() {
     );
     assert!(err.to_string().contains("price"), "{err}");
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_order_values_build_or_refuse_without_panicking(
+        price in proptest::prelude::any::<i128>(),
+        trigger in proptest::prelude::any::<i128>(),
+        qty in proptest::prelude::any::<i128>(),
+        id in proptest::prelude::any::<u64>(),
+        kind in 0u8..5,
+        sell: bool,
+        futures: bool,
+        reduce_only: bool,
+    ) {
+        let mut fx = fixture(CodecConfig::default());
+        let market = if futures { Market::UsdmFutures } else { Market::Spot };
+        let order = VenueOrder {
+            client_order_id: ClientOrderId(id),
+            symbol: fx.btc,
+            market,
+            side: if sell { Side::Sell } else { Side::Buy },
+            order_type: OrderType::from_u8(kind).expect("0..5 are order types"),
+            time_in_force: TimeInForce::Ioc,
+            price: Price::from_raw(price),
+            trigger_price: Price::from_raw(trigger),
+            qty: Qty::from_raw(qty),
+            reduce_only,
+            margin: MarginParams::default(),
+        };
+        let request = Request::Place { order: &order, reference_price: Price::from_raw(price / 3) };
+        let codec = if futures { &mut fx.futures } else { &mut fx.spot };
+        if let Ok(built) = codec.rest(&request, NOW_MS) {
+            proptest::prop_assert!(built.body_str().contains("&signature="));
+        }
+        if let Ok(built) = codec.ws(&request, NOW_MS, id) {
+            proptest::prop_assert!(serde_json::from_slice::<serde_json::Value>(built.text).is_ok());
+        }
+    }
+}

@@ -456,3 +456,34 @@ fn unknown_and_malformed_events_are_typed_errors() {
     );
     assert!(ws_frame_kind(b"{}").is_err());
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_bytes_and_mutated_events_never_panic(
+        noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        at in 0usize..2_000,
+        byte in proptest::prelude::any::<u8>(),
+    ) {
+        let setup = setup();
+        let mut reports = Vec::new();
+        let _ = parse_user_data(&noise, &setup.spot, Market::Spot, &mut reports);
+        let _ = ws_frame_kind(&noise);
+        let events = [
+            r#"{"e":"executionReport","E":1,"s":"ETHUSDT","c":"ks1-1","S":"BUY","o":"LIMIT","f":"GTC","q":"1","p":"2500","P":"0","x":"TRADE","X":"FILLED","r":"NONE","i":1,"l":"1","z":"1","L":"2500","n":"0.001","N":"ETH","T":1,"t":7,"w":false,"m":true,"O":1,"Z":"2500","C":""}"#,
+            r#"{"subscriptionId":0,"event":{"e":"outboundAccountPosition","E":1,"u":1,"B":[{"a":"USDT","f":"1","l":"0"}]}}"#,
+            r#"{"e":"ACCOUNT_UPDATE","T":1,"E":1,"a":{"m":"ORDER","B":[{"a":"USDT","wb":"1","cw":"1","bc":"0"}],"P":[{"s":"BTCUSDT","pa":"1","ep":"1","bep":"1","cr":"0","up":"0","mt":"cross","iw":"0","ps":"BOTH"}]}}"#,
+        ];
+        for event in events {
+            let mut mutated = event.as_bytes().to_vec();
+            let index = at % mutated.len();
+            mutated[index] = byte;
+            let market = if event.contains("ACCOUNT_UPDATE") {
+                Market::UsdmFutures
+            } else {
+                Market::Spot
+            };
+            let symbols = setup.of(market);
+            let _ = parse_user_data(&mutated, symbols, market, &mut reports);
+        }
+    }
+}
