@@ -200,6 +200,74 @@ fn spot_cancel_query_and_open_orders_replies() {
 }
 
 #[test]
+fn spot_cancel_all_reports_plain_orders_and_oco_legs() {
+    let setup = setup();
+    let btc = setup.id("BTCUSDT");
+    // The documented DELETE /api/v3/openOrders reply shape: an order, then an OCO list.
+    let body = r#"[
+      {"symbol":"BTCUSDT","origClientOrderId":"ks2-1","orderId":11,"orderListId":-1,
+       "clientOrderId":"cancel1","transactTime":1684804350068,"price":"0.089853","origQty":"0.178622",
+       "executedQty":"0.000000","cummulativeQuoteQty":"0.000000","status":"CANCELED",
+       "timeInForce":"GTC","type":"LIMIT","side":"BUY","selfTradePreventionMode":"NONE"},
+      {"orderListId":1929,"contingencyType":"OCO","listStatusType":"ALL_DONE",
+       "listOrderStatus":"ALL_DONE","listClientOrderId":"ks2-2","transactionTime":1684804350068,
+       "symbol":"BTCUSDT","orders":[{"symbol":"BTCUSDT","orderId":20,"clientOrderId":"ks2-3"},
+       {"symbol":"BTCUSDT","orderId":21,"clientOrderId":"manual"}],
+       "orderReports":[
+         {"symbol":"BTCUSDT","origClientOrderId":"ks2-3","orderId":20,"orderListId":1929,
+          "clientOrderId":"cancel2","transactTime":1684804350069,"price":"0.668611","origQty":"0.690354",
+          "executedQty":"0.000000","cummulativeQuoteQty":"0.000000","status":"CANCELED",
+          "timeInForce":"GTC","type":"STOP_LOSS_LIMIT","side":"BUY","stopPrice":"0.378131",
+          "selfTradePreventionMode":"NONE"},
+         {"symbol":"BTCUSDT","origClientOrderId":"manual","orderId":21,"orderListId":1929,
+          "clientOrderId":"cancel3","transactTime":1684804350069,"price":"0.008791","origQty":"0.690354",
+          "executedQty":"0.000000","cummulativeQuoteQty":"0.000000","status":"CANCELED",
+          "timeInForce":"GTC","type":"LIMIT_MAKER","side":"BUY","selfTradePreventionMode":"NONE"}]}
+    ]"#;
+    let (outcome, reports) = reply(
+        &setup,
+        body,
+        &pending(ReplyKind::CancelAll, Market::Spot, btc, "ks2-1"),
+        &no_orders,
+    )
+    .expect("valid cancel-all reply");
+    assert_eq!(
+        outcome,
+        ReplyOutcome::Reported {
+            reports: 2,
+            skipped: 1
+        }
+    );
+    assert_eq!(
+        reports,
+        [
+            VenueReport::Canceled {
+                client_order_id: ours("ks2-1"),
+                venue_ts_ms: 1684804350068
+            },
+            VenueReport::Canceled {
+                client_order_id: ours("ks2-3"),
+                venue_ts_ms: 1684804350069
+            },
+        ]
+    );
+    let (outcome, _) = reply(
+        &setup,
+        r#"{"code":200,"msg":"The operation of cancel all open order is done."}"#,
+        &pending(ReplyKind::CancelAll, Market::UsdmFutures, btc, "ks2-1"),
+        &no_orders,
+    )
+    .expect("futures answers with a notice");
+    assert_eq!(
+        outcome,
+        ReplyOutcome::Reported {
+            reports: 0,
+            skipped: 0
+        }
+    );
+}
+
+#[test]
 fn spot_trades_map_venue_order_ids_to_our_ids() {
     let Some(body) = fixture("spot_trades", "spot", "account_trades_response.json") else {
         return;

@@ -361,8 +361,12 @@ fn parse_result(
             // Spot answers with the canceled orders, futures with a {"code","msg"} notice
             // (the cancels then arrive on the user-data stream).
             if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-                let replies: Vec<OrderReply<'_>> = parse_json(body, "cancel-all reply")?;
-                for reply in &replies {
+                let entries: Vec<CanceledEntry<'_>> = parse_json(body, "cancel-all reply")?;
+                let orders = entries.iter().flat_map(|entry| match entry {
+                    CanceledEntry::List { order_reports } => order_reports.as_slice(),
+                    CanceledEntry::Order(order) => std::slice::from_ref(order.as_ref()),
+                });
+                for reply in orders {
                     let named = reply.orig_client_order_id.unwrap_or(reply.client_order_id);
                     match ClientOrderId::parse(named) {
                         Some(id) => tally.push(VenueReport::Canceled {
@@ -372,6 +376,8 @@ fn parse_result(
                         None => tally.skipped += 1,
                     }
                 }
+            } else {
+                let _: serde::de::IgnoredAny = parse_json(body, "cancel-all notice")?;
             }
         }
         ReplyKind::QueryOrder if algo => {
@@ -497,6 +503,18 @@ impl OrderReply<'_> {
             .or(self.time)
             .unwrap_or(0)
     }
+}
+
+/// One entry of a spot cancel-all reply: a canceled order, or an order list (OCO) whose
+/// canceled legs are in `orderReports`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CanceledEntry<'a> {
+    List {
+        #[serde(rename = "orderReports", borrow)]
+        order_reports: Vec<OrderReply<'a>>,
+    },
+    Order(#[serde(borrow)] Box<OrderReply<'a>>),
 }
 
 #[derive(Deserialize)]
