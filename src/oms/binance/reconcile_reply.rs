@@ -1,0 +1,324 @@
+//! Owns: the reconciliation replies: open orders (book and algo), our trades, balances
+//! (spot, cross and isolated margin, futures) and futures positions, as venue reports.
+//! Never: reports a manual order's trade as ours, or a hedge-mode position as one-way.
+
+use serde::Deserialize;
+
+use super::decode::{asset, one_way_position, order_type, parse_json, side, ParseError};
+use super::response::{missing, AlgoOrder, OrderReply, ReplyContext, Tally};
+use crate::core::{ClientOrderId, Market, Price, Qty};
+use crate::oms::venue::{VenueFill, VenueOpenOrder, VenueReport};
+
+pub(super) fn open_orders(
+    body: &[u8],
+    market: Market,
+    context: &ReplyContext<'_>,
+    tally: &mut Tally<'_>,
+) -> Result<(), ParseError> {
+    let orders: Vec<OrderReply<'_>> = parse_json(body, "open orders")?;
+    for order in &orders {
+        open_order(order, market, context, tally)?;
+    }
+    Ok(())
+}
+
+pub(super) fn open_algo_orders(
+    body: &[u8],
+    context: &ReplyContext<'_>,
+    tally: &mut Tally<'_>,
+) -> Result<(), ParseError> {
+    let orders: Vec<AlgoOrder<'_>> = parse_json(body, "open algo orders")?;
+    for order in &orders {
+        open_algo_order(order, context, tally)?;
+    }
+    Ok(())
+}
+
+pub(super) fn trades(
+    body: &[u8],
+    market: Market,
+    context: &ReplyContext<'_>,
+    tally: &mut Tally<'_>,
+) -> Result<(), ParseError> {
+    let trades: Vec<Trade<'_>> = parse_json(body, "trades")?;
+    for trade in &trades {
+        trade_fill(trade, market, context, tally)?;
+    }
+    Ok(())
+}
+
+pub(super) fn positions(
+    body: &[u8],
+    context: &ReplyContext<'_>,
+    tally: &mut Tally<'_>,
+) -> Result<(), ParseError> {
+    let positions: Vec<PositionRisk<'_>> = parse_json(body, "positionRisk")?;
+    for position in &positions {
+        position_report(position, context, tally)?;
+    }
+    Ok(())
+}
+
+fn open_order(
+    order: &OrderReply<'_>,
+    market: Market,
+    context: &ReplyContext<'_>,
+    tally: &mut Tally<'_>,
+) -> Result<(), ParseError> {
+    const WHAT: &str = "open order";
+    let Some(symbol_id) = context.symbols.id_of(order.symbol) else {
+        tally.skipped += 1;
+        return Ok(());
+    };
+    tally.push(VenueReport::OpenOrder(VenueOpenOrder {
+        client_order_id: ClientOrderId::parse(order.client_order_id),
+        venue_order_id: order.order_id,
+        symbol: symbol_id,
+        market,
+        side: side(order.side.ok_or_else(|| missing(WHAT, "side"))?, WHAT)?,
+        order_type: order_type(order.order_type.ok_or_else(|| missing(WHAT, "type"))?, WHAT)?,
+        price: order.price.unwrap_or_default(),
+        trigger_price: order.stop_price.unwrap_or_default(),
+        qty: order.orig_qty.ok_or_else(|| missing(WHAT, "origQty"))?,
+        filled_qty: order.executed_qty.unwrap_or_default(),
+        reduce_only: order.reduce_only.unwrap_or(false),
+    }))
+}
+
+fn open_algo_order(
+    order: &AlgoOrder<'_>,
+    context: &ReplyContext<'_>,
+    tally: &mut Tally<'_>,
+) -> Result<(), ParseError> {
+    const WHAT: &str = "open algo order";
+    let name = order.symbol.ok_or_else(|| missing(WHAT, "symbol"))?;
+    let Some(symbol_id) = context.symbols.id_of(name) else {
+        tally.skipped += 1;
+        return Ok(());
+    };
+    tally.push(VenueReport::OpenOrder(VenueOpenOrder {
+        client_order_id: ClientOrderId::parse(order.client_algo_id),
+        venue_order_id: order.algo_id,
+        symbol: symbol_id,
+        market: Market::UsdmFutures,
+        side: side(order.side.ok_or_else(|| missing(WHAT, "side"))?, WHAT)?,
+        order_type: order_type(order.order_type.ok_or_else(|| missing(WHAT, "type"))?, WHAT)?,
+        price: order.price.unwrap_or_default(),
+        trigger_price: order.trigger_price.unwrap_or_default(),
+        qty: order.quantity.unwrap_or_default(),
+        filled_qty: Qty::ZERO,
+        reduce_only: order.reduce_only.unwrap_or(false),
+    }))
+}
+
+/// A spot `myTrades` or futures `userTrades` entry (the two spell sides differently).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Trade<'a> {
+    symbol: &'a str,
+    id: u64,
+    order_id: u64,
+    price: Price,
+    qty: Qty,
+    commission: Qty,
+    commission_asset: &'a str,
+    time: u64,
+    is_buyer: Option<bool>,
+    buyer: Option<bool>,
+    is_maker: Option<bool>,
+    maker: Option<bool>,
+}
+
+fn trade_fill(
+    trade: &Trade<'_>,
+    market: Market,
+    context: &ReplyContext<'_>,
+    tally: &mut Tally<'_>,
+) -> Result<(), ParseError> {
+    const WHAT: &str = "trade";
+    let Some(symbol_id) = context.symbols.id_of(trade.symbol) else {
+        tally.skipped += 1;
+        return Ok(());
+    };
+    let Some(id) = context.orders.client_id(symbol_id, trade.order_id) else {
+        tally.skipped += 1;
+        return Ok(());
+    };
+    let buyer = trade
+        .is_buyer
+        .or(trade.buyer)
+        .ok_or_else(|| missing(WHAT, "isBuyer"))?;
+    tally.push(VenueReport::Fill(VenueFill {
+        client_order_id: id,
+        symbol: symbol_id,
+        market,
+        side: if buyer {
+            crate::core::Side::Buy
+        } else {
+            crate::core::Side::Sell
+        },
+        price: trade.price,
+        qty: trade.qty,
+        fee: trade.commission,
+        fee_asset: asset(trade.commission_asset, WHAT)?,
+        venue_trade_id: trade.id,
+        venue_order_id: trade.order_id,
+        is_maker: trade
+            .is_maker
+            .or(trade.maker)
+            .ok_or_else(|| missing(WHAT, "isMaker"))?,
+        venue_ts_ms: trade.time,
+    }))
+}
+
+#[derive(Deserialize)]
+struct Balance<'a> {
+    asset: &'a str,
+    free: Qty,
+    locked: Qty,
+}
+
+#[derive(Deserialize)]
+struct SpotAccount<'a> {
+    #[serde(borrow)]
+    balances: Vec<Balance<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CrossMarginAccount<'a> {
+    #[serde(borrow)]
+    user_assets: Vec<Balance<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IsolatedMarginAccount<'a> {
+    #[serde(borrow)]
+    assets: Vec<IsolatedPair<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IsolatedPair<'a> {
+    #[serde(borrow)]
+    base_asset: Balance<'a>,
+    #[serde(borrow)]
+    quote_asset: Balance<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FuturesAccount<'a> {
+    #[serde(borrow)]
+    assets: Vec<FuturesAsset<'a>>,
+    #[serde(borrow, default)]
+    positions: Vec<PositionRisk<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FuturesAsset<'a> {
+    asset: &'a str,
+    wallet_balance: Qty,
+}
+
+#[derive(Deserialize)]
+struct FuturesBalance<'a> {
+    asset: &'a str,
+    balance: Qty,
+}
+
+/// A futures position (`positionRisk` entry or `account.positions` entry).
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+struct PositionRisk<'a> {
+    symbol: &'a str,
+    position_amt: Qty,
+    entry_price: Price,
+    position_side: &'a str,
+}
+
+fn balance(entry: &Balance<'_>, tally: &mut Tally<'_>) -> Result<(), ParseError> {
+    tally.push(VenueReport::Balance {
+        asset: asset(entry.asset, "account balance")?,
+        free: entry.free,
+        locked: entry.locked,
+    })
+}
+
+pub(super) fn account(
+    body: &[u8],
+    market: Market,
+    context: &ReplyContext<'_>,
+    tally: &mut Tally<'_>,
+) -> Result<(), ParseError> {
+    match market {
+        Market::Spot => {
+            let reply: SpotAccount<'_> = parse_json(body, "spot account")?;
+            for entry in &reply.balances {
+                balance(entry, tally)?;
+            }
+        }
+        Market::Margin if body.windows(12).any(|w| w == b"\"userAssets\"") => {
+            let reply: CrossMarginAccount<'_> = parse_json(body, "cross margin account")?;
+            for entry in &reply.user_assets {
+                balance(entry, tally)?;
+            }
+        }
+        Market::Margin => {
+            let reply: IsolatedMarginAccount<'_> = parse_json(body, "isolated margin account")?;
+            for pair in &reply.assets {
+                balance(&pair.base_asset, tally)?;
+                balance(&pair.quote_asset, tally)?;
+            }
+        }
+        Market::UsdmFutures if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') => {
+            // `/fapi/v2/balance`: the wallet balance per asset.
+            let reply: Vec<FuturesBalance<'_>> = parse_json(body, "futures balance")?;
+            for entry in &reply {
+                tally.push(VenueReport::Balance {
+                    asset: asset(entry.asset, "futures balance")?,
+                    free: entry.balance,
+                    locked: Qty::ZERO,
+                })?;
+            }
+        }
+        Market::UsdmFutures => {
+            let reply: FuturesAccount<'_> = parse_json(body, "futures account")?;
+            for entry in &reply.assets {
+                // Futures margin is not locked per order the way spot balances are.
+                tally.push(VenueReport::Balance {
+                    asset: asset(entry.asset, "futures account")?,
+                    free: entry.wallet_balance,
+                    locked: Qty::ZERO,
+                })?;
+            }
+            for position in &reply.positions {
+                position_report(position, context, tally)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn position_report(
+    position: &PositionRisk<'_>,
+    context: &ReplyContext<'_>,
+    tally: &mut Tally<'_>,
+) -> Result<(), ParseError> {
+    match one_way_position(
+        context.symbols,
+        position.symbol,
+        position.position_side,
+        position.position_amt,
+        position.entry_price,
+        "position",
+    )? {
+        Some(report) => tally.push(report),
+        None => {
+            tally.skipped += 1;
+            Ok(())
+        }
+    }
+}
