@@ -438,7 +438,7 @@ fn engine_holds_the_exchange_book(market: Market, faults: bool) {
     let mut config = simex_support::config(market, Speed::Times(50.0), true);
     config.client_queue_frames = 1 << 20;
     let handle = simex_support::start(config);
-    let (mut source, _id) = market_source(&handle, market, "engine");
+    let (mut source, _id) = market_source(&handle, market, &format!("engine-{market:?}-{faults}"));
     let dir = tempfile::tempdir().expect("temp dir");
     let (journal, _) = JournalWriter::open(&JournalConfig::new(dir.path())).expect("open journal");
     let mut registry = Registry::new();
