@@ -516,6 +516,59 @@ fn margin_orders_borrow_repay_and_auto_borrow_repay_can_be_refused() {
         .body
         .as_array()
         .is_some_and(|t| t.len() >= 2 && t[0]["isIsolated"] == false));
+    let resting = rest.signed(
+        &handle,
+        "POST",
+        "/sapi/v1/margin/order",
+        &p(&[
+            ("symbol", "BTCUSDT"),
+            ("side", "BUY"),
+            ("type", "LIMIT"),
+            ("timeInForce", "GTC"),
+            ("quantity", "0.01"),
+            ("price", "50000"),
+            ("newClientOrderId", "m-limit"),
+        ]),
+    );
+    assert_eq!(resting.body["status"], "NEW", "{}", resting.text);
+    let queried = rest.signed(
+        &handle,
+        "GET",
+        "/sapi/v1/margin/order",
+        &p(&[("symbol", "BTCUSDT"), ("origClientOrderId", "m-limit")]),
+    );
+    assert_eq!(
+        (
+            queried.body["status"].as_str(),
+            queried.body["isIsolated"].as_bool()
+        ),
+        (Some("NEW"), Some(false))
+    );
+    let open = rest.signed(
+        &handle,
+        "GET",
+        "/sapi/v1/margin/openOrders",
+        &p(&[("symbol", "BTCUSDT")]),
+    );
+    assert_eq!(open.body.as_array().map(Vec::len), Some(1));
+    let spot_open = rest.signed(
+        &handle,
+        "GET",
+        "/api/v3/openOrders",
+        &p(&[("symbol", "BTCUSDT")]),
+    );
+    assert_eq!(
+        spot_open.body.as_array().map(Vec::len),
+        Some(0),
+        "margin and spot are separate accounts"
+    );
+    let canceled = rest.signed(
+        &handle,
+        "DELETE",
+        "/sapi/v1/margin/order",
+        &p(&[("symbol", "BTCUSDT"), ("origClientOrderId", "m-limit")]),
+    );
+    assert_eq!(canceled.body["status"], "CANCELED");
     let venue = handle.account(Market::Spot).expect("served");
     assert!(venue
         .trades

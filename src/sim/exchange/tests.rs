@@ -742,3 +742,174 @@ fn the_same_inputs_give_the_same_events() {
     assert_eq!(first_events, second_events);
     assert_eq!(first_state, second_state);
 }
+
+#[test]
+fn bnb_fees_are_charged_at_the_bnb_price_and_fall_back_to_quote_when_bnb_runs_out() {
+    let mut ex = exchange(false);
+    ex.commission_asset = CommissionAsset::Bnb;
+    let book = book();
+    let placed = ex
+        .place(
+            order(AccountKind::Spot, Side::Buy, OrderType::Market, "0.1", None),
+            &OneBook(&book),
+            1,
+        )
+        .expect("accepted");
+    let fill = &placed.fills[0];
+    // 6000.1 × 0.001 = 6.0001 USDT, at 500 USDT a BNB.
+    assert_eq!(
+        (fill.commission, fill.commission_asset.as_str()),
+        (q("0.0120002"), "BNB")
+    );
+    let held = |ex: &Exchange, asset: &str| {
+        ex.balances(AccountKind::Spot)
+            .into_iter()
+            .find(|b| b.asset == asset)
+            .map(|b| b.free)
+    };
+    assert_eq!(held(&ex, "BNB"), Some(q("0.9879998")));
+    assert_eq!(
+        held(&ex, "USDT"),
+        Some(q("93999.9")),
+        "only the price was paid in USDT"
+    );
+    ex.spot.credit("BNB", q("-0.9879998"));
+    let placed = ex
+        .place(
+            order(AccountKind::Spot, Side::Buy, OrderType::Market, "0.1", None),
+            &OneBook(&book),
+            2,
+        )
+        .expect("accepted");
+    assert_eq!(placed.fills[0].commission_asset, "USDT");
+}
+
+#[test]
+fn spot_stop_loss_and_take_profit_work_as_market_orders_once_triggered_where_allowed() {
+    let mut setup_rules = symbol_rules(&info(false), false).expect("parses");
+    setup_rules[0]
+        .order_types
+        .extend(["STOP_LOSS".to_owned(), "TAKE_PROFIT".to_owned()]);
+    let mut ex = exchange(false);
+    ex.rules = setup_rules
+        .into_iter()
+        .map(|r| (r.instrument.symbol.clone(), r))
+        .collect();
+    let book = book();
+    let books = OneBook(&book);
+    ex.on_trade("BTCUSDT", p("60000.00"), q("0.01"), &books, 1);
+    let mut take_profit = order(
+        AccountKind::Spot,
+        Side::Sell,
+        OrderType::TakeProfit,
+        "0.1",
+        None,
+    );
+    take_profit.stop_price = Some(p("60500.00"));
+    let mut stop_loss = order(
+        AccountKind::Spot,
+        Side::Sell,
+        OrderType::StopLoss,
+        "0.1",
+        None,
+    );
+    stop_loss.stop_price = Some(p("59500.00"));
+    let tp = ex
+        .place(take_profit, &books, 2)
+        .expect("accepted")
+        .order
+        .order_id;
+    let sl = ex
+        .place(stop_loss, &books, 3)
+        .expect("accepted")
+        .order
+        .order_id;
+    ex.on_trade("BTCUSDT", p("60500.00"), q("0.01"), &books, 4);
+    let status = |ex: &Exchange, id| ex.order(id).map(|o| o.status);
+    assert_eq!(
+        status(&ex, tp),
+        Some(OrderStatus::Filled),
+        "sold at market into the bids"
+    );
+    assert_eq!(status(&ex, sl), Some(OrderStatus::New));
+    ex.on_trade("BTCUSDT", p("59499.00"), q("0.01"), &books, 5);
+    assert_eq!(status(&ex, sl), Some(OrderStatus::Filled));
+    assert_eq!(
+        ex.trades(AccountKind::Spot, "BTCUSDT", Some(sl), None, 10)[0].price,
+        p("60000.00")
+    );
+}
+
+#[test]
+fn a_futures_stop_algo_places_a_limit_order_at_its_price_when_triggered() {
+    let mut ex = exchange(true);
+    let book = book();
+    let books = OneBook(&book);
+    ex.on_trade("BTCUSDT", p("60000.00"), q("0.01"), &books, 1);
+    let stop = NewAlgo {
+        symbol: "BTCUSDT".into(),
+        side: Side::Buy,
+        order_type: OrderType::FuturesStop,
+        time_in_force: Some(Tif::Gtc),
+        qty: Some(q("0.2")),
+        price: Some(p("60001.50")),
+        trigger_price: p("60100.00"),
+        working_type: WorkingType::ContractPrice,
+        close_position: false,
+        price_protect: false,
+        reduce_only: false,
+        client_algo_id: None,
+        force_partial: false,
+    };
+    let algo = ex.place_algo(stop, &books, 2).expect("accepted");
+    ex.on_trade("BTCUSDT", p("60100.00"), q("0.01"), &books, 3);
+    let algo = ex.query_algo(&AlgoRef::Id(algo.algo_id)).expect("known");
+    assert_eq!(
+        algo.status,
+        AlgoStatus::Triggered,
+        "its limit order rests, partly filled"
+    );
+    let placed = ex
+        .order(algo.actual_order_id.expect("placed"))
+        .expect("known");
+    assert_eq!(
+        (placed.order_type, placed.price, placed.algo_id),
+        (OrderType::Limit, p("60001.50"), Some(algo.algo_id))
+    );
+    assert_eq!(
+        (placed.status, placed.executed_qty),
+        (OrderStatus::PartiallyFilled, q("0.1"))
+    );
+    assert_eq!(ex.positions()[0].qty, q("0.1"));
+}
+
+#[test]
+fn auto_borrow_repay_borrows_and_repays_when_the_venue_accepts_it() {
+    let mut ex = exchange(false);
+    let book = book();
+    let books = OneBook(&book);
+    let buy = NewOrder {
+        side_effect: SideEffectType::AutoBorrowRepay,
+        ..order(
+            AccountKind::Margin,
+            Side::Buy,
+            OrderType::Market,
+            "0.02",
+            None,
+        )
+    };
+    let placed = ex.place(buy, &books, 1).expect("borrows");
+    assert!(placed.order.borrowed.is_some());
+    ex.auto_borrow_repay = false;
+    let again = NewOrder {
+        side_effect: SideEffectType::AutoBorrowRepay,
+        ..order(
+            AccountKind::Margin,
+            Side::Buy,
+            OrderType::Market,
+            "0.02",
+            None,
+        )
+    };
+    assert_eq!(ex.place(again, &books, 2).expect_err("retired").code, -1100);
+}
