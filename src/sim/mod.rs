@@ -13,9 +13,9 @@
 //! (balances, positions), `exchange` (the venue state machine), `shapes_spot` and
 //! `shapes_futures` (wire JSON), `json_out` (ordered JSON writer), `auth` (params,
 //! signatures, recvWindow), `limits` (weights, order counts), `api` (operations shared by
-//! REST and WS API), `orders_http` (REST front door), `session` (order-side WebSocket
-//! loop), `ws_api`, `user_stream` (subscribers, listenKey, events), `order_side` (one
-//! market's shared order state), `wire` (wire-to-wire histogram).
+//! REST and WS API), `requests` (their parameters), `orders_http` (REST front door),
+//! `session` (order-side WebSocket loop), `ws_api`, `user_stream` (subscribers, listenKey,
+//! events), `order_side` (one market's shared order state), `wire` (wire-to-wire).
 
 mod account;
 mod api;
@@ -34,6 +34,7 @@ mod order_side;
 mod orders;
 mod orders_http;
 mod replay;
+mod requests;
 mod server;
 mod session;
 mod shapes_futures;
