@@ -150,6 +150,9 @@ struct SimexArgs {
     /// The simulator's clock minus the wall clock (server time, recvWindow checks).
     #[arg(long, value_name = "MS", allow_hyphen_values = true)]
     clock_skew_ms: Option<i64>,
+    /// Count the exchangeInfo rate limits in the headers but never refuse (benchmarks).
+    #[arg(long)]
+    no_rate_limits: bool,
 }
 
 fn main() -> ExitCode {
@@ -391,6 +394,9 @@ fn simex_config(args: &SimexArgs) -> anyhow::Result<SimexConfig> {
     faults.drop_order_connections += args.drop_order_connections;
     if let Some(skew) = args.clock_skew_ms {
         config.orders.clock_skew_ms = skew;
+    }
+    if args.no_rate_limits {
+        config.orders.enforce_rate_limits = false;
     }
     Ok(config)
 }

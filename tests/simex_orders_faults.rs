@@ -29,11 +29,12 @@ fn market_buy(qty: &str) -> Value {
 fn throttled_clients_get_429_with_retry_after_then_a_418_ban_if_they_keep_going() {
     let handle = frozen();
     let rest = Rest::new(&handle, Market::Spot);
-    handle.throttle(2, Duration::from_secs(1), Duration::from_millis(1_500));
+    // A long Retry-After, so the immediate second request surely comes before it ran out.
+    handle.throttle(2, Duration::from_secs(5), Duration::from_millis(1_500));
     let first = rest.send("GET", "/api/v3/time", "", "");
     assert_eq!(
         (first.status, first.code(), first.header("Retry-After")),
-        (429, Some(-1003), Some("1"))
+        (429, Some(-1003), Some("5"))
     );
     let eager = rest.send("GET", "/api/v3/time", "", "");
     assert_eq!(
@@ -60,7 +61,7 @@ fn throttled_clients_get_429_with_retry_after_then_a_418_ban_if_they_keep_going(
     std::thread::sleep(Duration::from_millis(350));
     assert_eq!(rest.send("GET", "/api/v3/time", "", "").status, 200);
     let mut api = WsApi::connect(&handle, Market::Spot);
-    handle.throttle(1, Duration::from_secs(1), Duration::from_secs(1));
+    handle.throttle(1, Duration::from_secs(5), Duration::from_secs(1));
     let server_ms = handle.server_time_ms(Market::Spot).expect("served");
     let limited = api.call(&handle, "account.status", json!({}), true);
     assert_eq!(
@@ -74,7 +75,7 @@ fn throttled_clients_get_429_with_retry_after_then_a_418_ban_if_they_keep_going(
         .as_u64()
         .expect("epoch ms");
     assert!(
-        retry_at >= server_ms + 1_000,
+        retry_at >= server_ms + 5_000,
         "retryAfter is an epoch ms timestamp, not seconds"
     );
     let banned = api.call(&handle, "account.status", json!({}), true);
@@ -353,4 +354,53 @@ fn wire_to_wire_times_each_order_from_the_last_market_frame_written() {
     );
     assert!(histogram.min() > 0);
     handle.stop().expect("clean stop");
+}
+
+#[test]
+fn exchange_info_order_limits_refuse_the_51st_order_in_10_seconds_unless_disabled() {
+    let place = |handle: &kestrel::sim::SimexHandle, n: usize| {
+        let rest = Rest::new(handle, Market::Spot);
+        (0..n)
+            .map(|_| {
+                let reply = rest.signed(
+                    handle,
+                    "POST",
+                    "/api/v3/order",
+                    &p(&[
+                        ("symbol", "BTCUSDT"),
+                        ("side", "SELL"),
+                        ("type", "LIMIT"),
+                        ("timeInForce", "GTC"),
+                        ("quantity", "0.0002"),
+                        ("price", "90000"),
+                    ]),
+                );
+                (
+                    reply.status,
+                    reply.code(),
+                    reply.header("Retry-After").map(str::to_owned),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let enforced = frozen();
+    // Windows are fixed 10 s slices of the server clock: start early in one so all 51
+    // orders land in it.
+    let into_window = enforced.server_time_ms(Market::Spot).expect("served") % 10_000;
+    if into_window > 5_000 {
+        std::thread::sleep(Duration::from_millis(10_050 - into_window));
+    }
+    let replies = place(&enforced, 51);
+    assert!(replies[..50].iter().all(|r| r.0 == 200), "{replies:?}");
+    assert_eq!(
+        replies[50],
+        (429, Some(-1015), None),
+        "order limits carry no Retry-After"
+    );
+    enforced.stop().expect("clean stop");
+    let mut cfg = config(Market::Spot, Speed::AsFastAsPossible, false);
+    cfg.orders.enforce_rate_limits = false;
+    let counting = start(cfg);
+    assert!(place(&counting, 51).iter().all(|r| r.0 == 200));
+    counting.stop().expect("clean stop");
 }

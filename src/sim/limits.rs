@@ -64,6 +64,8 @@ pub(crate) struct OverLimit {
 pub(crate) struct RateLimiter {
     weights: Mutex<Vec<Counter>>,
     orders: Mutex<Vec<Counter>>,
+    /// Refuse over-limit requests (else only count and report them).
+    enforce: bool,
 }
 
 /// What a request used, for the reply's headers and `rateLimits`.
@@ -75,8 +77,9 @@ pub(crate) struct Usage {
 }
 
 impl RateLimiter {
-    /// The limits `exchange_info` announces (none when it announces none).
-    pub fn new(exchange_info: &str, futures: bool) -> Self {
+    /// The limits `exchange_info` announces (none when it announces none); `enforce`
+    /// false only counts (for benchmarks that outrun Binance's order limits).
+    pub fn new(exchange_info: &str, futures: bool, enforce: bool) -> Self {
         use crate::core::instrument::Market;
         let market = if futures {
             Market::UsdmFutures
@@ -100,6 +103,7 @@ impl RateLimiter {
         Self {
             weights: Mutex::new(counters(RateLimitKind::RequestWeight)),
             orders: Mutex::new(counters(RateLimitKind::Orders)),
+            enforce,
         }
     }
 
@@ -112,7 +116,7 @@ impl RateLimiter {
         for counter in counters.iter_mut() {
             counter.roll(now_ms);
             counter.count += u64::from(weight);
-            if counter.count > u64::from(counter.limit.limit) {
+            if self.enforce && counter.count > u64::from(counter.limit.limit) {
                 return Err(OverLimit {
                     code: -1003,
                     msg: format!(
@@ -137,7 +141,7 @@ impl RateLimiter {
         for counter in counters.iter_mut() {
             counter.roll(now_ms);
             counter.count += 1;
-            if counter.count > u64::from(counter.limit.limit) {
+            if self.enforce && counter.count > u64::from(counter.limit.limit) {
                 return Err(OverLimit {
                     code: -1015,
                     msg: format!(
@@ -214,7 +218,7 @@ mod tests {
 
     #[test]
     fn windows_count_report_and_refuse_then_roll_over() {
-        let limiter = RateLimiter::new(INFO, false);
+        let limiter = RateLimiter::new(INFO, false, true);
         let mut usage = limiter.use_weight(4, 60_500).expect("under the limit");
         limiter
             .count_order(&mut usage, 60_500)

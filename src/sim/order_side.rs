@@ -94,7 +94,7 @@ impl OrderSide {
                 SPOT_FIRST_ORDER_ID
             },
         };
-        let limiter = RateLimiter::new(&state.exchange_info, futures);
+        let limiter = RateLimiter::new(&state.exchange_info, futures, config.enforce_rate_limits);
         Ok(Self {
             market: state.market,
             limiter,
