@@ -10,15 +10,11 @@ use std::time::{Duration, Instant};
 
 use kestrel::sim::{Market, Speed};
 use serde_json::{json, Value};
-use simex_support::orders::{dec, q, Rest, WsApi};
+use simex_support::orders::{dec, params as p, q, Rest, WsApi};
 use simex_support::{config, next_text, start, ws_connect, DEPTH, TIMEOUT};
 
 fn frozen() -> kestrel::sim::SimexHandle {
     start(config(Market::Spot, Speed::AsFastAsPossible, false))
-}
-
-fn p(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
-    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
 }
 
 fn market_buy(qty: &str) -> Value {

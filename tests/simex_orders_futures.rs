@@ -11,16 +11,12 @@ use kestrel::core::Price;
 use kestrel::sim::{Market, SimexHandle, Speed};
 use serde_json::Value;
 use simex_support::orders::{
-    assert_shape, dec, nautilus, nautilus_dir, q, top_of_book, trades_after, Rest,
+    assert_shape, dec, nautilus, nautilus_dir, params as p, q, top_of_book, trades_after, Rest,
 };
 use simex_support::{config, start, ws_connect, ClientStream, TIMEOUT, USDM_CAPTURE};
 use tungstenite::{Message, WebSocket};
 
 const FAPI_DEPTH: &str = "/fapi/v1/depth";
-
-fn p(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
-    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
-}
 
 /// Frames of a private stream until `wanted` has matched `count` events (all kept).
 fn read_until(

@@ -11,7 +11,8 @@ use kestrel::core::Price;
 use kestrel::sim::{AccountKind, Market, Speed};
 use serde_json::Value;
 use simex_support::orders::{
-    assert_shape, dec, hmac_hex, nautilus, nautilus_dir, q, top_of_book, trades_after, Rest,
+    assert_shape, dec, hmac_hex, nautilus, nautilus_dir, params as p, q, top_of_book, trades_after,
+    Rest,
 };
 use simex_support::{config, start, SPOT_CAPTURE, TIMEOUT};
 
@@ -19,10 +20,6 @@ use simex_support::{config, start, SPOT_CAPTURE, TIMEOUT};
 /// as-fast-as-possible replay waits.
 fn frozen(tls: bool) -> kestrel::sim::SimexHandle {
     start(config(Market::Spot, Speed::AsFastAsPossible, tls))
-}
-
-fn p(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
-    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
 }
 
 #[test]

@@ -45,7 +45,6 @@ pub(crate) fn read_head(
     buf: &mut Vec<u8>,
     mut retry: impl FnMut() -> bool,
 ) -> io::Result<HeadRead> {
-    let mut chunk = [0u8; 4096];
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             return Ok(parse_head(&buf[..end + 4]).map_or(HeadRead::Invalid, HeadRead::Head));
@@ -53,9 +52,27 @@ pub(crate) fn read_head(
         if buf.len() > MAX_HEAD {
             return Ok(HeadRead::Invalid);
         }
+        if !read_more(reader, buf, &mut retry)? {
+            return Ok(HeadRead::Closed);
+        }
+    }
+}
+
+/// Appends what one read returns to `buf`; false when the peer closed. A read timeout
+/// (used to look at the stop flag) reads again while `retry` says so.
+fn read_more(
+    reader: &mut impl Read,
+    buf: &mut Vec<u8>,
+    retry: &mut impl FnMut() -> bool,
+) -> io::Result<bool> {
+    let mut chunk = [0u8; 4096];
+    loop {
         match reader.read(&mut chunk) {
-            Ok(0) => return Ok(HeadRead::Closed),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(0) => return Ok(false),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return Ok(true);
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -119,17 +136,9 @@ pub(crate) fn read_body(
     if content_length > MAX_BODY {
         return Ok(None);
     }
-    let mut chunk = [0u8; 4096];
     while buf.len() < head_len + content_length {
-        match reader.read(&mut chunk) {
-            Ok(0) => return Ok(None),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) && retry() => {}
-            Err(e) => return Err(e),
+        if !read_more(reader, buf, &mut retry)? {
+            return Ok(None);
         }
     }
     let body = &buf[head_len..head_len + content_length];

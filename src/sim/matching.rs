@@ -3,6 +3,8 @@
 //! resting limit orders in price-time priority, and which of them the replayed book or a
 //! replayed trade crosses. Never: reads the clock, books funds, or changes the replayed
 //! book (the capture stays the exchange's truth; what we took is remembered beside it).
+//!
+//! Our own orders never trade with each other: takers walk only the replayed book.
 
 use std::collections::HashMap;
 

@@ -3,6 +3,10 @@
 //! the user-data subscribers the venue's events go to, and the replay's hooks (depth diffs
 //! and trades reach the venue as they are replayed). Never: parses requests or writes to
 //! sockets.
+//!
+//! The simulator's clock is the wall clock plus `clock_skew_ms`, not the replay clock:
+//! `/time` reports it, recvWindow is checked against it, and transact and event times use
+//! it, so a client that syncs with `/time` signs valid timestamps at any replay speed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

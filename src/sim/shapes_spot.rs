@@ -45,6 +45,24 @@ fn conditional(order: &SimOrder) -> bool {
     order.order_type.trigger().is_some()
 }
 
+/// The order fields every spot shape prints in the same order: price through side.
+fn core_fields(o: &mut Obj<'_>, order: &SimOrder, d: SpotDecimals, margin: bool) {
+    o.dec("price", order.price.raw(), d.price)
+        .dec("origQty", order.orig_qty.raw(), d.qty)
+        .dec("executedQty", order.executed_qty.raw(), d.qty);
+    if !margin {
+        o.dec("origQuoteOrderQty", order.orig_quote_qty.raw(), d.price);
+    }
+    o.dec("cummulativeQuoteQty", order.cum_quote.raw(), d.price)
+        .str("status", order.status.as_str())
+        .str("timeInForce", order.time_in_force.as_str())
+        .str("type", order.order_type.as_str())
+        .str("side", order.side.as_str());
+    if conditional(order) {
+        o.dec("stopPrice", order.stop_price.raw(), d.price);
+    }
+}
+
 /// The fields a RESULT response and an OCO order report share.
 fn result_fields(
     o: &mut Obj<'_>,
@@ -59,21 +77,8 @@ fn result_fields(
         o.int("orderListId", order.order_list_id);
     }
     o.str("clientOrderId", &order.client_order_id)
-        .uint("transactTime", transact_ms)
-        .dec("price", order.price.raw(), d.price)
-        .dec("origQty", order.orig_qty.raw(), d.qty)
-        .dec("executedQty", order.executed_qty.raw(), d.qty);
-    if !margin {
-        o.dec("origQuoteOrderQty", order.orig_quote_qty.raw(), d.price);
-    }
-    o.dec("cummulativeQuoteQty", order.cum_quote.raw(), d.price)
-        .str("status", order.status.as_str())
-        .str("timeInForce", order.time_in_force.as_str())
-        .str("type", order.order_type.as_str())
-        .str("side", order.side.as_str());
-    if conditional(order) {
-        o.dec("stopPrice", order.stop_price.raw(), d.price);
-    }
+        .uint("transactTime", transact_ms);
+    core_fields(o, order, d, margin);
     if margin {
         o.bool("isIsolated", false);
     } else {
@@ -198,20 +203,7 @@ fn cancel_fields(
     if !margin {
         o.uint("transactTime", transact_ms);
     }
-    o.dec("price", order.price.raw(), d.price)
-        .dec("origQty", order.orig_qty.raw(), d.qty)
-        .dec("executedQty", order.executed_qty.raw(), d.qty);
-    if !margin {
-        o.dec("origQuoteOrderQty", order.orig_quote_qty.raw(), d.price);
-    }
-    o.dec("cummulativeQuoteQty", order.cum_quote.raw(), d.price)
-        .str("status", order.status.as_str())
-        .str("timeInForce", order.time_in_force.as_str())
-        .str("type", order.order_type.as_str())
-        .str("side", order.side.as_str());
-    if conditional(order) {
-        o.dec("stopPrice", order.stop_price.raw(), d.price);
-    }
+    core_fields(o, order, d, margin);
     if margin {
         o.bool("isIsolated", false);
     }

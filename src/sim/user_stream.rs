@@ -36,6 +36,18 @@ pub(crate) struct Subscriber {
     pub alive: Arc<AtomicBool>,
 }
 
+impl Subscriber {
+    /// A subscription for `target` fed through the connection behind `link`.
+    pub fn of(target: Target, link: &Link) -> Self {
+        Self {
+            target,
+            queue: link.events.clone(),
+            waker: Arc::clone(&link.waker),
+            alive: Arc::clone(&link.alive),
+        }
+    }
+}
+
 /// The futures account's listenKey.
 #[derive(Clone, Debug)]
 struct ListenKey {
@@ -337,14 +349,10 @@ pub(crate) fn serve_private(
 
 impl Handler for PrivateStream {
     fn on_open(&mut self, link: &Link) {
-        self.venue.users.subscribe(Subscriber {
-            target: Target::Futures {
-                listen_key: self.listen_key.clone(),
-            },
-            queue: link.events.clone(),
-            waker: Arc::clone(&link.waker),
-            alive: Arc::clone(&link.alive),
-        });
+        let target = Target::Futures {
+            listen_key: self.listen_key.clone(),
+        };
+        self.venue.users.subscribe(Subscriber::of(target, link));
     }
 
     fn on_text(&mut self, _text: &str, _read_ns: u64, _link: &Link) -> Vec<Outgoing> {

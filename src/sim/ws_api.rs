@@ -133,12 +133,9 @@ impl WsApi {
 
     fn subscribe(&mut self, link: &Link) -> String {
         let subscription_id = NEXT_SUBSCRIPTION_ID.fetch_add(1, Ordering::AcqRel);
-        self.venue.users.subscribe(Subscriber {
-            target: Target::Spot { subscription_id },
-            queue: link.events.clone(),
-            waker: Arc::clone(&link.waker),
-            alive: Arc::clone(&link.alive),
-        });
+        self.venue
+            .users
+            .subscribe(Subscriber::of(Target::Spot { subscription_id }, link));
         self.subscriptions.push(subscription_id);
         format!("{{\"subscriptionId\":{subscription_id}}}")
     }

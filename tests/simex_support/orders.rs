@@ -30,6 +30,11 @@ pub fn hmac_hex(payload: &str) -> String {
         .collect()
 }
 
+/// Request parameters from literal pairs.
+pub fn params(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+}
+
 /// `k=v&…` in the given order.
 pub fn query(params: &[(&str, String)]) -> String {
     params

@@ -1,6 +1,11 @@
 //! Owns: the checks a new order passes before funds are looked at, in Binance's order:
 //! account and order type, filters (with futures' own codes), duplicates, open-order
 //! caps, post-only, immediate triggers, reduce-only. Never: changes the venue.
+//!
+//! Spot order types are those the symbol's exchangeInfo `orderTypes` lists: the bundled
+//! 2021 BTCUSDT entry has no `STOP_LOSS` or `TAKE_PROFIT` (the `_LIMIT` kinds it has), so
+//! those are refused as Binance refused them then. Futures filter breaches answer -1013
+//! `Filter failure: X` like spot, except the minimum notional (-4164).
 
 use crate::core::{Price, Side};
 

@@ -2,6 +2,9 @@
 //! resting or expiring), resting orders filled when the replayed book crosses them or a
 //! replayed trade prints through them, and conditional orders triggered on the last price.
 //! Never: books money (`settle`) or checks requests (`checks`).
+//!
+//! A spot stop that triggers sends an `executionReport` with `x=NEW` and `w=true` before
+//! it trades (Binance's docs do not show the trigger event; this is the simulator's choice).
 
 use crate::core::{Price, Qty, Side};
 
@@ -97,14 +100,32 @@ impl Exchange {
                 .or_default()
                 .rest(order_id, side, price);
         } else {
-            self.finish(
-                order_id,
-                OrderStatus::Expired,
-                ExecType::Expired,
-                None,
-                now_ms,
-            );
+            self.expire(order_id, now_ms);
         }
+    }
+
+    /// Most a resting order may fill in one match: what is left, at most half of it under
+    /// the forced-partial fault, and no more than a reduce-only order can still reduce.
+    fn maker_cap(&self, order: &SimOrder, step: Qty) -> Qty {
+        let mut cap = order.remaining();
+        if order.force_partial {
+            cap = partial_cap(cap, step);
+        }
+        if self.futures && order.reduce_only {
+            cap = cap.min(self.reducible(order));
+        }
+        cap
+    }
+
+    /// Ends an order that can no longer trade (a taker's unfilled rest, IOC, FOK).
+    fn expire(&mut self, order_id: u64, now_ms: u64) {
+        self.finish(
+            order_id,
+            OrderStatus::Expired,
+            ExecType::Expired,
+            None,
+            now_ms,
+        );
     }
 
     /// How much of a futures reduce-only order can still reduce the position.
@@ -153,22 +174,11 @@ impl Exchange {
             return;
         }
         let step = self.step(&order.symbol, false);
-        let mut max_qty = order.remaining();
-        if order.force_partial {
-            max_qty = partial_cap(max_qty, step);
-        }
-        if self.futures && order.reduce_only {
-            max_qty = max_qty.min(self.reducible(&order));
-            if !max_qty.is_positive() {
-                self.finish(
-                    order_id,
-                    OrderStatus::Expired,
-                    ExecType::Expired,
-                    None,
-                    now_ms,
-                );
-                return;
-            }
+        let max_qty = self.maker_cap(&order, step);
+        if !max_qty.is_positive() {
+            // A reduce-only order whose position is gone.
+            self.expire(order_id, now_ms);
+            return;
         }
         let limits = TakeLimits {
             limit: Some(price),
@@ -213,14 +223,7 @@ impl Exchange {
                 continue;
             };
             let step = self.step(symbol, false);
-            let mut take = order.remaining().min(left);
-            if order.force_partial {
-                take = take.min(partial_cap(order.remaining(), step));
-            }
-            if self.futures && order.reduce_only {
-                take = take.min(self.reducible(&order));
-            }
-            let take = take.floor_to(step);
+            let take = self.maker_cap(&order, step).min(left).floor_to(step);
             if take.is_positive() {
                 left = left.saturating_sub(take);
                 self.fill(order_id, limit, take, true, now_ms);

@@ -5,6 +5,11 @@
 //! causes. Never: reads the clock (every call takes `now_ms`), touches a socket, or formats
 //! wire JSON (`shapes` does).
 //!
+//! Futures accounts are one-way (`positionSide` BOTH) and cross, every symbol at one
+//! leverage, with the replayed book's mid as the mark price; no funding or liquidation.
+//! Margin is cross only, interest-free, and may borrow while total assets stay at least
+//! 1.25 × liabilities.
+//!
 //! Layout: this file holds the venue's state, order entry, fills and closing; `checks`
 //! validates requests; `funds` reserves money before an order works; `market` is what the
 //! replayed market does to our orders; `settle` books fills into accounts; `queries` reads
