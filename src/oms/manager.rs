@@ -95,7 +95,12 @@ pub struct OmsCounters {
     pub stale_reports: u64,
     pub adopted_orders: u64,
     pub outbox_full: u64,
+    /// Orders the venue never answered about, even after every status query.
+    pub unanswered: u64,
 }
+
+/// Status queries sent about one unanswered order before it is reported as unanswered.
+const MAX_STATUS_QUERIES: u8 = 3;
 
 /// One tracked order.
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +122,8 @@ struct Order {
     retry_at_ns: u64,
     retries: u8,
     queried: bool,
+    /// Status queries sent since the last answer.
+    queries: u8,
     /// Listed by the venue during the current reconciliation.
     listed: bool,
     cause_recv_ns: u64,
@@ -300,6 +307,7 @@ impl<L: Ledger> OrderManager<L> {
             retry_at_ns: 0,
             retries: 0,
             queried: false,
+            queries: 0,
             listed: false,
             cause_recv_ns: 0,
         });
@@ -434,7 +442,7 @@ impl<L: Ledger> OrderManager<L> {
         &mut self,
         now_ns: u64,
         commands: &mut Outbox<VenueCommand>,
-        _out: &mut OrderOutputs,
+        out: &mut OrderOutputs,
     ) {
         let timeout = self.config.ack_timeout_ns;
         let mut due: [(ClientOrderId, bool); 32] = [(ClientOrderId::default(), false); 32];
@@ -444,9 +452,16 @@ impl<L: Ledger> OrderManager<L> {
                 break;
             }
             let retry = order.retry_at_ns != 0 && now_ns >= order.retry_at_ns;
-            let unanswered = order.state.status == OrderStatus::PendingNew
+            // A new order or a cancel without an answer: ask, again after each timeout, up
+            // to the budget; a venue that never answers leaves the order pending (it may
+            // exist) and says so once in the journal.
+            let waiting = matches!(
+                order.state.status,
+                OrderStatus::PendingNew | OrderStatus::PendingCancel
+            );
+            let unanswered = waiting
                 && order.retry_at_ns == 0
-                && !order.queried
+                && order.queries <= MAX_STATUS_QUERIES
                 && now_ns.saturating_sub(order.sent_ns) >= timeout;
             if retry || unanswered {
                 due[n] = (*id, retry);
@@ -464,6 +479,18 @@ impl<L: Ledger> OrderManager<L> {
                 VenueCommand::Place(venue_order(order, self.config.margin))
             } else {
                 order.queried = true;
+                order.queries += 1;
+                if order.queries > MAX_STATUS_QUERIES {
+                    self.counters.unanswered += 1;
+                    self.journal(
+                        out,
+                        JournalMsg::note(
+                            now_ns,
+                            "venue never answered about an order; left pending",
+                        ),
+                    );
+                    continue;
+                }
                 self.counters.queries += 1;
                 VenueCommand::QueryOrder {
                     client_order_id: id,
@@ -497,6 +524,7 @@ impl<L: Ledger> OrderManager<L> {
                 };
                 order.state.venue_order_id = venue_order_id;
                 order.retry_at_ns = 0;
+                order.queries = 0;
                 if order.state.status == OrderStatus::PendingNew {
                     order.state.status = OrderStatus::New;
                     let update = order.state;
@@ -671,6 +699,7 @@ impl<L: Ledger> OrderManager<L> {
                     retry_at_ns: 0,
                     retries: 0,
                     queried: false,
+                    queries: 0,
                     listed: false,
                     cause_recv_ns: intent.cause_recv_ns,
                 };
@@ -1074,6 +1103,7 @@ impl<L: Ledger> OrderManager<L> {
             retry_at_ns: 0,
             retries: 0,
             queried: false,
+            queries: 0,
             listed: false,
             cause_recv_ns: order.cause_recv_ns,
         };
@@ -1156,6 +1186,7 @@ impl<L: Ledger> OrderManager<L> {
         }
         order.state.status = OrderStatus::PendingCancel;
         order.sent_ns = now_ns;
+        order.queries = 0;
         let command = VenueCommand::Cancel {
             client_order_id: id,
             symbol: order.state.symbol,
@@ -1278,6 +1309,7 @@ impl<L: Ledger> OrderManager<L> {
                 retry_at_ns: 0,
                 retries: 0,
                 queried: false,
+                queries: 0,
                 listed: false,
                 cause_recv_ns: 0,
             },

@@ -35,6 +35,7 @@ pub struct OmsMetrics {
     unprotected: Counter,
     adopted: Counter,
     outbox_full: Counter,
+    unanswered: Counter,
     equity: Gauge,
     realized: Gauge,
     unrealized: Gauge,
@@ -82,6 +83,10 @@ impl OmsMetrics {
             "oms_outbox_full_total",
             "Order-stage outputs dropped because an outbox was full",
         )?;
+        let unanswered = counter(
+            "orders_unanswered_total",
+            "Orders the venue never answered about, even after every status query",
+        )?;
         let mut rejected = |origin: &str| {
             registry.counter(
                 "orders_rejected_total",
@@ -106,6 +111,7 @@ impl OmsMetrics {
             unprotected,
             adopted,
             outbox_full,
+            unanswered,
             equity: gauge("equity_usd", "Account equity in the quote currency")?,
             realized: gauge("pnl_realized_usd", "Realized PnL in the quote currency")?,
             unrealized: gauge("pnl_unrealized_usd", "Unrealized PnL at the latest marks")?,
@@ -146,6 +152,7 @@ impl OmsMetrics {
             ),
             (&self.adopted, now.adopted_orders, last.adopted_orders),
             (&self.outbox_full, now.outbox_full, last.outbox_full),
+            (&self.unanswered, now.unanswered, last.unanswered),
         ];
         for (counter, value, before) in pairs {
             counter.add(value.saturating_sub(before));

@@ -346,8 +346,20 @@ fn an_unanswered_order_is_queried_and_a_fill_before_the_ack_counts() {
         commands.as_slice(),
         [VenueCommand::QueryOrder { client_order_id, .. }] if *client_order_id == order.client_order_id
     ));
+    // Asked again after each timeout, up to the budget; then a note, and the order stays
+    // pending (it may exist at the venue).
+    for _ in 0..2 {
+        h.timer(h.now + 6_000_000_000);
+        assert_eq!(h.drain().0.len(), 1, "asked again");
+    }
     h.timer(h.now + 6_000_000_000);
-    assert!(h.drain().0.is_empty(), "asked once");
+    let (commands, _, journal) = h.drain();
+    assert!(commands.is_empty());
+    assert!(matches!(journal.as_slice(), [JournalMsg::Note { .. }]));
+    assert_eq!(h.oms.counters().unanswered, 1);
+    assert_eq!(h.status(order.client_order_id), OrderStatus::PendingNew);
+    h.timer(h.now + 6_000_000_000);
+    assert!(h.drain().2.is_empty(), "said once");
     h.fill(&order, 5, "100", "0.1");
     assert_eq!(h.status(order.client_order_id), OrderStatus::Filled);
 }
