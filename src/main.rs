@@ -18,7 +18,9 @@ use kestrel::feed::ConfiguredSource;
 use kestrel::ops::OpsServer;
 use kestrel::ops::Registry;
 use kestrel::persist::JournalWriter;
-use kestrel::sim::{run_simex, FaultPlan, Market, MarketReplay, SimexConfig, Speed, StallPlan};
+use kestrel::sim::{
+    run_simex, FaultPlan, Market, MarketReplay, OrderSideConfig, SimexConfig, Speed, StallPlan,
+};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -55,8 +57,9 @@ enum Command {
     /// and prints a live status line and a summary. Run again on the same journal to continue.
     Paper(PaperCli),
     /// Run the local exchange simulator: Binance spot and USDⓈ-M market data (WS streams
-    /// and REST) replayed from recorded captures, with fault injection.
-    Simex(SimexArgs),
+    /// and REST) replayed from recorded captures, a matching engine behind the REST order
+    /// endpoints, WS API and user-data streams, with fault injection.
+    Simex(Box<SimexArgs>),
     /// Rebuild one symbol's order book offline from capture files through the live decoders
     /// and book code, and print it as JSON.
     Replay {
@@ -147,6 +150,43 @@ struct SimexArgs {
     /// Refuse connections (for reconnect-backoff tests).
     #[arg(long)]
     refuse_connections: bool,
+    /// Answer the next N REST / WS API requests with 429 (418 ban for a client that does
+    /// not wait the Retry-After).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    rate_limit: u64,
+    /// Retry-After of those 429s, in seconds.
+    #[arg(long, value_name = "SECS")]
+    retry_after_secs: Option<u64>,
+    /// Length of a 418 ban, in seconds.
+    #[arg(long, value_name = "SECS")]
+    ban_secs: Option<u64>,
+    /// Reject the next N signed requests with -1021.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    reject_timestamps: u64,
+    /// Hold every order acknowledgement this long.
+    #[arg(long, value_name = "MS")]
+    ack_delay_ms: Option<u64>,
+    /// Process the next N orders without answering them.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    lose_acks: u64,
+    /// Fill the next N orders at most half of what is left per match.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    partial_fills: u64,
+    /// Send the next N user-data events twice.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    duplicate_events: u64,
+    /// Deliver each of the next N user-data events after the event that follows it.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    reorder_events: u64,
+    /// Cut the connection right after each of the next N orders is processed.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    drop_order_connections: u64,
+    /// The simulator's clock minus the wall clock (server time, recvWindow checks).
+    #[arg(long, value_name = "MS", allow_hyphen_values = true)]
+    clock_skew_ms: Option<i64>,
+    /// Count the exchangeInfo rate limits in the headers but never refuse (benchmarks).
+    #[arg(long)]
+    no_rate_limits: bool,
 }
 
 fn main() -> ExitCode {
@@ -158,7 +198,7 @@ fn main() -> ExitCode {
             print!("{EXAMPLE}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Simex(args) => simex(args),
+        Command::Simex(args) => simex(*args),
         Command::Paper(args) => paper(args),
         Command::Replay {
             capture,
@@ -419,6 +459,7 @@ fn simex_config(args: &SimexArgs) -> anyhow::Result<SimexConfig> {
             pong_timeout_ms: None,
             client_queue_frames: 4096,
             cert_out: None,
+            orders: OrderSideConfig::default(),
         },
     };
     if args.cert_out.is_some() {
@@ -435,6 +476,22 @@ fn simex_config(args: &SimexArgs) -> anyhow::Result<SimexConfig> {
     faults.malformed_frames += args.malformed;
     faults.split_frames += args.split;
     faults.refuse_connections |= args.refuse_connections;
+    faults.rate_limit_requests += args.rate_limit;
+    faults.retry_after_secs = args.retry_after_secs.unwrap_or(faults.retry_after_secs);
+    faults.ban_secs = args.ban_secs.unwrap_or(faults.ban_secs);
+    faults.timestamp_rejects += args.reject_timestamps;
+    faults.ack_delay_ms = args.ack_delay_ms.unwrap_or(faults.ack_delay_ms);
+    faults.lose_acks += args.lose_acks;
+    faults.partial_fill_orders += args.partial_fills;
+    faults.duplicate_events += args.duplicate_events;
+    faults.reorder_events += args.reorder_events;
+    faults.drop_order_connections += args.drop_order_connections;
+    if let Some(skew) = args.clock_skew_ms {
+        config.orders.clock_skew_ms = skew;
+    }
+    if args.no_rate_limits {
+        config.orders.enforce_rate_limits = false;
+    }
     Ok(config)
 }
 

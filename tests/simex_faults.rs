@@ -63,7 +63,7 @@ fn stall_freezes_the_replay_clock_then_frames_resume() {
     handle.stall(Duration::from_secs(3));
     // Let a frame already past the pacing step land before reading the clock.
     std::thread::sleep(Duration::from_millis(200));
-    let time = || json(&get(&handle, Market::Spot, "/api/v3/time").1)["serverTime"].clone();
+    let time = || handle.replay_ms(Market::Spot).expect("spot is served");
     let before = time();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(time(), before, "no frame replayed during the stall");

@@ -98,6 +98,7 @@ pub fn run_paper(
         pong_timeout_ms: None,
         client_queue_frames: 1 << 20,
         cert_out: None,
+        orders: sim::OrderSideConfig::default(),
     })
     .context("starting the simulator")?;
     let port = simex

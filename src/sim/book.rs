@@ -1,6 +1,6 @@
 //! Owns: the simulator's exchange-side order book for one symbol: the recorded REST
 //! snapshot with the capture's depth diffs applied on top. This is the exchange's truth that
-//! REST snapshots are cut from and that the matching engine will later trade against.
+//! REST snapshots are cut from and that the matching engine trades against.
 //! Never: reformats a price or quantity (levels keep the exchange's decimal text), or syncs
 //! the way a client does (that is the engine's book code).
 
@@ -8,6 +8,10 @@ use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use crate::core::decimal::parse_raw;
+use crate::core::{Price, Qty, Side};
+
+use super::exchange::BookSource;
+use super::matching::ReplayedBook;
 
 /// One price level as the exchange formats it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +192,46 @@ impl ExchangeBook {
         push_levels(&mut out, self.asks().take(limit));
         out.push('}');
         out
+    }
+}
+
+impl ReplayedBook for ExchangeBook {
+    fn visit_levels(&self, side: Side, visit: &mut dyn FnMut(Price, Qty) -> bool) {
+        let mut each = |raw: i128, level: &Level| match Qty::parse(&level.qty) {
+            Ok(qty) => visit(Price::from_raw(raw), qty),
+            // Quantities were read from the exchange's own text; keep walking past a bad one.
+            Err(_) => true,
+        };
+        match side {
+            Side::Buy => {
+                for (Reverse(raw), level) in &self.bids {
+                    if !each(*raw, level) {
+                        return;
+                    }
+                }
+            }
+            Side::Sell => {
+                for (raw, level) in &self.asks {
+                    if !each(*raw, level) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn level_qty(&self, side: Side, price: Price) -> Option<Qty> {
+        let level = match side {
+            Side::Buy => self.bids.get(&Reverse(price.raw())),
+            Side::Sell => self.asks.get(&price.raw()),
+        }?;
+        Qty::parse(&level.qty).ok()
+    }
+}
+
+impl BookSource for std::collections::HashMap<String, ExchangeBook> {
+    fn book(&self, symbol: &str) -> Option<&dyn ReplayedBook> {
+        self.get(symbol).map(|b| b as &dyn ReplayedBook)
     }
 }
 

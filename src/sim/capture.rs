@@ -47,6 +47,11 @@ impl StreamFrame {
     pub fn is_depth_diff(&self) -> bool {
         self.data().starts_with("{\"e\":\"depthUpdate\"")
     }
+
+    /// Whether the payload is a public `trade`.
+    pub fn is_trade(&self) -> bool {
+        self.data().starts_with("{\"e\":\"trade\"")
+    }
 }
 
 /// Finds the stream name and payload of a combined-stream envelope.

@@ -1,9 +1,14 @@
 //! Owns: the simulator's configuration (`[simex]` in TOML, or built by tests). Never: opens
 //! files or sockets.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::core::{Price, Qty, Ratio};
+
+use super::auth::ApiKey;
 
 /// Which Binance market a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
@@ -69,7 +74,7 @@ pub struct StallPlan {
 }
 
 /// Faults active from the start; tests add more through the handle.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultPlan {
     /// Depth frames whose `[U, u]` overlaps one of these inclusive ranges are not sent.
@@ -90,6 +95,151 @@ pub struct FaultPlan {
     /// Accept and immediately close every connection.
     #[serde(default)]
     pub refuse_connections: bool,
+    /// Answer the next this many REST / WS API requests with 429 (a client that does not
+    /// wait the Retry-After is then banned with 418).
+    #[serde(default)]
+    pub rate_limit_requests: u64,
+    /// Retry-After of those 429s (seconds).
+    #[serde(default = "default_retry_after_secs")]
+    pub retry_after_secs: u64,
+    /// Length of a 418 ban (seconds).
+    #[serde(default = "default_ban_secs")]
+    pub ban_secs: u64,
+    /// Reject the next this many signed requests with -1021 (timestamp outside recvWindow).
+    #[serde(default)]
+    pub timestamp_rejects: u64,
+    /// Hold every order acknowledgement (REST and WS API) this long after processing.
+    #[serde(default)]
+    pub ack_delay_ms: u64,
+    /// Process the next this many orders but never answer them.
+    #[serde(default)]
+    pub lose_acks: u64,
+    /// Fill the next this many orders at most half of what is left per match.
+    #[serde(default)]
+    pub partial_fill_orders: u64,
+    /// Send the next this many user-data events twice.
+    #[serde(default)]
+    pub duplicate_events: u64,
+    /// Deliver the next this many user-data events after the event that follows them.
+    #[serde(default)]
+    pub reorder_events: u64,
+    /// Close the connection right after each of the next this many orders is processed.
+    #[serde(default)]
+    pub drop_order_connections: u64,
+}
+
+impl Default for FaultPlan {
+    fn default() -> Self {
+        Self {
+            skip_update_ids: Vec::new(),
+            drop_every_ms: None,
+            stall: None,
+            malformed_frames: 0,
+            split_frames: 0,
+            refuse_connections: false,
+            rate_limit_requests: 0,
+            retry_after_secs: default_retry_after_secs(),
+            ban_secs: default_ban_secs(),
+            timestamp_rejects: 0,
+            ack_delay_ms: 0,
+            lose_acks: 0,
+            partial_fill_orders: 0,
+            duplicate_events: 0,
+            reorder_events: 0,
+            drop_order_connections: 0,
+        }
+    }
+}
+
+fn default_retry_after_secs() -> u64 {
+    1
+}
+
+fn default_ban_secs() -> u64 {
+    120
+}
+
+/// Which asset spot fees are charged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeeAsset {
+    /// The symbol's quote asset.
+    #[default]
+    Quote,
+    /// BNB at `bnb_price`, the quote asset when BNB runs short.
+    Bnb,
+}
+
+/// The order side: keys, starting balances, fees and venue behaviour.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderSideConfig {
+    /// Accepted API keys (default: the key pair of Binance's signing examples).
+    pub api_keys: Vec<ApiKey>,
+    /// Spot balances at start, asset → amount.
+    pub spot_balances: BTreeMap<String, Qty>,
+    /// Cross-margin balances at start.
+    pub margin_balances: BTreeMap<String, Qty>,
+    /// USDⓈ-M wallet at start, margin asset → amount.
+    pub futures_balances: BTreeMap<String, Qty>,
+    pub spot_maker_commission: Ratio,
+    pub spot_taker_commission: Ratio,
+    pub futures_maker_commission: Ratio,
+    pub futures_taker_commission: Ratio,
+    /// Asset spot fees are paid in.
+    pub commission_asset: FeeAsset,
+    /// Quote units per BNB when fees are paid in BNB.
+    pub bnb_price: Price,
+    /// Leverage of every futures position.
+    pub futures_leverage: u32,
+    /// Whether margin orders may use `sideEffectType=AUTO_BORROW_REPAY` (false: rejected,
+    /// as a venue that retired it would).
+    pub margin_auto_borrow_repay: bool,
+    /// The simulator's clock (server time, recvWindow checks) minus the wall clock.
+    pub clock_skew_ms: i64,
+    /// How long a futures listenKey lives after its last keepalive.
+    pub listen_key_validity_ms: u64,
+    /// Refuse requests over the exchangeInfo rate limits (429 / -1015); false only counts
+    /// them in the headers (benchmarks outrun Binance's 50 orders per 10 s).
+    pub enforce_rate_limits: bool,
+}
+
+/// The API key of Binance's own signing examples (rest-api.md, web-socket-api.md).
+pub const DOCS_API_KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
+/// Its secret.
+pub const DOCS_API_SECRET: &str =
+    "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
+
+impl Default for OrderSideConfig {
+    fn default() -> Self {
+        let amounts = |pairs: &[(&str, i64)]| -> BTreeMap<String, Qty> {
+            pairs
+                .iter()
+                .map(|(asset, amount)| (asset.to_string(), Qty::from_int(*amount)))
+                .collect()
+        };
+        let bps = |n: i128| Ratio::from_raw(n * crate::core::decimal::SCALE / 10_000);
+        Self {
+            api_keys: vec![ApiKey {
+                key: DOCS_API_KEY.into(),
+                secret: DOCS_API_SECRET.into(),
+            }],
+            spot_balances: amounts(&[("BTC", 1), ("USDT", 100_000), ("BNB", 10)]),
+            margin_balances: amounts(&[("BTC", 1), ("USDT", 100_000)]),
+            futures_balances: amounts(&[("USDT", 100_000)]),
+            spot_maker_commission: bps(10),
+            spot_taker_commission: bps(10),
+            futures_maker_commission: bps(2),
+            futures_taker_commission: bps(5),
+            commission_asset: FeeAsset::Quote,
+            bnb_price: Price::from_int(500),
+            futures_leverage: 20,
+            margin_auto_borrow_repay: true,
+            clock_skew_ms: 0,
+            listen_key_validity_ms: 3_600_000,
+            enforce_rate_limits: true,
+        }
+    }
 }
 
 /// What `simex` serves and how.
@@ -120,6 +270,9 @@ pub struct SimexConfig {
     /// Where to write the self-signed certificate (PEM) for clients to trust.
     #[serde(default)]
     pub cert_out: Option<PathBuf>,
+    /// The order side: accounts, fees, keys.
+    #[serde(default)]
+    pub orders: OrderSideConfig,
 }
 
 fn default_client_queue() -> usize {
@@ -145,13 +298,32 @@ mod tests {
             [faults]
             skip_update_ids = [[10, 20]]
             stall = { every_ms = 30000, for_ms = 2000 }
+            lose_acks = 2
             "#,
         )
         .expect("valid simex config");
         assert_eq!(config.speed, Speed::Times(10.0));
         assert_eq!(config.markets[0].market, Market::UsdmFutures);
         assert_eq!(config.faults.skip_update_ids, vec![[10, 20]]);
+        assert_eq!(
+            (config.faults.lose_acks, config.faults.retry_after_secs),
+            (2, 1)
+        );
+        let orders: OrderSideConfig = toml::from_str(
+            "spot_balances = { BTC = \"0.5\", USDT = 1000 }\ncommission_asset = \"bnb\"\nfutures_taker_commission = \"0.0004\"\n",
+        )
+        .expect("valid order side");
+        assert_eq!(
+            orders.spot_balances["BTC"],
+            Qty::parse("0.5").expect("valid")
+        );
+        assert_eq!(orders.commission_asset, FeeAsset::Bnb);
+        assert_eq!(
+            orders.futures_leverage, 20,
+            "unset keys keep their defaults"
+        );
         assert_eq!(config.client_queue_frames, 4096);
+        assert_eq!(config.orders, OrderSideConfig::default());
         let fast: Result<SimexConfig, _> = toml::from_str(
             "listen = \"127.0.0.1:0\"\nspeed = \"as_fast_as_possible\"\nmarkets = []\nbogus = 1\n",
         );

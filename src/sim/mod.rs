@@ -1,29 +1,63 @@
-//! Owns: `simex`, the local exchange simulator's market side: Binance spot and USDⓈ-M WS
-//! market streams and REST market data on loopback, replaying recorded captures, with the
-//! exchange-side order book and fault injection for tests. Never: runs on the engine's hot
-//! path, invents payload shapes (streams are replayed byte for byte, replies copy the real
-//! shapes in `data/`), or blocks the replay on a slow client.
+//! Owns: `simex`, the local exchange simulator: Binance spot and USDⓈ-M WS market streams
+//! and REST market data on loopback, replaying recorded captures, and the order side: a
+//! matching engine trading against the replayed books behind Binance's REST order
+//! endpoints, WS API and user-data streams, with fault injection for tests. Never: runs on
+//! the engine's hot path, invents payload shapes (streams are replayed byte for byte,
+//! replies copy the real shapes in `data/real`), or blocks the replay on a slow client.
 //!
-//! Layout: `config` (what to serve), `capture` (capture lines → frames), `book` (the
-//! exchange-side book), `replay` (the shared replay clock and fan-out), `faults` (the
-//! control handle's switches), `conn` (plain/TLS sockets), `http` (REST), `ws` (streams),
-//! `server` (listeners, threads, the handle).
+//! Layout, market side: `config` (what to serve), `capture` (capture lines → frames),
+//! `book` (the exchange-side book), `replay` (the shared replay clock and fan-out),
+//! `faults` (the control handle's switches), `conn` (plain/TLS sockets), `http` (REST),
+//! `ws` (streams), `server` (listeners, threads, the handle).
+//! Order side: `orders` (vocabulary), `matching` (against the replayed book), `account`
+//! (balances, positions), `exchange` (the venue state machine), `shapes_spot` and
+//! `shapes_futures` (wire JSON), `json_out` (ordered JSON writer), `auth` (params,
+//! signatures, recvWindow), `limits` (weights, order counts), `api` (operations shared by
+//! REST and WS API), `requests` (their parameters), `orders_http` (REST front door),
+//! `session` (order-side WebSocket loop), `ws_api`, `user_stream` (subscribers, listenKey,
+//! events), `order_side` (one market's shared order state), `wire` (wire-to-wire).
 
+mod account;
+mod api;
+mod auth;
 mod book;
 mod capture;
 mod config;
 mod conn;
+mod exchange;
 mod faults;
 mod http;
+mod json_out;
+mod limits;
+mod matching;
+mod order_side;
+mod orders;
+mod orders_http;
 mod replay;
+mod requests;
 mod server;
+mod session;
+mod shapes_futures;
+mod shapes_spot;
+mod user_stream;
+mod wire;
 mod ws;
+mod ws_api;
 
 use std::path::PathBuf;
 
+pub use auth::ApiKey;
 pub use book::ExchangeBook;
-pub use config::{FaultPlan, Market, MarketReplay, SimexConfig, Speed, StallPlan};
+pub use config::{
+    FaultPlan, FeeAsset, Market, MarketReplay, OrderSideConfig, SimexConfig, Speed, StallPlan,
+    DOCS_API_KEY, DOCS_API_SECRET,
+};
 pub use conn::Tls;
+pub use exchange::AccountSnapshot;
+pub use orders::{
+    AccountKind, AlgoOrder, AlgoStatus, BalanceView, OrderStatus, OrderType, PositionView,
+    SimOrder, SimTrade, Tif, WorkingType,
+};
 pub use server::{run_simex, MarketEndpoint, Simex, SimexHandle};
 
 /// Why the simulator could not start or keep serving.

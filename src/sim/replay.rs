@@ -1,7 +1,8 @@
 //! Owns: one market's replay: the shared replay clock, the exchange-side books it advances,
-//! and fan-out of each recorded frame to the clients subscribed to its stream through
-//! bounded queues. Never: writes to a socket or waits on one client in paced modes (a client
-//! whose queue is full is disconnected and counted).
+//! handing each applied depth diff and each trade to the venue's matching, and fan-out of
+//! each recorded frame to the clients subscribed to its stream through bounded queues.
+//! Never: writes to a socket or waits on one client in paced modes (a client whose queue is
+//! full is disconnected and counted).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{Shutdown, TcpStream};
@@ -15,6 +16,7 @@ use super::book::{DepthDiffMsg, ExchangeBook};
 use super::capture::{CaptureItem, CaptureLines, StreamFrame};
 use super::config::{Market, Speed};
 use super::faults::Faults;
+use super::order_side::OrderSide;
 use super::SimError;
 
 /// Lines read ahead at start-up to find the recorded snapshot and its symbol.
@@ -27,7 +29,7 @@ const AFAP_CLIENT_WAIT: Duration = Duration::from_secs(10);
 /// Which streams a connection's path serves (futures split them by path since 2026-03).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
-    /// Unrouted `/ws`, `/stream`: every stream.
+    /// Unrouted `/ws`, `/stream` (spot): every stream.
     All,
     /// `/public/…`: bookTicker and depth.
     Public,
@@ -171,6 +173,7 @@ pub(crate) fn prime(
 /// The replay thread's state.
 pub(crate) struct Replay {
     primed: Primed,
+    orders: Arc<OrderSide>,
     speed: Speed,
     faults: Arc<Faults>,
     stop: Arc<AtomicBool>,
@@ -181,9 +184,16 @@ pub(crate) struct Replay {
 }
 
 impl Replay {
-    pub fn new(primed: Primed, speed: Speed, faults: Arc<Faults>, stop: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        primed: Primed,
+        orders: Arc<OrderSide>,
+        speed: Speed,
+        faults: Arc<Faults>,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             primed,
+            orders,
             speed,
             faults,
             stop,
@@ -259,14 +269,27 @@ impl Replay {
                 let offset = diff.event_ms as i64 - recv_ms as i64;
                 state.exchange_offset_ms.store(offset, Ordering::Release);
                 if let Ok(mut books) = state.books.lock() {
-                    if let Some(book) = books.get_mut(&diff.symbol) {
-                        if book.apply(&diff) {
-                            book.set_next_first_update_id(next_first);
+                    let applied = match books.get_mut(&diff.symbol) {
+                        Some(book) => {
+                            let applied = book.apply(&diff);
+                            if applied {
+                                book.set_next_first_update_id(next_first);
+                            }
+                            applied
                         }
+                        None => false,
+                    };
+                    if applied {
+                        self.orders.on_depth(&diff.symbol, &books);
                     }
                 }
                 skipped = self.faults.skips(diff.first_update_id, diff.last_update_id);
                 self.depth_symbol = Some(diff.symbol);
+            }
+        }
+        if frame.is_trade() {
+            if let Ok(books) = self.primed.state.books.lock() {
+                self.orders.on_trade_frame(frame.data(), &books);
             }
         }
         let state = &self.primed.state;

@@ -1,7 +1,8 @@
-//! Owns: starting and stopping `simex`: one listener per market (REST and WebSocket upgrade
-//! on the same port, the path decides), one replay thread per market, one thread per
-//! connection, the periodic faults of the plan, and the control handle tests drive. Never:
-//! formats payloads (`http`, `ws` and the recorded frames do) or outlives `stop`.
+//! Owns: starting and stopping `simex`: one listener per market (REST, market streams, the
+//! WS API and the futures private stream on the same port, the path decides), one replay
+//! thread per market, one thread per connection, the periodic faults of the plan, and the
+//! control handle tests drive. Never: formats payloads (`http`, `ws`, the order side's
+//! shapes and the recorded frames do) or outlives `stop`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::RangeInclusive;
@@ -10,15 +11,26 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use rustls::ServerConfig;
+
+use crate::core::clock::mono_ns;
+use crate::core::Qty;
 
 use super::capture::CaptureLines;
 use super::config::{FaultPlan, Market, SimexConfig, Speed};
 use super::conn::{Conn, Rewind, Tls};
+use super::exchange::AccountSnapshot;
 use super::faults::Faults;
 use super::http::{self, HeadRead, Reply};
+use super::order_side::OrderSide;
+use super::orders_http::{self, Delivery};
 use super::replay::{prime, MarketState, Replay};
+use super::session::SessionContext;
+use super::user_stream;
+use super::wire::WireClock;
 use super::ws::{self, PingPolicy, StreamContext};
+use super::ws_api;
 use super::SimError;
 
 /// How often idle loops look at the stop flag and the fault switches.
@@ -50,12 +62,15 @@ pub struct SimexHandle {
     faults: Arc<Faults>,
     stop: Arc<AtomicBool>,
     states: Vec<Arc<MarketState>>,
+    orders: Vec<Arc<OrderSide>>,
+    wire: Arc<WireClock>,
     threads: Vec<(&'static str, JoinHandle<Result<(), SimError>>)>,
 }
 
 /// What a connection thread needs.
 struct ConnContext {
     stream: StreamContext,
+    orders: Arc<OrderSide>,
     tls: Option<Arc<ServerConfig>>,
 }
 
@@ -83,6 +98,7 @@ impl Simex {
         }
         let faults = Arc::new(Faults::from_plan(&config.faults));
         let stop = Arc::new(AtomicBool::new(false));
+        let wire = Arc::new(WireClock::default());
         let mut handle = SimexHandle {
             endpoints: Vec::new(),
             cert_der: tls.as_ref().map(|t| t.cert_der.clone()),
@@ -90,6 +106,8 @@ impl Simex {
             faults: Arc::clone(&faults),
             stop: Arc::clone(&stop),
             states: Vec::new(),
+            orders: Vec::new(),
+            wire: Arc::clone(&wire),
             threads: Vec::new(),
         };
         for (index, replay) in config.markets.iter().enumerate() {
@@ -121,6 +139,12 @@ impl Simex {
             listener.set_nonblocking(true).map_err(listen_error)?;
             let bound = listener.local_addr().map_err(listen_error)?;
             let state = Arc::clone(&primed.state);
+            let orders = Arc::new(OrderSide::new(
+                Arc::clone(&state),
+                &config.orders,
+                Arc::clone(&faults),
+                Arc::clone(&wire),
+            )?);
             let ping = PingPolicy {
                 interval: config
                     .ping_interval_ms
@@ -136,10 +160,18 @@ impl Simex {
                     stop: Arc::clone(&stop),
                     ping,
                     queue_frames: config.client_queue_frames,
+                    wire: Arc::clone(&wire),
                 },
+                orders: Arc::clone(&orders),
                 tls: tls.as_ref().map(|t| Arc::clone(&t.config)),
             });
-            let runner = Replay::new(primed, config.speed, Arc::clone(&faults), Arc::clone(&stop));
+            let runner = Replay::new(
+                primed,
+                Arc::clone(&orders),
+                config.speed,
+                Arc::clone(&faults),
+                Arc::clone(&stop),
+            );
             handle.spawn("replay", move || runner.run());
             handle.spawn("listener", move || accept_loop(&listener, &ctx));
             handle.endpoints.push(MarketEndpoint {
@@ -147,6 +179,7 @@ impl Simex {
                 addr: bound,
             });
             handle.states.push(state);
+            handle.orders.push(orders);
         }
         if config.faults.drop_every_ms.is_some() || config.faults.stall.is_some() {
             let plan = config.faults.clone();
@@ -246,6 +279,90 @@ impl SimexHandle {
             .any(|s| s.market == market && s.finished.load(Ordering::Acquire))
     }
 
+    /// Exchange time of `market`'s replay position (ms), if it is served.
+    pub fn replay_ms(&self, market: Market) -> Option<u64> {
+        self.states
+            .iter()
+            .find(|s| s.market == market)
+            .map(|s| s.replay_ms.load(Ordering::Acquire))
+    }
+
+    fn order_side(&self, market: Market) -> Option<&Arc<OrderSide>> {
+        self.orders.iter().find(|o| o.market == market)
+    }
+
+    /// The simulator's clock for `market` (its server time, recvWindow reference).
+    pub fn server_time_ms(&self, market: Market) -> Option<u64> {
+        self.order_side(market).map(|o| o.now_ms())
+    }
+
+    /// Balances, positions, open orders, trades and realized PnL of `market`'s venue.
+    pub fn account(&self, market: Market) -> Option<AccountSnapshot> {
+        self.order_side(market).map(|o| o.snapshot())
+    }
+
+    /// Credits a spot deposit (sends `balanceUpdate` and `outboundAccountPosition`).
+    pub fn deposit(&self, asset: &str, amount: Qty) {
+        if let Some(orders) = self.order_side(Market::Spot) {
+            let now = orders.now_ms();
+            orders.with_exchange(|ex, _| ex.deposit(asset, amount, now));
+        }
+    }
+
+    /// Makes the futures listenKey expire now: its streams get `listenKeyExpired`.
+    pub fn expire_listen_keys(&self) {
+        for orders in &self.orders {
+            orders.users.expire_listen_key();
+        }
+    }
+
+    /// Wire-to-wire so far: per order received, ns from the last market frame written to
+    /// any client to the order frame read.
+    pub fn wire_to_wire(&self) -> Option<Histogram<u64>> {
+        self.wire.snapshot()
+    }
+
+    /// Answers the next `requests` REST / WS API requests with 429 and `retry_after`; a
+    /// client that sends again before it ran out is banned (418) for `ban`.
+    pub fn throttle(&self, requests: u64, retry_after: Duration, ban: Duration) {
+        self.faults.throttle(requests, retry_after, ban);
+    }
+
+    /// Rejects the next `requests` signed requests with -1021.
+    pub fn reject_timestamps(&self, requests: u64) {
+        self.faults.reject_timestamps(requests);
+    }
+
+    /// Holds every order acknowledgement `delay` after processing (zero: off).
+    pub fn delay_acks(&self, delay: Duration) {
+        self.faults.delay_acks(delay);
+    }
+
+    /// Processes the next `orders` orders without ever answering them.
+    pub fn lose_acks(&self, orders: u64) {
+        self.faults.lose_acks(orders);
+    }
+
+    /// Fills the next `orders` orders at most half of what is left per match.
+    pub fn force_partial_fills(&self, orders: u64) {
+        self.faults.force_partial_fills(orders);
+    }
+
+    /// Sends the next `events` user-data events twice.
+    pub fn duplicate_events(&self, events: u64) {
+        self.faults.duplicate_events(events);
+    }
+
+    /// Delivers each of the next `events` user-data events after the one that follows it.
+    pub fn reorder_events(&self, events: u64) {
+        self.faults.reorder_events(events);
+    }
+
+    /// Cuts the connection right after each of the next `orders` orders is processed.
+    pub fn drop_order_connections(&self, orders: u64) {
+        self.faults.drop_order_connections(orders);
+    }
+
     /// The exchange-side book of `symbol` as a `GET …/depth` body with every level.
     pub fn book_json(&self, market: Market, symbol: &str) -> Option<String> {
         let state = self.states.iter().find(|s| s.market == market)?;
@@ -288,10 +405,15 @@ pub fn run_simex(config: SimexConfig, stop: &AtomicBool) -> Result<(), SimError>
     };
     let handle = Simex::start(config)?;
     for endpoint in handle.endpoints() {
+        let ws_api = match endpoint.market {
+            Market::Spot => "/ws-api/v3",
+            Market::UsdmFutures => "/ws-fapi/v1",
+        };
         eprintln!(
-            "simex: {:?} at {}://{addr} and {}://{addr}",
+            "simex: {:?} at {}://{addr} and {}://{addr} (WS API {}://{addr}{ws_api})",
             endpoint.market,
             scheme.0,
+            scheme.1,
             scheme.1,
             addr = endpoint.addr
         );
@@ -349,7 +471,8 @@ fn accept_loop(listener: &TcpListener, ctx: &Arc<ConnContext>) -> Result<(), Sim
     Ok(())
 }
 
-/// Serves one accepted connection: REST requests until it closes, or one stream upgrade.
+/// Serves one accepted connection: REST requests until it closes, or one upgrade (market
+/// streams, the WS API, or the futures private stream).
 fn serve_connection(socket: TcpStream, ctx: &ConnContext) {
     let setup = socket
         .set_nonblocking(false)
@@ -377,27 +500,111 @@ fn serve_connection(socket: TcpStream, ctx: &ConnContext) {
             Ok(HeadRead::Closed | HeadRead::Invalid) | Err(_) => break,
         };
         if head.upgrade_websocket {
-            match ws::route_path(stream.state.market, &head.target) {
-                Some(path) => {
-                    ws::serve(Rewind::new(std::mem::take(&mut buf), conn), path, stream);
-                    return;
-                }
-                None => {
-                    let reply = Reply {
-                        status: 404,
-                        body: String::new(),
-                    };
-                    // The connection closes either way.
-                    let _ = http::write_reply(&mut conn, &reply, false);
-                    break;
-                }
-            }
+            upgrade(conn, std::mem::take(&mut buf), &head.target, ctx);
+            return;
         }
-        let reply = http::answer(&stream.state, &head.method, &head.target);
-        if http::write_reply(&mut conn, &reply, head.keep_alive).is_err() || !head.keep_alive {
+        let body = if head.content_length > 0 {
+            match http::read_body(
+                &mut conn,
+                &mut buf,
+                head.len,
+                head.content_length,
+                keep_waiting,
+            ) {
+                Ok(Some(body)) => body,
+                Ok(None) | Err(_) => break,
+            }
+        } else {
+            String::new()
+        };
+        let answer = orders_http::answer(&ctx.orders, &head, &body, mono_ns());
+        match answer.delivery {
+            Delivery::Now => {}
+            Delivery::After(delay) => pause(delay, &stream.stop),
+            Delivery::Never => {
+                wait_for_close(&mut conn, keep_waiting);
+                break;
+            }
+            Delivery::Cut => break,
+        }
+        let written = http::write_reply(&mut conn, &answer.reply, head.keep_alive);
+        if written.is_err() || !head.keep_alive {
             break;
         }
-        buf.drain(..head.len);
+        buf.drain(..head.len + head.content_length);
     }
     conn.abort();
+}
+
+/// Routes an upgrade request to its WebSocket service, or refuses it.
+fn upgrade(mut conn: Conn, consumed: Vec<u8>, target: &str, ctx: &ConnContext) {
+    let stream = &ctx.stream;
+    let market = stream.state.market;
+    let session = SessionContext {
+        faults: &stream.faults,
+        stop: &stream.stop,
+        ping: stream.ping,
+        queue_frames: stream.queue_frames,
+    };
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if ws_api::serves(market, path) {
+        let rewind = Rewind::new(consumed, conn);
+        ws_api::serve(rewind, query, Arc::clone(&ctx.orders), &session);
+        return;
+    }
+    if let Some(key) = user_stream::private_listen_key(market, target) {
+        if ctx.orders.users.key_valid(&key, ctx.orders.now_ms()) {
+            let rewind = Rewind::new(consumed, conn);
+            user_stream::serve_private(rewind, key, Arc::clone(&ctx.orders), &session);
+        } else {
+            let reply = Reply::error(400, -1125, "This listenKey does not exist.");
+            // The connection closes either way.
+            let _ = http::write_reply(&mut conn, &reply, false);
+            conn.abort();
+        }
+        return;
+    }
+    match ws::route_path(market, target) {
+        Some(path) => ws::serve(Rewind::new(consumed, conn), path, stream),
+        None => {
+            let reply = Reply {
+                status: 404,
+                body: String::new(),
+                headers: Vec::new(),
+            };
+            // The connection closes either way.
+            let _ = http::write_reply(&mut conn, &reply, false);
+            conn.abort();
+        }
+    }
+}
+
+/// Sleeps `delay` in short steps, ending early when the simulator stops.
+fn pause(delay: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + delay;
+    while !stop.load(Ordering::Acquire) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(IDLE_STEP));
+    }
+}
+
+/// Keeps a connection open and silent until the client closes it (a lost ack).
+fn wait_for_close(conn: &mut Conn, keep_waiting: impl Fn() -> bool) {
+    use std::io::Read;
+    let mut sink = [0u8; 1024];
+    while keep_waiting() {
+        match conn.read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! Owns: one WebSocket market-stream connection: path routing, runtime SUBSCRIBE /
 //! UNSUBSCRIBE / LIST_SUBSCRIPTIONS, server pings and the pong deadline, and writing the
-//! frames the replay queues for it (combined envelope or bare payload). Never: reads the
-//! capture or decides what the replay sends next.
+//! frames the replay queues for it (combined envelope or bare payload), stamping each
+//! write for the wire-to-wire measurement. Never: reads the capture or decides what the
+//! replay sends next.
 
 use std::collections::HashSet;
 use std::io;
@@ -17,6 +18,7 @@ use super::config::Market;
 use super::conn::Rewind;
 use super::faults::Faults;
 use super::replay::{ClientSink, MarketState, OutFrame, Route};
+use super::wire::WireClock;
 
 /// Longest wait for a queued frame before looking at the socket and the switches again.
 const POLL_STEP: Duration = Duration::from_millis(20);
@@ -35,7 +37,8 @@ pub(crate) struct StreamPath {
 }
 
 /// Routes an upgrade target (`/stream?streams=a/b`, `/ws/a`, futures `/public/…`,
-/// `/market/…`); `None` for paths the market does not serve.
+/// `/market/…`); `None` for paths the market does not serve. Binance retired the unrouted
+/// futures paths (`/ws/…`, `/stream?…` on fstream) on 2026-04-23: they are refused.
 pub(crate) fn route_path(market: Market, target: &str) -> Option<StreamPath> {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let (route, rest) = match market {
@@ -45,7 +48,7 @@ pub(crate) fn route_path(market: Market, target: &str) -> Option<StreamPath> {
             } else if let Some(rest) = path.strip_prefix("/market") {
                 (Route::Market, rest)
             } else {
-                (Route::All, path)
+                return None;
             }
         }
         Market::Spot => (Route::All, path),
@@ -94,6 +97,7 @@ pub(crate) struct StreamContext {
     pub stop: Arc<AtomicBool>,
     pub ping: PingPolicy,
     pub queue_frames: usize,
+    pub wire: Arc<WireClock>,
 }
 
 /// Upgrades the connection and serves it until the client leaves, a fault drops it, it
@@ -131,7 +135,8 @@ pub(crate) fn serve(stream: Rewind, path: StreamPath, ctx: &StreamContext) {
     ws.get_ref().conn().abort();
 }
 
-fn handshake(stream: Rewind) -> Option<WebSocket<Rewind>> {
+/// Completes the server side of the WebSocket handshake.
+pub(crate) fn handshake(stream: Rewind) -> Option<WebSocket<Rewind>> {
     let mut attempt = tungstenite::accept(stream);
     for _ in 0..HANDSHAKE_TRIES {
         match attempt {
@@ -236,7 +241,9 @@ impl Session<'_> {
                 next = self.frames.try_recv().ok();
             }
         }
-        self.ws.flush()
+        self.ws.flush()?;
+        self.ctx.wire.market_written(crate::core::clock::mono_ns());
+        Ok(())
     }
 
     /// Reads what the client sent without waiting: control requests, pongs, close.
@@ -371,6 +378,11 @@ mod tests {
             Some(Route::Market)
         );
         assert!(route_path(Market::Spot, "/public/ws/btcusdt@trade").is_none());
+        assert!(
+            route_path(Market::UsdmFutures, "/ws/btcusdt@trade").is_none()
+                && route_path(Market::UsdmFutures, "/stream?streams=btcusdt@trade").is_none(),
+            "the unrouted futures paths were retired"
+        );
         assert!(
             Route::Public.allows("btcusdt@bookTicker") && !Route::Public.allows("btcusdt@trade")
         );

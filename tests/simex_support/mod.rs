@@ -3,6 +3,8 @@
 //! capture's expected frames.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod orders;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -46,6 +48,7 @@ pub fn config(market: Market, speed: Speed, tls: bool) -> SimexConfig {
         pong_timeout_ms: None,
         client_queue_frames: 4096,
         cert_out: None,
+        orders: kestrel::sim::OrderSideConfig::default(),
     }
 }
 
