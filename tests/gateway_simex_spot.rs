@@ -332,3 +332,38 @@ fn orders_round_trip_through_the_gateway_and_match_the_simulator() {
     let handle = rig.handle;
     handle.stop().expect("clean stop");
 }
+
+#[test]
+fn timestamp_and_rate_limit_refusals_end_in_one_fill_each() {
+    let mut rig = Rig::new(start(config(Market::Spot, Speed::AsFastAsPossible, true)));
+
+    // -1021: the gateway resyncs /time and reports Timestamp; the manager retries once with
+    // the same client id, which fills.
+    rig.handle.reject_timestamps(1);
+    rig.intent(market_buy("0.004"));
+    let first = rig.last_submitted();
+    rig.run_until("-1021 order filled after the retry", |s| {
+        s.manager()
+            .order(first)
+            .is_some_and(|o| o.status == OrderStatus::Filled)
+    });
+    assert_eq!(rig.stage.venue().counters().timestamp_resyncs, 1);
+    assert_eq!(rig.stage.manager().counters().retries, 1);
+    rig.assert_matches_venue();
+
+    // 429 with Retry-After: refused, the tracker backs off, the manager retries after it.
+    rig.handle
+        .throttle(1, Duration::from_secs(1), Duration::from_secs(30));
+    rig.intent(market_buy("0.006"));
+    let second = rig.last_submitted();
+    rig.run_until("429 order filled after Retry-After", |s| {
+        s.manager()
+            .order(second)
+            .is_some_and(|o| o.status == OrderStatus::Filled)
+    });
+    assert!(rig.stage.venue().counters().venue_throttled >= 1);
+    assert_eq!(rig.position(), q("0.010"), "each order filled exactly once");
+    rig.assert_matches_venue();
+    let handle = rig.handle;
+    handle.stop().expect("clean stop");
+}
