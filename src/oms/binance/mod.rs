@@ -15,6 +15,7 @@
 mod decode;
 mod endpoints;
 pub mod exchange_info;
+pub mod gateway;
 mod management_endpoints;
 mod order_prefix;
 pub mod params;
