@@ -437,6 +437,9 @@ fn engine_holds_the_exchange_book(market: Market, faults: bool) {
     // parallel on two cores) from being dropped: this test is about the engine's book.
     let mut config = simex_support::config(market, Speed::Times(50.0), true);
     config.client_queue_frames = 1 << 20;
+    // The test polls the exchange book over REST (weight 50 a call) until it matches: keep the
+    // simulator's request-weight limit from answering 429 to the test itself.
+    config.orders.enforce_rate_limits = false;
     let handle = simex_support::start(config);
     let (mut source, _id) = market_source(&handle, market, &format!("engine-{market:?}-{faults}"));
     let dir = tempfile::tempdir().expect("temp dir");
