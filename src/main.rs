@@ -56,6 +56,9 @@ enum Command {
     /// trades the probe strategy on the paper venue against its book, journals everything
     /// and prints a live status line and a summary. Run again on the same journal to continue.
     Paper(PaperCli),
+    /// Benchmarks that need the whole engine.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Run the local exchange simulator: Binance spot and USDⓈ-M market data (WS streams
     /// and REST) replayed from recorded captures, a matching engine behind the REST order
     /// endpoints, WS API and user-data streams, with fault injection.
@@ -77,6 +80,37 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         depth: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// End-to-end latency: the engine against the in-process simulator replaying the bundled
+    /// capture, the probe strategy sending a market order every Nth book through the Binance
+    /// gateway; prints tick-to-order, send, wire-to-wire and every stage, and the mode it ran in.
+    E2e(E2eCli),
+}
+
+/// `kestrel bench e2e` flags.
+#[derive(clap::Args)]
+struct E2eCli {
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Stop after this many orders.
+    #[arg(long, default_value_t = 2000)]
+    orders: u64,
+    /// Replay pace, ×N of the recorded pace.
+    #[arg(long, default_value_t = 10.0)]
+    speed: f64,
+    /// One order every N valid book updates.
+    #[arg(long, default_value_t = 2)]
+    every: u32,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120.0)]
+    timeout: f64,
+    /// Engine settings (layout, wait, pinning) from this TOML.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 /// `kestrel paper` flags.
@@ -200,6 +234,7 @@ fn main() -> ExitCode {
         }
         Command::Simex(args) => simex(*args),
         Command::Paper(args) => paper(args),
+        Command::Bench(BenchCommand::E2e(args)) => bench_e2e(args),
         Command::Replay {
             capture,
             symbol,
@@ -280,6 +315,39 @@ fn paper(cli: PaperCli) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn bench_e2e(cli: E2eCli) -> anyhow::Result<ExitCode> {
+    use kestrel::engine::bench_e2e::{render_table, run_e2e, E2eArgs};
+    use kestrel::engine::paper::bundled_data;
+
+    let shutdown = Shutdown::new();
+    shutdown
+        .install_signal_handlers()
+        .context("installing signal handlers")?;
+    let config = load(cli.config.as_ref())?;
+    let settings = config.engine.resolve(&available_cores())?;
+    anyhow::ensure!(
+        cli.speed.is_finite() && cli.speed > 0.0,
+        "--speed must be positive"
+    );
+    let (capture, exchange_info) = bundled_data(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    let args = E2eArgs {
+        capture,
+        exchange_info,
+        speed: cli.speed,
+        orders: cli.orders,
+        every_tick: cli.every,
+        qty: kestrel::core::Qty::parse("0.0002").map_err(|e| anyhow::anyhow!("{e}"))?,
+        timeout: Duration::from_secs_f64(cli.timeout.max(1.0)),
+    };
+    let report = run_e2e(&args, &settings, Arc::clone(&shutdown))?;
+    if cli.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", render_table(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(path: Option<&PathBuf>) -> anyhow::Result<Config> {

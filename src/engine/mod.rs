@@ -12,6 +12,7 @@
 //! The ops thread (metrics endpoint, later the control API) is never pinned.
 
 pub mod affinity;
+pub mod bench_e2e;
 mod fused;
 pub mod journal_msg;
 pub mod metrics;

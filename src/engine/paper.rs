@@ -20,7 +20,7 @@ use crate::oms::recovery::rebuild;
 use crate::oms::{OmsStage, Venue};
 use crate::ops::{OpsServer, Registry};
 use crate::persist::JournalWriter;
-use crate::sim::{self, MarketReplay, Simex, SimexConfig, Speed};
+use crate::sim::{self, MarketReplay, Simex, SimexConfig, SimexHandle, Speed};
 use crate::strat::{ProbeConfig, ProbeStrategy};
 
 use super::runner::{Components, RunReport};
@@ -83,50 +83,14 @@ pub fn run_paper(
         .with_context(|| format!("opening journal {}", args.journal.display()))?;
     let session = journal.begin_session(&recovered)?;
 
-    // The simulator, in-process, replaying the bundled capture.
-    let simex = Simex::start(SimexConfig {
-        markets: vec![MarketReplay {
-            market: sim::Market::Spot,
-            capture: vec![args.capture.clone()],
-            exchange_info: args.exchange_info.clone(),
-        }],
-        listen: ([127, 0, 0, 1], 0).into(),
-        tls: false,
-        speed: Speed::Times(args.speed),
-        faults: sim::FaultPlan::default(),
-        ping_interval_ms: None,
-        pong_timeout_ms: None,
-        client_queue_frames: 1 << 20,
-        cert_out: None,
-        orders: sim::OrderSideConfig::default(),
-    })
-    .context("starting the simulator")?;
+    let simex = start_simex(&args.capture, &args.exchange_info, args.speed, true)?;
     let port = simex
         .addr(sim::Market::Spot)
         .context("simulator serves spot")?
         .port();
-
-    // Instruments the way a live run gets them: the venue's exchangeInfo over REST.
-    let info_url = format!("http://127.0.0.1:{port}/api/v3/exchangeInfo");
-    let body = ureq::get(&info_url)
-        .call()
-        .with_context(|| format!("GET {info_url}"))?
-        .body_mut()
-        .read_to_string()
-        .context("reading exchangeInfo")?;
-    let info =
-        parse_exchange_info(body.as_bytes(), Market::Spot).context("parsing exchangeInfo")?;
-    let instrument: Instrument = info
-        .instruments
-        .into_iter()
-        .find(|i| i.symbol == args.symbol)
-        .with_context(|| format!("{} is not in the venue's exchangeInfo", args.symbol))?;
-    let mut symbols = SymbolTable::new();
-    let symbol = symbols.intern(&args.symbol)?;
-    let assets = PairAssets {
-        base: AssetName::new(&instrument.base_asset).context("base asset")?,
-        quote: AssetName::new(&instrument.quote_asset).context("quote asset")?,
-    };
+    let venue_info = fetch_instrument(port, &args.symbol)?;
+    let instrument = venue_info.instrument.clone();
+    let (symbols, symbol, assets) = (venue_info.symbols, venue_info.symbol, venue_info.assets);
 
     // The order side: manager + portfolio rebuilt from the journal, on the paper venue.
     // The account starts with the configured cash on every run; the journal's fills are
@@ -164,24 +128,7 @@ pub fn run_paper(
     let (runner_metrics, latency) = metrics::register(&mut registry)?;
     let mut orders = OmsStage::new(manager, venue);
     orders.attach_metrics(&mut registry, "paper")?;
-    let mut source = BinanceFeedSource::new(
-        BinanceFeedConfig {
-            market: BinanceMarket::Spot,
-            symbols: vec![args.symbol.clone()],
-            ws_urls: vec![format!("ws://127.0.0.1:{port}")],
-            depth_stream: "depth@100ms".to_owned(),
-            trade_stream: "trade".to_owned(),
-            ws: WsFeedConfig {
-                backoff_base_ms: 50,
-                backoff_cap_ms: 2_000,
-                ..WsFeedConfig::default()
-            },
-            rest_base_url: format!("http://127.0.0.1:{port}"),
-            snapshot_limit: 1000,
-            trusted_cert: None,
-        },
-        &symbols,
-    )?;
+    let mut source = live_source(port, &args.symbol, &symbols)?;
     source.attach_metrics(&mut registry)?;
     let stream_names = source.stream_names().to_vec();
     let strategy = ProbeStrategy::new(ProbeConfig {
@@ -247,6 +194,105 @@ pub fn run_paper(
         simex.stop().context("stopping the simulator")?;
     }
     Ok(summary)
+}
+
+/// Starts the simulator in-process on one spot capture (plain TCP; `enforce_limits` false
+/// only counts the exchangeInfo rate limits, for benchmarks that outrun them).
+pub(super) fn start_simex(
+    capture: &Path,
+    exchange_info: &Path,
+    speed: f64,
+    enforce_limits: bool,
+) -> anyhow::Result<SimexHandle> {
+    use anyhow::Context;
+    let orders = sim::OrderSideConfig {
+        enforce_rate_limits: enforce_limits,
+        ..sim::OrderSideConfig::default()
+    };
+    Simex::start(SimexConfig {
+        markets: vec![MarketReplay {
+            market: sim::Market::Spot,
+            capture: vec![capture.to_path_buf()],
+            exchange_info: exchange_info.to_path_buf(),
+        }],
+        listen: ([127, 0, 0, 1], 0).into(),
+        tls: false,
+        speed: Speed::Times(speed),
+        faults: sim::FaultPlan::default(),
+        ping_interval_ms: None,
+        pong_timeout_ms: None,
+        client_queue_frames: 1 << 20,
+        cert_out: None,
+        orders,
+    })
+    .context("starting the simulator")
+}
+
+/// What a run learns from the venue's exchangeInfo about the one symbol it trades.
+pub(super) struct VenueInstrument {
+    pub instrument: Instrument,
+    pub rate_limits: Vec<crate::oms::binance::exchange_info::RateLimit>,
+    pub symbols: SymbolTable,
+    pub symbol: crate::core::SymbolId,
+    pub assets: PairAssets,
+}
+
+/// Instruments the way a live run gets them: the venue's exchangeInfo over REST.
+pub(super) fn fetch_instrument(port: u16, name: &str) -> anyhow::Result<VenueInstrument> {
+    use anyhow::Context;
+    let info_url = format!("http://127.0.0.1:{port}/api/v3/exchangeInfo");
+    let body = ureq::get(&info_url)
+        .call()
+        .with_context(|| format!("GET {info_url}"))?
+        .body_mut()
+        .read_to_string()
+        .context("reading exchangeInfo")?;
+    let info =
+        parse_exchange_info(body.as_bytes(), Market::Spot).context("parsing exchangeInfo")?;
+    let instrument: Instrument = info
+        .instruments
+        .into_iter()
+        .find(|i| i.symbol == name)
+        .with_context(|| format!("{name} is not in the venue's exchangeInfo"))?;
+    let mut symbols = SymbolTable::new();
+    let symbol = symbols.intern(name)?;
+    let assets = PairAssets {
+        base: AssetName::new(&instrument.base_asset).context("base asset")?,
+        quote: AssetName::new(&instrument.quote_asset).context("quote asset")?,
+    };
+    Ok(VenueInstrument {
+        instrument,
+        rate_limits: info.rate_limits,
+        symbols,
+        symbol,
+        assets,
+    })
+}
+
+/// The live Binance spot feed of `name`, connected to the simulator on `port`.
+pub(super) fn live_source(
+    port: u16,
+    name: &str,
+    symbols: &SymbolTable,
+) -> anyhow::Result<BinanceFeedSource> {
+    Ok(BinanceFeedSource::new(
+        BinanceFeedConfig {
+            market: BinanceMarket::Spot,
+            symbols: vec![name.to_owned()],
+            ws_urls: vec![format!("ws://127.0.0.1:{port}")],
+            depth_stream: "depth@100ms".to_owned(),
+            trade_stream: "trade".to_owned(),
+            ws: WsFeedConfig {
+                backoff_base_ms: 50,
+                backoff_cap_ms: 2_000,
+                ..WsFeedConfig::default()
+            },
+            rest_base_url: format!("http://127.0.0.1:{port}"),
+            snapshot_limit: 1000,
+            trusted_cert: None,
+        },
+        symbols,
+    )?)
 }
 
 /// One status line: progress, orders, fills, PnL, tick-to-order.

@@ -412,6 +412,14 @@ pub(super) fn hand_intent<O: OrderStage>(
     let done = mono_ns();
     order_stage.record_ns(done.saturating_sub(now_ns));
     if intent.cause_recv_ns != 0 {
-        tick_to_order.record_ns(done.saturating_sub(intent.cause_recv_ns));
+        // Tick-to-order ends when the order frame was ready to write (a gateway stamps it
+        // just before the write syscall); without a wire, when the stage was done with it.
+        let wire = orders.last_wire_ns();
+        let end = if (now_ns..=done).contains(&wire) {
+            wire
+        } else {
+            done
+        };
+        tick_to_order.record_ns(end.saturating_sub(intent.cause_recv_ns));
     }
 }

@@ -126,6 +126,10 @@ impl<V: Venue, L: Ledger + Send> OrderStage for OmsStage<V, L> {
         self.exchange(now_ns, out);
     }
 
+    fn last_wire_ns(&self) -> u64 {
+        self.venue.last_wire_ns()
+    }
+
     fn poll(&mut self, now_ns: u64, out: &mut OrderOutputs) -> bool {
         if now_ns >= self.next_publish_ns {
             self.next_publish_ns = now_ns.saturating_add(PUBLISH_EVERY_NS);

@@ -241,6 +241,7 @@ impl LatencySnapshot {
         LatencySummary {
             count,
             p50_ns: h.value_at_quantile(0.50),
+            p90_ns: h.value_at_quantile(0.90),
             p99_ns: h.value_at_quantile(0.99),
             p999_ns: h.value_at_quantile(0.999),
             max_ns: h.max(),
@@ -260,6 +261,8 @@ pub struct LatencySummary {
     pub count: u64,
     /// Median.
     pub p50_ns: u64,
+    /// 90th percentile.
+    pub p90_ns: u64,
     /// 99th percentile.
     pub p99_ns: u64,
     /// 99.9th percentile.

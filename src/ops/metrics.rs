@@ -295,10 +295,33 @@ impl Registry {
 
     /// Collects, then summarises the latency histogram `name` over all its series.
     pub fn latency_quantiles(&self, name: &str) -> Option<LatencySummary> {
+        self.latency_quantiles_where(name, None)
+    }
+
+    /// Like [`Registry::latency_quantiles`], over the series with label `key` = `value`.
+    pub fn latency_quantiles_labeled(
+        &self,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> Option<LatencySummary> {
+        self.latency_quantiles_where(name, Some((key, value)))
+    }
+
+    fn latency_quantiles_where(
+        &self,
+        name: &str,
+        label: Option<(&str, &str)>,
+    ) -> Option<LatencySummary> {
         let family = self.families.get(name)?;
         let collectors: Vec<&Mutex<LatencyCollector>> = family
             .series
             .iter()
+            .filter(|series| {
+                label.is_none_or(|(key, value)| {
+                    series.labels.iter().any(|(k, v)| k == key && v == value)
+                })
+            })
             .filter_map(|series| match &series.value {
                 SeriesValue::Histogram(collector) => Some(collector.as_ref()),
                 _ => None,

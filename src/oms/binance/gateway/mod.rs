@@ -1362,6 +1362,10 @@ enum ReconcileStep {
 }
 
 impl Venue for BinanceGateway {
+    fn last_wire_ns(&self) -> u64 {
+        BinanceGateway::last_wire_ns(self)
+    }
+
     fn submit(&mut self, command: &VenueCommand, now_ns: u64) {
         match *command {
             VenueCommand::Reconcile {
