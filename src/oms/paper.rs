@@ -552,7 +552,8 @@ impl Venue for PaperVenue {
         }
     }
 
-    fn on_market(&mut self, event: &MarketEvent) {
+    fn on_market(&mut self, event: &MarketEvent) -> bool {
+        let before = self.reports.len();
         self.advance(event.recv_ns);
         self.event_ns = self.event_ns.max(event.recv_ns);
         self.venue_ms = self.venue_ms.max(event.exch_ts_ms);
@@ -562,7 +563,7 @@ impl Venue for PaperVenue {
             .and_then(Option::as_mut)
         else {
             self.stats.foreign_events += 1;
-            return;
+            return self.reports.len() != before;
         };
         match &event.kind {
             MarketEventKind::Book(top) => {
@@ -580,6 +581,7 @@ impl Venue for PaperVenue {
             }
         }
         self.orders.retain(|o| !o.done);
+        self.reports.len() != before
     }
 
     fn poll(&mut self, now_ns: u64, reports: &mut Outbox<VenueReport>) -> bool {

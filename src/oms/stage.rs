@@ -116,8 +116,11 @@ impl<V: Venue, L: Ledger + Send> OmsStage<V, L> {
 impl<V: Venue, L: Ledger + Send> OrderStage for OmsStage<V, L> {
     fn on_market(&mut self, event: &MarketEvent, now_ns: u64, out: &mut OrderOutputs) {
         self.manager.on_market(event);
-        self.venue.on_market(event);
-        self.exchange(now_ns, out);
+        // Only a venue that filled something on this event is polled now; sockets are
+        // polled from `poll`, not on every market event.
+        if self.venue.on_market(event) || !self.started {
+            self.exchange(now_ns, out);
+        }
     }
 
     fn on_intent(&mut self, intent: &OrderIntent, now_ns: u64, out: &mut OrderOutputs) {

@@ -265,8 +265,13 @@ pub trait Venue: Send {
     /// Hands over a command; never blocks. A command the venue cannot take now comes back
     /// as a `Rejected`/`CancelRejected` report with `RejectKind::Unavailable`.
     fn submit(&mut self, command: &VenueCommand, now_ns: u64);
-    /// Market data the venue may need (the paper venue fills against it; gateways ignore it).
-    fn on_market(&mut self, _event: &MarketEvent) {}
+    /// Market data the venue may need (the paper venue fills against it; gateways keep a
+    /// reference price). True when the event produced reports (fills) for the next `poll`:
+    /// a venue whose reports come from sockets answers false, so the order stage does not
+    /// poll its sockets on every market event.
+    fn on_market(&mut self, _event: &MarketEvent) -> bool {
+        false
+    }
     /// Moves ready reports into `reports` without blocking; true if it did anything.
     fn poll(&mut self, now_ns: u64, reports: &mut Outbox<VenueReport>) -> bool;
     /// Monotonic ns at which the last order frame was complete (encoded, signed, encrypted)

@@ -1391,16 +1391,17 @@ impl Venue for BinanceGateway {
         }
     }
 
-    fn on_market(&mut self, event: &MarketEvent) {
+    fn on_market(&mut self, event: &MarketEvent) -> bool {
         let price = match event.kind {
             MarketEventKind::Trade(trade) => trade.price,
             MarketEventKind::BookTicker(ticker) => ticker.bid_price,
             MarketEventKind::Book(top) if top.valid && top.bid_count > 0 => top.bids[0].price,
-            MarketEventKind::Book(_) => return,
+            MarketEventKind::Book(_) => return false,
         };
         if let Some(slot) = self.reference.get_mut(event.symbol.index()) {
             *slot = price;
         }
+        false
     }
 
     fn poll(&mut self, now_ns: u64, reports: &mut Outbox<VenueReport>) -> bool {
