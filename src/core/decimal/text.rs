@@ -8,34 +8,7 @@
 
 use super::{SCALE, SCALE_DIGITS};
 
-const POW10_U64: [u64; 20] = [
-    1,
-    10,
-    100,
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-    1_000_000_000,
-    10_000_000_000,
-    100_000_000_000,
-    1_000_000_000_000,
-    10_000_000_000_000,
-    100_000_000_000_000,
-    1_000_000_000_000_000,
-    10_000_000_000_000_000,
-    100_000_000_000_000_000,
-    1_000_000_000_000_000_000,
-    10_000_000_000_000_000_000,
-];
-
-/// Eight ASCII '0' bytes.
-const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
-
-/// Most integer digits the fast path takes: 10^19 − 1 still fits in a `u64`.
-const FAST_INT_DIGITS: usize = 19;
+use super::swar::{digit_run, POW10_U64, RUN_MAX_DIGITS};
 
 /// Largest text a value can format to (sign, 21 integer digits, dot, 18 decimals).
 pub const MAX_TEXT_LEN: usize = 42;
@@ -69,7 +42,8 @@ pub fn parse_raw(text: &[u8]) -> Result<i128, DecimalError> {
     }
 }
 
-/// The common shape, eight digits per step; `None` hands the text to the scalar path.
+/// The common shape (sign, then ≤ 16 integer and ≤ 16 fraction digits) a word at a time;
+/// `None` hands the text to the scalar path.
 #[inline]
 fn parse_raw_fast(text: &[u8]) -> Option<i128> {
     let (negative, body) = match text.split_first() {
@@ -78,68 +52,42 @@ fn parse_raw_fast(text: &[u8]) -> Option<i128> {
         Some(_) => (false, text),
         None => return None,
     };
-    let (int_part, frac_part) = match body.iter().position(|&b| b == b'.') {
-        Some(i) => (&body[..i], &body[i + 1..]),
-        None => (body, &body[..0]),
-    };
-    if int_part.len() > FAST_INT_DIGITS
-        || frac_part.len() > SCALE_DIGITS as usize
-        || (int_part.is_empty() && frac_part.is_empty())
-    {
-        return None;
-    }
-    let int_value = digits_swar(int_part)?;
-    let frac_value = digits_swar(frac_part)? * POW10_U64[SCALE_DIGITS as usize - frac_part.len()];
-    // int_value < 10^19, so int_value·10^18 + frac < 10^37 fits in i128.
-    let magnitude = int_value as i128 * SCALE + frac_value as i128;
-    Some(if negative { -magnitude } else { magnitude })
-}
-
-/// Value of at most 19 ASCII digits, or `None` if any byte is not a digit.
-#[inline]
-fn digits_swar(digits: &[u8]) -> Option<u64> {
-    let mut value: u64 = 0;
-    let mut chunks = digits.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        value = value * 100_000_000 + eight_digits(word)?;
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        // Shift the digits into the high bytes and left-pad with '0', so the partial chunk
-        // reads as the same number (a register loop: no call to memcpy).
-        let mut word = 0u64;
-        for &b in rest {
-            word = (word >> 8) | (u64::from(b) << 56);
+    match parse_unsigned_prefix(body, 0) {
+        Some((magnitude, end)) if end == body.len() => {
+            Some(if negative { -magnitude } else { magnitude })
         }
-        word |= ASCII_ZEROS >> (8 * rest.len());
-        value = value * POW10_U64[rest.len()] + eight_digits(word)?;
+        _ => None,
     }
-    Some(value)
 }
 
-/// Value of eight ASCII digits loaded little-endian (first digit in the low byte).
-#[inline]
-fn eight_digits(word: u64) -> Option<u64> {
-    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-    // A byte is a digit when its high nibble is 3 and adding 6 keeps it 3 (0x30..=0x39).
-    let all_digits = ((word & HIGH_NIBBLES)
-        | ((word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES) >> 4))
-        == 0x3333_3333_3333_3333;
-    if !all_digits {
+/// Reads `digits[.digits]` (1..=16 integer digits, then 1..=16 fraction digits when a dot
+/// and a digit follow) starting at `bytes[at]`: raw 1e-18 units and the offset of the first
+/// byte after the number. The caller checks that byte: a number that continues there
+/// (a 17th digit, a second dot, an exponent) must go to [`parse_raw`] instead.
+///
+/// Loads whole words, so it is fastest when eight bytes past each part are readable (text
+/// inside a larger frame); it never reads outside `bytes`.
+#[inline(always)]
+pub(crate) fn parse_unsigned_prefix(bytes: &[u8], at: usize) -> Option<(i128, usize)> {
+    let (int_value, int_digits) = digit_run(bytes, at);
+    if int_digits == 0 {
         return None;
     }
-    const PAIR_MASK: u64 = 0x0000_00FF_0000_00FF;
-    const MUL_HIGH: u64 = 100 + (1_000_000 << 32);
-    const MUL_LOW: u64 = 1 + (10_000 << 32);
-    let v = word - ASCII_ZEROS;
-    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
-    let v = (v & PAIR_MASK)
-        .wrapping_mul(MUL_HIGH)
-        .wrapping_add(((v >> 16) & PAIR_MASK).wrapping_mul(MUL_LOW))
-        >> 32;
-    Some(v & 0xFFFF_FFFF)
+    let dot = at + int_digits;
+    // int_value < 10^16, so int_value·10^18 + fraction < 10^35 fits in i128.
+    let int_raw = i128::from(int_value) * SCALE;
+    if bytes.get(dot) != Some(&b'.') {
+        return Some((int_raw, dot));
+    }
+    let (frac_value, frac_digits) = digit_run(bytes, dot + 1);
+    if frac_digits == 0 {
+        return Some((int_raw, dot));
+    }
+    let frac_raw = frac_value * POW10_U64[SCALE_DIGITS as usize - frac_digits];
+    Some((int_raw + i128::from(frac_raw), dot + 1 + frac_digits))
 }
+
+const _: () = assert!(RUN_MAX_DIGITS <= SCALE_DIGITS as usize);
 
 /// Reference parser: one digit at a time, any length, and the precise error for bad text.
 fn parse_raw_scalar(text: &[u8]) -> Result<i128, DecimalError> {
@@ -372,14 +320,42 @@ mod tests {
         );
         assert_eq!(parse_raw_fast(b"0.0024"), Some(24 * SCALE / 10_000));
         assert_eq!(
-            parse_raw_fast(b"9999999999999999999.999999999999999999"),
-            Some(9_999_999_999_999_999_999 * SCALE + 999_999_999_999_999_999)
+            parse_raw_fast(b"9999999999999999.9999999999999999"),
+            Some(9_999_999_999_999_999 * SCALE + 999_999_999_999_999_900)
+        );
+        // Longer parts are the scalar path's, with the same meaning.
+        assert_eq!(parse_raw_fast(b"9999999999999999999.5"), None);
+        assert_eq!(
+            parse_raw(b"9999999999999999999.5"),
+            Ok(9_999_999_999_999_999_999 * SCALE + SCALE / 2)
         );
         assert_eq!(parse_raw_fast(b"12345678901234567890"), None);
         assert_eq!(parse_raw_fast(b"1.0000000000000000000"), None);
         assert_eq!(parse_raw_fast(b"12:45678"), None);
         assert_eq!(parse_raw_fast(b"1/"), None);
         assert_eq!(parse_raw_fast(b"-"), None);
+        assert_eq!(parse_raw_fast(b"1."), None);
+        assert_eq!(parse_raw_fast(b".5"), None);
+    }
+
+    #[test]
+    fn prefix_stops_before_anything_that_is_not_its_shape() {
+        assert_eq!(
+            parse_unsigned_prefix(b"\"61837.63000000\",\"B\"", 1),
+            Some((61_837_630 * SCALE / 1000, 15))
+        );
+        assert_eq!(parse_unsigned_prefix(b"7.\"", 0), Some((7 * SCALE, 1)));
+        assert_eq!(
+            parse_unsigned_prefix(b"1.2.3", 0),
+            Some((SCALE + SCALE / 5, 3))
+        );
+        assert_eq!(parse_unsigned_prefix(b"1e5", 0), Some((SCALE, 1)));
+        assert_eq!(parse_unsigned_prefix(b".5", 0), None);
+        assert_eq!(parse_unsigned_prefix(b"-1", 0), None);
+        assert_eq!(
+            parse_unsigned_prefix(b"12345678901234567", 0).map(|(_, end)| end),
+            Some(16)
+        );
     }
 
     #[test]
@@ -463,11 +439,25 @@ mod tests {
         }
 
         #[test]
-        fn eight_digit_chunks_match_a_digit_loop(chunk in proptest::array::uniform8(any::<u8>())) {
-            let reference = chunk.iter().try_fold(0u64, |acc, &b| {
-                b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
-            });
-            prop_assert_eq!(eight_digits(u64::from_le_bytes(chunk)), reference);
+        fn prefix_equals_scalar_reference_on_the_text_it_consumed(
+            bytes in proptest::collection::vec(
+                prop_oneof![4 => b'0'..=b'9', 1 => Just(b'.'), 1 => Just(b'"'), 1 => any::<u8>()],
+                0..45,
+            ),
+            at in 0usize..4,
+        ) {
+            if let Some((raw, end)) = parse_unsigned_prefix(&bytes, at) {
+                prop_assert_eq!(Ok(raw), parse_raw_scalar(&bytes[at..end]));
+                // It stops at a byte that cannot extend the number, or after 16 digits.
+                let next = bytes.get(end).copied();
+                let digits_before = bytes[at..end].iter().rev().take_while(|b| b.is_ascii_digit()).count();
+                prop_assert!(
+                    !matches!(next, Some(b'0'..=b'9')) || digits_before == RUN_MAX_DIGITS,
+                    "stopped inside a number: {:?} at {}", bytes, end
+                );
+            } else {
+                prop_assert!(!matches!(bytes.get(at), Some(b'0'..=b'9')));
+            }
         }
     }
 }
