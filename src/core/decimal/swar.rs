@@ -33,11 +33,10 @@ pub(crate) const RUN_MAX_DIGITS: usize = 16;
 /// Bytes `at..at + 8` of `bytes` as a little-endian word; bytes past the end read as zero.
 #[inline(always)]
 pub(crate) fn load_word(bytes: &[u8], at: usize) -> u64 {
-    match bytes.get(at..at.saturating_add(8)) {
-        Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) => {
-            u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7])
-        }
-        _ => load_partial_word(bytes.get(at..).unwrap_or(&[])),
+    let rest = bytes.get(at..).unwrap_or(&[]);
+    match rest.first_chunk::<8>() {
+        Some(chunk) => u64::from_le_bytes(*chunk),
+        None => load_partial_word(rest),
     }
 }
 
@@ -60,9 +59,10 @@ fn load_partial_word(rest: &[u8]) -> u64 {
     }
 }
 
-/// Lanes whose byte is not an ASCII digit (exact up to and including the lowest one).
+/// Lanes whose byte is not an ASCII digit, as their high bits (exact up to and including
+/// the lowest one).
 #[inline(always)]
-fn non_digit_lanes(word: u64) -> u64 {
+pub(crate) fn non_digit_lanes(word: u64) -> u64 {
     // After the XOR a digit lane holds 0..=9; adding 0x76 sets the high bit from 10 upward.
     let x = word ^ ASCII_ZEROS;
     (x.wrapping_add(0x7676_7676_7676_7676) | x) & LANES_80

@@ -8,7 +8,10 @@
 
 use super::{SCALE, SCALE_DIGITS};
 
-use super::swar::{digit_run, POW10_U64, RUN_MAX_DIGITS};
+use super::swar::{
+    digit_run, eight_digits_value, leading_digits, load_word, non_digit_lanes, ASCII_ZEROS,
+    POW10_U64, RUN_MAX_DIGITS,
+};
 
 /// Largest text a value can format to (sign, 21 integer digits, dot, 18 decimals).
 pub const MAX_TEXT_LEN: usize = 42;
@@ -69,6 +72,56 @@ fn parse_raw_fast(text: &[u8]) -> Option<i128> {
 /// inside a larger frame); it never reads outside `bytes`.
 #[inline(always)]
 pub(crate) fn parse_unsigned_prefix(bytes: &[u8], at: usize) -> Option<(i128, usize)> {
+    if let Some(short) = parse_short_prefix(bytes, at) {
+        return Some(short);
+    }
+    parse_long_prefix(bytes, at)
+}
+
+/// [`parse_unsigned_prefix`] for the everyday venue shape, `d{1,7}(.d{1,8})?` (every
+/// Binance price and nearly every quantity), in about half the work of the general reader:
+/// one word per part, and the fraction word is filled with '0' past its digits, so
+/// converting it gives the fraction already scaled to eight places. `None` means "not this
+/// shape" (or not a number); the general reader decides.
+#[inline(always)]
+fn parse_short_prefix(bytes: &[u8], at: usize) -> Option<(i128, usize)> {
+    const TEN_POW_10: u64 = 10_000_000_000;
+    let head = load_word(bytes, at);
+    let int_digits = leading_digits(head);
+    if int_digits == 0 || int_digits == 8 {
+        return None;
+    }
+    // Right-align the integer digits in the word and fill the lanes below with '0'.
+    let shift = 8 * (8 - int_digits as u32);
+    let int_value = eight_digits_value((head << shift) | (ASCII_ZEROS >> (64 - shift)));
+    let int_raw = u128::from(int_value) * SCALE as u128;
+    let dot = at + int_digits;
+    // The byte after the digits is in the same word (zero past the end of `bytes`).
+    if (head >> (8 * int_digits)) as u8 != b'.' {
+        return Some((int_raw as i128, dot));
+    }
+    let tail = load_word(bytes, dot + 1);
+    let non_digits = non_digit_lanes(tail);
+    let frac_digits = (non_digits.trailing_zeros() / 8) as usize;
+    if frac_digits == 0 {
+        return Some((int_raw as i128, dot));
+    }
+    let end = dot + 1 + frac_digits;
+    if frac_digits == 8 && bytes.get(end).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    // Lanes below the first non-digit (all eight when there is none) keep their digits.
+    let first_flag = non_digits & non_digits.wrapping_neg();
+    let digit_lanes = (first_flag >> 7).wrapping_sub(1);
+    let frac_word = (tail & digit_lanes) | (ASCII_ZEROS & !digit_lanes);
+    let frac_raw = eight_digits_value(frac_word) * TEN_POW_10;
+    // int_value < 10^7, so the sum stays below 10^25.
+    Some(((int_raw + u128::from(frac_raw)) as i128, end))
+}
+
+/// [`parse_unsigned_prefix`] for up to 16 digits on each side of the dot.
+#[inline(always)]
+fn parse_long_prefix(bytes: &[u8], at: usize) -> Option<(i128, usize)> {
     let (int_value, int_digits) = digit_run(bytes, at);
     if int_digits == 0 {
         return None;
@@ -356,6 +409,15 @@ mod tests {
             parse_unsigned_prefix(b"12345678901234567", 0).map(|(_, end)| end),
             Some(16)
         );
+        // The everyday shapes take the short reader; longer ones the general one.
+        assert_eq!(
+            parse_short_prefix(b"61837.63000000\"", 0),
+            Some((61_837_630 * SCALE / 1000, 14))
+        );
+        assert_eq!(parse_short_prefix(b"0.003", 0), Some((3 * SCALE / 1000, 5)));
+        assert_eq!(parse_short_prefix(b"312\"", 0), Some((312 * SCALE, 3)));
+        assert_eq!(parse_short_prefix(b"1.000000001", 0), None);
+        assert_eq!(parse_short_prefix(b"12345678.5", 0), None);
     }
 
     #[test]
@@ -436,6 +498,19 @@ mod tests {
                 prop_assert_eq!(Ok(fast), parse_raw_scalar(&bytes));
             }
             prop_assert_eq!(parse_raw(&bytes), parse_raw_scalar(&bytes));
+        }
+
+        #[test]
+        fn short_shape_reader_equals_the_general_one(
+            text in "[0-9]{0,9}(\\.[0-9]{0,10})?[\"0-9.e,]?",
+            at in 0usize..2,
+        ) {
+            let framed = format!("{text}\",\"B\":\"3.78826000\"}}");
+            for bytes in [text.as_bytes(), framed.as_bytes()] {
+                if let Some(short) = parse_short_prefix(bytes, at) {
+                    prop_assert_eq!(Some(short), parse_long_prefix(bytes, at), "{:?}", text);
+                }
+            }
         }
 
         #[test]
