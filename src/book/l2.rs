@@ -145,12 +145,19 @@ impl L2Book {
     /// Replaces the book with a snapshot's levels (any order; zero quantities skipped).
     pub fn load_snapshot(&mut self, snap: &DepthSnapshot) {
         self.clear();
-        // Worst first: with best-last storage each insert of a sorted snapshot is an append.
+        // Worst first: with best-last storage each insert of a sorted snapshot is an append
+        // to the last block, which the hint finds without a search.
+        let mut hint = NO_HINT;
         for &level in snap.bids.iter().rev() {
-            self.apply_bid(level);
+            if self.bids.apply(level, &mut hint) {
+                self.evicted_levels += 1;
+            }
         }
+        hint = NO_HINT;
         for &level in snap.asks.iter().rev() {
-            self.apply_ask(level);
+            if self.asks.apply(level, &mut hint) {
+                self.evicted_levels += 1;
+            }
         }
     }
 }
