@@ -9,8 +9,8 @@
 use super::{SCALE, SCALE_DIGITS};
 
 use super::swar::{
-    digit_run, eight_digits_value, leading_digits, load_word, non_digit_lanes, ASCII_ZEROS,
-    POW10_U64, RUN_MAX_DIGITS,
+    digit_run, eight_digits_value, load_word, non_digit_lanes, ASCII_ZEROS, POW10_U64,
+    RUN_MAX_DIGITS,
 };
 
 /// Largest text a value can format to (sign, 21 integer digits, dot, 18 decimals).
@@ -87,16 +87,34 @@ pub(crate) fn parse_unsigned_prefix(bytes: &[u8], at: usize) -> Option<(i128, us
 fn parse_short_prefix(bytes: &[u8], at: usize) -> Option<(i128, usize)> {
     const TEN_POW_10: u64 = 10_000_000_000;
     let head = load_word(bytes, at);
-    let int_digits = leading_digits(head);
+    let head_non_digits = non_digit_lanes(head);
+    let int_digits = (head_non_digits.trailing_zeros() / 8) as usize;
     if int_digits == 0 || int_digits == 8 {
         return None;
+    }
+    let dot = at + int_digits;
+    // The byte after the digits is in the same word (zero past the end of `bytes`).
+    if (head >> (8 * int_digits)) as u8 == b'.' {
+        // A dot does not carry into the lane above, so the next flag is exact too: when the
+        // fraction also ends inside this word (`61800.20"`), one conversion reads it all.
+        let after_dot = head_non_digits & (head_non_digits - 1);
+        let end_lane = (after_dot.trailing_zeros() / 8) as usize;
+        let frac_digits = end_lane.wrapping_sub(int_digits + 1);
+        if end_lane < 8 && frac_digits >= 1 {
+            // Close the dot's lane, then right-align the digits and fill below with '0'.
+            let below_dot = (1u64 << (8 * int_digits)) - 1;
+            let digits = (head & below_dot) | ((head >> 8) & !below_dot);
+            let shift = 8 * (8 - (int_digits + frac_digits) as u32);
+            let mantissa = eight_digits_value((digits << shift) | (ASCII_ZEROS >> (64 - shift)));
+            let scale = POW10_U64[SCALE_DIGITS as usize - frac_digits];
+            let raw = u128::from(mantissa) * u128::from(scale);
+            return Some((raw as i128, dot + 1 + frac_digits));
+        }
     }
     // Right-align the integer digits in the word and fill the lanes below with '0'.
     let shift = 8 * (8 - int_digits as u32);
     let int_value = eight_digits_value((head << shift) | (ASCII_ZEROS >> (64 - shift)));
     let int_raw = u128::from(int_value) * SCALE as u128;
-    let dot = at + int_digits;
-    // The byte after the digits is in the same word (zero past the end of `bytes`).
     if (head >> (8 * int_digits)) as u8 != b'.' {
         return Some((int_raw as i128, dot));
     }
@@ -415,6 +433,16 @@ mod tests {
             Some((61_837_630 * SCALE / 1000, 14))
         );
         assert_eq!(parse_short_prefix(b"0.003", 0), Some((3 * SCALE / 1000, 5)));
+        assert_eq!(
+            parse_short_prefix(b"61800.2\",\"", 0),
+            Some((618_002 * SCALE / 10, 7)),
+            "number inside one word"
+        );
+        assert_eq!(
+            parse_short_prefix(b"1.2345678\"", 0),
+            Some((12_345_678 * SCALE / 10_000_000, 9)),
+            "fraction running into the next word"
+        );
         assert_eq!(parse_short_prefix(b"312\"", 0), Some((312 * SCALE, 3)));
         assert_eq!(parse_short_prefix(b"1.000000001", 0), None);
         assert_eq!(parse_short_prefix(b"12345678.5", 0), None);
