@@ -238,12 +238,18 @@ impl Ladder {
             };
         }
         let lows = self.lows.as_slice();
+        // The hinted block or one of its neighbours, when `key` falls in it.
+        let holds = |at: usize| {
+            at < lows.len() && lows[at] <= key && lows.get(at + 1).is_none_or(|&next| key < next)
+        };
         let near = *hint;
-        let at = if near < lows.len()
-            && lows[near] <= key
-            && lows.get(near + 1).is_none_or(|&next| key < next)
-        {
+        let (below, above) = (near.wrapping_sub(1), near.wrapping_add(1));
+        let at = if holds(near) {
             near
+        } else if holds(below) {
+            below
+        } else if holds(above) {
+            above
         } else {
             self.block_for(key)
         };
