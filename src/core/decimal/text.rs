@@ -78,7 +78,7 @@ pub(crate) fn parse_unsigned_prefix(bytes: &[u8], at: usize) -> Option<(i128, us
     parse_long_prefix(bytes, at)
 }
 
-/// [`parse_unsigned_prefix`] for the everyday venue shape, `d{1,7}(.d{1,8})?` (every
+/// [`parse_unsigned_prefix`] for the everyday venue shape, `d{1,7}(.d{1,16})?` (every
 /// Binance price and nearly every quantity), in about half the work of the general reader:
 /// one word per part, and the fraction word is filled with '0' past its digits, so
 /// converting it gives the fraction already scaled to eight places. `None` means "not this
@@ -124,17 +124,32 @@ fn parse_short_prefix(bytes: &[u8], at: usize) -> Option<(i128, usize)> {
     if frac_digits == 0 {
         return Some((int_raw as i128, dot));
     }
-    let end = dot + 1 + frac_digits;
+    let mut frac_raw = eight_digits_scaled(tail, non_digits) * TEN_POW_10;
+    let mut end = dot + 1 + frac_digits;
     if frac_digits == 8 && bytes.get(end).is_some_and(u8::is_ascii_digit) {
-        return None;
+        // Nine to sixteen fraction digits (Bybit's 1e-13 ticks): one more word, worth 10^2
+        // per unit once zero-filled to eight places.
+        let more = load_word(bytes, end);
+        let more_non_digits = non_digit_lanes(more);
+        let more_digits = (more_non_digits.trailing_zeros() / 8) as usize;
+        end += more_digits;
+        if more_digits == 8 && bytes.get(end).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        frac_raw += eight_digits_scaled(more, more_non_digits) * 100;
     }
-    // Lanes below the first non-digit (all eight when there is none) keep their digits.
-    let first_flag = non_digits & non_digits.wrapping_neg();
-    let digit_lanes = (first_flag >> 7).wrapping_sub(1);
-    let frac_word = (tail & digit_lanes) | (ASCII_ZEROS & !digit_lanes);
-    let frac_raw = eight_digits_value(frac_word) * TEN_POW_10;
     // int_value < 10^7, so the sum stays below 10^25.
     Some(((int_raw + u128::from(frac_raw)) as i128, end))
+}
+
+/// The digits of `word` before its first non-digit lane (`non_digits` from
+/// [`non_digit_lanes`]), zero-filled to eight places: the value times 10^(8 − digits).
+#[inline(always)]
+fn eight_digits_scaled(word: u64, non_digits: u64) -> u64 {
+    // Lanes below the first flag (all eight when there is none) keep their digits.
+    let first_flag = non_digits & non_digits.wrapping_neg();
+    let digit_lanes = (first_flag >> 7).wrapping_sub(1);
+    eight_digits_value((word & digit_lanes) | (ASCII_ZEROS & !digit_lanes))
 }
 
 /// [`parse_unsigned_prefix`] for up to 16 digits on each side of the dot.
@@ -444,7 +459,12 @@ mod tests {
             "fraction running into the next word"
         );
         assert_eq!(parse_short_prefix(b"312\"", 0), Some((312 * SCALE, 3)));
-        assert_eq!(parse_short_prefix(b"1.000000001", 0), None);
+        assert_eq!(
+            parse_short_prefix(b"0.0000000000001", 0),
+            Some((100_000, 15)),
+            "a Bybit tick: sixteen fraction digits at most"
+        );
+        assert_eq!(parse_short_prefix(b"1.00000000000000001", 0), None);
         assert_eq!(parse_short_prefix(b"12345678.5", 0), None);
     }
 
@@ -530,7 +550,7 @@ mod tests {
 
         #[test]
         fn short_shape_reader_equals_the_general_one(
-            text in "[0-9]{0,9}(\\.[0-9]{0,10})?[\"0-9.e,]?",
+            text in "[0-9]{0,9}(\\.[0-9]{0,18})?[\"0-9.e,]?",
             at in 0usize..2,
         ) {
             let framed = format!("{text}\",\"B\":\"3.78826000\"}}");
