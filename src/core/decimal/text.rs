@@ -2,9 +2,11 @@
 //! Never: allocates, goes through `f64`, or accepts text whose digits would be lost.
 //!
 //! Parsing has two paths with one meaning. The fast path handles the common venue shape
-//! (≤ 19 integer digits, ≤ 18 fraction digits) eight digits per step with the SWAR trick
-//! from simdjson; anything else, including every malformed text, goes to the scalar path,
-//! which is the reference and the only producer of errors.
+//! (≤ 16 integer digits, ≤ 16 fraction digits) a word of eight digits at a time with the
+//! SWAR trick from simdjson (`swar`), with a shorter route for ≤ 7 integer digits, which
+//! is every Binance price; anything else, including every malformed text, goes to the
+//! scalar path, which is the reference and the only producer of errors. The feed scanners
+//! call the fast path in place on the frame ([`parse_unsigned_prefix`]).
 
 use super::{SCALE, SCALE_DIGITS};
 
