@@ -333,9 +333,12 @@ fn book_sync(c: &mut Criterion) {
                 total
             })
         });
+        // Skipped when a filter left this bench out (the clone never replayed a diff).
         let c = sync.counters();
-        assert_eq!(c.gaps + c.crossed, 0, "replay stays in sync");
-        assert!(sync.is_valid(), "replay ends with a valid book");
+        if c.applied > start.counters().applied {
+            assert_eq!(c.gaps + c.crossed, 0, "replay stays in sync");
+            assert!(sync.is_valid(), "replay ends with a valid book");
+        }
         let slices: Vec<(&[Level], &[Level])> = live
             .iter()
             .map(|d| (d.3.as_slice(), d.4.as_slice()))

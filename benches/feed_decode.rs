@@ -1,5 +1,6 @@
 //! Binance frame decoding on the feed thread, against DESIGN.md: trade / bookTicker decode
-//! ≤ 150 ns; a 20+20-level depth diff is the decode half of the ≤ 1.5 µs decode + apply.
+//! ≤ 150 ns; a 20+20-level depth diff is the decode half of the ≤ 1.5 µs decode + apply
+//! (`binance_depth/decode_apply20`, with `binance_depth/apply20` as the apply half alone).
 //! Frames are real ones from the shared captures (combined-stream form) when present.
 
 use std::hint::black_box;
@@ -15,6 +16,8 @@ const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/real")
 
 const BOOK_TICKER: &str = r#"{"stream":"btcusdt@bookTicker","data":{"u":50093239212,"s":"BTCUSDT","b":"61837.63000000","B":"3.78826000","a":"61837.64000000","A":"1.54698000"}}"#;
 const TRADE: &str = r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161255343,"s":"BTCUSDT","t":3735683259,"p":"61837.63000000","q":"0.02000000","T":1723161255342,"m":true,"M":true}}"#;
+const USDM_BOOK_TICKER: &str = r#"{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":5123107839020,"s":"BTCUSDT","b":"61800.20","B":"2.507","a":"61800.30","A":"2.510","T":1723161256313,"E":1723161256313}}"#;
+const USDM_TRADE: &str = r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#;
 const AGG_TRADE: &str = r#"{"stream":"nknusdt@aggTrade","data":{"e":"aggTrade","E":1633998523963,"s":"NKNUSDT","a":15683430,"p":"0.35280000","q":"58.00000000","f":19862790,"l":19862790,"T":1633998523963,"m":false,"M":true}}"#;
 
 /// The first frame of `stream_suffix` in a gzip capture whose lines hold the frame after `skip`.
@@ -74,9 +77,15 @@ fn binance_decode(c: &mut Criterion) {
         table.intern(name).expect("valid symbol");
     }
     let spot = "hftbacktest/binance_spot/btcusdt_20240808.gz";
+    let usdm = "hftbacktest/binance_usdm/btcusdt_20240808.gz";
     let frames = [
         ("book_ticker", first_frame(spot, "bookTicker", BOOK_TICKER)),
         ("trade", first_frame(spot, "trade", TRADE)),
+        (
+            "book_ticker_usdm",
+            first_frame(usdm, "bookTicker", USDM_BOOK_TICKER),
+        ),
+        ("trade_usdm", first_frame(usdm, "trade", USDM_TRADE)),
         (
             "agg_trade",
             first_frame(
@@ -127,12 +136,23 @@ fn binance_depth_decode_apply(c: &mut Criterion) {
         });
     }
     let frame = depth20();
+    let (bids, asks) = match decoder.decode(frame.as_bytes(), 1) {
+        Ok(Decoded::Depth(diff)) => (diff.bids.to_vec(), diff.asks.to_vec()),
+        other => panic!("the depth20 frame must decode to a diff: {other:?}"),
+    };
     let mut group = c.benchmark_group("binance_depth");
     group.bench_function("decode_apply20", |b| {
         b.iter(|| {
             if let Ok(Decoded::Depth(diff)) = decoder.decode(black_box(frame.as_bytes()), 1) {
                 book.apply_levels(diff.bids, diff.asks);
             }
+            book.best_bid()
+        })
+    });
+    // The apply half alone, to split the combined figure (decode alone is binance_decode/depth20).
+    group.bench_function("apply20", |b| {
+        b.iter(|| {
+            book.apply_levels(black_box(&bids), black_box(&asks));
             book.best_bid()
         })
     });

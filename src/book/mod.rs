@@ -4,6 +4,7 @@
 
 mod bars;
 mod l2;
+mod ladder;
 mod sync;
 #[cfg(test)]
 mod sync_tests;

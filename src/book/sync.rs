@@ -315,12 +315,9 @@ impl BookSync {
                 Step::Apply => {
                     let bids_end = d.bids_start + d.bids_len;
                     let asks_end = bids_end + d.asks_len;
-                    for &level in &self.buffer.levels[d.bids_start..bids_end] {
-                        self.book.apply_bid(level);
-                    }
-                    for &level in &self.buffer.levels[bids_end..asks_end] {
-                        self.book.apply_ask(level);
-                    }
+                    let levels = &self.buffer.levels;
+                    self.book
+                        .apply_levels(&levels[d.bids_start..bids_end], &levels[bids_end..asks_end]);
                     if self.book.is_crossed() {
                         self.counters.crossed += 1;
                         self.start_over();

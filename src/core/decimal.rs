@@ -12,10 +12,12 @@
 
 use std::fmt;
 
+mod swar;
 mod text;
 
-pub(crate) use text::write_u64;
+pub(crate) use swar::{digit_run, find_string_end, load_word, RUN_MAX_DIGITS};
 pub use text::{parse_raw, write_raw, write_raw_with_decimals, DecimalError, MAX_TEXT_LEN};
+pub(crate) use text::{parse_unsigned_prefix, write_u64};
 
 /// Number of fractional decimal digits every fixed-point value carries.
 pub const SCALE_DIGITS: u32 = 18;

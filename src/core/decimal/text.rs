@@ -2,40 +2,18 @@
 //! Never: allocates, goes through `f64`, or accepts text whose digits would be lost.
 //!
 //! Parsing has two paths with one meaning. The fast path handles the common venue shape
-//! (≤ 19 integer digits, ≤ 18 fraction digits) eight digits per step with the SWAR trick
-//! from simdjson; anything else, including every malformed text, goes to the scalar path,
-//! which is the reference and the only producer of errors.
+//! (≤ 16 integer digits, ≤ 16 fraction digits) a word of eight digits at a time with the
+//! SWAR trick from simdjson (`swar`), with a shorter route for ≤ 7 integer digits, which
+//! is every Binance price; anything else, including every malformed text, goes to the
+//! scalar path, which is the reference and the only producer of errors. The feed scanners
+//! call the fast path in place on the frame ([`parse_unsigned_prefix`]).
 
 use super::{SCALE, SCALE_DIGITS};
 
-const POW10_U64: [u64; 20] = [
-    1,
-    10,
-    100,
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-    1_000_000_000,
-    10_000_000_000,
-    100_000_000_000,
-    1_000_000_000_000,
-    10_000_000_000_000,
-    100_000_000_000_000,
-    1_000_000_000_000_000,
-    10_000_000_000_000_000,
-    100_000_000_000_000_000,
-    1_000_000_000_000_000_000,
-    10_000_000_000_000_000_000,
-];
-
-/// Eight ASCII '0' bytes.
-const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
-
-/// Most integer digits the fast path takes: 10^19 − 1 still fits in a `u64`.
-const FAST_INT_DIGITS: usize = 19;
+use super::swar::{
+    digit_run, eight_digits_value, load_word, non_digit_lanes, ASCII_ZEROS, POW10_U64,
+    RUN_MAX_DIGITS,
+};
 
 /// Largest text a value can format to (sign, 21 integer digits, dot, 18 decimals).
 pub const MAX_TEXT_LEN: usize = 42;
@@ -69,7 +47,8 @@ pub fn parse_raw(text: &[u8]) -> Result<i128, DecimalError> {
     }
 }
 
-/// The common shape, eight digits per step; `None` hands the text to the scalar path.
+/// The common shape (sign, then ≤ 16 integer and ≤ 16 fraction digits) a word at a time;
+/// `None` hands the text to the scalar path.
 #[inline]
 fn parse_raw_fast(text: &[u8]) -> Option<i128> {
     let (negative, body) = match text.split_first() {
@@ -78,68 +57,125 @@ fn parse_raw_fast(text: &[u8]) -> Option<i128> {
         Some(_) => (false, text),
         None => return None,
     };
-    let (int_part, frac_part) = match body.iter().position(|&b| b == b'.') {
-        Some(i) => (&body[..i], &body[i + 1..]),
-        None => (body, &body[..0]),
-    };
-    if int_part.len() > FAST_INT_DIGITS
-        || frac_part.len() > SCALE_DIGITS as usize
-        || (int_part.is_empty() && frac_part.is_empty())
-    {
-        return None;
-    }
-    let int_value = digits_swar(int_part)?;
-    let frac_value = digits_swar(frac_part)? * POW10_U64[SCALE_DIGITS as usize - frac_part.len()];
-    // int_value < 10^19, so int_value·10^18 + frac < 10^37 fits in i128.
-    let magnitude = int_value as i128 * SCALE + frac_value as i128;
-    Some(if negative { -magnitude } else { magnitude })
-}
-
-/// Value of at most 19 ASCII digits, or `None` if any byte is not a digit.
-#[inline]
-fn digits_swar(digits: &[u8]) -> Option<u64> {
-    let mut value: u64 = 0;
-    let mut chunks = digits.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        value = value * 100_000_000 + eight_digits(word)?;
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        // Shift the digits into the high bytes and left-pad with '0', so the partial chunk
-        // reads as the same number (a register loop: no call to memcpy).
-        let mut word = 0u64;
-        for &b in rest {
-            word = (word >> 8) | (u64::from(b) << 56);
+    match parse_unsigned_prefix(body, 0) {
+        Some((magnitude, end)) if end == body.len() => {
+            Some(if negative { -magnitude } else { magnitude })
         }
-        word |= ASCII_ZEROS >> (8 * rest.len());
-        value = value * POW10_U64[rest.len()] + eight_digits(word)?;
+        _ => None,
     }
-    Some(value)
 }
 
-/// Value of eight ASCII digits loaded little-endian (first digit in the low byte).
-#[inline]
-fn eight_digits(word: u64) -> Option<u64> {
-    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-    // A byte is a digit when its high nibble is 3 and adding 6 keeps it 3 (0x30..=0x39).
-    let all_digits = ((word & HIGH_NIBBLES)
-        | ((word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES) >> 4))
-        == 0x3333_3333_3333_3333;
-    if !all_digits {
+/// Reads `digits[.digits]` (1..=16 integer digits, then 1..=16 fraction digits when a dot
+/// and a digit follow) starting at `bytes[at]`: raw 1e-18 units and the offset of the first
+/// byte after the number. The caller checks that byte: a number that continues there
+/// (a 17th digit, a second dot, an exponent) must go to [`parse_raw`] instead.
+///
+/// Loads whole words, so it is fastest when eight bytes past each part are readable (text
+/// inside a larger frame); it never reads outside `bytes`.
+#[inline(always)]
+pub(crate) fn parse_unsigned_prefix(bytes: &[u8], at: usize) -> Option<(i128, usize)> {
+    if let Some(short) = parse_short_prefix(bytes, at) {
+        return Some(short);
+    }
+    parse_long_prefix(bytes, at)
+}
+
+/// [`parse_unsigned_prefix`] for the everyday venue shape, `d{1,7}(.d{1,16})?` (every
+/// Binance price and nearly every quantity), in about half the work of the general reader:
+/// one word per part, and the fraction word is filled with '0' past its digits, so
+/// converting it gives the fraction already scaled to eight places. `None` means "not this
+/// shape" (or not a number); the general reader decides.
+#[inline(always)]
+fn parse_short_prefix(bytes: &[u8], at: usize) -> Option<(i128, usize)> {
+    const TEN_POW_10: u64 = 10_000_000_000;
+    let head = load_word(bytes, at);
+    let head_non_digits = non_digit_lanes(head);
+    let int_digits = (head_non_digits.trailing_zeros() / 8) as usize;
+    if int_digits == 0 || int_digits == 8 {
         return None;
     }
-    const PAIR_MASK: u64 = 0x0000_00FF_0000_00FF;
-    const MUL_HIGH: u64 = 100 + (1_000_000 << 32);
-    const MUL_LOW: u64 = 1 + (10_000 << 32);
-    let v = word - ASCII_ZEROS;
-    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
-    let v = (v & PAIR_MASK)
-        .wrapping_mul(MUL_HIGH)
-        .wrapping_add(((v >> 16) & PAIR_MASK).wrapping_mul(MUL_LOW))
-        >> 32;
-    Some(v & 0xFFFF_FFFF)
+    let dot = at + int_digits;
+    // The byte after the digits is in the same word (zero past the end of `bytes`).
+    if (head >> (8 * int_digits)) as u8 == b'.' {
+        // A dot does not carry into the lane above, so the next flag is exact too: when the
+        // fraction also ends inside this word (`61800.20"`), one conversion reads it all.
+        let after_dot = head_non_digits & (head_non_digits - 1);
+        let end_lane = (after_dot.trailing_zeros() / 8) as usize;
+        let frac_digits = end_lane.wrapping_sub(int_digits + 1);
+        if end_lane < 8 && frac_digits >= 1 {
+            // Close the dot's lane, then right-align the digits and fill below with '0'.
+            let below_dot = (1u64 << (8 * int_digits)) - 1;
+            let digits = (head & below_dot) | ((head >> 8) & !below_dot);
+            let shift = 8 * (8 - (int_digits + frac_digits) as u32);
+            let mantissa = eight_digits_value((digits << shift) | (ASCII_ZEROS >> (64 - shift)));
+            let scale = POW10_U64[SCALE_DIGITS as usize - frac_digits];
+            let raw = u128::from(mantissa) * u128::from(scale);
+            return Some((raw as i128, dot + 1 + frac_digits));
+        }
+    }
+    // Right-align the integer digits in the word and fill the lanes below with '0'.
+    let shift = 8 * (8 - int_digits as u32);
+    let int_value = eight_digits_value((head << shift) | (ASCII_ZEROS >> (64 - shift)));
+    let int_raw = u128::from(int_value) * SCALE as u128;
+    if (head >> (8 * int_digits)) as u8 != b'.' {
+        return Some((int_raw as i128, dot));
+    }
+    let tail = load_word(bytes, dot + 1);
+    let non_digits = non_digit_lanes(tail);
+    let frac_digits = (non_digits.trailing_zeros() / 8) as usize;
+    if frac_digits == 0 {
+        return Some((int_raw as i128, dot));
+    }
+    let mut frac_raw = eight_digits_scaled(tail, non_digits) * TEN_POW_10;
+    let mut end = dot + 1 + frac_digits;
+    if frac_digits == 8 && bytes.get(end).is_some_and(u8::is_ascii_digit) {
+        // Nine to sixteen fraction digits (Bybit's 1e-13 ticks): one more word, worth 10^2
+        // per unit once zero-filled to eight places.
+        let more = load_word(bytes, end);
+        let more_non_digits = non_digit_lanes(more);
+        let more_digits = (more_non_digits.trailing_zeros() / 8) as usize;
+        end += more_digits;
+        if more_digits == 8 && bytes.get(end).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        frac_raw += eight_digits_scaled(more, more_non_digits) * 100;
+    }
+    // int_value < 10^7, so the sum stays below 10^25.
+    Some(((int_raw + u128::from(frac_raw)) as i128, end))
 }
+
+/// The digits of `word` before its first non-digit lane (`non_digits` from
+/// [`non_digit_lanes`]), zero-filled to eight places: the value times 10^(8 − digits).
+#[inline(always)]
+fn eight_digits_scaled(word: u64, non_digits: u64) -> u64 {
+    // Lanes below the first flag (all eight when there is none) keep their digits.
+    let first_flag = non_digits & non_digits.wrapping_neg();
+    let digit_lanes = (first_flag >> 7).wrapping_sub(1);
+    eight_digits_value((word & digit_lanes) | (ASCII_ZEROS & !digit_lanes))
+}
+
+/// [`parse_unsigned_prefix`] for up to 16 digits on each side of the dot.
+#[inline(always)]
+fn parse_long_prefix(bytes: &[u8], at: usize) -> Option<(i128, usize)> {
+    let (int_value, int_digits) = digit_run(bytes, at);
+    if int_digits == 0 {
+        return None;
+    }
+    let dot = at + int_digits;
+    // int_value < 10^16, so int_value·10^18 + fraction < 10^35 fits in i128.
+    let int_raw = i128::from(int_value) * SCALE;
+    if bytes.get(dot) != Some(&b'.') {
+        return Some((int_raw, dot));
+    }
+    let (frac_value, frac_digits) = digit_run(bytes, dot + 1);
+    if frac_digits == 0 {
+        return Some((int_raw, dot));
+    }
+    let frac_raw = frac_value * POW10_U64[SCALE_DIGITS as usize - frac_digits];
+    Some((int_raw + i128::from(frac_raw), dot + 1 + frac_digits))
+}
+
+const _: () = assert!(RUN_MAX_DIGITS <= SCALE_DIGITS as usize);
 
 /// Reference parser: one digit at a time, any length, and the precise error for bad text.
 fn parse_raw_scalar(text: &[u8]) -> Result<i128, DecimalError> {
@@ -372,14 +408,66 @@ mod tests {
         );
         assert_eq!(parse_raw_fast(b"0.0024"), Some(24 * SCALE / 10_000));
         assert_eq!(
-            parse_raw_fast(b"9999999999999999999.999999999999999999"),
-            Some(9_999_999_999_999_999_999 * SCALE + 999_999_999_999_999_999)
+            parse_raw_fast(b"9999999999999999.9999999999999999"),
+            Some(9_999_999_999_999_999 * SCALE + 999_999_999_999_999_900)
+        );
+        // Longer parts are the scalar path's, with the same meaning.
+        assert_eq!(parse_raw_fast(b"9999999999999999999.5"), None);
+        assert_eq!(
+            parse_raw(b"9999999999999999999.5"),
+            Ok(9_999_999_999_999_999_999 * SCALE + SCALE / 2)
         );
         assert_eq!(parse_raw_fast(b"12345678901234567890"), None);
         assert_eq!(parse_raw_fast(b"1.0000000000000000000"), None);
         assert_eq!(parse_raw_fast(b"12:45678"), None);
         assert_eq!(parse_raw_fast(b"1/"), None);
         assert_eq!(parse_raw_fast(b"-"), None);
+        assert_eq!(parse_raw_fast(b"1."), None);
+        assert_eq!(parse_raw_fast(b".5"), None);
+    }
+
+    #[test]
+    fn prefix_stops_before_anything_that_is_not_its_shape() {
+        assert_eq!(
+            parse_unsigned_prefix(b"\"61837.63000000\",\"B\"", 1),
+            Some((61_837_630 * SCALE / 1000, 15))
+        );
+        assert_eq!(parse_unsigned_prefix(b"7.\"", 0), Some((7 * SCALE, 1)));
+        assert_eq!(
+            parse_unsigned_prefix(b"1.2.3", 0),
+            Some((SCALE + SCALE / 5, 3))
+        );
+        assert_eq!(parse_unsigned_prefix(b"1e5", 0), Some((SCALE, 1)));
+        assert_eq!(parse_unsigned_prefix(b".5", 0), None);
+        assert_eq!(parse_unsigned_prefix(b"-1", 0), None);
+        assert_eq!(
+            parse_unsigned_prefix(b"12345678901234567", 0).map(|(_, end)| end),
+            Some(16)
+        );
+        // The everyday shapes take the short reader; longer ones the general one.
+        assert_eq!(
+            parse_short_prefix(b"61837.63000000\"", 0),
+            Some((61_837_630 * SCALE / 1000, 14))
+        );
+        assert_eq!(parse_short_prefix(b"0.003", 0), Some((3 * SCALE / 1000, 5)));
+        assert_eq!(
+            parse_short_prefix(b"61800.2\",\"", 0),
+            Some((618_002 * SCALE / 10, 7)),
+            "number inside one word"
+        );
+        assert_eq!(
+            parse_short_prefix(b"1.2345678\"", 0),
+            Some((12_345_678 * SCALE / 10_000_000, 9)),
+            "fraction running into the next word"
+        );
+        assert_eq!(parse_short_prefix(b"312\"", 0), Some((312 * SCALE, 3)));
+        assert_eq!(
+            parse_short_prefix(b"0.0000000000001", 0),
+            Some((100_000, 15)),
+            "a Bybit tick: sixteen fraction digits at most"
+        );
+        assert_eq!(parse_short_prefix(b"1.00000000000000001", 0), None);
+        assert_eq!(parse_short_prefix(b"12345678.5", 0), None);
     }
 
     #[test]
@@ -463,11 +551,38 @@ mod tests {
         }
 
         #[test]
-        fn eight_digit_chunks_match_a_digit_loop(chunk in proptest::array::uniform8(any::<u8>())) {
-            let reference = chunk.iter().try_fold(0u64, |acc, &b| {
-                b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
-            });
-            prop_assert_eq!(eight_digits(u64::from_le_bytes(chunk)), reference);
+        fn short_shape_reader_equals_the_general_one(
+            text in "[0-9]{0,9}(\\.[0-9]{0,18})?[\"0-9.e,]?",
+            at in 0usize..2,
+        ) {
+            let framed = format!("{text}\",\"B\":\"3.78826000\"}}");
+            for bytes in [text.as_bytes(), framed.as_bytes()] {
+                if let Some(short) = parse_short_prefix(bytes, at) {
+                    prop_assert_eq!(Some(short), parse_long_prefix(bytes, at), "{:?}", text);
+                }
+            }
+        }
+
+        #[test]
+        fn prefix_equals_scalar_reference_on_the_text_it_consumed(
+            bytes in proptest::collection::vec(
+                prop_oneof![4 => b'0'..=b'9', 1 => Just(b'.'), 1 => Just(b'"'), 1 => any::<u8>()],
+                0..45,
+            ),
+            at in 0usize..4,
+        ) {
+            if let Some((raw, end)) = parse_unsigned_prefix(&bytes, at) {
+                prop_assert_eq!(Ok(raw), parse_raw_scalar(&bytes[at..end]));
+                // It stops at a byte that cannot extend the number, or after 16 digits.
+                let next = bytes.get(end).copied();
+                let digits_before = bytes[at..end].iter().rev().take_while(|b| b.is_ascii_digit()).count();
+                prop_assert!(
+                    !matches!(next, Some(b'0'..=b'9')) || digits_before == RUN_MAX_DIGITS,
+                    "stopped inside a number: {:?} at {}", bytes, end
+                );
+            } else {
+                prop_assert!(!matches!(bytes.get(at), Some(b'0'..=b'9')));
+            }
         }
     }
 }

@@ -37,6 +37,18 @@ impl<'a> Envelope<'a> {
     #[inline]
     pub(super) fn read(frame: &'a [u8]) -> Result<Self, DecodeError> {
         let mut c = Cursor::new(frame, 0);
+        // Compact combined-stream head as Binance writes it, else the generic reading below.
+        if c.fast_literal(b"{\"stream\":\"").is_some() {
+            if let Some(stream) = c.fast_string_rest() {
+                if c.fast_literal(b",\"data\":").is_some() {
+                    return Ok(Self {
+                        stream: Some(stream),
+                        payload_start: c.pos(),
+                    });
+                }
+            }
+            c.rewind(0);
+        }
         c.eat(b'{')?;
         if c.try_eat(b'}') {
             return Err(DecodeError::UnknownMessage("empty object"));
@@ -76,6 +88,12 @@ impl<'a> Envelope<'a> {
     #[inline]
     pub(super) fn route(&self, frame: &'a [u8]) -> Result<Route<'a>, DecodeError> {
         let mut c = Cursor::new(frame, self.payload_start);
+        if c.fast_literal(b"{\"e\":\"").is_some() {
+            if let Some(event) = c.fast_string_rest() {
+                return route_event(event);
+            }
+            c.rewind(self.payload_start);
+        }
         c.eat(b'{')?;
         let first_key = if c.try_eat(b'}') {
             None

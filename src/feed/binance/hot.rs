@@ -10,7 +10,7 @@ use crate::core::event::{BookTicker, Level, Side, TradePrint};
 use crate::core::symbol::SymbolId;
 
 /// Header fields of a depth diff; the levels are in the caller's buffers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) struct DepthHeader {
     pub(super) symbol: SymbolId,
     pub(super) exch_ts_ms: u64,
@@ -21,7 +21,7 @@ pub(super) struct DepthHeader {
 
 /// A decoded body with its symbol and venue time; kept small so the (large) `MarketEvent`
 /// is written once, by the caller.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) struct Stamped<T> {
     pub(super) symbol: SymbolId,
     pub(super) exch_ts_ms: u64,
@@ -29,7 +29,7 @@ pub(super) struct Stamped<T> {
 }
 
 /// Aggregate trade with the range of trade ids it covers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) struct AggTrade {
     pub(super) trade: Stamped<TradePrint>,
     pub(super) first_trade_id: u64,

@@ -8,6 +8,7 @@
 mod envelope;
 mod error;
 mod hot;
+mod layout;
 mod scanner;
 mod symbols;
 mod tape;
@@ -233,16 +234,24 @@ impl BinanceDecoder {
     ) -> Result<(Parsed, usize), DecodeError> {
         let mut c = Cursor::new(frame, start);
         let symbols = &self.symbols;
+        let (bids, asks) = (&mut self.bids, &mut self.asks);
+        // The layout fast path first; anything it declines is decoded (or rejected with a
+        // precise error) by the generic decoder from the payload's start.
+        let fast = match route {
+            Route::BookTicker => layout::book_ticker(&mut c, symbols).map(Parsed::BookTicker),
+            Route::Trade => layout::trade(&mut c, symbols).map(Parsed::Trade),
+            Route::AggTrade => layout::agg_trade(&mut c, symbols).map(Parsed::AggTrade),
+            _ => layout::depth_update(&mut c, symbols, bids, asks).map(Parsed::Depth),
+        };
+        if let Some(parsed) = fast {
+            return Ok((parsed, c.pos()));
+        }
+        c.rewind(start);
         let parsed = match route {
             Route::BookTicker => Parsed::BookTicker(hot::book_ticker(&mut c, symbols)?),
             Route::Trade => Parsed::Trade(hot::trade(&mut c, symbols)?),
             Route::AggTrade => Parsed::AggTrade(hot::agg_trade(&mut c, symbols)?),
-            _ => Parsed::Depth(hot::depth_update(
-                &mut c,
-                symbols,
-                &mut self.bids,
-                &mut self.asks,
-            )?),
+            _ => Parsed::Depth(hot::depth_update(&mut c, symbols, bids, asks)?),
         };
         Ok((parsed, c.pos()))
     }

@@ -3,7 +3,9 @@
 //! Never: allocates, unescapes, or accepts a shape it does not know how to check.
 
 use super::error::{BadDecimal, DecodeError};
-use crate::core::decimal::{Price, Qty};
+use crate::core::decimal::{
+    digit_run, find_string_end, parse_unsigned_prefix, Price, Qty, RUN_MAX_DIGITS,
+};
 use crate::core::event::Level;
 
 /// Deepest nesting `skip_value` follows inside an unknown field.
@@ -70,13 +72,15 @@ impl<'a> Cursor<'a> {
     /// Consumes `byte` after optional whitespace when it is next.
     #[inline]
     pub(super) fn try_eat(&mut self, byte: u8) -> bool {
-        self.skip_ws();
-        if self.peek() == Some(byte) {
-            self.pos += 1;
-            true
-        } else {
-            false
+        // Venues send compact JSON: look for the byte itself before any whitespace.
+        if self.peek() != Some(byte) {
+            self.skip_ws();
+            if self.peek() != Some(byte) {
+                return false;
+            }
         }
+        self.pos += 1;
+        true
     }
 
     /// Fails unless only whitespace remains.
@@ -97,31 +101,31 @@ impl<'a> Cursor<'a> {
             return Err(self.error("expected string"));
         }
         let start = self.pos;
-        let rest = &self.buf[start..];
-        for (i, &b) in rest.iter().enumerate() {
-            match b {
-                b'"' => {
-                    self.pos = start + i + 1;
-                    return Ok(&rest[..i]);
-                }
-                b'\\' => {
-                    self.pos = start + i;
-                    return Err(self.error("escaped string"));
-                }
-                0..=0x1f => {
-                    self.pos = start + i;
-                    return Err(self.error("control character in string"));
-                }
-                _ => {}
+        let Some(end) = find_string_end(self.buf, start) else {
+            self.pos = self.buf.len();
+            return Err(self.error("unterminated string"));
+        };
+        self.pos = end;
+        match self.buf[end] {
+            b'"' => {
+                self.pos = end + 1;
+                Ok(&self.buf[start..end])
             }
+            b'\\' => Err(self.error("escaped string")),
+            _ => Err(self.error("control character in string")),
         }
-        self.pos = self.buf.len();
-        Err(self.error("unterminated string"))
     }
 
     /// An object key and its ':'.
     #[inline]
     pub(super) fn key(&mut self) -> Result<&'a [u8], DecodeError> {
+        // Binance's hot keys are one letter: `"k":` read as one four-byte pattern.
+        if let Some(&[b'"', letter, b'"', b':']) = self.buf.get(self.pos..self.pos + 4) {
+            if letter >= 0x20 && letter != b'"' && letter != b'\\' {
+                self.pos += 4;
+                return Ok(&self.buf[self.pos - 3..self.pos - 2]);
+            }
+        }
         let key = self.string()?;
         self.eat(b':')?;
         Ok(key)
@@ -152,6 +156,20 @@ impl<'a> Cursor<'a> {
     pub(super) fn u64(&mut self) -> Result<u64, DecodeError> {
         self.skip_ws();
         let start = self.pos;
+        let (value, digits) = digit_run(self.buf, start);
+        // Up to 16 digits a word at a time; a longer run (or a zero) takes the checked loop.
+        if digits > 0 && digits < RUN_MAX_DIGITS && (digits == 1 || self.buf[start] != b'0') {
+            self.pos = start + digits;
+            if let Some(b'.' | b'e' | b'E' | b'-' | b'+') = self.peek() {
+                return Err(self.error("expected integer"));
+            }
+            return Ok(value);
+        }
+        self.u64_checked(start)
+    }
+
+    /// The digit-at-a-time reader with the overflow and leading-zero checks.
+    fn u64_checked(&mut self, start: usize) -> Result<u64, DecodeError> {
         let mut value: u64 = 0;
         while let Some(b @ b'0'..=b'9') = self.peek() {
             let digit = u64::from(b - b'0');
@@ -207,38 +225,20 @@ impl<'a> Cursor<'a> {
         self.unsigned_decimal(field).map(Qty::from_raw)
     }
 
-    /// A quoted non-negative decimal; the usual shape is parsed while the string is scanned,
+    /// A quoted non-negative decimal; the usual shape is read in place a word at a time,
     /// anything else is re-read as a string and given to [`unsigned_decimal`].
     #[inline]
     fn unsigned_decimal(&mut self, field: &'static str) -> Result<i128, DecodeError> {
         if !self.try_eat(b'"') {
             return Err(self.error("expected string"));
         }
-        let open = self.pos - 1;
-        let mut mantissa: u64 = 0;
-        let mut digits = 0usize;
-        let mut dot = None;
-        let mut i = self.pos;
-        while let Some(&b) = self.buf.get(i) {
-            match b {
-                b'0'..=b'9' if digits < 19 => {
-                    mantissa = mantissa * 10 + u64::from(b - b'0');
-                    digits += 1;
-                }
-                b'.' if dot.is_none() && digits > 0 => dot = Some(i),
-                b'"' if digits > 0 && dot != Some(i - 1) => {
-                    let frac_digits = dot.map_or(0, |d| i - d - 1);
-                    if frac_digits > SCALE_DIGITS {
-                        break;
-                    }
-                    self.pos = i + 1;
-                    return Ok(i128::from(mantissa) * POW10[SCALE_DIGITS - frac_digits]);
-                }
-                _ => break,
+        if let Some((raw, end)) = parse_unsigned_prefix(self.buf, self.pos) {
+            if self.buf.get(end) == Some(&b'"') {
+                self.pos = end + 1;
+                return Ok(raw);
             }
-            i += 1;
         }
-        self.pos = open;
+        self.pos -= 1;
         let text = self.string()?;
         unsigned_decimal(text, field)
     }
@@ -267,6 +267,130 @@ impl<'a> Cursor<'a> {
                 continue;
             }
             return self.eat(b']');
+        }
+    }
+
+    /// Moves back to `pos` (a fast path that did not match hands over to the generic one).
+    #[inline(always)]
+    pub(super) fn rewind(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+
+    // Layout fast paths: `Option`-returning readers for compact JSON exactly as Binance
+    // writes it. `None` only means "not this layout" and carries no error: the caller
+    // rewinds and the generic reader above decides (and describes any error).
+
+    /// Consumes `text` when the bytes at the cursor are exactly it (no whitespace skipped).
+    #[inline(always)]
+    pub(super) fn fast_literal<const N: usize>(&mut self, text: &[u8; N]) -> Option<()> {
+        let end = self.pos + N;
+        if self.buf.get(self.pos..end)? != text {
+            return None;
+        }
+        self.pos = end;
+        Some(())
+    }
+
+    /// An unsigned integer of 1..=15 digits without a leading zero; the caller's next
+    /// literal (`,` or `}`) rules out fractions and exponents.
+    #[inline(always)]
+    pub(super) fn fast_u64(&mut self) -> Option<u64> {
+        let (value, digits) = digit_run(self.buf, self.pos);
+        if digits == 0 || digits == RUN_MAX_DIGITS || (digits > 1 && self.buf[self.pos] == b'0') {
+            return None;
+        }
+        self.pos += digits;
+        Some(value)
+    }
+
+    /// The rest of a string whose opening quote the caller's literal consumed, through its
+    /// closing quote; escapes and control bytes decline.
+    #[inline(always)]
+    pub(super) fn fast_string_rest(&mut self) -> Option<&'a [u8]> {
+        let start = self.pos;
+        let end = find_string_end(self.buf, start)?;
+        if self.buf[end] != b'"' {
+            return None;
+        }
+        self.pos = end + 1;
+        Some(&self.buf[start..end])
+    }
+
+    /// The rest of a quoted plain decimal (`digits[.digits]`) whose opening quote the
+    /// caller's literal consumed, through its closing quote.
+    #[inline(always)]
+    pub(super) fn fast_decimal_rest(&mut self) -> Option<i128> {
+        let (raw, end) = parse_unsigned_prefix(self.buf, self.pos)?;
+        if self.buf.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        Some(raw)
+    }
+
+    /// `true` or `false`.
+    #[inline(always)]
+    pub(super) fn fast_bool(&mut self) -> Option<bool> {
+        if self.fast_literal(b"true").is_some() {
+            return Some(true);
+        }
+        self.fast_literal(b"false").map(|()| false)
+    }
+
+    /// Like [`Self::fast_decimal_rest`], but first tries the text length `predicted` (the
+    /// length of the same field in the previous level, 0 when unknown) and updates it.
+    ///
+    /// Why: finding where a number ends is a chain of dependent word operations, and the
+    /// next field cannot start before it. Checking the predicted closing quote is a branch
+    /// instead, which the CPU predicts and runs past, so the levels of a diff (whose texts
+    /// mostly share a length) are parsed in parallel. The parse still has to end exactly at
+    /// that quote, so a wrong guess only costs the fallback.
+    #[inline(always)]
+    fn fast_decimal_predicted(&mut self, predicted: &mut usize) -> Option<i128> {
+        let start = self.pos;
+        let quote = start + *predicted;
+        if *predicted > 0 && self.buf.get(quote) == Some(&b'"') {
+            if let Some((raw, end)) = parse_unsigned_prefix(self.buf, start) {
+                if end == quote {
+                    self.pos = quote + 1;
+                    return Some(raw);
+                }
+            }
+        }
+        let raw = self.fast_decimal_rest()?;
+        *predicted = self.pos - 1 - start;
+        Some(raw)
+    }
+
+    /// `[["price","qty"],…]` into `out` (cleared first).
+    ///
+    /// Not inlined: as its own function the loop keeps the cursor in registers instead of
+    /// sharing them with the rest of the frame decoder.
+    #[inline(never)]
+    pub(super) fn fast_levels(&mut self, out: &mut Vec<Level>) -> Option<()> {
+        out.clear();
+        self.fast_literal(b"[")?;
+        if self.fast_literal(b"]").is_some() {
+            return Some(());
+        }
+        let (mut price_len, mut qty_len) = (0, 0);
+        loop {
+            self.fast_literal(b"[\"")?;
+            let price = self.fast_decimal_predicted(&mut price_len)?;
+            self.fast_literal(b",\"")?;
+            let qty = self.fast_decimal_predicted(&mut qty_len)?;
+            out.push(Level {
+                price: Price::from_raw(price),
+                qty: Qty::from_raw(qty),
+            });
+            match self.buf.get(self.pos..self.pos + 2)? {
+                [b']', b','] => self.pos += 2,
+                [b']', b']'] => {
+                    self.pos += 2;
+                    return Some(());
+                }
+                _ => return None,
+            }
         }
     }
 
@@ -321,55 +445,9 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// 10^n for the scale step of the fast path.
-const POW10: [i128; 19] = {
-    let mut table = [1i128; 19];
-    let mut i = 1;
-    while i < table.len() {
-        table[i] = table[i - 1] * 10;
-        i += 1;
-    }
-    table
-};
-
-/// Fixed-point scale digits (1e-18 units).
-const SCALE_DIGITS: usize = 18;
-
-/// The venue's usual shape, `digits.digits` with at most 19 digits, in one pass; `None`
-/// hands anything else (signs, exponents, long or odd texts) to the reference parser,
-/// which is the only producer of errors.
-#[inline]
-fn plain_decimal(text: &[u8]) -> Option<i128> {
-    if text.is_empty() || text.len() > 20 {
-        return None;
-    }
-    let mut mantissa: u64 = 0;
-    let mut digits = 0usize;
-    let mut dot = None;
-    for (i, &b) in text.iter().enumerate() {
-        match b {
-            // 19 digits always fit in a `u64`; a 20th goes to the reference parser.
-            b'0'..=b'9' if digits < 19 => {
-                mantissa = mantissa * 10 + u64::from(b - b'0');
-                digits += 1;
-            }
-            b'.' if dot.is_none() && i > 0 && i + 1 < text.len() => dot = Some(i),
-            _ => return None,
-        }
-    }
-    let frac_digits = dot.map_or(0, |d| text.len() - d - 1);
-    if frac_digits > SCALE_DIGITS {
-        return None;
-    }
-    Some(i128::from(mantissa) * POW10[SCALE_DIGITS - frac_digits])
-}
-
 /// Decimal text that must be zero or positive, to raw 1e-18 units.
 #[inline]
 pub(super) fn unsigned_decimal(text: &[u8], field: &'static str) -> Result<i128, DecodeError> {
-    if let Some(raw) = plain_decimal(text) {
-        return Ok(raw);
-    }
     let raw = signed_decimal(text, field)?;
     if raw < 0 {
         return Err(DecodeError::BadDecimal {
@@ -392,6 +470,8 @@ pub(super) fn signed_decimal(text: &[u8], field: &'static str) -> Result<i128, D
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::prelude::any;
 
     #[test]
     fn string_rejects_escapes_and_unterminated_text() {
@@ -424,16 +504,33 @@ mod tests {
         assert!(Cursor::new(&deep, 0).skip_value().is_err());
     }
 
-    fn quoted(text: &str) -> Option<i128> {
-        let quoted = format!("\"{text}\",");
+    /// The cursor's in-place reading of `"text"` followed by `tail`.
+    fn quoted_with_tail(text: &str, tail: &str) -> Option<i128> {
+        let quoted = format!("\"{text}\"{tail}");
         let mut c = Cursor::new(quoted.as_bytes(), 0);
         let raw = c.unsigned_decimal("q").ok()?;
         assert_eq!(
             c.pos(),
-            quoted.len() - 1,
+            quoted.len() - tail.len(),
             "cursor stops after the closing quote"
         );
         Some(raw)
+    }
+
+    /// At the end of a buffer (partial words) and inside a frame (whole words).
+    fn quoted(text: &str) -> Option<i128> {
+        let at_end = quoted_with_tail(text, ",");
+        let in_frame = quoted_with_tail(text, r#","B":"3.78826000","a":"61837.64000000"}}"#);
+        assert_eq!(at_end, in_frame, "{text:?}");
+        at_end
+    }
+
+    /// The reference reading of an unsigned integer: digit by digit with every check.
+    fn checked_u64(text: &[u8]) -> Result<(u64, usize), DecodeError> {
+        let mut c = Cursor::new(text, 0);
+        c.skip_ws();
+        let value = c.u64_checked(c.pos())?;
+        Ok((value, c.pos()))
     }
 
     proptest::proptest! {
@@ -450,38 +547,57 @@ mod tests {
         }
 
         #[test]
-        fn plain_path_agrees_with_the_reference_parser(text in "[0-9.]{0,22}") {
-            if let Some(raw) = plain_decimal(text.as_bytes()) {
-                proptest::prop_assert_eq!(crate::core::decimal::parse_raw(text.as_bytes()), Ok(raw));
-            }
+        fn text_decimals_agree_with_the_reference_parser(text in "[0-9.+-]{0,22}") {
             let ours = unsigned_decimal(text.as_bytes(), "q").ok();
-            proptest::prop_assert_eq!(ours, crate::core::decimal::parse_raw(text.as_bytes()).ok());
+            let reference = crate::core::decimal::parse_raw(text.as_bytes()).ok().filter(|r| *r >= 0);
+            proptest::prop_assert_eq!(ours, reference);
         }
 
         #[test]
-        fn plain_path_agrees_on_venue_shaped_text(text in "[0-9]{1,19}(\\.[0-9]{1,19})?") {
-            let ours = unsigned_decimal(text.as_bytes(), "q").ok();
-            proptest::prop_assert_eq!(ours, crate::core::decimal::parse_raw(text.as_bytes()).ok());
+        fn word_integers_agree_with_the_checked_reader(text in "[0-9]{0,22}[.eE+,}x-]?[0-9]{0,9}") {
+            for tail in ["", r#","s":"BTCUSDT","b":"61837.63000000"}"#] {
+                let framed = format!("{text}{tail}");
+                let mut c = Cursor::new(framed.as_bytes(), 0);
+                let ours = c.u64().map(|v| (v, c.pos()));
+                let reference = checked_u64(framed.as_bytes());
+                proptest::prop_assert_eq!(ours.is_ok(), reference.is_ok(), "{:?}", framed);
+                if let (Ok(ours), Ok(reference)) = (ours, reference) {
+                    proptest::prop_assert_eq!(ours, reference);
+                }
+            }
+        }
+
+        #[test]
+        fn one_letter_keys_read_like_any_key(key in proptest::collection::vec(any::<u8>(), 0..3), gap in " ?") {
+            let mut frame = vec![b'"'];
+            frame.extend_from_slice(&key);
+            frame.extend_from_slice(format!("\"{gap}:1}}").as_bytes());
+            let ours = Cursor::new(&frame, 0).key().map(<[u8]>::to_vec).ok();
+            let mut generic = Cursor::new(&frame, 0);
+            let reference = generic.string().ok().filter(|_| generic.eat(b':').is_ok()).map(<[u8]>::to_vec);
+            proptest::prop_assert_eq!(ours, reference);
         }
     }
 
     #[test]
-    fn plain_path_takes_the_usual_shapes() {
+    fn in_place_decimals_take_the_usual_shapes() {
         assert_eq!(
-            plain_decimal(b"61837.63000000"),
+            quoted("61837.63000000"),
             Some(61_837_630_000_000_000_000_000)
         );
-        assert_eq!(plain_decimal(b"0.00000000"), Some(0));
+        assert_eq!(quoted("0.00000000"), Some(0));
+        assert_eq!(quoted("0.003"), Some(3_000_000_000_000_000));
         assert_eq!(
-            plain_decimal(b"9999999999999999999"),
-            Some(9_999_999_999_999_999_999 * POW10[18])
+            quoted("9999999999999999999"),
+            Some(9_999_999_999_999_999_999_000_000_000_000_000_000)
         );
-        assert_eq!(plain_decimal(b"0.000000000000000001"), Some(1));
-        assert_eq!(plain_decimal(b"1."), None);
-        assert_eq!(plain_decimal(b".5"), None);
-        assert_eq!(plain_decimal(b"1.2.3"), None);
-        assert_eq!(plain_decimal(b"-1"), None);
-        assert_eq!(plain_decimal(b"99999999999999999999"), None);
+        assert_eq!(quoted("0.000000000000000001"), Some(1));
+        assert_eq!(quoted("1."), Some(1_000_000_000_000_000_000));
+        assert_eq!(quoted(".5"), Some(500_000_000_000_000_000));
+        assert_eq!(quoted("1.2.3"), None);
+        assert_eq!(quoted("-1"), None);
+        assert_eq!(quoted("1e5"), None);
+        assert_eq!(quoted("99999999999999999999999"), None);
     }
 
     #[test]
