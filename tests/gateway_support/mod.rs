@@ -38,6 +38,8 @@ pub struct Rig {
     pub core_market: CoreMarket,
     /// Every fill the manager reported to the strategies, in order.
     pub fills: Vec<kestrel::core::Fill>,
+    /// The highest client order id the manager reported (the newest order).
+    pub newest: ClientOrderId,
     seq: u64,
     _cert: tempfile::NamedTempFile,
 }
@@ -99,6 +101,7 @@ impl Rig {
             market,
             core_market,
             fills: Vec::new(),
+            newest: ClientOrderId::default(),
             seq: 0,
             _cert: cert,
         };
@@ -147,8 +150,11 @@ impl Rig {
 
     pub fn drain(&mut self) {
         for event in self.out.exec.drain() {
-            if let ExecEvent::Fill(fill) = event {
-                self.fills.push(fill);
+            match event {
+                ExecEvent::Fill(fill) => self.fills.push(fill),
+                ExecEvent::Update(update) => {
+                    self.newest = self.newest.max(update.client_order_id);
+                }
             }
         }
         self.out.journal.drain().for_each(drop);
@@ -300,13 +306,9 @@ impl Rig {
         assert_eq!(self.fills.len(), trades.len(), "each fill reported once");
     }
 
+    /// The order the latest intent created (open or not).
     pub fn last_submitted(&self) -> ClientOrderId {
-        self.stage
-            .manager()
-            .open_orders()
-            .map(|o| o.client_order_id)
-            .max()
-            .expect("an order")
+        self.newest
     }
 }
 
