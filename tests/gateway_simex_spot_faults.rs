@@ -58,15 +58,17 @@ fn duplicated_and_reordered_user_data_events_count_each_fill_once() {
 fn a_418_ban_refuses_orders_locally_until_it_expires() {
     let mut rig = spot_rig();
     // The next request is throttled (429, Retry-After 1 s); a request sent during that
-    // back-off gets the client banned for 2 s. The test's own REST client triggers both.
-    rig.handle
-        .throttle(1, Duration::from_secs(1), Duration::from_secs(2));
+    // back-off gets the client banned. The test's own REST client triggers both; the ban is
+    // long enough that the orders below reach the gateway while it lasts.
+    let ban = Duration::from_secs(4);
+    rig.handle.throttle(1, Duration::from_secs(1), ban);
     let rest = Rest::new(&rig.handle, Market::Spot);
     let open = p(&[("symbol", "BTCUSDT")]);
     let first = rest.signed(&rig.handle, "GET", "/api/v3/openOrders", &open);
     assert_eq!(first.status, 429, "{}", first.text);
     let second = rest.signed(&rig.handle, "GET", "/api/v3/openOrders", &open);
     assert_eq!(second.status, 418, "{}", second.text);
+    let ban_ends = Instant::now() + ban + Duration::from_millis(500);
 
     // The venue refuses the first order with 418; the gateway learns the ban.
     rig.intent(market_order(Side::Buy, "0.010"));
@@ -109,8 +111,7 @@ fn a_418_ban_refuses_orders_locally_until_it_expires() {
     assert_eq!(rig.position(), q("0"));
 
     // After the ban: the next order fills.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < deadline {
+    while Instant::now() < ban_ends {
         rig.poll();
         std::thread::sleep(Duration::from_millis(5));
     }
