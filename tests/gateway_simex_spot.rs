@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use kestrel::core::clock::mono_ns;
 use kestrel::core::{
-    AssetName, BookTop, ClientOrderId, IntentAction, Level, Market as CoreMarket, MarketEvent,
-    MarketEventKind, OrderIntent, OrderStatus, OrderType, Price, Qty, Side, StrategyId, SymbolId,
-    SymbolTable, TimeInForce,
+    AssetName, BookTop, ClientOrderId, ExecEvent, IntentAction, Level, Market as CoreMarket,
+    MarketEvent, MarketEventKind, OrderIntent, OrderStatus, OrderType, Price, Qty, Side,
+    StrategyId, SymbolId, SymbolTable, TimeInForce,
 };
 use kestrel::engine::stage::{OrderOutputs, OrderStage};
 use kestrel::oms::binance::exchange_info::parse_exchange_info;
@@ -37,6 +37,8 @@ struct Rig {
     stage: Stage,
     out: OrderOutputs,
     btc: SymbolId,
+    /// The highest client order id the manager reported (the newest order, open or not).
+    newest: ClientOrderId,
     seq: u64,
     _cert: tempfile::NamedTempFile,
 }
@@ -90,6 +92,7 @@ impl Rig {
             stage: OmsStage::new(manager, gateway),
             out: OrderOutputs::with_capacity(1024, 1024),
             btc,
+            newest: ClientOrderId::default(),
             seq: 0,
             _cert: cert,
         };
@@ -129,7 +132,11 @@ impl Rig {
     }
 
     fn drain(&mut self) {
-        self.out.exec.drain().for_each(drop);
+        for event in self.out.exec.drain() {
+            if let ExecEvent::Update(update) = event {
+                self.newest = self.newest.max(update.client_order_id);
+            }
+        }
         self.out.journal.drain().for_each(drop);
     }
 
@@ -219,13 +226,10 @@ impl Rig {
         assert_eq!(trade_ids.len(), trades.len(), "no trade twice at the venue");
     }
 
+    /// The order the latest intent created: it may already have filled (a fast market
+    /// order), so it is taken from the reported updates, not from the open orders.
     fn last_submitted(&self) -> ClientOrderId {
-        self.stage
-            .manager()
-            .open_orders()
-            .map(|o| o.client_order_id)
-            .max()
-            .expect("an order")
+        self.newest
     }
 }
 

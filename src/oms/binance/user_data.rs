@@ -16,7 +16,7 @@ use super::decode::{
 };
 use super::response::algo_status_report;
 use super::symbols::OrderSymbols;
-use crate::core::{AssetName, ClientOrderId, Market, Price, Qty};
+use crate::core::{AssetName, ClientOrderId, Market, Price, Qty, SymbolId};
 use crate::oms::venue::{LinkState, RejectKind, VenueFill, VenueReject, VenueReport};
 
 /// The user-data event types this parser knows.
@@ -133,9 +133,22 @@ pub fn parse_user_data(
     market: Market,
     sink: &mut dyn ReportSink,
 ) -> Result<UserDataOutcome, ParseError> {
+    parse_user_data_with(frame, symbols, market, &|_, _| None, sink)
+}
+
+/// As [`parse_user_data`], with `known` naming kestrel's client id of a venue order whose
+/// own updates carry a venue-made client id (a futures algo order's triggered order, after
+/// its `ALGO_UPDATE` said which order it became).
+pub fn parse_user_data_with(
+    frame: &[u8],
+    symbols: &OrderSymbols,
+    market: Market,
+    known: &dyn Fn(SymbolId, u64) -> Option<ClientOrderId>,
+    sink: &mut dyn ReportSink,
+) -> Result<UserDataOutcome, ParseError> {
     let peek: Peek<'_> = parse_json(frame, "user-data frame")?;
     if let Some(inner) = peek.event {
-        return parse_user_data(inner.get().as_bytes(), symbols, market, sink);
+        return parse_user_data_with(inner.get().as_bytes(), symbols, market, known, sink);
     }
     let name = peek.e.ok_or_else(|| ParseError::Malformed {
         what: "user-data frame",
@@ -163,7 +176,7 @@ pub fn parse_user_data(
         )?,
         UserDataEvent::OrderTradeUpdate => {
             let update: OrderTradeUpdate<'_> = parse_json(frame, "ORDER_TRADE_UPDATE")?;
-            futures_order(&update.order, symbols, &mut out)?;
+            futures_order(&update.order, symbols, known, &mut out)?;
         }
         UserDataEvent::AlgoUpdate => {
             let update: AlgoUpdate<'_> = parse_json(frame, "ALGO_UPDATE")?;
@@ -408,10 +421,16 @@ struct FuturesOrder<'a> {
 fn futures_order(
     order: &FuturesOrder<'_>,
     symbols: &OrderSymbols,
+    known: &dyn Fn(SymbolId, u64) -> Option<ClientOrderId>,
     out: &mut Out<'_>,
 ) -> Result<(), ParseError> {
     const WHAT: &str = "ORDER_TRADE_UPDATE";
-    let Some(id) = ClientOrderId::parse(order.client_order_id) else {
+    let id = ClientOrderId::parse(order.client_order_id).or_else(|| {
+        symbols
+            .id_of(order.symbol)
+            .and_then(|symbol| known(symbol, order.order_id))
+    });
+    let Some(id) = id else {
         out.foreign(order.order_id);
         return Ok(());
     };

@@ -24,7 +24,7 @@
 mod keys;
 mod rest_worker;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +43,7 @@ use super::response::{
     ReplyOutcome,
 };
 use super::server_time::ServerClock;
-use super::user_data::{parse_user_data, ws_frame_kind, UserDataNote, WsFrameKind};
+use super::user_data::{parse_user_data_with, ws_frame_kind, UserDataNote, WsFrameKind};
 use super::{
     BinanceOrderCodec, BuildError, CodecConfig, HmacSigner, InstrumentFamily, ListenKeyAction,
     OrderRoute, OrderSymbols, Request, SymbolScope,
@@ -257,6 +257,9 @@ pub struct BinanceGateway {
     in_flight: HashMap<u64, InFlight>,
     rest_pending: HashMap<u64, RestPurpose>,
     order_ids: HashMap<(SymbolId, u64), ClientOrderId>,
+    /// Client ids of orders placed (or found open) through the algo service: their cancels
+    /// and queries must go to the algo endpoints, which are the only ones that know them.
+    algo_orders: HashSet<ClientOrderId>,
     reference: Vec<Price>,
     reconcile: Option<ReconcileRun>,
     reconcile_queue: VecDeque<ReconcileRun>,
@@ -367,6 +370,7 @@ impl BinanceGateway {
             in_flight: HashMap::with_capacity(IN_FLIGHT),
             rest_pending: HashMap::with_capacity(256),
             order_ids: HashMap::with_capacity(ORDER_IDS),
+            algo_orders: HashSet::with_capacity(ORDER_IDS),
             reference,
             reconcile: None,
             reconcile_queue: VecDeque::with_capacity(16),
@@ -478,7 +482,7 @@ impl BinanceGateway {
             } => (
                 ReplyKind::Cancel,
                 market,
-                self.route_of_existing(market),
+                self.route_of_existing(client_order_id),
                 symbol,
                 client_order_id,
             ),
@@ -496,7 +500,7 @@ impl BinanceGateway {
             } => (
                 ReplyKind::QueryOrder,
                 market,
-                self.route_of_existing(market),
+                self.route_of_existing(client_order_id),
                 symbol,
                 client_order_id,
             ),
@@ -511,16 +515,29 @@ impl BinanceGateway {
         })
     }
 
-    /// Cancels and queries name the order by client id only; the book route is the one
-    /// that knows regular orders (algo orders are tracked by the user stream).
-    fn route_of_existing(&self, _market: Market) -> OrderRoute {
-        OrderRoute::Book
+    /// Cancels and queries name the order by client id only: orders placed through the
+    /// algo service are remembered, every other order is on the book route.
+    fn route_of_existing(&self, client_order_id: ClientOrderId) -> OrderRoute {
+        if self.algo_orders.contains(&client_order_id) {
+            OrderRoute::Algo
+        } else {
+            OrderRoute::Book
+        }
+    }
+
+    fn remember_algo(&mut self, client_order_id: ClientOrderId) {
+        if self.algo_orders.len() < ORDER_IDS {
+            self.algo_orders.insert(client_order_id);
+        }
     }
 
     fn send_command(&mut self, command: &VenueCommand, now_ns: u64) {
         let Some(pending) = self.pending_of(command) else {
             return;
         };
+        if pending.kind == ReplyKind::Place && pending.route == OrderRoute::Algo {
+            self.remember_algo(pending.client_order_id);
+        }
         let reference_price = self
             .reference
             .get(pending.symbol.index())
@@ -1165,7 +1182,17 @@ impl BinanceGateway {
         self.counters.user_events += 1;
         let start = self.staged.len();
         let market = self.market;
-        let outcome = parse_user_data(frame, self.codec.symbols(), market, &mut self.staged);
+        // A triggered algo order's updates name it by a venue-made client id: its venue id,
+        // mapped when the ALGO_UPDATE said which order it became, names kestrel's order.
+        let ids = &self.order_ids;
+        let known = |symbol: SymbolId, venue_id: u64| ids.get(&(symbol, venue_id)).copied();
+        let outcome = parse_user_data_with(
+            frame,
+            self.codec.symbols(),
+            market,
+            &known,
+            &mut self.staged,
+        );
         for index in start..self.staged.len() {
             let report = self.staged[index];
             self.remember_ids(&report, None);
@@ -1287,6 +1314,13 @@ impl BinanceGateway {
                 for index in start..self.staged.len() {
                     let report = self.staged[index];
                     self.remember_ids(&report, Some(pending.symbol));
+                    if let (OrderRoute::Algo, VenueReport::OpenOrder(open)) =
+                        (pending.route, report)
+                    {
+                        if let Some(id) = open.client_order_id {
+                            self.remember_algo(id);
+                        }
+                    }
                 }
                 let failed = !matches!(outcome, Ok(ReplyOutcome::Reported { .. }));
                 if let Err(error) = &outcome {

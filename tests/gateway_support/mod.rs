@@ -1,0 +1,322 @@
+//! Shared by the `gateway_simex_*` tests: an `OmsStage<BinanceGateway, PortfolioLedger>`
+//! wired to a running simex over TLS (spot or USDⓈ-M), polled until a condition holds, and
+//! the comparison of the manager's position and open orders with the simulator's account.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::time::{Duration, Instant};
+
+use kestrel::core::clock::mono_ns;
+use kestrel::core::{
+    AssetName, BookTop, ClientOrderId, ExecEvent, Level, Market as CoreMarket, MarketEvent,
+    MarketEventKind, Notional, OrderIntent, OrderStatus, OrderType, Price, Qty, Side, StrategyId,
+    SymbolId, SymbolTable,
+};
+use kestrel::engine::stage::{OrderOutputs, OrderStage};
+use kestrel::oms::binance::exchange_info::parse_exchange_info;
+use kestrel::oms::binance::gateway::{BinanceGateway, GatewayConfig, GatewayKeys};
+use kestrel::oms::binance::{InstrumentFamily, OrderSymbols};
+use kestrel::oms::manager::{OmsConfig, OrderManager};
+use kestrel::oms::portfolio::{PairAssets, PortfolioLedger};
+use kestrel::oms::OmsStage;
+use kestrel::sim::{Market, SimexHandle};
+
+use crate::simex_support::orders::{top_of_book, Rest};
+use crate::simex_support::{path, SPOT_INFO, TIMEOUT, USDM_INFO};
+
+pub type Stage = OmsStage<BinanceGateway, PortfolioLedger>;
+
+pub fn q(text: &str) -> Qty {
+    Qty::parse(text).expect("qty literal")
+}
+
+pub struct Rig {
+    pub handle: SimexHandle,
+    pub stage: Stage,
+    pub out: OrderOutputs,
+    pub btc: SymbolId,
+    pub market: Market,
+    pub core_market: CoreMarket,
+    /// Every fill the manager reported to the strategies, in order.
+    pub fills: Vec<kestrel::core::Fill>,
+    /// The highest client order id the manager reported (the newest order).
+    pub newest: ClientOrderId,
+    seq: u64,
+    _cert: tempfile::NamedTempFile,
+}
+
+impl Rig {
+    pub fn new(handle: SimexHandle, market: Market) -> Self {
+        let (info_path, core_market, family) = match market {
+            Market::Spot => (SPOT_INFO, CoreMarket::Spot, InstrumentFamily::Spot),
+            Market::UsdmFutures => (
+                USDM_INFO,
+                CoreMarket::UsdmFutures,
+                InstrumentFamily::UsdmFutures,
+            ),
+        };
+        let info = std::fs::read(path(info_path)).expect("bundled exchangeInfo");
+        let info = parse_exchange_info(&info, core_market).expect("parses");
+        let instrument = info
+            .instruments
+            .iter()
+            .find(|i| i.symbol == "BTCUSDT")
+            .expect("listed")
+            .clone();
+        let mut table = SymbolTable::new();
+        let btc = table.intern("BTCUSDT").expect("name");
+        let symbols =
+            OrderSymbols::new(family, &table, std::slice::from_ref(&instrument)).expect("symbols");
+        let cert = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(cert.path(), handle.cert_pem().expect("TLS on")).expect("write cert");
+        let port = handle.addr(market).expect("market served").port();
+        let mut gateway_config =
+            GatewayConfig::for_host(core_market, &format!("localhost:{port}"), true);
+        gateway_config.trusted_cert = Some(cert.path().to_owned());
+        gateway_config.request_timeout_ms = 1_000;
+        let gateway = BinanceGateway::new(
+            gateway_config,
+            &GatewayKeys::simex_test(),
+            symbols,
+            &info.rate_limits,
+        )
+        .expect("gateway");
+        let assets = PairAssets {
+            base: AssetName::new("BTC").expect("asset"),
+            quote: AssetName::new("USDT").expect("asset"),
+        };
+        let mut ledger = PortfolioLedger::new(core_market, assets.quote);
+        ledger.add_instrument(btc, assets);
+        ledger.fund(assets.quote, q("100000"));
+        let oms = OmsConfig {
+            market: core_market,
+            ack_timeout_ns: 1_500_000_000,
+            ..OmsConfig::default()
+        };
+        let manager = OrderManager::new(oms, 1, vec![Some(instrument)], ledger).expect("manager");
+        let mut rig = Self {
+            handle,
+            stage: OmsStage::new(manager, gateway),
+            out: OrderOutputs::with_capacity(1024, 1024),
+            btc,
+            market,
+            core_market,
+            fills: Vec::new(),
+            newest: ClientOrderId::default(),
+            seq: 0,
+            _cert: cert,
+        };
+        rig.book();
+        rig.run_until("link up and reconciled", |stage| {
+            stage.venue().is_up() && stage.manager().is_reconciled()
+        });
+        rig
+    }
+
+    fn depth_path(&self) -> &'static str {
+        match self.market {
+            Market::Spot => "/api/v3/depth",
+            Market::UsdmFutures => "/fapi/v1/depth",
+        }
+    }
+
+    /// The simulator's current top of book as a market event (reference prices).
+    pub fn book(&mut self) -> (Price, Price) {
+        let (bid, ask) = top_of_book(&Rest::new(&self.handle, self.market), self.depth_path());
+        let mut top = BookTop {
+            last_update_id: 1,
+            valid: true,
+            bid_count: 1,
+            ask_count: 1,
+            ..BookTop::default()
+        };
+        top.bids[0] = Level {
+            price: bid,
+            qty: q("10"),
+        };
+        top.asks[0] = Level {
+            price: ask,
+            qty: q("10"),
+        };
+        let event = MarketEvent {
+            symbol: self.btc,
+            recv_ns: mono_ns(),
+            exch_ts_ms: 0,
+            kind: MarketEventKind::Book(top),
+        };
+        self.stage.on_market(&event, mono_ns(), &mut self.out);
+        self.drain();
+        (bid, ask)
+    }
+
+    pub fn drain(&mut self) {
+        for event in self.out.exec.drain() {
+            match event {
+                ExecEvent::Fill(fill) => self.fills.push(fill),
+                ExecEvent::Update(update) => {
+                    self.newest = self.newest.max(update.client_order_id);
+                }
+            }
+        }
+        self.out.journal.drain().for_each(drop);
+    }
+
+    pub fn poll(&mut self) {
+        self.stage.poll(mono_ns(), &mut self.out);
+        self.drain();
+    }
+
+    pub fn run_until(&mut self, what: &str, mut done: impl FnMut(&Stage) -> bool) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            self.poll();
+            if done(&self.stage) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not reached; gateway {:?}, last error {:?}, open {:?}",
+                self.stage.venue(),
+                self.stage.venue().last_error(),
+                self.stage.manager().open_orders().collect::<Vec<_>>()
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// Polls until the manager agrees with the simulator (position and open orders).
+    pub fn settle(&mut self, what: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            self.poll();
+            let (held, open) = self.venue_state();
+            if self.position() == held && self.order_ids() == open {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: manager {:?} {:?} vs venue {held:?} {open:?}",
+                self.position(),
+                self.stage.manager().open_orders().collect::<Vec<_>>()
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    pub fn intent(&mut self, intent: OrderIntent) {
+        self.seq += 1;
+        let intent = OrderIntent {
+            strategy: StrategyId(1),
+            intent_seq: self.seq,
+            symbol: self.btc,
+            ..intent
+        };
+        self.stage.on_intent(&intent, mono_ns(), &mut self.out);
+        self.drain();
+    }
+
+    pub fn order_ids(&self) -> Vec<ClientOrderId> {
+        let mut ids: Vec<_> = self
+            .stage
+            .manager()
+            .open_orders()
+            .map(|o| o.client_order_id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    pub fn status(&self, id: ClientOrderId) -> Option<OrderStatus> {
+        self.stage.manager().order(id).map(|o| o.status)
+    }
+
+    pub fn manager_position(&self) -> Option<&kestrel::oms::portfolio::Position> {
+        self.stage
+            .manager()
+            .ledger()
+            .portfolio()
+            .position(self.core_market, self.btc)
+    }
+
+    pub fn position(&self) -> Qty {
+        self.manager_position().map_or(Qty::ZERO, |p| p.qty)
+    }
+
+    pub fn realized_pnl(&self) -> Notional {
+        self.manager_position()
+            .map_or(Notional::ZERO, |p| p.realized_pnl)
+    }
+
+    /// The simulator's position (spot: BTC held beyond the 1 BTC it starts with; futures:
+    /// the signed BTCUSDT position) and its open order ids (algo orders included), sorted
+    /// with duplicates kept.
+    pub fn venue_state(&self) -> (Qty, Vec<ClientOrderId>) {
+        let account = self.handle.account(self.market).expect("account");
+        let held = match self.market {
+            Market::Spot => account
+                .spot_balances
+                .iter()
+                .find(|b| b.asset == "BTC")
+                .map_or(Qty::ZERO, |b| b.free.saturating_add(b.locked))
+                .saturating_sub(Qty::from_int(1)),
+            Market::UsdmFutures => account
+                .positions
+                .iter()
+                .find(|p| p.symbol == "BTCUSDT")
+                .map_or(Qty::ZERO, |p| p.qty),
+        };
+        let mut ids: Vec<_> = account
+            .open_orders
+            .iter()
+            .map(|o| o.client_order_id.as_str())
+            .chain(
+                account
+                    .open_algo_orders
+                    .iter()
+                    .map(|o| o.client_algo_id.as_str()),
+            )
+            .filter_map(ClientOrderId::parse)
+            .collect();
+        ids.sort();
+        (held, ids)
+    }
+
+    /// Position and open orders equal the simulator's; no client order id is open twice at
+    /// the venue; every venue trade was applied exactly once (none missed, none doubled).
+    pub fn assert_matches_venue(&self) {
+        let (held, open) = self.venue_state();
+        assert_eq!(
+            self.position(),
+            held,
+            "position equals the simulator's holding"
+        );
+        let mut unique = open.clone();
+        unique.dedup();
+        assert_eq!(unique, open, "no client order id open twice at the venue");
+        assert_eq!(self.order_ids(), open, "open orders equal the simulator's");
+        let trades = self.handle.account(self.market).expect("account").trades;
+        let mut trade_ids: Vec<u64> = trades.iter().map(|t| t.trade_id).collect();
+        trade_ids.sort_unstable();
+        trade_ids.dedup();
+        assert_eq!(trade_ids.len(), trades.len(), "no trade twice at the venue");
+        assert_eq!(
+            self.manager_position().map_or(0, |p| p.fill_count),
+            trades.len() as u64,
+            "each venue trade applied exactly once"
+        );
+        assert_eq!(self.fills.len(), trades.len(), "each fill reported once");
+    }
+
+    /// The order the latest intent created (open or not).
+    pub fn last_submitted(&self) -> ClientOrderId {
+        self.newest
+    }
+}
+
+pub fn market_order(side: Side, qty: &str) -> OrderIntent {
+    OrderIntent {
+        side,
+        order_type: OrderType::Market,
+        qty: q(qty),
+        ..OrderIntent::default()
+    }
+}
