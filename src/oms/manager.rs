@@ -121,7 +121,6 @@ struct Order {
     /// When a retry is due (0: none).
     retry_at_ns: u64,
     retries: u8,
-    queried: bool,
     /// Status queries sent since the last answer.
     queries: u8,
     /// Listed by the venue during the current reconciliation.
@@ -130,6 +129,26 @@ struct Order {
 }
 
 impl Order {
+    /// A freshly tracked order in `state`, last sent at `sent_ns`, with no bracket, retry
+    /// or query history.
+    fn new(state: OrderUpdate, market: Market, sent_ns: u64, cause_recv_ns: u64) -> Self {
+        Self {
+            state,
+            market,
+            stop_loss: Price::ZERO,
+            take_profit: Price::ZERO,
+            bracket: [ClientOrderId::default(); 2],
+            protected_qty: Qty::ZERO,
+            rebracket: false,
+            sent_ns,
+            retry_at_ns: 0,
+            retries: 0,
+            queries: 0,
+            listed: false,
+            cause_recv_ns,
+        }
+    }
+
     fn is_open(&self) -> bool {
         !self.state.status.is_final()
     }
@@ -295,22 +314,11 @@ impl<L: Ledger> OrderManager<L> {
         if was_open && update.status.is_final() {
             self.finished.push_back(update.client_order_id);
         }
-        let entry = self.orders.entry(update.client_order_id).or_insert(Order {
-            state: *update,
-            market: self.config.market,
-            stop_loss: Price::ZERO,
-            take_profit: Price::ZERO,
-            bracket: [ClientOrderId::default(); 2],
-            protected_qty: Qty::ZERO,
-            rebracket: false,
-            sent_ns: 0,
-            retry_at_ns: 0,
-            retries: 0,
-            queried: false,
-            queries: 0,
-            listed: false,
-            cause_recv_ns: 0,
-        });
+        let market = self.config.market;
+        let entry = self
+            .orders
+            .entry(update.client_order_id)
+            .or_insert_with(|| Order::new(*update, market, 0, 0));
         entry.state = *update;
         // A bracket order names its entry: restore the link both ways.
         if update.parent.0 != 0 && !update.status.is_final() {
@@ -478,7 +486,6 @@ impl<L: Ledger> OrderManager<L> {
                 self.counters.retries += 1;
                 VenueCommand::Place(venue_order(order, self.config.margin))
             } else {
-                order.queried = true;
                 order.queries += 1;
                 if order.queries > MAX_STATUS_QUERIES {
                     self.counters.unanswered += 1;
@@ -577,7 +584,6 @@ impl<L: Ledger> OrderManager<L> {
             }
             VenueReport::StatusUnknown { client_order_id } => {
                 if let Some(order) = self.orders.get_mut(&client_order_id) {
-                    order.queried = true;
                     self.counters.queries += 1;
                     let query = VenueCommand::QueryOrder {
                         client_order_id,
@@ -609,7 +615,6 @@ impl<L: Ledger> OrderManager<L> {
                     // each (filled or cancelled while we were away, or never received).
                     for (id, order) in &mut self.orders {
                         if order.is_open() && !order.listed && order.state.symbol == symbol {
-                            order.queried = true;
                             self.counters.queries += 1;
                             let query = VenueCommand::QueryOrder {
                                 client_order_id: *id,
@@ -688,20 +693,9 @@ impl<L: Ledger> OrderManager<L> {
                     ..OrderUpdate::default()
                 };
                 let order = Order {
-                    state,
-                    market: self.config.market,
                     stop_loss: intent.stop_loss,
                     take_profit: intent.take_profit,
-                    bracket: [ClientOrderId::default(); 2],
-                    protected_qty: Qty::ZERO,
-                    rebracket: false,
-                    sent_ns: now_ns,
-                    retry_at_ns: 0,
-                    retries: 0,
-                    queried: false,
-                    queries: 0,
-                    listed: false,
-                    cause_recv_ns: intent.cause_recv_ns,
+                    ..Order::new(state, self.config.market, now_ns, intent.cause_recv_ns)
                 };
                 self.send_new(order, now_ns, commands, out);
             }
@@ -826,7 +820,6 @@ impl<L: Ledger> OrderManager<L> {
             // under the same id (a copy that did arrive meanwhile is refused as a duplicate).
             order.retries += 1;
             order.retry_at_ns = now_ns;
-            order.queried = false;
             return;
         }
         let retryable = matches!(
@@ -850,7 +843,6 @@ impl<L: Ledger> OrderManager<L> {
         }
         if venue_reject.kind == RejectKind::Duplicate && order.retries > 0 {
             // Our earlier attempt reached the venue: ask what it holds instead of failing.
-            order.queried = false;
             order.sent_ns = 0;
             return;
         }
@@ -1091,22 +1083,8 @@ impl<L: Ledger> OrderManager<L> {
                 Price::ZERO,
             )
         };
-        let template = |state: OrderUpdate| Order {
-            state,
-            market: order.market,
-            stop_loss: Price::ZERO,
-            take_profit: Price::ZERO,
-            bracket: [ClientOrderId::default(); 2],
-            protected_qty: Qty::ZERO,
-            rebracket: false,
-            sent_ns: now_ns,
-            retry_at_ns: 0,
-            retries: 0,
-            queried: false,
-            queries: 0,
-            listed: false,
-            cause_recv_ns: order.cause_recv_ns,
-        };
+        let template =
+            |state: OrderUpdate| Order::new(state, order.market, now_ns, order.cause_recv_ns);
         let spot_oco = self.config.market != Market::UsdmFutures;
         match (stop_leg, take_leg) {
             (Some(s), Some(t)) if spot_oco => {
@@ -1295,25 +1273,8 @@ impl<L: Ledger> OrderManager<L> {
             qty: open.qty,
             parent: ClientOrderId::default(),
         };
-        self.orders.insert(
-            id,
-            Order {
-                state,
-                market: open.market,
-                stop_loss: Price::ZERO,
-                take_profit: Price::ZERO,
-                bracket: [ClientOrderId::default(); 2],
-                protected_qty: Qty::ZERO,
-                rebracket: false,
-                sent_ns: now_ns,
-                retry_at_ns: 0,
-                retries: 0,
-                queried: false,
-                queries: 0,
-                listed: false,
-                cause_recv_ns: 0,
-            },
-        );
+        self.orders
+            .insert(id, Order::new(state, open.market, now_ns, 0));
         self.emit(out, now_ns, state);
     }
 
