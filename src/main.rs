@@ -111,6 +111,12 @@ struct E2eCli {
     /// Engine settings (layout, wait, pinning) from this TOML.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Give the engine's hot loop a core of its own: layout fused, busy-spin, pinned to the
+    /// last core, with the simulator and every other thread kept on the first (the exchange
+    /// is another machine in production). Needs two cores; overrides the config's engine
+    /// layout, wait and pinning.
+    #[arg(long)]
+    isolate: bool,
 }
 
 /// `kestrel paper` flags.
@@ -326,7 +332,26 @@ fn bench_e2e(cli: E2eCli) -> anyhow::Result<ExitCode> {
         .install_signal_handlers()
         .context("installing signal handlers")?;
     let config = load(cli.config.as_ref())?;
-    let settings = config.engine.resolve(&available_cores())?;
+    let cores = available_cores();
+    let mut settings = config.engine.resolve(&cores)?;
+    let simulator_core = if cli.isolate {
+        let (Some(&first), Some(&last)) = (cores.first(), cores.last()) else {
+            anyhow::bail!("--isolate: no usable cores reported");
+        };
+        anyhow::ensure!(
+            first != last,
+            "--isolate needs two cores; this process may use only core {first}"
+        );
+        settings.layout = kestrel::engine::Layout::Fused;
+        settings.wait = kestrel::engine::WaitStrategy::Spin;
+        settings.cores = kestrel::engine::affinity::CorePlan::explicit(
+            &[(kestrel::engine::affinity::HotThread::Fused, last)],
+            &cores,
+        )?;
+        Some(first)
+    } else {
+        None
+    };
     anyhow::ensure!(
         cli.speed.is_finite() && cli.speed > 0.0,
         "--speed must be positive"
@@ -340,6 +365,7 @@ fn bench_e2e(cli: E2eCli) -> anyhow::Result<ExitCode> {
         every_tick: cli.every,
         qty: kestrel::core::Qty::parse("0.0002").map_err(|e| anyhow::anyhow!("{e}"))?,
         timeout: Duration::from_secs_f64(cli.timeout.max(1.0)),
+        simulator_core,
     };
     let report = run_e2e(&args, &settings, Arc::clone(&shutdown))?;
     if cli.json {

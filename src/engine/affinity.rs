@@ -107,6 +107,11 @@ impl CorePlan {
     pub fn is_unpinned(&self) -> bool {
         self.pins.is_empty()
     }
+
+    /// The pinned threads and their cores, in pipeline order.
+    pub fn pins(&self) -> impl Iterator<Item = (HotThread, usize)> + '_ {
+        self.pins.iter().map(|(&thread, &core)| (thread, core))
+    }
 }
 
 /// The cores this process may run on, read once at start-up on `main` before any pinning.

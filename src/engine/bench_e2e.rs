@@ -39,6 +39,10 @@ pub struct E2eArgs {
     pub qty: Qty,
     /// Give up after this long even if fewer orders went out.
     pub timeout: Duration,
+    /// Keep the simulator (and every thread the engine does not pin) on this core, so a
+    /// pinned hot thread has its core to itself, as it would with the exchange on another
+    /// machine. None: the simulator's threads go wherever the OS puts them.
+    pub simulator_core: Option<usize>,
 }
 
 /// p50 / p90 / p99 / p99.9 / max in ns.
@@ -69,7 +73,10 @@ pub struct E2eReport {
     /// Layout, wait and pinning it ran with, e.g. `layout fused, wait spin_yield, unpinned`.
     pub mode: String,
     pub orders: u64,
-    /// Orders with a tick-to-order sample (those caused by a market event).
+    /// Orders refused before or by the venue (rails, filters, rate budget, venue rejects):
+    /// those that never reached the wire have no tick-to-order sample.
+    pub refused: u64,
+    /// Orders with a tick-to-order sample (caused by a market event, framed for the wire).
     pub samples: u64,
     pub tick_to_order_ns: Quantiles,
     pub send_ns: Quantiles,
@@ -85,6 +92,14 @@ pub fn run_e2e(
 ) -> anyhow::Result<E2eReport> {
     use anyhow::Context;
 
+    if let Some(core) = args.simulator_core {
+        // Threads inherit the mask of the thread that spawns them: the simulator's, the
+        // persist and the ops threads all stay on this core; only the hot thread pins away.
+        anyhow::ensure!(
+            super::affinity::pin_current_thread(core),
+            "could not keep the simulator on core {core}"
+        );
+    }
     let simex = start_simex(&args.capture, &args.exchange_info, args.speed, false)?;
     let port = simex
         .addr(sim::Market::Spot)
@@ -98,7 +113,12 @@ pub fn run_e2e(
     )?;
     let mut registry = Registry::new();
     let (runner_metrics, latency) = metrics::register(&mut registry)?;
-    let gateway_config = GatewayConfig::for_host(Market::Spot, &format!("127.0.0.1:{port}"), false);
+    let mut gateway_config =
+        GatewayConfig::for_host(Market::Spot, &format!("127.0.0.1:{port}"), false);
+    // The simulator runs without request limits (start_simex), so the gateway's local budget
+    // (50 orders / 10 s on spot) must not refuse the benchmark's orders either: a refused
+    // order never reaches the wire and would measure the reject path instead.
+    gateway_config.local_rate_limits = false;
     let mut gateway = BinanceGateway::new(
         gateway_config,
         &GatewayKeys::simex_test(),
@@ -179,8 +199,12 @@ pub fn run_e2e(
         max: h.max(),
     });
     let out = E2eReport {
-        mode: settings.to_string(),
+        mode: match args.simulator_core {
+            Some(core) => format!("{settings}; simulator, persist and ops on core {core}"),
+            None => format!("{settings}; simulator unpinned"),
+        },
         orders: registry.sample("orders_submitted_total").unwrap_or(0.0) as u64,
+        refused: registry.sample("orders_rejected_total").unwrap_or(0.0) as u64,
         samples: registry
             .latency_quantiles(metrics::TICK_TO_ORDER)
             .map_or(0, |s| s.count),
@@ -199,8 +223,8 @@ pub fn run_e2e(
 /// The report as the human-readable table `kestrel bench e2e` prints without `--json`.
 pub fn render_table(report: &E2eReport) -> String {
     let mut text = format!(
-        "kestrel bench e2e: {} orders ({} tick-to-order samples); {}\n{:<22} {:>9} {:>9} {:>9} {:>9} {:>9}  (µs)\n",
-        report.orders, report.samples, report.mode, "", "p50", "p90", "p99", "p99.9", "max"
+        "kestrel bench e2e: {} orders, {} refused ({} tick-to-order samples); {}\n{:<22} {:>9} {:>9} {:>9} {:>9} {:>9}  (µs)\n",
+        report.orders, report.refused, report.samples, report.mode, "", "p50", "p90", "p99", "p99.9", "max"
     );
     let mut row = |name: &str, q: &Quantiles| {
         let us = |ns: u64| ns as f64 / 1e3;

@@ -51,15 +51,19 @@ impl std::fmt::Display for TopologySettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "layout {}, wait {}, {}",
+            "layout {}, wait {}, ",
             self.layout.as_str(),
-            self.wait.as_str(),
-            if self.cores.is_unpinned() {
-                "unpinned"
-            } else {
-                "pinned"
-            }
-        )
+            self.wait.as_str()
+        )?;
+        if self.cores.is_unpinned() {
+            return f.write_str("unpinned");
+        }
+        f.write_str("pinned")?;
+        for (i, (thread, core)) in self.cores.pins().enumerate() {
+            let sep = if i == 0 { " " } else { ", " };
+            write!(f, "{sep}{} on core {core}", thread.name())?;
+        }
+        Ok(())
     }
 }
 
@@ -413,13 +417,97 @@ pub(super) fn hand_intent<O: OrderStage>(
     order_stage.record_ns(done.saturating_sub(now_ns));
     if intent.cause_recv_ns != 0 {
         // Tick-to-order ends when the order frame was ready to write (a gateway stamps it
-        // just before the write syscall); without a wire, when the stage was done with it.
-        let wire = orders.last_wire_ns();
-        let end = if (now_ns..=done).contains(&wire) {
-            wire
-        } else {
-            done
+        // just before the write syscall); without a wire (paper), when the stage was done
+        // with it. An intent that put no frame on the wire (refused by a rail or the local
+        // rate budget, or handed to the REST fallback) is no tick-to-order sample: counting
+        // it would time the refusal, not an order.
+        let end = match orders.last_wire_ns() {
+            None => Some(done),
+            Some(wire) => (now_ns..=done).contains(&wire).then_some(wire),
         };
-        tick_to_order.record_ns(end.saturating_sub(intent.cause_recv_ns));
+        if let Some(end) = end {
+            tick_to_order.record_ns(end.saturating_sub(intent.cause_recv_ns));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::MarketEvent;
+    use crate::engine::metrics::LATENCY_BUCKETS_US;
+    use crate::engine::stage::OrderOutputs;
+    use crate::ops::Registry;
+
+    /// What the test order stage does with an intent.
+    #[derive(Clone, Copy)]
+    enum Wire {
+        /// No wire at all (the paper venue).
+        None,
+        /// A wire, but this intent put nothing on it; the last frame went out at this stamp.
+        Stale(u64),
+        /// A frame is written for the intent.
+        Sends,
+    }
+
+    struct Stage {
+        wire: Wire,
+        stamp: u64,
+    }
+
+    impl OrderStage for Stage {
+        fn on_market(&mut self, _: &MarketEvent, _: u64, _: &mut OrderOutputs) {}
+        fn on_intent(&mut self, _: &OrderIntent, _: u64, _: &mut OrderOutputs) {
+            if let Wire::Sends = self.wire {
+                self.stamp = mono_ns();
+            }
+        }
+        fn poll(&mut self, _: u64, _: &mut OrderOutputs) -> bool {
+            false
+        }
+        fn last_wire_ns(&self) -> Option<u64> {
+            match self.wire {
+                Wire::None => None,
+                Wire::Stale(at) => Some(at),
+                Wire::Sends => Some(self.stamp),
+            }
+        }
+    }
+
+    fn samples_after(wire: Wire, cause_recv_ns: u64) -> u64 {
+        let mut registry = Registry::new();
+        let mut tick = registry
+            .latency_histogram("t_seconds", "t", &[], &LATENCY_BUCKETS_US)
+            .expect("register");
+        let mut order = registry
+            .latency_histogram("o_seconds", "o", &[], &LATENCY_BUCKETS_US)
+            .expect("register");
+        let mut out = OrderOutputs::with_capacity(4, 4);
+        let mut stage = Stage { wire, stamp: 0 };
+        let intent = OrderIntent {
+            cause_recv_ns,
+            ..OrderIntent::default()
+        };
+        let now = mono_ns();
+        hand_intent(&mut stage, &intent, now, &mut out, &mut tick, &mut order);
+        tick.publish();
+        registry
+            .latency_quantiles("t_seconds")
+            .map_or(0, |s| s.count)
+    }
+
+    #[test]
+    fn tick_to_order_counts_only_intents_that_reached_the_wire_or_a_wireless_stage() {
+        // The paper venue has no wire: the stage's end closes the sample.
+        assert_eq!(samples_after(Wire::None, 1), 1);
+        // A frame stamped during the hand-off is this intent's order.
+        assert_eq!(samples_after(Wire::Sends, 1), 1);
+        // A gateway whose last frame predates this intent sent nothing for it (refused
+        // locally, or handed to REST): no sample, or the refusal would be timed.
+        assert_eq!(samples_after(Wire::Stale(0), 1), 0);
+        assert_eq!(samples_after(Wire::Stale(1), 1), 0);
+        // No cause (a timer-driven intent): never a sample.
+        assert_eq!(samples_after(Wire::None, 0), 0);
+        assert_eq!(samples_after(Wire::Sends, 0), 0);
     }
 }

@@ -142,10 +142,11 @@ pub trait OrderStage: Send {
     fn on_intent(&mut self, intent: &OrderIntent, now_ns: u64, out: &mut OrderOutputs);
     /// Gives the stage a chance to do I/O (gateway acks, fills); true if it did something.
     fn poll(&mut self, now_ns: u64, out: &mut OrderOutputs) -> bool;
-    /// Monotonic ns at which the last order frame was ready on the wire (0: no wire); the
-    /// runner ends tick-to-order there when it falls inside the intent's handling.
-    fn last_wire_ns(&self) -> u64 {
-        0
+    /// Monotonic ns at which the last order frame was ready on the wire (None: a stage
+    /// without a wire); the runner ends tick-to-order there when it falls inside the
+    /// intent's handling.
+    fn last_wire_ns(&self) -> Option<u64> {
+        None
     }
 }
 

@@ -129,7 +129,7 @@ impl<V: Venue, L: Ledger + Send> OrderStage for OmsStage<V, L> {
         self.exchange(now_ns, out);
     }
 
-    fn last_wire_ns(&self) -> u64 {
+    fn last_wire_ns(&self) -> Option<u64> {
         self.venue.last_wire_ns()
     }
 

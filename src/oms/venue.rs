@@ -275,8 +275,9 @@ pub trait Venue: Send {
     /// Moves ready reports into `reports` without blocking; true if it did anything.
     fn poll(&mut self, now_ns: u64, reports: &mut Outbox<VenueReport>) -> bool;
     /// Monotonic ns at which the last order frame was complete (encoded, signed, encrypted)
-    /// just before its write; 0 for venues without a wire (the paper venue).
-    fn last_wire_ns(&self) -> u64 {
-        0
+    /// just before its write (`Some(0)` before the first); None for venues without a wire
+    /// (the paper venue).
+    fn last_wire_ns(&self) -> Option<u64> {
+        None
     }
 }

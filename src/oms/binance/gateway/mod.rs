@@ -93,6 +93,11 @@ pub struct GatewayConfig {
     pub time_resync_ms: u64,
     /// Codec settings (recvWindow, response type, …).
     pub codec: CodecConfig,
+    /// Refuse locally what the venue's announced request and order limits would refuse.
+    /// Always on against Binance. Off only against a simulator that enforces no limits
+    /// (`kestrel bench e2e`), where the local budget would refuse the benchmark's order
+    /// rate; 429 / 418 answers from the venue are obeyed either way.
+    pub local_rate_limits: bool,
 }
 
 impl GatewayConfig {
@@ -121,6 +126,7 @@ impl GatewayConfig {
             listen_key_keepalive_ms: 30 * 60 * 1_000,
             time_resync_ms: 60_000,
             codec: CodecConfig::default(),
+            local_rate_limits: true,
         }
     }
 }
@@ -326,13 +332,17 @@ impl BinanceGateway {
             config.trusted_cert.as_deref(),
             Duration::from_millis(config.rest_timeout_ms),
         )?;
-        let limiter = if rate_limits.is_empty() {
+        let limiter = if !config.local_rate_limits {
+            RateLimiter::new(&[])
+        } else if rate_limits.is_empty() {
             RateLimiter::spot_defaults()
         } else {
             RateLimiter::new(rate_limits)
         };
         let ws_config = WebSocketConfig::default()
-            .read_buffer_size(1 << 16)
+            // Small on purpose: tungstenite zero-fills this much before every read, and the
+            // order thread reads both sockets on every poll (see WsFeedConfig::read_buffer_bytes).
+            .read_buffer_size(4096)
             .max_message_size(Some(16 << 20))
             .max_frame_size(Some(16 << 20));
         let backoff = ReconnectBackoff::new(
@@ -1396,8 +1406,8 @@ enum ReconcileStep {
 }
 
 impl Venue for BinanceGateway {
-    fn last_wire_ns(&self) -> u64 {
-        BinanceGateway::last_wire_ns(self)
+    fn last_wire_ns(&self) -> Option<u64> {
+        Some(BinanceGateway::last_wire_ns(self))
     }
 
     fn submit(&mut self, command: &VenueCommand, now_ns: u64) {
