@@ -1,6 +1,8 @@
-//! Steady-state receive path allocations after warm-up: over ws, delivering unfragmented frames
+//! Steady-state allocations after warm-up. Receive: over ws, delivering unfragmented frames
 //! through `WsFeed::poll` does not allocate (tungstenite splits payloads off one reusable read
-//! buffer); over wss, rustls adds about one Vec per decrypted TLS record.
+//! buffer); over wss, rustls adds about one Vec per decrypted TLS record. Send: a direct order
+//! frame (`WsConnection::send_text_now`) allocates nothing over ws and one Vec (the encrypted
+//! record) over wss.
 
 mod alloc_support;
 
@@ -125,4 +127,94 @@ fn count_steady_state_allocs(mut feed: WsFeed) -> (u64, u64) {
     assert!(tracked_frames >= TOTAL / 3, "tracked {tracked_frames}");
     assert!(bytes > 0);
     (tracked_allocs, tracked_frames)
+}
+
+/// Sends order-sized frames with `WsConnection::send_text_now` to a server that reads them;
+/// returns the allocations made by the 1900 sends after warm-up.
+fn direct_sends_allocate(tls: bool) -> u64 {
+    use kestrel::feed::ws::WsConnection;
+    use tungstenite::protocol::WebSocketConfig;
+
+    let server_tls = kestrel::sim::Tls::self_signed().expect("self-signed cert for localhost");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = listener.local_addr().expect("bound address");
+    let server_config = server_tls.config.clone();
+    let reader = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        stream.set_nodelay(true).expect("socket option");
+        if tls {
+            let conn = ServerConnection::new(server_config).expect("tls server");
+            count_texts(StreamOwned::new(conn, stream))
+        } else {
+            count_texts(stream)
+        }
+    });
+    let scheme = if tls { "wss" } else { "ws" };
+    let url = format!("{scheme}://localhost:{}/ws-api/v3", addr.port());
+    let endpoint = WsEndpoint::with_addr(&url, addr).expect("valid url");
+    let client_tls = tls.then(|| {
+        let cert = rustls::pki_types::CertificateDer::from(server_tls.cert_der.clone());
+        kestrel::feed::ws::client_config_with(false, &[cert]).expect("client tls config")
+    });
+    let poll = mio::Poll::new().expect("poll");
+    let mut conn = WsConnection::connect(
+        1,
+        url,
+        &endpoint,
+        client_tls,
+        WebSocketConfig::default(),
+        poll.registry(),
+    )
+    .expect("connect starts");
+    let start = Instant::now();
+    while !conn.is_open() {
+        assert!(start.elapsed() < Duration::from_secs(20), "handshake");
+        conn.drive(&mut |_, _, _| {}).expect("handshake progresses");
+        thread::sleep(Duration::from_millis(1));
+    }
+    let order = format!(
+        "{{\"id\":1,\"method\":\"order.place\",\"params\":{{\"apiKey\":\"{}\",\"signature\":\"{}\"}}}}",
+        "k".repeat(64),
+        "s".repeat(64)
+    );
+    let mut scratch = Vec::new();
+    let mut allocs = 0;
+    for i in 0..2_000 {
+        let before = thread_allocs();
+        conn.send_text_now(&order, &mut scratch).expect("send");
+        if i >= 100 {
+            allocs += thread_allocs() - before;
+        }
+        if conn.write_pending() {
+            // The reader fell behind: let it catch up rather than measure the queue.
+            while conn.write_pending() {
+                conn.flush().expect("flush");
+                thread::sleep(Duration::from_micros(200));
+            }
+        }
+    }
+    conn.close();
+    assert_eq!(reader.join().expect("reader thread"), 2_000);
+    allocs
+}
+
+/// Accepts one WebSocket and counts its text messages until the client goes.
+fn count_texts<S: Read + Write>(stream: S) -> u64 {
+    let mut ws = tungstenite::accept(stream).expect("server handshake");
+    let mut received = 0;
+    while let Ok(message) = ws.read() {
+        if message.is_text() {
+            received += 1;
+        }
+    }
+    received
+}
+
+#[test]
+fn direct_order_frames_do_not_allocate_over_ws_and_once_over_wss() {
+    assert_eq!(direct_sends_allocate(false), 0, "ws");
+    // rustls' buffered API encrypts each record into a fresh Vec on its send queue: one
+    // allocation per order over wss, avoidable only with its unbuffered API.
+    let wss = direct_sends_allocate(true);
+    assert!(wss <= 1_900, "wss: {wss} allocations over 1900 sends");
 }

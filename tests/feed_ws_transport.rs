@@ -756,3 +756,97 @@ fn streams_beyond_the_per_connection_limit_open_more_connections() {
     assert_eq!(feed.slot_count(), 4);
     assert_eq!(feed.streams(3), ["g@trade"]);
 }
+
+/// Sends direct frames (`send_text_now`) to a server that does not read until the client's
+/// socket is full, so part of a frame stays queued; then the server reads everything while
+/// the client keeps flushing and sending. Every message arrives whole and in order.
+fn direct_frames_survive_a_full_socket(tls: bool) {
+    use kestrel::feed::ws::WsConnection;
+    use tungstenite::protocol::WebSocketConfig;
+
+    let server_tls = kestrel::sim::Tls::self_signed().expect("self-signed cert for localhost");
+    let (l, addr) = listener();
+    let release = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::clone(&release);
+    let rec = serve(
+        l,
+        tls.then(|| server_tls.config.clone()),
+        move |_, ws, rec| {
+            while gate.load(Ordering::SeqCst) == 0 {
+                thread::sleep(Duration::from_millis(5));
+            }
+            read_until_gone(ws, rec);
+        },
+    );
+    let scheme = if tls { "wss" } else { "ws" };
+    let url = format!("{scheme}://localhost:{}/ws-api/v3", addr.port());
+    let endpoint = WsEndpoint::with_addr(&url, addr).expect("valid test url");
+    let client_tls = tls.then(|| {
+        let cert = rustls::pki_types::CertificateDer::from(server_tls.cert_der.clone());
+        kestrel::feed::ws::client_config_with(false, &[cert]).expect("client tls config")
+    });
+    let poll = mio::Poll::new().expect("poll");
+    let mut conn = WsConnection::connect(
+        1,
+        url,
+        &endpoint,
+        client_tls,
+        WebSocketConfig::default(),
+        poll.registry(),
+    )
+    .expect("connect starts");
+    let deadline = Instant::now() + WAIT;
+    while !conn.is_open() {
+        assert!(Instant::now() < deadline, "handshake finished in time");
+        conn.drive(&mut |_, _, _| {}).expect("handshake progresses");
+        thread::sleep(Duration::from_millis(1));
+    }
+
+    let mut scratch = Vec::new();
+    let mut sent = Vec::new();
+    let body = "x".repeat(60_000);
+    // Fill the socket: the server is not reading yet.
+    while !conn.write_pending() {
+        assert!(sent.len() < 2_000, "the socket buffer filled up");
+        let text = format!("{}:{body}", sent.len());
+        let stamp = conn.send_text_now(&text, &mut scratch).expect("send");
+        assert!(stamp > 0);
+        sent.push(text);
+    }
+    // Queued behind the unsent tail: these must not jump ahead of it.
+    for _ in 0..3 {
+        let text = format!("{}:short", sent.len());
+        conn.send_text_now(&text, &mut scratch)
+            .expect("send while congested");
+        sent.push(text);
+    }
+    release.store(1, Ordering::SeqCst);
+    while conn.write_pending() {
+        assert!(Instant::now() < deadline, "the queue drained in time");
+        conn.flush().expect("flush");
+        thread::sleep(Duration::from_millis(1));
+    }
+    let text = format!("{}:last", sent.len());
+    conn.send_text_now(&text, &mut scratch)
+        .expect("send after draining");
+    sent.push(text);
+    while rec.received.lock().expect("test lock").len() < sent.len() {
+        assert!(
+            Instant::now() < deadline,
+            "server received everything in time"
+        );
+        conn.flush().expect("flush");
+        thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(*rec.received.lock().expect("test lock"), sent);
+}
+
+#[test]
+fn direct_frames_stay_whole_and_ordered_when_the_socket_is_full_plain() {
+    direct_frames_survive_a_full_socket(false);
+}
+
+#[test]
+fn direct_frames_stay_whole_and_ordered_when_the_socket_is_full_tls() {
+    direct_frames_survive_a_full_socket(true);
+}

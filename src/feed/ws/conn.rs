@@ -9,8 +9,10 @@
 //! each decrypted TLS record into a new `Vec` (its received-plaintext queue): one allocation
 //! per record (measured ≈1.04 per frame), avoidable only with rustls' unbuffered API.
 //! tungstenite does allocate for fragmented messages (continuation frames are concatenated),
-//! for control frames it queues (pong/close replies) and for every message we write
-//! (`send_text` takes a `String`). The handshake allocates freely (cold path).
+//! for control frames it queues (pong/close replies) and for every message written through it
+//! (`send_text` takes a `String`). Order frames bypass it (`send_text_now`: built and masked
+//! in a reused buffer, written straight to the socket): no allocation over ws://, one over
+//! wss:// (rustls encrypts each record into a new `Vec`). The handshake allocates freely.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -64,14 +66,86 @@ pub enum FrameKind {
 /// The byte stream under tungstenite: plain TCP or rustls over TCP.
 #[derive(Debug)]
 enum Transport {
-    Plain(TcpStream),
+    /// `unsent`: the tail of a frame written directly (`write_frame_now`) that the socket did
+    /// not take; it goes out before anything tungstenite writes after it.
+    Plain {
+        socket: TcpStream,
+        unsent: Vec<u8>,
+    },
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+/// Writes as much of `bytes` as the socket takes without blocking.
+fn write_some(socket: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match socket.write(&bytes[done..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+impl Transport {
+    /// Sends what a direct write left unsent; true when nothing is left.
+    fn drain_unsent(socket: &mut TcpStream, unsent: &mut Vec<u8>) -> io::Result<bool> {
+        if !unsent.is_empty() {
+            let n = write_some(socket, unsent)?;
+            unsent.drain(..n);
+        }
+        Ok(unsent.is_empty())
+    }
+
+    /// Writes one complete frame now: with TLS, encrypts it into rustls' buffer first. Returns
+    /// the monotonic stamp taken with the frame encoded and encrypted, just before the write
+    /// syscall. Bytes the socket does not take stay queued, in order, for the next flush.
+    /// The caller has flushed everything queued before (tungstenite's buffer included).
+    fn write_frame_now(&mut self, frame: &[u8]) -> io::Result<u64> {
+        match self {
+            Transport::Plain { socket, unsent } => {
+                let stamp = mono_ns();
+                let n = if unsent.is_empty() {
+                    write_some(socket, frame)?
+                } else {
+                    0
+                };
+                unsent.extend_from_slice(&frame[n..]);
+                Ok(stamp)
+            }
+            Transport::Tls(stream) => {
+                stream.conn.writer().write_all(frame)?;
+                let stamp = mono_ns();
+                while stream.conn.wants_write() {
+                    match stream.conn.write_tls(&mut stream.sock) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        // rustls keeps the rest and writes it before anything later.
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(stamp)
+            }
+        }
+    }
+
+    /// True when bytes wait for the socket to become writable.
+    fn has_unsent(&self) -> bool {
+        match self {
+            Transport::Plain { unsent, .. } => !unsent.is_empty(),
+            Transport::Tls(stream) => stream.conn.wants_write(),
+        }
+    }
 }
 
 impl Read for Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Transport::Plain(s) => s.read(buf),
+            Transport::Plain { socket, .. } => socket.read(buf),
             Transport::Tls(s) => s.read(buf),
         }
     }
@@ -80,14 +154,25 @@ impl Read for Transport {
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Transport::Plain(s) => s.write(buf),
+            Transport::Plain { socket, unsent } => {
+                // Earlier bytes first: until they are out, nothing new is taken.
+                if !Self::drain_unsent(socket, unsent)? {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                socket.write(buf)
+            }
             Transport::Tls(s) => s.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Transport::Plain(s) => s.flush(),
+            Transport::Plain { socket, unsent } => {
+                if !Self::drain_unsent(socket, unsent)? {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                socket.flush()
+            }
             Transport::Tls(s) => s.flush(),
         }
     }
@@ -126,6 +211,36 @@ pub struct WsConnection {
     state: State,
     write_pending: bool,
     handshake_interrupts: u32,
+    /// xorshift state for the client frame masks of direct writes.
+    mask_state: u64,
+}
+
+/// Next xorshift64 state (never zero for a non-zero seed).
+fn next_mask(state: u64) -> u64 {
+    let mut x = state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}
+
+/// A client text frame (FIN, opcode 1, masked) carrying `payload`, written into `out`.
+fn encode_masked_text_frame(payload: &[u8], mask: u32, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(0x81);
+    let len = payload.len();
+    if len < 126 {
+        out.push(0x80 | len as u8);
+    } else if let Ok(short) = u16::try_from(len) {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&short.to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    let key = mask.to_be_bytes();
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
 }
 
 impl std::fmt::Debug for WsConnection {
@@ -179,6 +294,7 @@ impl WsConnection {
             state: State::Connecting(socket),
             write_pending: false,
             handshake_interrupts: 0,
+            mask_state: (mono_ns() ^ (id << 32)) | 1,
         })
     }
 
@@ -220,6 +336,14 @@ impl WsConnection {
     /// How often the handshake returned WouldBlock (diagnostics).
     pub fn handshake_interrupts(&self) -> u32 {
         self.handshake_interrupts
+    }
+
+    fn not_open(&self) -> WsError {
+        WsError::NotOpen {
+            url: self.url.clone(),
+            peer: self.peer,
+            phase: self.phase(),
+        }
     }
 
     fn io_error(&self, source: io::Error) -> WsError {
@@ -298,15 +422,22 @@ impl WsConnection {
             return Err(fail(self, socket, e));
         }
         let transport = match &self.tls {
-            None => Transport::Plain(socket),
+            None => Transport::Plain {
+                socket,
+                unsent: Vec::new(),
+            },
             Some(config) => {
                 let name = ServerName::try_from(self.host.clone()).map_err(|e| WsError::Tls {
                     detail: format!("{}: bad server name {}: {e}", self.url, self.host),
                 })?;
-                let tls =
+                let mut tls =
                     ClientConnection::new(Arc::clone(config), name).map_err(|e| WsError::Tls {
                         detail: format!("{}: {e}", self.url),
                     })?;
+                // A direct frame write (`send_text_now`) hands rustls a whole frame at once;
+                // it only does so when nothing is queued, so the buffer stays bounded by one
+                // frame plus what a congested socket holds back.
+                tls.set_buffer_limit(None);
                 Transport::Tls(Box::new(StreamOwned::new(tls, socket)))
             }
         };
@@ -418,11 +549,7 @@ impl WsConnection {
     /// wire: WouldBlock after queuing is not a loss); `WriteBufferFull` means it was not queued.
     pub fn send_text(&mut self, text: String) -> Result<(), WsError> {
         let State::Open(ws) = &mut self.state else {
-            return Err(WsError::NotOpen {
-                url: self.url.clone(),
-                peer: self.peer,
-                phase: self.phase(),
-            });
+            return Err(self.not_open());
         };
         match ws.write(Message::text(text)) {
             Ok(()) => {}
@@ -440,6 +567,37 @@ impl WsConnection {
         }
         self.write_pending = true;
         self.flush()
+    }
+
+    /// Writes one text message as a single masked frame straight to the socket, bypassing
+    /// tungstenite's queue (whose `Message` takes an owned `String` per message): the frame
+    /// is built in `scratch` (reused by the caller), encrypted into rustls' buffer when
+    /// wss://, stamped, then written. Returns the monotonic stamp taken just before the write
+    /// syscall (for tick-to-order). When earlier bytes are still queued (a congested socket)
+    /// it queues through tungstenite instead, behind them, and stamps before that.
+    pub fn send_text_now(&mut self, text: &str, scratch: &mut Vec<u8>) -> Result<u64, WsError> {
+        // Whatever tungstenite or an earlier direct write queued goes first.
+        self.flush()?;
+        if self.write_pending || !self.is_open() {
+            let stamp = mono_ns();
+            self.send_text(text.to_owned())?;
+            return Ok(stamp);
+        }
+        self.mask_state = next_mask(self.mask_state);
+        encode_masked_text_frame(text.as_bytes(), self.mask_state as u32, scratch);
+        let State::Open(ws) = &mut self.state else {
+            return Err(self.not_open());
+        };
+        match ws.get_mut().write_frame_now(scratch) {
+            Ok(stamp) => {
+                self.write_pending = ws.get_ref().has_unsent();
+                Ok(stamp)
+            }
+            Err(e) => {
+                self.state = State::Closed;
+                Err(self.io_error(e))
+            }
+        }
     }
 
     /// Sends a close frame (best effort, one flush attempt) and drops the socket.

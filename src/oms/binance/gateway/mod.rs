@@ -14,12 +14,15 @@
 //! Orders sent while the WebSocket API is down go over REST.
 //!
 //! Latency: `encode_sign` is the codec build (params, filter check, HMAC); `send` is the
-//! `send_text` call (WebSocket framing, TLS encryption when wss://, the write syscall).
-//! [`BinanceGateway::last_wire_ns`] is the monotonic stamp taken with the frame built and
-//! signed, just before that call: the runner ends tick-to-order there.
+//! write syscall (with TLS, rustls handing its encrypted records to the socket).
+//! [`BinanceGateway::last_wire_ns`] is the monotonic stamp between them, taken with the
+//! WebSocket frame built, masked and (wss://) encrypted, just before the write syscall: the
+//! runner ends tick-to-order there.
 //!
-//! Allocation: the order path builds the frame in the codec's reused buffer; the WebSocket
-//! write takes an owned `String` (tungstenite's API), one allocation per order.
+//! Allocation: the order path builds the request in the codec's reused buffer and the
+//! WebSocket frame in `ws_frame` (reused), written straight to the socket
+//! (`WsConnection::send_text_now`); only a congested socket falls back to tungstenite's
+//! queue, which takes an owned `String`.
 
 mod keys;
 mod rest_worker;
@@ -273,6 +276,8 @@ pub struct BinanceGateway {
     backlog: VecDeque<VenueReport>,
     expired: Vec<u64>,
     frame_bytes: Vec<u8>,
+    /// The masked WebSocket frame of the order being written (reused: no allocation).
+    ws_frame: Vec<u8>,
     frame_ends: Vec<(bool, usize)>,
     latency: Option<GatewayLatency>,
     last_wire_ns: u64,
@@ -388,6 +393,7 @@ impl BinanceGateway {
             backlog: VecDeque::with_capacity(STAGED),
             expired: Vec::with_capacity(64),
             frame_bytes: Vec::with_capacity(1 << 16),
+            ws_frame: Vec::with_capacity(4096),
             frame_ends: Vec::with_capacity(256),
             latency: None,
             last_wire_ns: 0,
@@ -636,20 +642,22 @@ impl BinanceGateway {
         self.limiter
             .try_acquire(frame.cost, now_ms)
             .map_err(|throttle| SendError::Throttled(throttle.to_reject(now_ms)))?;
-        let text = frame.text_str().to_owned();
-        let wire_ns = mono_ns();
-        let result = api.send_text(text);
+        let encoded_ns = mono_ns();
+        let result = api.send_text_now(frame.text_str(), &mut self.ws_frame);
         let sent_ns = mono_ns();
+        let wire_ns = match result {
+            Ok(stamp) => stamp,
+            Err(error) => {
+                self.last_error = Some(error.to_string());
+                self.connection_lost(now_ns);
+                return Err(SendError::Link);
+            }
+        };
         if let Some(latency) = self.latency.as_mut() {
             latency
                 .encode_sign
-                .record_ns(wire_ns.saturating_sub(started));
+                .record_ns(encoded_ns.saturating_sub(started));
             latency.send.record_ns(sent_ns.saturating_sub(wire_ns));
-        }
-        if let Err(error) = result {
-            self.last_error = Some(error.to_string());
-            self.connection_lost(now_ns);
-            return Err(SendError::Link);
         }
         if matches!(pending.kind, ReplyKind::Place | ReplyKind::PlaceOco) {
             self.last_wire_ns = wire_ns;
