@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::engine::trading::config::OrdersConfig;
 use crate::engine::EngineConfig;
 use crate::feed::binance::live::BinanceFeedConfig;
 use crate::feed::replay::ReplayConfig;
@@ -28,6 +29,10 @@ pub struct Config {
     /// Market data from Binance's WebSocket streams (or the simulator speaking them).
     #[serde(default)]
     pub binance: Option<BinanceFeedConfig>,
+    /// Trading: the venue, strategy and order manager (absent: `kestrel run` only
+    /// captures market data).
+    #[serde(default)]
+    pub orders: Option<OrdersConfig>,
 }
 
 /// Why a configuration could not be used.
@@ -154,6 +159,11 @@ impl Config {
                     "no market-data source: add a [replay] or a [binance] section".to_owned(),
                 ))
             }
+        }
+        if let Some(orders) = &self.orders {
+            orders
+                .validate(self.binance.as_ref())
+                .map_err(|(key, message)| bad(&key, message))?;
         }
         Ok(())
     }

@@ -37,8 +37,14 @@ use super::venue::{
 pub trait Ledger {
     /// Applies a new (already de-duplicated) fill; returns its fee in the quote currency.
     fn apply_fill(&mut self, fill: &VenueFill) -> Notional;
-    /// The venue's balance of an asset (reconciliation or account stream).
-    fn set_balance(&mut self, asset: crate::core::AssetName, free: Qty, locked: Qty);
+    /// The venue's balance of an asset (reconciliation or account stream); returns what it
+    /// changed, so a difference can be journaled.
+    fn set_balance(
+        &mut self,
+        asset: crate::core::AssetName,
+        free: Qty,
+        locked: Qty,
+    ) -> super::portfolio::BalanceCorrection;
     /// The venue's position in a symbol (reconciliation or account stream).
     fn set_position(&mut self, symbol: SymbolId, qty: Qty, entry_price: Price);
     /// Marks a symbol at a price (book mid or mark price).
@@ -600,7 +606,12 @@ impl<L: Ledger> OrderManager<L> {
                 asset,
                 free,
                 locked,
-            } => self.ledger.set_balance(asset, free, locked),
+            } => {
+                let correction = self.ledger.set_balance(asset, free, locked);
+                if correction.before != correction.after {
+                    self.journal(out, balance_note(now_ns, &correction));
+                }
+            }
             VenueReport::Position {
                 symbol,
                 qty,
@@ -1325,6 +1336,25 @@ impl<L: Ledger> OrderManager<L> {
             self.counters.outbox_full += 1;
         }
     }
+}
+
+/// The journal note of a balance the venue corrected: `balance USDT: 100 -> 99.5`
+/// (formatted on the stack: reports arrive on the order thread).
+fn balance_note(now_ns: u64, correction: &super::portfolio::BalanceCorrection) -> JournalMsg {
+    use std::io::Write;
+    let mut text = [0u8; crate::engine::journal_msg::NOTE_MAX];
+    let mut cursor = std::io::Cursor::new(&mut text[..]);
+    // A note longer than the buffer is cut; the figures come first.
+    let _ = write!(
+        cursor,
+        "balance {}: {} -> {}",
+        correction.asset, correction.before, correction.after
+    );
+    let len = cursor.position() as usize;
+    JournalMsg::note(
+        now_ns,
+        std::str::from_utf8(&text[..len]).unwrap_or("balance corrected"),
+    )
 }
 
 fn mid(bid: Price, ask: Price) -> Price {

@@ -8,6 +8,8 @@ use crate::core::{AssetName, BookTicker, LotSizeFilter, PriceFilter};
 struct TestLedger {
     fills: Vec<VenueFill>,
     position: i128,
+    /// One balance is enough for these tests.
+    balance: Qty,
 }
 
 impl Ledger for TestLedger {
@@ -20,7 +22,20 @@ impl Ledger for TestLedger {
         self.position += signed;
         Notional::from_raw(fill.fee.raw())
     }
-    fn set_balance(&mut self, _asset: AssetName, _free: Qty, _locked: Qty) {}
+    fn set_balance(
+        &mut self,
+        asset: AssetName,
+        free: Qty,
+        locked: Qty,
+    ) -> crate::oms::portfolio::BalanceCorrection {
+        let after = free.saturating_add(locked);
+        crate::oms::portfolio::BalanceCorrection {
+            wallet: crate::core::Market::Spot,
+            asset,
+            before: std::mem::replace(&mut self.balance, after),
+            after,
+        }
+    }
     fn set_position(&mut self, _symbol: SymbolId, qty: Qty, _entry: Price) {
         self.position = qty.raw();
     }
@@ -650,4 +665,31 @@ fn reconciliation_asks_about_orders_the_venue_did_not_list() {
         vec![VenueCommand::Place(in_flight)],
         "never received: sent again under the same id"
     );
+}
+
+#[test]
+fn a_balance_the_venue_corrects_is_journaled_and_an_unchanged_one_is_not() {
+    let mut h = Harness::ready(Market::Spot);
+    let usdt = AssetName::new("USDT").expect("asset");
+    let balance = |free: &str, locked: &str| VenueReport::Balance {
+        asset: usdt,
+        free: q(free),
+        locked: q(locked),
+    };
+    h.report(balance("100", "5"));
+    let (_, _, journal) = h.drain();
+    let notes: Vec<String> = journal
+        .iter()
+        .filter_map(|m| match m {
+            JournalMsg::Note { len, text, .. } => {
+                Some(String::from_utf8_lossy(&text[..usize::from(*len)]).into_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes, ["balance USDT: 0 -> 105"]);
+    // The same figure again (an account update after a fill already booked): nothing new.
+    h.report(balance("105", "0"));
+    let (_, _, journal) = h.drain();
+    assert!(journal.is_empty(), "{journal:?}");
 }
