@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::engine::trading::config::OrdersConfig;
 use crate::engine::EngineConfig;
 use crate::feed::binance::live::BinanceFeedConfig;
 use crate::feed::replay::ReplayConfig;
@@ -28,6 +29,10 @@ pub struct Config {
     /// Market data from Binance's WebSocket streams (or the simulator speaking them).
     #[serde(default)]
     pub binance: Option<BinanceFeedConfig>,
+    /// Trading: the venue, strategy and order manager (absent: `kestrel run` only
+    /// captures market data).
+    #[serde(default)]
+    pub orders: Option<OrdersConfig>,
 }
 
 /// Why a configuration could not be used.
@@ -155,6 +160,11 @@ impl Config {
                 ))
             }
         }
+        if let Some(orders) = &self.orders {
+            orders
+                .validate(self.binance.as_ref())
+                .map_err(|(key, message)| bad(&key, message))?;
+        }
         Ok(())
     }
 }
@@ -197,6 +207,33 @@ mod tests {
             .expect_err("bad depth")
             .to_string();
         assert!(err.contains("depth@1s"), "{err}");
+    }
+
+    #[test]
+    fn an_orders_section_is_checked_against_the_feed_and_names_the_key() {
+        let replay_start = EXAMPLE.find("[replay]").expect("example has [replay]");
+        let live = format!(
+            "{}[binance]\nmarket = \"spot\"\nsymbols = [\"BTCUSDT\"]\nrest_base_url = \"http://127.0.0.1:9443\"\n",
+            &EXAMPLE[..replay_start]
+        );
+        let orders = "[orders]\nvenue = \"binance\"\nrest_base_url = \"http://127.0.0.1:9443\"\nws_api_url = \"ws://localhost:9443/ws-api/v3\"\nsimex_test_keys = true\n";
+        let c = Config::parse(&format!("{live}{orders}"), "test").expect("valid orders");
+        assert_eq!(c.orders.map(|o| o.simex_test_keys), Some(true));
+        let err = |text: String| {
+            Config::parse(&text, "test")
+                .expect_err("must be refused")
+                .to_string()
+        };
+        let remote = orders.replace("ws://localhost:9443", "wss://ws-api.binance.com:443");
+        assert!(err(format!("{live}{remote}")).contains("orders.simex_test_keys"));
+        let unknown = format!("{orders}symbols = [\"ETHUSDT\"]\n");
+        assert!(err(format!("{live}{unknown}")).contains("orders.symbols"));
+        let no_feed = format!("{EXAMPLE}\n{orders}");
+        assert!(err(no_feed).contains("orders.venue"));
+        let paper_cash = format!("{orders}paper_balances = {{ USDT = \"10\" }}\n");
+        assert!(err(format!("{live}{paper_cash}")).contains("orders.paper_balances"));
+        let zero = format!("{orders}[orders.probe]\nqty = \"0\"\n");
+        assert!(err(format!("{live}{zero}")).contains("orders.probe.qty"));
     }
 
     #[test]

@@ -10,7 +10,8 @@ use clap::{Parser, Subcommand};
 
 use kestrel::config::{load_toml, Config, EXAMPLE};
 use kestrel::engine::affinity::available_cores;
-use kestrel::engine::stage::CaptureOnly;
+use kestrel::engine::stage::{CaptureOnly, OrderStage, StrategyStage};
+use kestrel::engine::trading::{prepare_trading, TradingSide, TradingStage};
 use kestrel::engine::{self, Components, Shutdown};
 use kestrel::feed::binance::book_replay::replay_book;
 use kestrel::feed::binance::BinanceMarket;
@@ -435,6 +436,26 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let (mut source, symbols, stream_names) =
         ConfiguredSource::open(config.replay.as_ref(), config.binance.as_ref())?;
     source.attach_metrics(&mut registry)?;
+    // The order side (with `[orders]`): rebuilt from the journal before the engine starts;
+    // the order stage reconciles with the venue before it lets an order out.
+    let trading = match (&config.orders, &config.binance) {
+        (Some(orders), Some(feed)) => {
+            let side = prepare_trading(
+                orders,
+                feed,
+                &config.journal.dir,
+                session,
+                &symbols,
+                &mut registry,
+            )?;
+            eprintln!(
+                "kestrel: trading on {}: {} order updates and {} fills replayed from the journal, {} orders open until reconciled",
+                side.venue_label, side.rebuilt.updates, side.rebuilt.fills, side.rebuilt.open_orders
+            );
+            Some(side)
+        }
+        _ => None,
+    };
     let mut server = OpsServer::bind(config.metrics.listen)
         .with_context(|| format!("metrics endpoint {}", config.metrics.listen))?;
     let metrics_addr = server.local_addr().unwrap_or(config.metrics.listen);
@@ -447,22 +468,41 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             server.poll(&ops_registry, Duration::from_millis(50));
         }
     };
-    let components = Components {
+    let parts = RunParts {
+        settings: &settings,
         source,
-        strategy: CaptureOnly,
-        orders: CaptureOnly,
         journal,
         symbols,
         stream_names,
-    };
-    let report = engine::run(
-        &settings,
-        components,
         metrics,
         latency,
-        Arc::clone(&shutdown),
-        ops,
-    )?;
+        shutdown: Arc::clone(&shutdown),
+    };
+    let report = match trading {
+        None => drive(parts, CaptureOnly, CaptureOnly, ops)?,
+        Some(TradingSide {
+            strategy,
+            stage: TradingStage::Binance(stage),
+            ..
+        }) => drive(parts, strategy, *stage, ops)?,
+        Some(TradingSide {
+            strategy,
+            stage: TradingStage::Paper(stage),
+            ..
+        }) => drive(parts, strategy, *stage, ops)?,
+    };
+    if config.orders.is_some() {
+        registry.collect();
+        let get = |name| registry.sample(name).unwrap_or(0.0);
+        eprintln!(
+            "kestrel: orders: {} sent, {} fills, realized PnL {:.4}, fees {:.4}, equity {:.4}",
+            get("orders_submitted_total"),
+            get("orders_filled_total"),
+            get("pnl_realized_usd"),
+            get("fees_paid_usd"),
+            get("equity_usd"),
+        );
+    }
     eprintln!(
         "kestrel: done: {} market events, {} intents, {} journal records ({} frames captured); layout {}",
         report.market_events,
@@ -483,6 +523,47 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What every `kestrel run` hands the runner besides its strategy and order stage.
+struct RunParts<'a> {
+    settings: &'a engine::TopologySettings,
+    source: ConfiguredSource,
+    journal: JournalWriter,
+    symbols: kestrel::core::SymbolTable,
+    stream_names: Vec<String>,
+    metrics: engine::RunnerMetrics,
+    latency: engine::RunnerLatency,
+    shutdown: Arc<Shutdown>,
+}
+
+/// Runs the engine with `strategy` and `orders` until a signal or the source ends.
+fn drive<G, O>(
+    parts: RunParts<'_>,
+    strategy: G,
+    orders: O,
+    ops: impl FnOnce(Arc<Shutdown>) + Send + 'static,
+) -> anyhow::Result<engine::RunReport>
+where
+    G: StrategyStage + 'static,
+    O: OrderStage + 'static,
+{
+    let components = Components {
+        source: parts.source,
+        strategy,
+        orders,
+        journal: parts.journal,
+        symbols: parts.symbols,
+        stream_names: parts.stream_names,
+    };
+    Ok(engine::run(
+        parts.settings,
+        components,
+        parts.metrics,
+        parts.latency,
+        parts.shutdown,
+        ops,
+    )?)
 }
 
 /// Bundled data the simulator serves by default, relative to the crate root.

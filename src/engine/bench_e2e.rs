@@ -11,10 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::core::{Market, Qty, StrategyId};
-use crate::oms::binance::gateway::{BinanceGateway, GatewayConfig, GatewayKeys};
-use crate::oms::binance::{InstrumentFamily, OrderSymbols};
-use crate::oms::manager::{OmsConfig, OrderManager};
-use crate::oms::portfolio::PortfolioLedger;
+use crate::oms::binance::gateway::GatewayKeys;
+use crate::oms::manager::OmsConfig;
 use crate::oms::OmsStage;
 use crate::ops::{LatencySummary, Registry};
 use crate::persist::{JournalConfig, JournalWriter};
@@ -23,6 +21,8 @@ use crate::strat::{ProbeConfig, ProbeStrategy};
 
 use super::paper::{fetch_instrument, live_source, start_simex};
 use super::runner::Components;
+use super::trading::config::GatewayUrls;
+use super::trading::{binance_gateway, rebuild_order_side, GatewaySetup};
 use super::{metrics, Shutdown, TopologySettings};
 
 /// What `kestrel bench e2e` was asked to do.
@@ -106,38 +106,41 @@ pub fn run_e2e(
         .context("simulator serves spot")?
         .port();
     let venue = fetch_instrument(port, "BTCUSDT")?;
-    let order_symbols = OrderSymbols::new(
-        InstrumentFamily::Spot,
-        &venue.symbols,
-        std::slice::from_ref(&venue.instrument),
-    )?;
     let mut registry = Registry::new();
     let (runner_metrics, latency) = metrics::register(&mut registry)?;
-    let mut gateway_config =
-        GatewayConfig::for_host(Market::Spot, &format!("127.0.0.1:{port}"), false);
-    // The simulator runs without request limits (start_simex), so the gateway's local budget
-    // (50 orders / 10 s on spot) must not refuse the benchmark's orders either: a refused
-    // order never reaches the wire and would measure the reject path instead.
-    gateway_config.local_rate_limits = false;
-    let mut gateway = BinanceGateway::new(
-        gateway_config,
-        &GatewayKeys::simex_test(),
-        order_symbols,
+    let traded = [(venue.symbol, venue.instrument.clone())];
+    let mut gateway = binance_gateway(
+        &GatewaySetup {
+            market: Market::Spot,
+            urls: GatewayUrls {
+                rest_base_url: format!("http://127.0.0.1:{port}"),
+                ws_api_url: format!("ws://127.0.0.1:{port}/ws-api/v3"),
+                user_stream_url: format!("ws://127.0.0.1:{port}"),
+            },
+            trusted_cert: None,
+            keys: GatewayKeys::simex_test(),
+            // The simulator runs without request limits (start_simex), so the gateway's
+            // local budget (50 orders / 10 s on spot) must not refuse the benchmark's orders
+            // either: a refused order never reaches the wire and would time the refusal.
+            local_rate_limits: false,
+        },
+        &venue.symbols,
+        &traded,
         &venue.rate_limits,
     )?;
     gateway.attach_metrics(&mut registry)?;
-    let mut ledger = PortfolioLedger::new(Market::Spot, venue.assets.quote);
-    ledger.add_instrument(venue.symbol, venue.assets);
     let journal_dir =
         std::env::temp_dir().join(format!("kestrel-bench-e2e-{}", std::process::id()));
     let (mut journal, recovered) = JournalWriter::open(&JournalConfig::new(&journal_dir))
         .with_context(|| format!("opening journal {}", journal_dir.display()))?;
     let session = journal.begin_session(&recovered)?;
-    let manager = OrderManager::new(
-        OmsConfig::default(),
+    let (manager, _) = rebuild_order_side(
+        &journal_dir,
         session,
-        vec![Some(venue.instrument.clone())],
-        ledger,
+        OmsConfig::default(),
+        &venue.symbols,
+        &traded,
+        &[],
     )?;
     let mut orders = OmsStage::new(manager, gateway);
     orders.attach_metrics(&mut registry, "simex")?;

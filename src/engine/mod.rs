@@ -23,6 +23,7 @@ pub mod runner;
 pub mod shutdown;
 pub mod stage;
 mod threaded;
+pub mod trading;
 pub mod wait;
 
 pub use journal_msg::JournalMsg;

@@ -8,22 +8,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::core::{AssetName, Instrument, Market, Qty, StrategyId, SymbolTable};
+use crate::core::{Instrument, Market, Qty, StrategyId, SymbolTable};
 use crate::feed::binance::live::{BinanceFeedConfig, BinanceFeedSource};
 use crate::feed::binance::BinanceMarket;
 use crate::feed::ws::WsFeedConfig;
-use crate::oms::binance::exchange_info::parse_exchange_info;
-use crate::oms::manager::{OmsConfig, OrderManager};
-use crate::oms::paper::{PaperConfig, PaperVenue};
-use crate::oms::portfolio::{PairAssets, PortfolioLedger};
-use crate::oms::recovery::rebuild;
-use crate::oms::{OmsStage, Venue};
+use crate::oms::manager::OmsConfig;
+use crate::oms::portfolio::PairAssets;
+use crate::oms::OmsStage;
 use crate::ops::{OpsServer, Registry};
 use crate::persist::JournalWriter;
 use crate::sim::{self, MarketReplay, Simex, SimexConfig, SimexHandle, Speed};
 use crate::strat::{ProbeConfig, ProbeStrategy};
 
 use super::runner::{Components, RunReport};
+use super::trading::{
+    fetch_exchange_info, pair_assets, paper_venue, rebuild_order_side, traded_instruments,
+};
 use super::{metrics, Shutdown, TopologySettings};
 
 /// What `kestrel paper` was asked to do.
@@ -94,28 +94,18 @@ pub fn run_paper(
 
     // The order side: manager + portfolio rebuilt from the journal, on the paper venue.
     // The account starts with the configured cash on every run; the journal's fills are
-    // replayed on top of it, so a continued run ends where the last one stopped.
-    let mut ledger = PortfolioLedger::new(Market::Spot, assets.quote);
-    ledger.add_instrument(symbol, assets);
-    ledger.fund(assets.quote, args.starting_quote);
-    let mut manager = OrderManager::new(
-        OmsConfig::default(),
+    // replayed on top of it, so a continued run ends where the last one stopped. The paper
+    // venue is in-process: it starts from that account and the orders still open.
+    let traded = [(symbol, instrument)];
+    let (manager, rebuilt) = rebuild_order_side(
+        &args.journal,
         session,
-        vec![Some(instrument.clone())],
-        ledger,
+        OmsConfig::default(),
+        &symbols,
+        &traded,
+        &[(assets.quote, args.starting_quote)],
     )?;
-    let rebuilt = rebuild(&args.journal, &mut manager, &symbols, |_| assets.quote)?;
-    let mut venue = PaperVenue::new(PaperConfig::default(), &[(symbol, instrument)])?;
-    // The paper venue is in-process: it starts from the account the journal rebuilt, and
-    // continues trade ids after the last one journaled.
-    for balance in manager.ledger().portfolio().balances() {
-        venue.fund(balance.wallet, balance.asset, balance.qty);
-    }
-    venue.continue_ids_after(manager.last_trade_id(symbol));
-    // …and holds the orders that were open when the last run stopped.
-    for command in manager.open_venue_commands() {
-        venue.submit(&command, 0);
-    }
+    let venue = paper_venue(&manager, &traded)?;
     eprintln!(
         "kestrel paper: journal {}: session {session}, {} order updates and {} fills replayed, {} orders open",
         args.journal.display(),
@@ -240,26 +230,13 @@ pub(super) struct VenueInstrument {
 /// Instruments the way a live run gets them: the venue's exchangeInfo over REST.
 pub(super) fn fetch_instrument(port: u16, name: &str) -> anyhow::Result<VenueInstrument> {
     use anyhow::Context;
-    let info_url = format!("http://127.0.0.1:{port}/api/v3/exchangeInfo");
-    let body = ureq::get(&info_url)
-        .call()
-        .with_context(|| format!("GET {info_url}"))?
-        .body_mut()
-        .read_to_string()
-        .context("reading exchangeInfo")?;
-    let info =
-        parse_exchange_info(body.as_bytes(), Market::Spot).context("parsing exchangeInfo")?;
-    let instrument: Instrument = info
-        .instruments
-        .into_iter()
-        .find(|i| i.symbol == name)
-        .with_context(|| format!("{name} is not in the venue's exchangeInfo"))?;
+    let info = fetch_exchange_info(&format!("http://127.0.0.1:{port}"), None, Market::Spot)?;
     let mut symbols = SymbolTable::new();
     let symbol = symbols.intern(name)?;
-    let assets = PairAssets {
-        base: AssetName::new(&instrument.base_asset).context("base asset")?,
-        quote: AssetName::new(&instrument.quote_asset).context("quote asset")?,
-    };
+    let (_, instrument) = traded_instruments(&info, &symbols, &[name.to_owned()])?
+        .pop()
+        .context("one traded instrument")?;
+    let assets = pair_assets(&instrument)?;
     Ok(VenueInstrument {
         instrument,
         rate_limits: info.rate_limits,

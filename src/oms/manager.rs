@@ -37,8 +37,14 @@ use super::venue::{
 pub trait Ledger {
     /// Applies a new (already de-duplicated) fill; returns its fee in the quote currency.
     fn apply_fill(&mut self, fill: &VenueFill) -> Notional;
-    /// The venue's balance of an asset (reconciliation or account stream).
-    fn set_balance(&mut self, asset: crate::core::AssetName, free: Qty, locked: Qty);
+    /// The venue's balance of an asset (reconciliation or account stream); returns what it
+    /// changed, so a difference can be journaled.
+    fn set_balance(
+        &mut self,
+        asset: crate::core::AssetName,
+        free: Qty,
+        locked: Qty,
+    ) -> super::portfolio::BalanceCorrection;
     /// The venue's position in a symbol (reconciliation or account stream).
     fn set_position(&mut self, symbol: SymbolId, qty: Qty, entry_price: Price);
     /// Marks a symbol at a price (book mid or mark price).
@@ -99,6 +105,9 @@ pub struct OmsCounters {
     pub unanswered: u64,
 }
 
+/// Longest wait between attempts of a failing reconciliation.
+const RECONCILE_RETRY_CAP_NS: u64 = 10_000_000_000;
+
 /// Status queries sent about one unanswered order before it is reported as unanswered.
 const MAX_STATUS_QUERIES: u8 = 3;
 
@@ -126,12 +135,24 @@ struct Order {
     /// Listed by the venue during the current reconciliation.
     listed: bool,
     cause_recv_ns: u64,
+    /// A venue trade id below every trade of this order: the symbol's highest known trade
+    /// id when the order was created (the venue numbers trades in time order). While the
+    /// order is open, reconciliation asks for trades after this, not after the highest id
+    /// seen: fills of different orders can arrive (and be journaled) out of id order, and
+    /// one lost in a crash must still be fetched.
+    trade_floor: u64,
 }
 
 impl Order {
     /// A freshly tracked order in `state`, last sent at `sent_ns`, with no bracket, retry
     /// or query history.
-    fn new(state: OrderUpdate, market: Market, sent_ns: u64, cause_recv_ns: u64) -> Self {
+    fn new(
+        state: OrderUpdate,
+        market: Market,
+        sent_ns: u64,
+        cause_recv_ns: u64,
+        trade_floor: u64,
+    ) -> Self {
         Self {
             state,
             market,
@@ -146,6 +167,7 @@ impl Order {
             queries: 0,
             listed: false,
             cause_recv_ns,
+            trade_floor,
         }
     }
 
@@ -164,6 +186,10 @@ struct SymbolState {
     reconciled: bool,
     /// Highest venue trade id seen (reconciliation asks for trades after it).
     last_trade_id: u64,
+    /// When the next attempt of a failed reconciliation is due (0: none waiting).
+    reconcile_retry_at_ns: u64,
+    /// Failed reconciliations in a row (the retry wait doubles with each).
+    reconcile_failures: u32,
 }
 
 /// The order manager: intents and venue reports in; venue commands, order updates, fills
@@ -297,6 +323,16 @@ impl<L: Ledger> OrderManager<L> {
             .map_or(0, |s| s.last_trade_id)
     }
 
+    /// The trade id reconciliation of `symbol` asks for trades after: the highest seen, or
+    /// the floor of the oldest open order when lower (its fills may be missing).
+    pub fn reconcile_since(&self, symbol: SymbolId) -> u64 {
+        self.orders
+            .values()
+            .filter(|o| o.is_open() && o.state.symbol == symbol)
+            .map(|o| o.trade_floor)
+            .fold(self.last_trade_id(symbol), u64::min)
+    }
+
     /// True once every traded symbol has been reconciled with the venue.
     pub fn is_reconciled(&self) -> bool {
         self.symbols
@@ -315,10 +351,12 @@ impl<L: Ledger> OrderManager<L> {
             self.finished.push_back(update.client_order_id);
         }
         let market = self.config.market;
+        // The trades replayed so far happened before this order was created.
+        let floor = self.last_trade_id(update.symbol);
         let entry = self
             .orders
             .entry(update.client_order_id)
-            .or_insert_with(|| Order::new(*update, market, 0, 0));
+            .or_insert_with(|| Order::new(*update, market, 0, 0, floor));
         entry.state = *update;
         // A bracket order names its entry: restore the link both ways.
         if update.parent.0 != 0 && !update.status.is_final() {
@@ -370,15 +408,19 @@ impl<L: Ledger> OrderManager<L> {
         for order in self.orders.values_mut() {
             order.listed = false;
         }
-        for (index, s) in self.symbols.iter_mut().enumerate() {
+        for index in 0..self.symbols.len() {
+            let symbol = SymbolId(index as u32);
+            let since_trade_id = self.reconcile_since(symbol);
+            let s = &mut self.symbols[index];
             if s.instrument.is_none() {
                 continue;
             }
             s.reconciled = false;
+            s.reconcile_retry_at_ns = 0;
             let command = VenueCommand::Reconcile {
-                symbol: SymbolId(index as u32),
+                symbol,
                 market,
-                since_trade_id: s.last_trade_id,
+                since_trade_id,
             };
             if commands.push(command).is_err() {
                 self.counters.outbox_full += 1;
@@ -452,6 +494,23 @@ impl<L: Ledger> OrderManager<L> {
         commands: &mut Outbox<VenueCommand>,
         out: &mut OrderOutputs,
     ) {
+        let market = self.config.market;
+        for index in 0..self.symbols.len() {
+            let due = self.symbols[index].reconcile_retry_at_ns;
+            if due == 0 || now_ns < due {
+                continue;
+            }
+            self.symbols[index].reconcile_retry_at_ns = 0;
+            let symbol = SymbolId(index as u32);
+            let again = VenueCommand::Reconcile {
+                symbol,
+                market,
+                since_trade_id: self.reconcile_since(symbol),
+            };
+            if commands.push(again).is_err() {
+                self.counters.outbox_full += 1;
+            }
+        }
         let timeout = self.config.ack_timeout_ns;
         let mut due: [(ClientOrderId, bool); 32] = [(ClientOrderId::default(), false); 32];
         let mut n = 0;
@@ -600,7 +659,12 @@ impl<L: Ledger> OrderManager<L> {
                 asset,
                 free,
                 locked,
-            } => self.ledger.set_balance(asset, free, locked),
+            } => {
+                let correction = self.ledger.set_balance(asset, free, locked);
+                if correction.before != correction.after {
+                    self.journal(out, balance_note(now_ns, &correction));
+                }
+            }
             VenueReport::Position {
                 symbol,
                 qty,
@@ -628,22 +692,24 @@ impl<L: Ledger> OrderManager<L> {
                     }
                 }
                 if !ok {
+                    // Retried after a wait that doubles with each failure: a venue that
+                    // refuses (a rate-limit window, an outage) is not asked again at once,
+                    // and the journal gets one note per attempt, not a flood.
+                    let backoff = self.config.retry_backoff_ns;
+                    if let Some(s) = self.symbols.get_mut(symbol.index()) {
+                        let wait = backoff
+                            .saturating_mul(1 << s.reconcile_failures.min(16))
+                            .clamp(1, RECONCILE_RETRY_CAP_NS.max(backoff));
+                        s.reconcile_failures = s.reconcile_failures.saturating_add(1);
+                        s.reconcile_retry_at_ns = now_ns.saturating_add(wait);
+                    }
                     self.journal(
                         out,
                         JournalMsg::note(now_ns, "reconciliation incomplete; retrying"),
                     );
-                    let since_trade_id = self
-                        .symbols
-                        .get(symbol.index())
-                        .map_or(0, |s| s.last_trade_id);
-                    let again = VenueCommand::Reconcile {
-                        symbol,
-                        market: self.config.market,
-                        since_trade_id,
-                    };
-                    if commands.push(again).is_err() {
-                        self.counters.outbox_full += 1;
-                    }
+                } else if let Some(s) = self.symbols.get_mut(symbol.index()) {
+                    s.reconcile_failures = 0;
+                    s.reconcile_retry_at_ns = 0;
                 }
             }
             VenueReport::Link(LinkState::Up) => self.start_reconcile(commands),
@@ -695,7 +761,13 @@ impl<L: Ledger> OrderManager<L> {
                 let order = Order {
                     stop_loss: intent.stop_loss,
                     take_profit: intent.take_profit,
-                    ..Order::new(state, self.config.market, now_ns, intent.cause_recv_ns)
+                    ..Order::new(
+                        state,
+                        self.config.market,
+                        now_ns,
+                        intent.cause_recv_ns,
+                        self.last_trade_id(intent.symbol),
+                    )
                 };
                 self.send_new(order, now_ns, commands, out);
             }
@@ -1083,8 +1155,10 @@ impl<L: Ledger> OrderManager<L> {
                 Price::ZERO,
             )
         };
-        let template =
-            |state: OrderUpdate| Order::new(state, order.market, now_ns, order.cause_recv_ns);
+        let floor = self.last_trade_id(order.state.symbol);
+        let template = |state: OrderUpdate| {
+            Order::new(state, order.market, now_ns, order.cause_recv_ns, floor)
+        };
         let spot_oco = self.config.market != Market::UsdmFutures;
         match (stop_leg, take_leg) {
             (Some(s), Some(t)) if spot_oco => {
@@ -1273,8 +1347,9 @@ impl<L: Ledger> OrderManager<L> {
             qty: open.qty,
             parent: ClientOrderId::default(),
         };
+        let floor = self.last_trade_id(open.symbol);
         self.orders
-            .insert(id, Order::new(state, open.market, now_ns, 0));
+            .insert(id, Order::new(state, open.market, now_ns, 0, floor));
         self.emit(out, now_ns, state);
     }
 
@@ -1325,6 +1400,25 @@ impl<L: Ledger> OrderManager<L> {
             self.counters.outbox_full += 1;
         }
     }
+}
+
+/// The journal note of a balance the venue corrected: `balance USDT: 100 -> 99.5`
+/// (formatted on the stack: reports arrive on the order thread).
+fn balance_note(now_ns: u64, correction: &super::portfolio::BalanceCorrection) -> JournalMsg {
+    use std::io::Write;
+    let mut text = [0u8; crate::engine::journal_msg::NOTE_MAX];
+    let mut cursor = std::io::Cursor::new(&mut text[..]);
+    // A note longer than the buffer is cut; the figures come first.
+    let _ = write!(
+        cursor,
+        "balance {}: {} -> {}",
+        correction.asset, correction.before, correction.after
+    );
+    let len = cursor.position() as usize;
+    JournalMsg::note(
+        now_ns,
+        std::str::from_utf8(&text[..len]).unwrap_or("balance corrected"),
+    )
 }
 
 fn mid(bid: Price, ask: Price) -> Price {

@@ -19,6 +19,15 @@ pub struct AccountFigures {
     pub fees: f64,
 }
 
+/// Where the manager's orders stand, for the gauges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderBookState {
+    /// Every traded symbol reconciled with the venue.
+    pub reconciled: bool,
+    /// Orders held open.
+    pub open_orders: usize,
+}
+
 /// The order side's series.
 #[derive(Debug)]
 pub struct OmsMetrics {
@@ -40,6 +49,8 @@ pub struct OmsMetrics {
     realized: Gauge,
     unrealized: Gauge,
     fees: Gauge,
+    reconciled: Gauge,
+    open_orders: Gauge,
     last: OmsCounters,
 }
 
@@ -119,12 +130,20 @@ impl OmsMetrics {
                 "fees_paid_usd",
                 "Fees paid, converted to the quote currency",
             )?,
+            reconciled: gauge(
+                "orders_reconciled",
+                "1 once every traded symbol is reconciled with the venue (orders may go out)",
+            )?,
+            open_orders: gauge(
+                "orders_open",
+                "Orders the manager holds open (working or awaiting the venue's answer)",
+            )?,
             last: OmsCounters::default(),
         })
     }
 
-    /// Adds what changed since the last call and sets the account gauges.
-    pub fn publish(&mut self, now: &OmsCounters, account: AccountFigures) {
+    /// Adds what changed since the last call and sets the account and order gauges.
+    pub fn publish(&mut self, now: &OmsCounters, account: AccountFigures, book: OrderBookState) {
         let last = &self.last;
         let pairs = [
             (&self.submitted, now.orders_sent, last.orders_sent),
@@ -161,6 +180,9 @@ impl OmsMetrics {
         self.realized.set_f64(account.realized_pnl);
         self.unrealized.set_f64(account.unrealized_pnl);
         self.fees.set_f64(account.fees);
+        self.reconciled
+            .set_f64(if book.reconciled { 1.0 } else { 0.0 });
+        self.open_orders.set_f64(book.open_orders as f64);
         self.last = *now;
     }
 }

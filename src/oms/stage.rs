@@ -7,7 +7,7 @@ use crate::core::{MarketEvent, OrderIntent};
 use crate::engine::stage::{OrderOutputs, OrderStage, Outbox};
 
 use super::manager::{Ledger, OrderManager};
-use super::metrics::{OmsMetrics, PUBLISH_EVERY_NS};
+use super::metrics::{OmsMetrics, OrderBookState, PUBLISH_EVERY_NS};
 use super::venue::{Venue, VenueCommand, VenueReport};
 
 /// Rounds of manager ⇄ venue exchange per input (a fill places a bracket, whose ack may be
@@ -58,7 +58,15 @@ impl<V: Venue, L: Ledger + Send> OmsStage<V, L> {
     /// Copies the counters and account figures into the series (no-op without metrics).
     pub fn publish_metrics(&mut self) {
         if let Some(metrics) = &mut self.metrics {
-            metrics.publish(self.manager.counters(), self.manager.ledger().account());
+            let book = OrderBookState {
+                reconciled: self.manager.is_reconciled(),
+                open_orders: self.manager.open_orders().count(),
+            };
+            metrics.publish(
+                self.manager.counters(),
+                self.manager.ledger().account(),
+                book,
+            );
         }
     }
 

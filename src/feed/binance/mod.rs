@@ -17,7 +17,7 @@ mod types;
 pub mod book_replay;
 pub mod feed_metrics;
 pub mod live;
-mod snapshot_fetch;
+pub(crate) mod snapshot_fetch;
 
 pub use error::{BadDecimal, DecodeError, DecodeErrorKind};
 pub use types::{

@@ -140,7 +140,7 @@ impl SnapshotFetcher {
 
 /// A keep-alive agent with per-phase timeouts (no resolve/global timeout: those spawn a
 /// thread per request), status codes returned as replies, and the trusted certificate.
-fn build_agent(trusted_cert: Option<&Path>) -> Result<Agent, FetchError> {
+pub(crate) fn build_agent(trusted_cert: Option<&Path>) -> Result<Agent, FetchError> {
     let mut tls = TlsConfig::builder();
     if let Some(path) = trusted_cert {
         let mut roots = Vec::new();

@@ -8,6 +8,8 @@ use crate::core::{AssetName, BookTicker, LotSizeFilter, PriceFilter};
 struct TestLedger {
     fills: Vec<VenueFill>,
     position: i128,
+    /// One balance is enough for these tests.
+    balance: Qty,
 }
 
 impl Ledger for TestLedger {
@@ -20,7 +22,20 @@ impl Ledger for TestLedger {
         self.position += signed;
         Notional::from_raw(fill.fee.raw())
     }
-    fn set_balance(&mut self, _asset: AssetName, _free: Qty, _locked: Qty) {}
+    fn set_balance(
+        &mut self,
+        asset: AssetName,
+        free: Qty,
+        locked: Qty,
+    ) -> crate::oms::portfolio::BalanceCorrection {
+        let after = free.saturating_add(locked);
+        crate::oms::portfolio::BalanceCorrection {
+            wallet: crate::core::Market::Spot,
+            asset,
+            before: std::mem::replace(&mut self.balance, after),
+            after,
+        }
+    }
     fn set_position(&mut self, _symbol: SymbolId, qty: Qty, _entry: Price) {
         self.position = qty.raw();
     }
@@ -565,10 +580,12 @@ fn journal_updates_and_fills_rebuild_open_orders_positions_and_the_duplicate_fil
     assert_eq!(second.oms.ledger().position, q("0.1").raw());
     second.oms.start_reconcile(&mut second.commands);
     let (commands, _, _) = second.drain();
+    // The order is still open: its trades are asked for from before it was created (no
+    // trade was known then), not only after trade 31.
     assert!(matches!(
         commands.as_slice(),
         [VenueCommand::Reconcile {
-            since_trade_id: 31,
+            since_trade_id: 0,
             ..
         }]
     ));
@@ -650,4 +667,144 @@ fn reconciliation_asks_about_orders_the_venue_did_not_list() {
         vec![VenueCommand::Place(in_flight)],
         "never received: sent again under the same id"
     );
+}
+
+#[test]
+fn a_balance_the_venue_corrects_is_journaled_and_an_unchanged_one_is_not() {
+    let mut h = Harness::ready(Market::Spot);
+    let usdt = AssetName::new("USDT").expect("asset");
+    let balance = |free: &str, locked: &str| VenueReport::Balance {
+        asset: usdt,
+        free: q(free),
+        locked: q(locked),
+    };
+    h.report(balance("100", "5"));
+    let (_, _, journal) = h.drain();
+    let notes: Vec<String> = journal
+        .iter()
+        .filter_map(|m| match m {
+            JournalMsg::Note { len, text, .. } => {
+                Some(String::from_utf8_lossy(&text[..usize::from(*len)]).into_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes, ["balance USDT: 0 -> 105"]);
+    // The same figure again (an account update after a fill already booked): nothing new.
+    h.report(balance("105", "0"));
+    let (_, _, journal) = h.drain();
+    assert!(journal.is_empty(), "{journal:?}");
+}
+
+#[test]
+fn a_failed_reconciliation_is_retried_after_a_growing_wait_not_at_once() {
+    let mut h = Harness::new(Market::Spot);
+    h.oms.start_reconcile(&mut h.commands);
+    let reconciles = |commands: &[VenueCommand]| {
+        commands
+            .iter()
+            .filter(|c| matches!(c, VenueCommand::Reconcile { .. }))
+            .count()
+    };
+    let (commands, _, _) = h.drain();
+    assert_eq!(reconciles(&commands), 1);
+    let backoff = OmsConfig::default().retry_backoff_ns;
+    // The venue refuses (e.g. its weight window is used up): nothing is sent right away,
+    // whatever the timer does before the wait is over; one note per attempt.
+    h.report(VenueReport::ReconcileDone {
+        symbol: SYM,
+        ok: false,
+    });
+    let failed_at = h.now;
+    let (commands, _, journal) = h.drain();
+    assert_eq!(reconciles(&commands), 0);
+    assert_eq!(journal.len(), 1, "{journal:?}");
+    h.timer(failed_at + backoff - 1);
+    assert_eq!(reconciles(&h.drain().0), 0);
+    h.timer(failed_at + backoff);
+    assert_eq!(reconciles(&h.drain().0), 1);
+    // A second failure waits twice as long.
+    h.report(VenueReport::ReconcileDone {
+        symbol: SYM,
+        ok: false,
+    });
+    let failed_again = h.now;
+    h.drain();
+    h.timer(failed_again + 2 * backoff - 1);
+    assert_eq!(reconciles(&h.drain().0), 0);
+    h.timer(failed_again + 2 * backoff);
+    assert_eq!(reconciles(&h.drain().0), 1);
+    assert!(!h.oms.is_reconciled());
+    h.report(VenueReport::ReconcileDone {
+        symbol: SYM,
+        ok: true,
+    });
+    assert!(h.oms.is_reconciled());
+    h.timer(h.now + 100 * backoff);
+    assert_eq!(reconciles(&h.drain().0), 0, "nothing left to retry");
+}
+
+#[test]
+fn reconciliation_asks_for_trades_from_before_the_oldest_open_order_not_the_newest_fill() {
+    // The journal of a killed run: order 1 filled by trade 90; order 2 sent, its fill
+    // (trade 93) never journaled; order 3 sent later, its fill (trade 94) journaled first.
+    let mut h = Harness::new(Market::Spot);
+    let update = |id: u64, status: OrderStatus| OrderUpdate {
+        client_order_id: ClientOrderId(id),
+        symbol: SYM,
+        side: Side::Buy,
+        status,
+        order_type: OrderType::Market,
+        qty: q("0.001"),
+        ..OrderUpdate::default()
+    };
+    let fill = |id: u64, trade: u64| Fill {
+        client_order_id: ClientOrderId(id),
+        symbol: SYM,
+        side: Side::Buy,
+        price: p("100"),
+        qty: q("0.001"),
+        venue_trade_id: trade,
+        ..Fill::default()
+    };
+    let usdt = AssetName::new("USDT").expect("asset");
+    h.oms.recover_update(&update(1, OrderStatus::PendingNew));
+    h.oms.recover_fill(&fill(1, 90), usdt);
+    h.oms.recover_update(&update(1, OrderStatus::Filled));
+    h.oms.recover_update(&update(2, OrderStatus::New));
+    h.oms.recover_update(&update(3, OrderStatus::PendingNew));
+    h.oms.recover_fill(&fill(3, 94), usdt);
+    h.oms.recover_update(&update(3, OrderStatus::Filled));
+    assert_eq!(h.oms.last_trade_id(SYM), 94);
+    h.oms.start_reconcile(&mut h.commands);
+    let (commands, _, _) = h.drain();
+    assert!(
+        matches!(
+            commands.as_slice(),
+            [VenueCommand::Reconcile {
+                since_trade_id: 90,
+                ..
+            }]
+        ),
+        "{commands:?}"
+    );
+    // Trade 93 arrives with reconciliation (94 again is a duplicate); order 2 is done.
+    h.report(VenueReport::Fill(VenueFill {
+        client_order_id: ClientOrderId(2),
+        symbol: SYM,
+        market: Market::Spot,
+        side: Side::Buy,
+        price: p("100"),
+        qty: q("0.001"),
+        fee: Qty::ZERO,
+        fee_asset: usdt,
+        venue_trade_id: 93,
+        venue_order_id: 5,
+        is_maker: false,
+        venue_ts_ms: 0,
+    }));
+    assert_eq!(h.oms.counters().fills, 1);
+    assert_eq!(h.status(ClientOrderId(2)), OrderStatus::Filled);
+    // Nothing open any more: the next reconciliation starts after the newest trade.
+    assert_eq!(h.oms.reconcile_since(SYM), 94);
 }

@@ -7,7 +7,7 @@ use crate::oms::manager::Ledger;
 use crate::oms::metrics::AccountFigures;
 use crate::oms::venue::VenueFill;
 
-use super::{PairAssets, Portfolio};
+use super::{BalanceCorrection, PairAssets, Portfolio};
 
 /// A [`Portfolio`] booked by the order manager for one venue account.
 #[derive(Debug, Clone)]
@@ -71,9 +71,9 @@ impl Ledger for PortfolioLedger {
         }
     }
 
-    fn set_balance(&mut self, asset: AssetName, free: Qty, locked: Qty) {
+    fn set_balance(&mut self, asset: AssetName, free: Qty, locked: Qty) -> BalanceCorrection {
         self.portfolio
-            .set_balance(self.market, asset, free.saturating_add(locked));
+            .set_balance(self.market, asset, free.saturating_add(locked))
     }
 
     fn set_position(&mut self, symbol: SymbolId, qty: Qty, entry_price: Price) {

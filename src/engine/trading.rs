@@ -1,0 +1,335 @@
+//! Owns: the order side's start-up wiring shared by `kestrel run`, `kestrel paper` and
+//! `kestrel bench e2e` — instruments and rate limits from the venue's exchangeInfo, the
+//! order manager and its portfolio rebuilt from the journal, the venue (Binance gateway or
+//! paper venue) and the probe strategies. Never: trades before the journal rebuild and the
+//! venue reconciliation have finished (the order stage refuses to), takes a starting cash
+//! figure for a real venue (its balances come from reconciliation), or holds a secret.
+
+pub mod config;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::core::{AssetName, Instrument, Market, Qty, StrategyId, SymbolId, SymbolTable};
+use crate::engine::stage::{Outbox, StrategyStage};
+use crate::feed::binance::live::BinanceFeedConfig;
+use crate::oms::binance::exchange_info::{parse_exchange_info, ExchangeInfo, RateLimit};
+use crate::oms::binance::gateway::{BinanceGateway, GatewayConfig, GatewayKeys};
+use crate::oms::binance::{InstrumentFamily, OrderSymbols};
+use crate::oms::manager::{OmsConfig, OrderManager};
+use crate::oms::paper::{PaperConfig, PaperVenue};
+use crate::oms::portfolio::{PairAssets, PortfolioLedger};
+use crate::oms::recovery::{rebuild, RebuildReport};
+use crate::oms::{OmsStage, Venue};
+use crate::ops::Registry;
+use crate::strat::{ProbeConfig, ProbeStrategy};
+
+use self::config::{GatewayUrls, OrderVenue, OrdersConfig, ProbeSettings, StrategyChoice};
+
+/// The venue's exchangeInfo (`/api/v3/exchangeInfo` or `/fapi/v1/exchangeInfo` under
+/// `rest_base_url`), trusting `trusted_cert` when given.
+pub fn fetch_exchange_info(
+    rest_base_url: &str,
+    trusted_cert: Option<&Path>,
+    market: Market,
+) -> anyhow::Result<ExchangeInfo> {
+    let path = match market {
+        Market::UsdmFutures => "/fapi/v1/exchangeInfo",
+        Market::Spot | Market::Margin => "/api/v3/exchangeInfo",
+    };
+    let url = format!("{}{path}", rest_base_url.trim_end_matches('/'));
+    let agent = crate::feed::binance::snapshot_fetch::build_agent(trusted_cert)
+        .context("exchangeInfo HTTP client")?;
+    let mut response = agent
+        .get(&url)
+        .call()
+        .with_context(|| format!("GET {url}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .with_context(|| format!("reading {url}"))?;
+    anyhow::ensure!(status == 200, "GET {url}: HTTP {status}");
+    parse_exchange_info(&body, market).with_context(|| format!("parsing {url}"))
+}
+
+/// The traded symbols' instruments, by the ids of `symbols` (the feed's table).
+pub fn traded_instruments(
+    info: &ExchangeInfo,
+    symbols: &SymbolTable,
+    names: &[String],
+) -> anyhow::Result<Vec<(SymbolId, Instrument)>> {
+    names
+        .iter()
+        .map(|name| {
+            let id = symbols
+                .get(name.as_bytes())
+                .with_context(|| format!("{name} is not in the engine's symbol table"))?;
+            let instrument = info
+                .instruments
+                .iter()
+                .find(|i| i.symbol == *name)
+                .with_context(|| format!("{name} is not in the venue's exchangeInfo"))?;
+            Ok((id, instrument.clone()))
+        })
+        .collect()
+}
+
+/// Base and quote asset of an instrument.
+pub fn pair_assets(instrument: &Instrument) -> anyhow::Result<PairAssets> {
+    Ok(PairAssets {
+        base: AssetName::new(&instrument.base_asset)
+            .with_context(|| format!("{} base asset", instrument.symbol))?,
+        quote: AssetName::new(&instrument.quote_asset)
+            .with_context(|| format!("{} quote asset", instrument.symbol))?,
+    })
+}
+
+/// The order manager and its portfolio for journal session `session`, rebuilt from the
+/// journal in `journal_dir`. `funding` seeds balances before the replay (the paper venue's
+/// starting account); a real venue passes none: reconciliation sets its balances.
+pub fn rebuild_order_side(
+    journal_dir: &Path,
+    session: u32,
+    oms: OmsConfig,
+    symbols: &SymbolTable,
+    traded: &[(SymbolId, Instrument)],
+    funding: &[(AssetName, Qty)],
+) -> anyhow::Result<(OrderManager<PortfolioLedger>, RebuildReport)> {
+    let first = traded.first().context("no traded instrument")?;
+    let valuation = pair_assets(&first.1)?.quote;
+    let mut ledger = PortfolioLedger::new(oms.market, valuation);
+    let mut instruments = vec![None; symbols.len()];
+    let mut quotes = vec![valuation; symbols.len()];
+    for (id, instrument) in traded {
+        let assets = pair_assets(instrument)?;
+        ledger.add_instrument(*id, assets);
+        if let Some(slot) = instruments.get_mut(id.index()) {
+            *slot = Some(instrument.clone());
+        }
+        if let Some(slot) = quotes.get_mut(id.index()) {
+            *slot = assets.quote;
+        }
+    }
+    for &(asset, qty) in funding {
+        ledger.fund(asset, qty);
+    }
+    let mut manager = OrderManager::new(oms, session, instruments, ledger)?;
+    let report = rebuild(journal_dir, &mut manager, symbols, |id| {
+        quotes.get(id.index()).copied().unwrap_or(valuation)
+    })
+    .with_context(|| format!("rebuilding from journal {}", journal_dir.display()))?;
+    Ok((manager, report))
+}
+
+/// Where the Binance gateway connects and how it signs.
+pub struct GatewaySetup<'a> {
+    pub market: Market,
+    pub urls: GatewayUrls,
+    pub trusted_cert: Option<&'a Path>,
+    pub keys: GatewayKeys,
+    /// See `GatewayConfig::local_rate_limits`: off only against a simulator without limits.
+    pub local_rate_limits: bool,
+}
+
+/// The Binance order gateway for the traded instruments.
+pub fn binance_gateway(
+    setup: &GatewaySetup<'_>,
+    symbols: &SymbolTable,
+    traded: &[(SymbolId, Instrument)],
+    rate_limits: &[RateLimit],
+) -> anyhow::Result<BinanceGateway> {
+    let family = match setup.market {
+        Market::UsdmFutures => InstrumentFamily::UsdmFutures,
+        Market::Spot | Market::Margin => InstrumentFamily::Spot,
+    };
+    let instruments: Vec<Instrument> = traded.iter().map(|(_, i)| i.clone()).collect();
+    let order_symbols = OrderSymbols::new(family, symbols, &instruments)?;
+    let config = GatewayConfig {
+        ws_api_url: setup.urls.ws_api_url.clone(),
+        rest_base_url: setup.urls.rest_base_url.clone(),
+        user_stream_base_url: setup.urls.user_stream_url.clone(),
+        trusted_cert: setup.trusted_cert.map(Path::to_path_buf),
+        local_rate_limits: setup.local_rate_limits,
+        ..GatewayConfig::for_host(setup.market, "localhost", false)
+    };
+    Ok(BinanceGateway::new(
+        config,
+        &setup.keys,
+        order_symbols,
+        rate_limits,
+    )?)
+}
+
+/// The paper venue holding what the rebuilt manager holds: its balances, the orders that
+/// were open when the last run stopped, and trade ids continuing after the last journaled.
+pub fn paper_venue(
+    manager: &OrderManager<PortfolioLedger>,
+    traded: &[(SymbolId, Instrument)],
+) -> anyhow::Result<PaperVenue> {
+    let mut venue = PaperVenue::new(PaperConfig::default(), traded)?;
+    for balance in manager.ledger().portfolio().balances() {
+        venue.fund(balance.wallet, balance.asset, balance.qty);
+    }
+    let last_trade = traded
+        .iter()
+        .map(|(id, _)| manager.last_trade_id(*id))
+        .max()
+        .unwrap_or(0);
+    venue.continue_ids_after(last_trade);
+    for command in manager.open_venue_commands() {
+        venue.submit(&command, 0);
+    }
+    Ok(venue)
+}
+
+/// One probe per traded symbol (strategy ids 1, 2, …); none when `settings` is `None`.
+pub struct Probes(Vec<ProbeStrategy>);
+
+impl Probes {
+    /// Probes on `symbols` with `settings`, or no strategy at all.
+    pub fn new(settings: Option<&ProbeSettings>, symbols: &[SymbolId]) -> Self {
+        let Some(settings) = settings else {
+            return Self(Vec::new());
+        };
+        Self(
+            symbols
+                .iter()
+                .enumerate()
+                .map(|(index, &symbol)| {
+                    ProbeStrategy::new(ProbeConfig {
+                        strategy: StrategyId(index as u16 + 1),
+                        symbol,
+                        qty: settings.qty,
+                        bracket_bps: settings.bracket_bps,
+                        cooldown_events: settings.cooldown_events,
+                        every_tick: settings.every_tick,
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+impl StrategyStage for Probes {
+    fn on_market(
+        &mut self,
+        event: &crate::core::MarketEvent,
+        intents: &mut Outbox<crate::core::OrderIntent>,
+    ) {
+        for probe in &mut self.0 {
+            probe.on_market(event, intents);
+        }
+    }
+
+    fn on_exec(
+        &mut self,
+        event: &crate::core::ExecEvent,
+        intents: &mut Outbox<crate::core::OrderIntent>,
+    ) {
+        for probe in &mut self.0 {
+            probe.on_exec(event, intents);
+        }
+    }
+
+    fn on_timer(&mut self, now_ns: u64, intents: &mut Outbox<crate::core::OrderIntent>) {
+        for probe in &mut self.0 {
+            probe.on_timer(now_ns, intents);
+        }
+    }
+}
+
+/// The order stage `kestrel run` trades through.
+pub enum TradingStage {
+    Binance(Box<OmsStage<BinanceGateway, PortfolioLedger>>),
+    Paper(Box<OmsStage<PaperVenue, PortfolioLedger>>),
+}
+
+/// The order side of a trading run, ready for the runner.
+pub struct TradingSide {
+    pub strategy: Probes,
+    pub stage: TradingStage,
+    /// What the journal replay found.
+    pub rebuilt: RebuildReport,
+    /// Venue label of the metrics (`binance-spot`, `binance-usdm`, `paper`).
+    pub venue_label: &'static str,
+}
+
+/// Builds the order side `[orders]` describes for `kestrel run`: instruments from the
+/// venue, manager and portfolio rebuilt from the journal, the venue and the strategy. The
+/// order stage reconciles with the venue (open orders, trades since the last journaled
+/// one, balances) before it lets any order out.
+pub fn prepare_trading(
+    orders: &OrdersConfig,
+    feed: &BinanceFeedConfig,
+    journal_dir: &Path,
+    session: u32,
+    symbols: &SymbolTable,
+    registry: &mut Registry,
+) -> anyhow::Result<TradingSide> {
+    let market = OrdersConfig::market(feed);
+    let names = orders.traded_symbols(feed);
+    let urls = orders.gateway_urls(market);
+    let (info_base, info_cert) = match orders.venue {
+        OrderVenue::Binance => (urls.rest_base_url.as_str(), orders.trusted_cert.as_deref()),
+        OrderVenue::Paper => (feed.rest_base_url.as_str(), feed.trusted_cert.as_deref()),
+    };
+    let info = fetch_exchange_info(info_base, info_cert, market)?;
+    let traded = traded_instruments(&info, symbols, &names)?;
+    let ids: Vec<SymbolId> = traded.iter().map(|(id, _)| *id).collect();
+    let strategy = Probes::new(
+        (orders.strategy == StrategyChoice::Probe).then_some(&orders.probe),
+        &ids,
+    );
+    let oms = orders.oms.oms_config(market);
+    let (stage, rebuilt, venue_label) = match orders.venue {
+        OrderVenue::Binance => {
+            let keys = if orders.simex_test_keys {
+                GatewayKeys::simex_test()
+            } else {
+                GatewayKeys::from_env()?
+            };
+            let setup = GatewaySetup {
+                market,
+                urls,
+                trusted_cert: orders.trusted_cert.as_deref(),
+                keys,
+                local_rate_limits: true,
+            };
+            let mut gateway = binance_gateway(&setup, symbols, &traded, &info.rate_limits)?;
+            gateway.attach_metrics(registry)?;
+            let (manager, rebuilt) =
+                rebuild_order_side(journal_dir, session, oms, symbols, &traded, &[])?;
+            let label = match market {
+                Market::UsdmFutures => "binance-usdm",
+                Market::Spot | Market::Margin => "binance-spot",
+            };
+            let mut stage = OmsStage::new(manager, gateway);
+            stage.attach_metrics(registry, label)?;
+            (TradingStage::Binance(Box::new(stage)), rebuilt, label)
+        }
+        OrderVenue::Paper => {
+            let mut funding = Vec::with_capacity(orders.paper_balances.len());
+            for (asset, qty) in &orders.paper_balances {
+                let name = AssetName::new(asset)
+                    .with_context(|| format!("orders.paper_balances: asset {asset:?}"))?;
+                funding.push((name, *qty));
+            }
+            let (manager, rebuilt) =
+                rebuild_order_side(journal_dir, session, oms, symbols, &traded, &funding)?;
+            let venue = paper_venue(&manager, &traded)?;
+            let mut stage = OmsStage::new(manager, venue);
+            stage.attach_metrics(registry, "paper")?;
+            (TradingStage::Paper(Box::new(stage)), rebuilt, "paper")
+        }
+    };
+    Ok(TradingSide {
+        strategy,
+        stage,
+        rebuilt,
+        venue_label,
+    })
+}
