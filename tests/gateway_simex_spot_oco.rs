@@ -157,6 +157,43 @@ fn run_until_legs_final(rig: &mut Rig, stop: ClientOrderId, take: ClientOrderId)
     rig.settle("the manager agrees with the venue");
 }
 
+/// After one leg filled the position: the filled leg and the venue-expired leg agree at the
+/// manager and the venue, the position is flat with the venue's realized PnL, no cancel was
+/// sent, each client id is one venue order. Returns the exit's fills.
+fn assert_exited_through(
+    rig: &Rig,
+    entry: ClientOrderId,
+    filled: &OrderUpdate,
+    expired: &OrderUpdate,
+) -> Vec<kestrel::core::Fill> {
+    let (filled, expired) = (filled.client_order_id, expired.client_order_id);
+    assert_eq!(rig.status(filled), Some(OrderStatus::Filled));
+    assert_eq!(
+        rig.status(expired),
+        Some(OrderStatus::Expired),
+        "the venue ended the other leg of the list"
+    );
+    assert_eq!(venue_order(rig, filled)["status"], "FILLED");
+    assert_eq!(venue_order(rig, expired)["status"], "EXPIRED");
+    assert_eq!(
+        rig.stage.manager().counters().cancels_sent,
+        0,
+        "no cancel was needed"
+    );
+    assert_eq!(rig.position(), q("0"));
+    assert_eq!(rig.realized_pnl(), venue_realized_pnl(rig));
+    rig.assert_matches_venue();
+    assert_one_venue_order_per_client_id(rig, &[entry, filled, expired]);
+    let exits: Vec<_> = rig
+        .fills
+        .iter()
+        .filter(|f| f.client_order_id == filled)
+        .copied()
+        .collect();
+    assert!(!exits.is_empty(), "the exit filled");
+    exits
+}
+
 #[test]
 fn take_profit_fills_and_the_venue_expires_the_stop_limit_leg() {
     let mut rig = held_rig();
@@ -187,33 +224,12 @@ fn take_profit_fills_and_the_venue_expires_the_stop_limit_leg() {
 
     release(&rig);
     run_until_legs_final(&mut rig, stop.client_order_id, take.client_order_id);
-    assert_eq!(rig.status(take.client_order_id), Some(OrderStatus::Filled));
-    assert_eq!(
-        rig.status(stop.client_order_id),
-        Some(OrderStatus::Expired),
-        "the venue ended the other leg of the list"
+    let exits = assert_exited_through(&rig, entry, &take, &stop);
+    assert!(
+        exits.iter().all(|f| f.price == take.price && f.is_maker),
+        "the take-profit rests and fills at its price: {exits:?}"
     );
-    assert_eq!(venue_order(&rig, take.client_order_id)["status"], "FILLED");
-    assert_eq!(venue_order(&rig, stop.client_order_id)["status"], "EXPIRED");
-    assert_eq!(
-        rig.stage.manager().counters().cancels_sent,
-        0,
-        "no cancel was needed"
-    );
-    let exits: Vec<_> = rig
-        .fills
-        .iter()
-        .filter(|f| f.client_order_id == take.client_order_id)
-        .collect();
-    assert!(!exits.is_empty() && exits.iter().all(|f| f.price == take.price && f.is_maker));
-    assert_eq!(rig.position(), q("0"));
-    assert_eq!(rig.realized_pnl(), venue_realized_pnl(&rig));
     assert!(rig.realized_pnl().raw() > 0, "a take-profit gains");
-    rig.assert_matches_venue();
-    assert_one_venue_order_per_client_id(
-        &rig,
-        &[entry, stop.client_order_id, take.client_order_id],
-    );
     let handle = rig.handle;
     handle.stop().expect("clean stop");
 }
@@ -244,28 +260,12 @@ fn stop_triggers_its_limit_fills_and_the_venue_expires_the_take_profit_leg() {
 
     release(&rig);
     run_until_legs_final(&mut rig, stop.client_order_id, take.client_order_id);
-    assert_eq!(rig.status(stop.client_order_id), Some(OrderStatus::Filled));
-    assert_eq!(rig.status(take.client_order_id), Some(OrderStatus::Expired));
-    assert_eq!(venue_order(&rig, stop.client_order_id)["status"], "FILLED");
-    assert_eq!(venue_order(&rig, take.client_order_id)["status"], "EXPIRED");
-    let exits: Vec<_> = rig
-        .fills
-        .iter()
-        .filter(|f| f.client_order_id == stop.client_order_id)
-        .collect();
-    assert!(!exits.is_empty());
+    let exits = assert_exited_through(&rig, entry, &stop, &take);
     assert!(
         exits.iter().all(|f| f.price >= stop.price && !f.is_maker),
         "the triggered limit takes the bids, never below its limit: {exits:?}"
     );
-    assert_eq!(rig.position(), q("0"));
-    assert_eq!(rig.realized_pnl(), venue_realized_pnl(&rig));
     assert!(rig.realized_pnl().raw() < 0, "a stop loses");
-    rig.assert_matches_venue();
-    assert_one_venue_order_per_client_id(
-        &rig,
-        &[entry, stop.client_order_id, take.client_order_id],
-    );
     let handle = rig.handle;
     handle.stop().expect("clean stop");
 }

@@ -57,6 +57,8 @@ impl<L: Ledger> OrderManager<L> {
             match sibling {
                 Some(take) => {
                     paired.insert(take.state.client_order_id);
+                    // The entry's id names the list: an open list id needs only be unique,
+                    // and the paper venue answers per leg.
                     commands.push(VenueCommand::PlaceOco(OcoOrder {
                         list_id: s.parent,
                         symbol: s.symbol,

@@ -177,6 +177,19 @@ fn limit_buy(qty: &str, price: &str) -> OrderIntent {
     }
 }
 
+/// The orders `commands` ask the venue about, in order.
+fn queried(commands: &[VenueCommand]) -> Vec<ClientOrderId> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            VenueCommand::QueryOrder {
+                client_order_id, ..
+            } => Some(*client_order_id),
+            _ => None,
+        })
+        .collect()
+}
+
 fn updates(exec: &[ExecEvent]) -> Vec<OrderStatus> {
     exec.iter()
         .filter_map(|e| match e {
@@ -614,18 +627,10 @@ fn reconciliation_asks_about_orders_the_venue_did_not_list() {
         ok: true,
     });
     let (commands, _, _) = h.drain();
-    let mut queried: Vec<ClientOrderId> = commands
-        .iter()
-        .filter_map(|c| match c {
-            VenueCommand::QueryOrder {
-                client_order_id, ..
-            } => Some(*client_order_id),
-            _ => None,
-        })
-        .collect();
-    queried.sort();
+    let mut asked = queried(&commands);
+    asked.sort();
     assert_eq!(
-        queried,
+        asked,
         vec![resting.client_order_id, in_flight.client_order_id]
     );
     assert_eq!(h.status(listed.client_order_id), OrderStatus::New);
@@ -895,16 +900,7 @@ fn a_rate_limited_oco_is_sent_again_whole_and_an_unknown_one_is_asked_about_per_
         client_order_id: oco.list_id,
     });
     let (commands, _, _) = h.drain();
-    let asked: Vec<ClientOrderId> = commands
-        .iter()
-        .filter_map(|c| match c {
-            VenueCommand::QueryOrder {
-                client_order_id, ..
-            } => Some(*client_order_id),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(asked, vec![oco.stop_id, oco.take_profit_id]);
+    assert_eq!(queried(&commands), vec![oco.stop_id, oco.take_profit_id]);
     // The venue never got it: both legs answer "unknown", the list is sent once more.
     let unknown = VenueReject {
         kind: RejectKind::UnknownOrder,
