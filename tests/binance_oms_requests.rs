@@ -343,6 +343,41 @@ fn spot_order_types_carry_the_documented_params() {
 }
 
 #[test]
+fn a_spot_stop_with_a_limit_price_is_stop_loss_limit_and_signed_without_the_stop_prefix() {
+    let mut fx = fixture(CodecConfig::default());
+    let mut order = fx.order(Market::Spot, OrderType::StopMarket, Side::Sell);
+    order.price = p("47880.00");
+    let id = order.client_order_id.to_string();
+    let expected = [
+        ("symbol", "BTCUSDT"),
+        ("newClientOrderId", id.as_str()),
+        ("newOrderRespType", "ACK"),
+        ("recvWindow", "5000"),
+        ("timestamp", "1660801715431"),
+        ("side", "SELL"),
+        ("type", "STOP_LOSS_LIMIT"),
+        ("timeInForce", "GTC"),
+        ("quantity", "0.01000000"),
+        ("price", "47880.00"),
+        ("stopPrice", "48000.00"),
+    ];
+    // rest_params checks the signature covers the bytes sent: the precomputed STOP_LOSS
+    // prefix must not be used for it.
+    let (_, path, params) = rest_params(&mut fx.spot, &place(&order));
+    assert_eq!(path, "/api/v3/order");
+    expect_set(&params, &expected);
+    let (_, ws) = ws_params(&mut fx.spot, &place(&order));
+    expect_set(&ws, &expected);
+    // The limit is a limit price: it must sit on the tick grid.
+    order.price = p("47880.005");
+    let err = fx
+        .spot
+        .rest(&place(&order), NOW_MS)
+        .expect_err("off the tick");
+    assert!(err.to_string().contains("PRICE_FILTER"), "{err}");
+}
+
+#[test]
 fn margin_orders_add_isolation_and_side_effect_and_fall_back_from_auto_borrow_repay() {
     let mut fx = fixture(CodecConfig {
         response_type: OrderResponseType::Full,

@@ -115,6 +115,55 @@ pub enum PercentPriceFilter {
     },
 }
 
+/// An order kind a venue may or may not accept on an instrument (Binance exchangeInfo
+/// `orderTypes`; spot `STOP_LOSS` / futures `STOP_MARKET` are both `StopMarket`, and so on).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum OrderKind {
+    /// `LIMIT`.
+    Limit = 0,
+    /// Post-only limit (spot `LIMIT_MAKER`).
+    LimitMaker = 1,
+    /// `MARKET`.
+    Market = 2,
+    /// A stop that becomes a market order (spot `STOP_LOSS`, futures `STOP_MARKET`).
+    StopMarket = 3,
+    /// A stop that becomes a limit order (spot `STOP_LOSS_LIMIT`, futures `STOP`).
+    StopLimit = 4,
+    /// A take-profit that becomes a market order (spot `TAKE_PROFIT`, futures
+    /// `TAKE_PROFIT_MARKET`).
+    TakeProfitMarket = 5,
+    /// A take-profit that becomes a limit order (spot `TAKE_PROFIT_LIMIT`, futures
+    /// `TAKE_PROFIT`).
+    TakeProfitLimit = 6,
+}
+
+/// The order kinds an instrument accepts; every kind unless the venue listed fewer.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct OrderKinds(u8);
+
+impl OrderKinds {
+    /// Every kind (the venue did not say, so nothing is refused locally).
+    pub const ALL: Self = Self(0x7f);
+    /// No kind (the start of a list read from the venue).
+    pub const NONE: Self = Self(0);
+
+    /// This set with `kind` added.
+    pub const fn with(self, kind: OrderKind) -> Self {
+        Self(self.0 | 1 << kind as u8)
+    }
+
+    /// True when the venue accepts `kind`.
+    pub const fn allows(self, kind: OrderKind) -> bool {
+        self.0 & 1 << kind as u8 != 0
+    }
+}
+
+impl Default for OrderKinds {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
 /// One tradable instrument with the venue's filters, in venue-neutral terms.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Instrument {
@@ -146,6 +195,8 @@ pub struct Instrument {
     pub price_decimals: u32,
     /// Most quantity decimals the venue accepts in a request.
     pub qty_decimals: u32,
+    /// Order kinds the venue accepts (exchangeInfo `orderTypes`).
+    pub order_kinds: OrderKinds,
 }
 
 /// Largest point of the grid `origin + k·step` that is ≤ `value` (unchanged for step ≤ 0).
@@ -182,6 +233,7 @@ impl Instrument {
             max_num_algo_orders: 0,
             price_decimals: super::decimal::SCALE_DIGITS,
             qty_decimals: super::decimal::SCALE_DIGITS,
+            order_kinds: OrderKinds::ALL,
         }
     }
 
@@ -276,6 +328,21 @@ mod tests {
             inst.round_price(p("0.071234"), Side::Sell, true),
             p("0.071234")
         );
+    }
+
+    #[test]
+    fn order_kinds_allow_only_what_was_added_and_default_to_everything() {
+        let listed = OrderKinds::NONE
+            .with(OrderKind::Limit)
+            .with(OrderKind::StopLimit);
+        assert!(listed.allows(OrderKind::Limit));
+        assert!(listed.allows(OrderKind::StopLimit));
+        assert!(!listed.allows(OrderKind::StopMarket));
+        assert!(!listed.allows(OrderKind::Market));
+        let bare = Instrument::new("X", Market::Spot, "A", "B");
+        assert!(bare.order_kinds.allows(OrderKind::StopMarket));
+        assert!(bare.order_kinds.allows(OrderKind::TakeProfitLimit));
+        assert_eq!(OrderKinds::default(), OrderKinds::ALL);
     }
 
     proptest::proptest! {

@@ -18,6 +18,6 @@ pub use event::{
 pub use ids::{ClientOrderId, StrategyId};
 pub use instrument::{
     ExchangeFilter, FilterReject, Instrument, InstrumentStatus, LotSizeFilter, Market,
-    NotionalFilter, PercentPriceFilter, PriceFilter,
+    NotionalFilter, OrderKind, OrderKinds, PercentPriceFilter, PriceFilter,
 };
 pub use symbol::{AssetName, SymbolId, SymbolTable};

@@ -21,16 +21,16 @@ use std::collections::{HashMap, HashSet};
 use crate::core::ids::ClientOrderIdGen;
 use crate::core::{
     ClientOrderId, ExecEvent, Fill, Instrument, IntentAction, Market, MarketEvent, MarketEventKind,
-    Notional, OrderIntent, OrderRole, OrderStatus, OrderType, OrderUpdate, Price, Qty, Side,
-    StrategyId, SymbolId, TimeInForce,
+    Notional, OrderIntent, OrderRole, OrderStatus, OrderType, OrderUpdate, Price, Qty, StrategyId,
+    SymbolId, TimeInForce,
 };
 use crate::engine::stage::{OrderOutputs, Outbox};
 use crate::engine::JournalMsg;
 
 use super::reject;
 use super::venue::{
-    LinkState, MarginParams, OcoOrder, RejectKind, VenueCommand, VenueFill, VenueOpenOrder,
-    VenueOrder, VenueReject, VenueReport,
+    LinkState, MarginParams, RejectKind, VenueCommand, VenueFill, VenueOpenOrder, VenueOrder,
+    VenueReport,
 };
 
 /// Where fills, balances and positions go: the portfolio.
@@ -68,6 +68,12 @@ pub struct OmsConfig {
     pub retry_backoff_ns: u64,
     /// Margin parameters for every order (margin market only).
     pub margin: MarginParams,
+    /// Where a spot stop leg's limit sits beyond its trigger, in bps of the trigger, when
+    /// the instrument takes no stop-market (real BTCUSDT: `STOP_LOSS_LIMIT` only). Default
+    /// 25: the slippage the system we replace accepted from a spot taker order
+    /// (`SPOT_TAKER_MAX_SLIP_BPS`, seed-spec §8.7). Wider fills in a faster fall; narrower
+    /// gives less away but leaves the stop resting unfilled when the price gaps past it.
+    pub stop_limit_slippage_bps: u32,
 }
 
 impl Default for OmsConfig {
@@ -79,6 +85,7 @@ impl Default for OmsConfig {
             max_retries: 3,
             retry_backoff_ns: 200_000_000,
             margin: MarginParams::default(),
+            stop_limit_slippage_bps: 25,
         }
     }
 }
@@ -141,6 +148,8 @@ struct Order {
     /// seen: fills of different orders can arrive (and be journaled) out of id order, and
     /// one lost in a crash must still be fetched.
     trade_floor: u64,
+    /// The OCO list this order is a leg of (zero: none).
+    oco_list: ClientOrderId,
 }
 
 impl Order {
@@ -168,6 +177,7 @@ impl Order {
             listed: false,
             cause_recv_ns,
             trade_floor,
+            oco_list: ClientOrderId::default(),
         }
     }
 
@@ -204,6 +214,8 @@ pub struct OrderManager<L> {
     counters: OmsCounters,
     /// Final orders kept for late reports, oldest first; pruned when the table is full.
     finished: std::collections::VecDeque<ClientOrderId>,
+    /// Live OCO lists: list id → [stop leg, take-profit leg].
+    oco_lists: HashMap<ClientOrderId, [ClientOrderId; 2]>,
 }
 
 impl<L: Ledger> OrderManager<L> {
@@ -230,6 +242,7 @@ impl<L: Ledger> OrderManager<L> {
             ledger,
             counters: OmsCounters::default(),
             finished: std::collections::VecDeque::with_capacity(capacity),
+            oco_lists: HashMap::with_capacity(capacity / 2),
             config,
         })
     }
@@ -260,60 +273,6 @@ impl<L: Ledger> OrderManager<L> {
             .values()
             .filter(|o| o.is_open())
             .map(|o| &o.state)
-    }
-
-    /// Commands that re-create every open order at a venue that lost them (the in-process
-    /// paper venue after a restart): brackets of one entry as one OCO on spot, others as
-    /// they were. Start-up only (allocates).
-    pub fn open_venue_commands(&self) -> Vec<VenueCommand> {
-        let margin = self.config.margin;
-        let spot = self.config.market != Market::UsdmFutures;
-        let mut commands = Vec::new();
-        let mut paired = HashSet::new();
-        let mut open: Vec<&Order> = self.orders.values().filter(|o| o.is_open()).collect();
-        open.sort_by_key(|o| o.state.client_order_id);
-        for order in &open {
-            let s = &order.state;
-            if paired.contains(&s.client_order_id) {
-                continue;
-            }
-            let sibling = (spot && s.role == OrderRole::StopLoss)
-                .then(|| {
-                    open.iter().find(|o| {
-                        o.state.role == OrderRole::TakeProfit && o.state.parent == s.parent
-                    })
-                })
-                .flatten();
-            match sibling {
-                Some(take) => {
-                    paired.insert(take.state.client_order_id);
-                    commands.push(VenueCommand::PlaceOco(OcoOrder {
-                        list_id: s.parent,
-                        symbol: s.symbol,
-                        market: order.market,
-                        side: s.side,
-                        qty: s.qty.saturating_sub(s.filled_qty),
-                        take_profit_id: take.state.client_order_id,
-                        take_profit_price: take.state.price,
-                        stop_id: s.client_order_id,
-                        stop_trigger: s.trigger_price,
-                        stop_limit: Price::ZERO,
-                        margin,
-                    }));
-                }
-                None if s.role == OrderRole::TakeProfit
-                    && spot
-                    && open.iter().any(|o| {
-                        o.state.role == OrderRole::StopLoss && o.state.parent == s.parent
-                    }) => {}
-                None => {
-                    let mut place = venue_order(order, margin);
-                    place.qty = s.qty.saturating_sub(s.filled_qty);
-                    commands.push(VenueCommand::Place(place));
-                }
-            }
-        }
-        commands
     }
 
     /// The highest venue trade id seen for `symbol` (journal and live).
@@ -536,6 +495,10 @@ impl<L: Ledger> OrderManager<L> {
             }
         }
         for &(id, retry) in &due[..n] {
+            if retry && self.orders.get(&id).is_some_and(|o| o.oco_list.0 != 0) {
+                self.retry_oco(id, now_ns, commands);
+                continue;
+            }
             let Some(order) = self.orders.get_mut(&id) else {
                 continue;
             };
@@ -567,6 +530,29 @@ impl<L: Ledger> OrderManager<L> {
             if commands.push(command).is_err() {
                 self.counters.outbox_full += 1;
             }
+        }
+    }
+
+    /// Sends the OCO list `leg` belongs to again, once for both legs.
+    fn retry_oco(&mut self, leg: ClientOrderId, now_ns: u64, commands: &mut Outbox<VenueCommand>) {
+        let Some((list, legs)) = self.oco_request(leg) else {
+            return;
+        };
+        let due = legs
+            .iter()
+            .any(|id| self.orders.get(id).is_some_and(|o| o.retry_at_ns != 0));
+        let Some(oco) = self.oco_of(list).filter(|_| due) else {
+            return;
+        };
+        for id in legs {
+            if let Some(order) = self.orders.get_mut(&id) {
+                order.retry_at_ns = 0;
+                order.sent_ns = now_ns;
+            }
+        }
+        self.counters.retries += 1;
+        if commands.push(VenueCommand::PlaceOco(oco)).is_err() {
+            self.counters.outbox_full += 1;
         }
     }
 
@@ -642,7 +628,13 @@ impl<L: Ledger> OrderManager<L> {
                 }
             }
             VenueReport::StatusUnknown { client_order_id } => {
-                if let Some(order) = self.orders.get_mut(&client_order_id) {
+                let legs = match self.oco_request(client_order_id) {
+                    // An OCO whose outcome is unknown: ask about each leg.
+                    Some((list, legs)) if list == client_order_id => legs,
+                    _ => [client_order_id, ClientOrderId::default()],
+                };
+                for order in legs.iter().filter_map(|id| self.orders.get(id)) {
+                    let client_order_id = order.state.client_order_id;
                     self.counters.queries += 1;
                     let query = VenueCommand::QueryOrder {
                         client_order_id,
@@ -855,90 +847,6 @@ impl<L: Ledger> OrderManager<L> {
         self.emit(out, now_ns, rejected_intent(intent, code));
     }
 
-    fn on_rejected(
-        &mut self,
-        id: ClientOrderId,
-        venue_reject: VenueReject,
-        now_ns: u64,
-        commands: &mut Outbox<VenueCommand>,
-        out: &mut OrderOutputs,
-    ) {
-        let max_retries = self.config.max_retries;
-        let backoff = self.config.retry_backoff_ns;
-        let Some(order) = self.orders.get_mut(&id) else {
-            self.counters.stale_reports += 1;
-            return;
-        };
-        // A cancel we sent before the venue acknowledged the order does not make the
-        // order's own reject stale: the order never existed at the venue.
-        let unacked_cancel =
-            order.state.status == OrderStatus::PendingCancel && order.state.venue_order_id == 0;
-        if order.state.status != OrderStatus::PendingNew && !unacked_cancel {
-            if venue_reject.kind == RejectKind::UnknownOrder && order.is_open() {
-                // Our query: the venue has no such order any more. It ended while we were
-                // away without a fill we know of (fills arrive with reconciliation).
-                order.state.status = OrderStatus::Expired;
-                let update = order.state;
-                self.emit(out, now_ns, update);
-                self.finished.push_back(id);
-                return;
-            }
-            // A late reject of a retried request the venue had already taken (a duplicate).
-            self.counters.stale_reports += 1;
-            return;
-        }
-        if venue_reject.kind == RejectKind::UnknownOrder && order.retries < max_retries {
-            // Our query of an unanswered order: the venue never received it. Send it again
-            // under the same id (a copy that did arrive meanwhile is refused as a duplicate).
-            order.retries += 1;
-            order.retry_at_ns = now_ns;
-            return;
-        }
-        let retryable = matches!(
-            venue_reject.kind,
-            RejectKind::RateLimited | RejectKind::Timestamp | RejectKind::Unavailable
-        );
-        // A timestamp reject is retried once (after the gateway resynced its clock).
-        let budget = if venue_reject.kind == RejectKind::Timestamp {
-            1
-        } else {
-            max_retries
-        };
-        if retryable && order.retries < budget {
-            order.retries += 1;
-            let wait = venue_reject
-                .retry_after_ms
-                .saturating_mul(1_000_000)
-                .max(backoff);
-            order.retry_at_ns = now_ns.saturating_add(wait);
-            return;
-        }
-        if venue_reject.kind == RejectKind::Duplicate && order.retries > 0 {
-            // Our earlier attempt reached the venue: ask what it holds instead of failing.
-            order.sent_ns = 0;
-            return;
-        }
-        self.counters.venue_rejects += 1;
-        order.state.status = OrderStatus::Rejected;
-        order.state.reject_code = if retryable {
-            reject::RETRIES_EXHAUSTED
-        } else {
-            reject::venue_code(&venue_reject)
-        };
-        let update = order.state;
-        if update.role != OrderRole::Entry && !unacked_cancel {
-            // A protective order the venue refused leaves the position unprotected.
-            self.counters.unprotected_fills += 1;
-            self.journal(
-                out,
-                JournalMsg::note(now_ns, "bracket order rejected: position unprotected"),
-            );
-        }
-        self.emit(out, now_ns, update);
-        self.finished.push_back(id);
-        self.after_leg_final(&update, now_ns, commands, out);
-    }
-
     fn on_fill(
         &mut self,
         fill: &VenueFill,
@@ -1032,197 +940,6 @@ impl<L: Ledger> OrderManager<L> {
         }
     }
 
-    /// After an entry fill: the bracket must cover the whole filled quantity. An existing
-    /// smaller bracket is cancelled first and replaced once the venue confirmed the cancel
-    /// (a spot OCO locks the coins it sells, so both cannot exist at once).
-    fn keep_bracket_in_step(
-        &mut self,
-        entry: ClientOrderId,
-        now_ns: u64,
-        commands: &mut Outbox<VenueCommand>,
-        out: &mut OrderOutputs,
-    ) {
-        let Some(order) = self.orders.get(&entry) else {
-            return;
-        };
-        if order.stop_loss.is_zero() && order.take_profit.is_zero() {
-            return;
-        }
-        if order.protected_qty >= order.state.filled_qty {
-            return;
-        }
-        let live: [ClientOrderId; 2] = order.bracket;
-        let any_live = live
-            .iter()
-            .any(|id| self.orders.get(id).is_some_and(Order::is_open));
-        if any_live {
-            if let Some(o) = self.orders.get_mut(&entry) {
-                o.rebracket = true;
-            }
-            for id in live {
-                if self
-                    .orders
-                    .get(&id)
-                    .is_some_and(|o| o.is_open() && o.state.status != OrderStatus::PendingCancel)
-                {
-                    self.cancel(id, now_ns, commands, out);
-                }
-            }
-            return;
-        }
-        self.place_bracket(entry, now_ns, commands, out);
-    }
-
-    fn place_bracket(
-        &mut self,
-        entry: ClientOrderId,
-        now_ns: u64,
-        commands: &mut Outbox<VenueCommand>,
-        out: &mut OrderOutputs,
-    ) {
-        let Some(order) = self.orders.get(&entry).copied() else {
-            return;
-        };
-        let qty = order.state.filled_qty;
-        let exit_side = match order.state.side {
-            Side::Buy => Side::Sell,
-            Side::Sell => Side::Buy,
-        };
-        let Some(instrument) = self
-            .symbols
-            .get(order.state.symbol.index())
-            .and_then(|s| s.instrument.as_ref())
-        else {
-            return;
-        };
-        // Both legs round away from the market on the exit side (sells up, buys down): the
-        // stop then triggers no later than asked, the take-profit never sells below its target.
-        let stop = if order.stop_loss.is_zero() {
-            Price::ZERO
-        } else {
-            instrument.round_price(order.stop_loss, exit_side, true)
-        };
-        let take = if order.take_profit.is_zero() {
-            Price::ZERO
-        } else {
-            instrument.round_price(order.take_profit, exit_side, true)
-        };
-        let leg = |ids: &mut ClientOrderIdGen, role: OrderRole, order_type, price, trigger| {
-            ids.next_id().ok().map(|id| OrderUpdate {
-                client_order_id: id,
-                strategy: order.state.strategy,
-                symbol: order.state.symbol,
-                side: exit_side,
-                status: OrderStatus::PendingNew,
-                order_type,
-                time_in_force: TimeInForce::Gtc,
-                role,
-                reduce_only: true,
-                price,
-                trigger_price: trigger,
-                qty,
-                parent: entry,
-                ..OrderUpdate::default()
-            })
-        };
-        let stop_leg = (!stop.is_zero())
-            .then(|| {
-                leg(
-                    &mut self.ids,
-                    OrderRole::StopLoss,
-                    OrderType::StopMarket,
-                    Price::ZERO,
-                    stop,
-                )
-            })
-            .flatten();
-        let take_leg = if take.is_zero() {
-            None
-        } else if self.config.market == Market::UsdmFutures {
-            leg(
-                &mut self.ids,
-                OrderRole::TakeProfit,
-                OrderType::TakeProfitMarket,
-                Price::ZERO,
-                take,
-            )
-        } else {
-            leg(
-                &mut self.ids,
-                OrderRole::TakeProfit,
-                OrderType::Limit,
-                take,
-                Price::ZERO,
-            )
-        };
-        let floor = self.last_trade_id(order.state.symbol);
-        let template = |state: OrderUpdate| {
-            Order::new(state, order.market, now_ns, order.cause_recv_ns, floor)
-        };
-        let spot_oco = self.config.market != Market::UsdmFutures;
-        match (stop_leg, take_leg) {
-            (Some(s), Some(t)) if spot_oco => {
-                let Ok(list_id) = self.ids.next_id() else {
-                    return;
-                };
-                let oco = OcoOrder {
-                    list_id,
-                    symbol: order.state.symbol,
-                    market: order.market,
-                    side: exit_side,
-                    qty,
-                    take_profit_id: t.client_order_id,
-                    take_profit_price: t.price,
-                    stop_id: s.client_order_id,
-                    stop_trigger: s.trigger_price,
-                    stop_limit: Price::ZERO,
-                    margin: self.config.margin,
-                };
-                for state in [s, t] {
-                    self.orders.insert(state.client_order_id, template(state));
-                    self.emit(out, now_ns, state);
-                }
-                if commands.push(VenueCommand::PlaceOco(oco)).is_err() {
-                    self.counters.outbox_full += 1;
-                }
-                self.counters.orders_sent += 2;
-            }
-            (s, t) => {
-                for state in [s, t].into_iter().flatten() {
-                    self.send_new(template(state), now_ns, commands, out);
-                }
-            }
-        }
-        self.counters.brackets_placed += 1;
-        if let Some(o) = self.orders.get_mut(&entry) {
-            o.bracket = [
-                stop_leg.map_or(ClientOrderId::default(), |s| s.client_order_id),
-                take_leg.map_or(ClientOrderId::default(), |t| t.client_order_id),
-            ];
-            o.protected_qty = qty;
-            o.rebracket = false;
-        }
-    }
-
-    fn cancel_sibling(
-        &mut self,
-        entry: ClientOrderId,
-        filled_leg: ClientOrderId,
-        now_ns: u64,
-        commands: &mut Outbox<VenueCommand>,
-        out: &mut OrderOutputs,
-    ) {
-        let Some(bracket) = self.orders.get(&entry).map(|o| o.bracket) else {
-            return;
-        };
-        for id in bracket {
-            if id != filled_leg && self.orders.get(&id).is_some_and(Order::is_open) {
-                // A spot OCO cancels the other leg itself; a cancel then is refused, harmless.
-                self.cancel(id, now_ns, commands, out);
-            }
-        }
-    }
-
     fn cancel(
         &mut self,
         id: ClientOrderId,
@@ -1273,32 +990,6 @@ impl<L: Ledger> OrderManager<L> {
         self.emit(out, now_ns, update);
         self.finished.push_back(id);
         self.after_leg_final(&update, now_ns, commands, out);
-    }
-
-    /// A bracket leg ended: if its entry waits to re-bracket and no leg is left, place the
-    /// new bracket for the entry's whole filled quantity.
-    fn after_leg_final(
-        &mut self,
-        update: &OrderUpdate,
-        now_ns: u64,
-        commands: &mut Outbox<VenueCommand>,
-        out: &mut OrderOutputs,
-    ) {
-        if update.parent.0 != 0 {
-            let parent = update.parent;
-            let waiting = self.orders.get(&parent).is_some_and(|p| {
-                p.rebracket
-                    && p.bracket
-                        .iter()
-                        .all(|leg| !self.orders.get(leg).is_some_and(Order::is_open))
-            });
-            if waiting {
-                if let Some(p) = self.orders.get_mut(&parent) {
-                    p.protected_qty = Qty::ZERO;
-                }
-                self.place_bracket(parent, now_ns, commands, out);
-            }
-        }
     }
 
     /// Reconciliation: an order the venue holds.
@@ -1377,7 +1068,9 @@ impl<L: Ledger> OrderManager<L> {
                 break;
             };
             if self.orders.get(&id).is_some_and(|o| !o.is_open()) {
-                self.orders.remove(&id);
+                if let Some(order) = self.orders.remove(&id) {
+                    self.oco_lists.remove(&order.oco_list);
+                }
             }
         }
     }
@@ -1469,5 +1162,7 @@ fn venue_order(order: &Order, margin: MarginParams) -> VenueOrder {
     }
 }
 
+mod bracket;
+mod rejects;
 #[cfg(test)]
 mod tests;

@@ -20,7 +20,9 @@
 //!   rejected (`WouldTake`).
 //! - **Stops.** `STOP_MARKET` / `TAKE_PROFIT_MARKET` trigger on trade prices (a stop buys on a
 //!   rise, sells on a fall; a take-profit the other way), report `Triggered`, then execute as a
-//!   market order. A stop that would trigger at once is rejected (`WouldTrigger`).
+//!   market order. With a `price` they are `STOP_LOSS_LIMIT` / `TAKE_PROFIT_LIMIT`: once
+//!   triggered they work as a GTC limit at that price (taking what the book offers within
+//!   it, resting for the rest). A stop that would trigger at once is rejected (`WouldTrigger`).
 //! - **OCO.** A `LIMIT_MAKER` take-profit leg and a stop leg (stop-market, or stop-limit when
 //!   `stop_limit` is set). A take-profit fill or the stop's trigger cancels the other leg;
 //!   canceling either leg cancels both (Binance's behaviour).

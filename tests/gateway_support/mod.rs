@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use kestrel::core::clock::mono_ns;
 use kestrel::core::{
-    AssetName, BookTop, ClientOrderId, ExecEvent, Level, Market as CoreMarket, MarketEvent,
-    MarketEventKind, Notional, OrderIntent, OrderStatus, OrderType, Price, Qty, Side, StrategyId,
-    SymbolId, SymbolTable,
+    AssetName, BookTop, ClientOrderId, ExecEvent, Instrument, Level, Market as CoreMarket,
+    MarketEvent, MarketEventKind, Notional, OrderIntent, OrderRole, OrderStatus, OrderType, Price,
+    Qty, Side, StrategyId, SymbolId, SymbolTable,
 };
 use kestrel::engine::stage::{OrderOutputs, OrderStage};
 use kestrel::oms::binance::exchange_info::parse_exchange_info;
@@ -40,12 +40,24 @@ pub struct Rig {
     pub fills: Vec<kestrel::core::Fill>,
     /// The highest client order id the manager reported (the newest order).
     pub newest: ClientOrderId,
+    /// The newest entry order the manager reported (brackets come after it).
+    pub newest_entry: ClientOrderId,
     seq: u64,
     _cert: tempfile::NamedTempFile,
 }
 
 impl Rig {
     pub fn new(handle: SimexHandle, market: Market) -> Self {
+        Self::with_instrument(handle, market, |_| {})
+    }
+
+    /// A rig whose order side sees BTCUSDT as `adjust` leaves the bundled exchangeInfo's
+    /// entry (the simulator keeps the real one).
+    pub fn with_instrument(
+        handle: SimexHandle,
+        market: Market,
+        adjust: impl FnOnce(&mut Instrument),
+    ) -> Self {
         let (info_path, core_market, family) = match market {
             Market::Spot => (SPOT_INFO, CoreMarket::Spot, InstrumentFamily::Spot),
             Market::UsdmFutures => (
@@ -62,6 +74,8 @@ impl Rig {
             .find(|i| i.symbol == "BTCUSDT")
             .expect("listed")
             .clone();
+        let mut instrument = instrument;
+        adjust(&mut instrument);
         let mut table = SymbolTable::new();
         let btc = table.intern("BTCUSDT").expect("name");
         let symbols =
@@ -102,6 +116,7 @@ impl Rig {
             core_market,
             fills: Vec::new(),
             newest: ClientOrderId::default(),
+            newest_entry: ClientOrderId::default(),
             seq: 0,
             _cert: cert,
         };
@@ -154,6 +169,9 @@ impl Rig {
                 ExecEvent::Fill(fill) => self.fills.push(fill),
                 ExecEvent::Update(update) => {
                     self.newest = self.newest.max(update.client_order_id);
+                    if update.role == OrderRole::Entry {
+                        self.newest_entry = self.newest_entry.max(update.client_order_id);
+                    }
                 }
             }
         }

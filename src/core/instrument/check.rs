@@ -194,6 +194,28 @@ impl Instrument {
         }
         Ok(())
     }
+
+    /// The lowest and highest limit price a `side` order may carry now: `PRICE_FILTER`'s
+    /// bounds narrowed by the percent-price band around `reference_price` (no band when the
+    /// reference is zero). A disabled bound is `Price::ZERO` / `Price::MAX`.
+    pub fn limit_price_bounds(&self, side: Side, reference_price: Price) -> (Price, Price) {
+        let filter = &self.price_filter;
+        let mut low = filter.min_price.max(Price::ZERO);
+        let mut high = if filter.max_price.is_positive() {
+            filter.max_price
+        } else {
+            Price::MAX
+        };
+        if reference_price.is_positive() {
+            if let Some((_, band_low, band_high)) =
+                percent_band(&self.percent_price, side, reference_price)
+            {
+                low = low.max(band_low);
+                high = high.min(band_high);
+            }
+        }
+        (low, high)
+    }
 }
 
 fn check_lot(lot: &LotSizeFilter, filter: ExchangeFilter, qty: Qty) -> Result<(), FilterReject> {
@@ -257,16 +279,17 @@ fn check_price(filter: &PriceFilter, price: Price) -> Result<(), FilterReject> {
     Ok(())
 }
 
-fn check_percent_price(
+/// The percent-price band for `side` around `reference`: (filter, low, high); `None` when
+/// the instrument has no band.
+fn percent_band(
     band: &PercentPriceFilter,
     side: Side,
-    price: Price,
     reference: Price,
-) -> Result<(), FilterReject> {
+) -> Option<(ExchangeFilter, Price, Price)> {
     // A bound that overflows is no bound at all.
     let scaled = |ratio: Ratio| reference.scaled(ratio).unwrap_or(Price::MAX);
-    let (filter, low, high) = match *band {
-        PercentPriceFilter::Disabled => return Ok(()),
+    Some(match *band {
+        PercentPriceFilter::Disabled => return None,
         PercentPriceFilter::Band {
             multiplier_up,
             multiplier_down,
@@ -310,6 +333,17 @@ fn check_percent_price(
                 Price::MAX,
             ),
         },
+    })
+}
+
+fn check_percent_price(
+    band: &PercentPriceFilter,
+    side: Side,
+    price: Price,
+    reference: Price,
+) -> Result<(), FilterReject> {
+    let Some((filter, low, high)) = percent_band(band, side, reference) else {
+        return Ok(());
     };
     if price < low || price > high {
         return Err(FilterReject::PriceOutsideBand {
@@ -479,6 +513,56 @@ mod tests {
         assert_eq!(check(Side::Sell, "34000"), Ok(()));
         assert_eq!(check(Side::Sell, "33999.99"), Err(20));
         assert_eq!(check(Side::Sell, "90000"), Ok(()));
+    }
+
+    #[test]
+    fn limit_bounds_narrow_the_price_filter_by_the_side_band_and_pass_its_own_check() {
+        let mut inst = Instrument::new("BNBUSDT", Market::Spot, "BNB", "USDT");
+        inst.price_filter = PriceFilter {
+            min_price: p("10"),
+            max_price: p("400"),
+            tick_size: p("0.1"),
+        };
+        assert_eq!(
+            inst.limit_price_bounds(Side::Sell, p("100")),
+            (p("10"), p("400")),
+            "no band: the price filter's bounds"
+        );
+        inst.percent_price = PercentPriceFilter::BySide {
+            bid_multiplier_up: r("1.2"),
+            bid_multiplier_down: r("0.2"),
+            ask_multiplier_up: r("5"),
+            ask_multiplier_down: r("0.8"),
+            avg_price_mins: 5,
+        };
+        let reference = p("100");
+        assert_eq!(
+            inst.limit_price_bounds(Side::Sell, reference),
+            (p("80"), p("400"))
+        );
+        assert_eq!(
+            inst.limit_price_bounds(Side::Buy, reference),
+            (p("20"), p("120"))
+        );
+        assert_eq!(
+            inst.limit_price_bounds(Side::Buy, Price::ZERO),
+            (p("10"), p("400")),
+            "unknown reference: no band"
+        );
+        for side in [Side::Buy, Side::Sell] {
+            let (low, high) = inst.limit_price_bounds(side, reference);
+            for price in [low, high] {
+                assert_eq!(
+                    inst.check_order(false, side, price, q("1"), reference),
+                    Ok(())
+                );
+            }
+        }
+        let bare = Instrument::new("X", Market::Spot, "A", "B");
+        assert_eq!(
+            bare.limit_price_bounds(Side::Buy, reference),
+            (Price::ZERO, Price::MAX)
+        );
     }
 
     #[test]

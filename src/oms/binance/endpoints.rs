@@ -286,8 +286,14 @@ fn check_filters(
             .check_order(true, order.side, Price::ZERO, order.qty, reference_price)
             .map_err(reject),
         OrderType::StopMarket | OrderType::TakeProfitMarket => {
-            inst.check_order(true, order.side, Price::ZERO, order.qty, reference_price)
-                .map_err(reject)?;
+            if is_book_stop_limit(order) {
+                // Once triggered it is a limit at its price: the band applies to that.
+                inst.check_order(false, order.side, order.price, order.qty, reference_price)
+                    .map_err(reject)?;
+            } else {
+                inst.check_order(true, order.side, Price::ZERO, order.qty, reference_price)
+                    .map_err(reject)?;
+            }
             // The trigger must sit on the tick grid; the band does not apply to it.
             inst.check_order(
                 false,
@@ -359,6 +365,17 @@ fn place(
         Param::NewOrderRespType,
         config.response_type.as_str(order.market),
     )?;
+    if is_book_stop_limit(order) {
+        let kind = match order.order_type {
+            OrderType::TakeProfitMarket => "TAKE_PROFIT_LIMIT",
+            _ => "STOP_LOSS_LIMIT",
+        };
+        params.trusted_text(Param::Type, kind)?;
+        params.trusted_text(Param::TimeInForce, order.time_in_force.as_str())?;
+        params.decimal(Param::Price, order.price.raw(), price_decimals)?;
+        params.decimal(Param::StopPrice, order.trigger_price.raw(), price_decimals)?;
+        return book_endpoint(params, config, order);
+    }
     params.trusted_text(Param::Type, book_order_type(order.market, order.order_type))?;
     match order.order_type {
         OrderType::Market => {}
@@ -377,6 +394,26 @@ fn place(
             params.decimal(Param::StopPrice, order.trigger_price.raw(), price_decimals)?;
         }
     }
+    book_endpoint(params, config, order)
+}
+
+/// A spot or margin stop / take-profit with a limit price: `STOP_LOSS_LIMIT` /
+/// `TAKE_PROFIT_LIMIT` (its REST prefix differs from the stop-market's).
+pub(crate) fn is_book_stop_limit(order: &VenueOrder) -> bool {
+    order.market != Market::UsdmFutures
+        && matches!(
+            order.order_type,
+            OrderType::StopMarket | OrderType::TakeProfitMarket
+        )
+        && order.price.is_positive()
+}
+
+/// Where a book placement goes (margin adds its account params).
+fn book_endpoint(
+    params: &mut ParamSet,
+    config: &CodecConfig,
+    order: &VenueOrder,
+) -> Result<Endpoint, BuildError> {
     Ok(match order.market {
         Market::Spot => endpoint(
             "order",

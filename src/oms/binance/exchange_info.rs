@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 
 use crate::core::decimal::{DecimalError, SCALE_DIGITS};
 use crate::core::instrument::{
-    Instrument, InstrumentStatus, LotSizeFilter, Market, NotionalFilter, PercentPriceFilter,
-    PriceFilter,
+    Instrument, InstrumentStatus, LotSizeFilter, Market, NotionalFilter, OrderKind, OrderKinds,
+    PercentPriceFilter, PriceFilter,
 };
 
 /// Everything kept from one `exchangeInfo` response.
@@ -134,6 +134,7 @@ struct RawSymbol {
     quote_precision: Option<u32>,
     price_precision: Option<u32>,
     quantity_precision: Option<u32>,
+    order_types: Option<Vec<String>>,
     #[serde(default)]
     filters: Vec<Map<String, Value>>,
 }
@@ -232,6 +233,12 @@ fn instrument(
         .quantity_precision
         .or(raw.base_asset_precision)
         .unwrap_or(SCALE_DIGITS);
+    if let Some(names) = &raw.order_types {
+        inst.order_kinds = names
+            .iter()
+            .filter_map(|name| order_kind(name, market))
+            .fold(OrderKinds::NONE, OrderKinds::with);
+    }
     for map in &raw.filters {
         let fields = FilterFields {
             symbol: &raw.symbol,
@@ -241,6 +248,23 @@ fn instrument(
         apply_filter(&mut inst, &fields, ignored)?;
     }
     Ok(inst)
+}
+
+/// The kind an `orderTypes` name stands for; the same name means a market take-profit on
+/// spot and a limit one on futures. Kinds the engine never sends (trailing stops) are `None`.
+fn order_kind(name: &str, market: Market) -> Option<OrderKind> {
+    let futures = market == Market::UsdmFutures;
+    Some(match name {
+        "LIMIT" => OrderKind::Limit,
+        "LIMIT_MAKER" => OrderKind::LimitMaker,
+        "MARKET" => OrderKind::Market,
+        "STOP_LOSS" | "STOP_MARKET" => OrderKind::StopMarket,
+        "STOP_LOSS_LIMIT" | "STOP" => OrderKind::StopLimit,
+        "TAKE_PROFIT" if futures => OrderKind::TakeProfitLimit,
+        "TAKE_PROFIT" | "TAKE_PROFIT_MARKET" => OrderKind::TakeProfitMarket,
+        "TAKE_PROFIT_LIMIT" => OrderKind::TakeProfitLimit,
+        _ => return None,
+    })
 }
 
 fn apply_filter(
@@ -465,6 +489,44 @@ mod tests {
     }
 
     #[test]
+    fn order_types_of_the_bundled_btcusdt_lists_leave_out_spot_stop_loss() {
+        let read = |file: &str, market| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+            let body = std::fs::read(path).expect("bundled exchangeInfo");
+            let info = parse_exchange_info(&body, market).expect("bundled data parses");
+            info.instruments
+                .into_iter()
+                .find(|i| i.symbol == "BTCUSDT")
+                .expect("BTCUSDT listed")
+                .order_kinds
+        };
+        // Spot lists LIMIT, LIMIT_MAKER, MARKET, STOP_LOSS_LIMIT, TAKE_PROFIT_LIMIT.
+        let spot = read("data/binance_spot_exchange_info_btcusdt.json", Market::Spot);
+        for kind in [
+            OrderKind::Limit,
+            OrderKind::LimitMaker,
+            OrderKind::Market,
+            OrderKind::StopLimit,
+            OrderKind::TakeProfitLimit,
+        ] {
+            assert!(spot.allows(kind), "{kind:?}");
+        }
+        assert!(!spot.allows(OrderKind::StopMarket), "no STOP_LOSS");
+        assert!(!spot.allows(OrderKind::TakeProfitMarket), "no TAKE_PROFIT");
+        // Futures: STOP and TAKE_PROFIT are the limit kinds, *_MARKET the market ones.
+        let futures = read(
+            "data/binance_usdm_exchange_info_btcusdt.json",
+            Market::UsdmFutures,
+        );
+        assert!(futures.allows(OrderKind::StopMarket) && futures.allows(OrderKind::StopLimit));
+        assert!(futures.allows(OrderKind::TakeProfitMarket));
+        assert!(
+            !futures.allows(OrderKind::LimitMaker),
+            "post-only is GTX there"
+        );
+    }
+
+    #[test]
     fn missing_filters_leave_every_rule_disabled() {
         let info = parse(&one_symbol("", ""), Market::Margin).expect("no filters is valid");
         let inst = &info.instruments[0];
@@ -472,6 +534,11 @@ mod tests {
         assert_eq!(inst.lot_size.step_size, Qty::ZERO);
         assert_eq!(inst.percent_price, PercentPriceFilter::Disabled);
         assert_eq!(inst.market, Market::Margin);
+        assert_eq!(
+            inst.order_kinds,
+            OrderKinds::ALL,
+            "no orderTypes: nothing refused"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! Which endpoint and which params each request uses lives in `endpoints`; this file holds
 //! the transport framing and signing, which are the same for every request.
 
-use super::endpoints::{fill_params, Endpoint, Signing};
+use super::endpoints::{fill_params, is_book_stop_limit, Endpoint, Signing};
 use super::order_prefix::{OrderPrefixes, PREFIX_PARAMS};
 use super::params::{Param, ParamError, ParamSet};
 use super::sign::{Ed25519Signer, HmacSigner, PrefixedHmacSigner};
@@ -500,7 +500,10 @@ impl BinanceOrderCodec {
         match endpoint.signing {
             Signing::Hmac => {
                 let prefixed = match request {
-                    Request::Place { order, .. } if OrderRoute::of(order) == OrderRoute::Book => {
+                    Request::Place { order, .. }
+                        if OrderRoute::of(order) == OrderRoute::Book
+                            && !is_book_stop_limit(order) =>
+                    {
                         self.order_prefixes
                             .get(order.symbol, order.side, order.order_type)
                     }

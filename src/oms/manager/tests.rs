@@ -2,7 +2,8 @@
 //! Never: touches a socket or a clock.
 
 use super::*;
-use crate::core::{AssetName, BookTicker, LotSizeFilter, PriceFilter};
+use crate::core::{AssetName, BookTicker, LotSizeFilter, OrderKind, OrderKinds, PriceFilter, Side};
+use crate::oms::venue::{OcoOrder, VenueReject};
 
 #[derive(Default)]
 struct TestLedger {
@@ -78,17 +79,16 @@ struct Harness {
 
 impl Harness {
     fn new(market: Market) -> Self {
+        Self::with_instrument(instrument(market))
+    }
+
+    fn with_instrument(instrument: Instrument) -> Self {
         let config = OmsConfig {
-            market,
+            market: instrument.market,
             ..OmsConfig::default()
         };
-        let oms = OrderManager::new(
-            config,
-            7,
-            vec![Some(instrument(market))],
-            TestLedger::default(),
-        )
-        .expect("valid session");
+        let oms = OrderManager::new(config, 7, vec![Some(instrument)], TestLedger::default())
+            .expect("valid session");
         Self {
             oms,
             commands: Outbox::with_capacity(64),
@@ -99,7 +99,11 @@ impl Harness {
 
     /// Reconciled and with a reference price, ready to trade.
     fn ready(market: Market) -> Self {
-        let mut h = Self::new(market);
+        Self::ready_with(instrument(market))
+    }
+
+    fn ready_with(instrument: Instrument) -> Self {
+        let mut h = Self::with_instrument(instrument);
         h.oms.start_reconcile(&mut h.commands);
         h.report(VenueReport::ReconcileDone {
             symbol: SYM,
@@ -186,6 +190,19 @@ fn limit_buy(qty: &str, price: &str) -> OrderIntent {
         qty: q(qty),
         ..OrderIntent::default()
     }
+}
+
+/// The orders `commands` ask the venue about, in order.
+fn queried(commands: &[VenueCommand]) -> Vec<ClientOrderId> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            VenueCommand::QueryOrder {
+                client_order_id, ..
+            } => Some(*client_order_id),
+            _ => None,
+        })
+        .collect()
 }
 
 fn updates(exec: &[ExecEvent]) -> Vec<OrderStatus> {
@@ -627,18 +644,10 @@ fn reconciliation_asks_about_orders_the_venue_did_not_list() {
         ok: true,
     });
     let (commands, _, _) = h.drain();
-    let mut queried: Vec<ClientOrderId> = commands
-        .iter()
-        .filter_map(|c| match c {
-            VenueCommand::QueryOrder {
-                client_order_id, ..
-            } => Some(*client_order_id),
-            _ => None,
-        })
-        .collect();
-    queried.sort();
+    let mut asked = queried(&commands);
+    asked.sort();
     assert_eq!(
-        queried,
+        asked,
         vec![resting.client_order_id, in_flight.client_order_id]
     );
     assert_eq!(h.status(listed.client_order_id), OrderStatus::New);
@@ -807,4 +816,343 @@ fn reconciliation_asks_for_trades_from_before_the_oldest_open_order_not_the_newe
     assert_eq!(h.status(ClientOrderId(2)), OrderStatus::Filled);
     // Nothing open any more: the next reconciliation starts after the newest trade.
     assert_eq!(h.oms.reconcile_since(SYM), 94);
+}
+
+/// Spot BTCUSDT as real exchangeInfo lists it: no `STOP_LOSS`, only `STOP_LOSS_LIMIT`.
+fn spot_without_stop_market() -> Instrument {
+    let mut i = instrument(Market::Spot);
+    i.order_kinds = OrderKinds::NONE
+        .with(OrderKind::Limit)
+        .with(OrderKind::LimitMaker)
+        .with(OrderKind::Market)
+        .with(OrderKind::StopLimit)
+        .with(OrderKind::TakeProfitLimit);
+    i
+}
+
+/// A spot entry of 0.2 filled at 100 with stop 95 and take-profit 110: the OCO it caused.
+fn bracketed(h: &mut Harness) -> (VenueOrder, OcoOrder) {
+    let entry = h.place(OrderIntent {
+        stop_loss: p("95"),
+        take_profit: p("110"),
+        ..limit_buy("0.2", "100")
+    });
+    h.fill(&entry, 1, "100", "0.2");
+    let (commands, _, _) = h.drain();
+    match commands.as_slice() {
+        [VenueCommand::PlaceOco(oco)] => (entry, *oco),
+        other => panic!("expected an OCO, got {other:?}"),
+    }
+}
+
+fn leg_updates(exec: &[ExecEvent], legs: [ClientOrderId; 2]) -> Vec<(ClientOrderId, OrderStatus)> {
+    exec.iter()
+        .filter_map(|e| match e {
+            ExecEvent::Update(u) if legs.contains(&u.client_order_id) => {
+                Some((u.client_order_id, u.status))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn notes(journal: &[JournalMsg]) -> usize {
+    journal
+        .iter()
+        .filter(|m| matches!(m, JournalMsg::Note { .. }))
+        .count()
+}
+
+#[test]
+fn the_stop_leg_is_stop_limit_where_the_instrument_takes_no_stop_market() {
+    // Real BTCUSDT: the OCO's stop is a STOP_LOSS_LIMIT 25 bps under the trigger.
+    let mut h = Harness::ready_with(spot_without_stop_market());
+    let (_, oco) = bracketed(&mut h);
+    assert_eq!(oco.stop_trigger, p("95"));
+    // 95 − 95 × 0.0025 = 94.7625, floored onto the 0.01 grid (more room, never less).
+    assert_eq!(oco.stop_limit, p("94.76"));
+    let stop = h.oms.order(oco.stop_id).expect("tracked");
+    assert_eq!(
+        (stop.order_type, stop.price, stop.trigger_price),
+        (OrderType::StopMarket, p("94.76"), p("95")),
+        "a stop leg with a price is a stop-limit"
+    );
+    // Where the venue takes STOP_LOSS, the leg stays a stop-market.
+    let mut h = Harness::ready(Market::Spot);
+    let (_, oco) = bracketed(&mut h);
+    assert_eq!(oco.stop_limit, Price::ZERO);
+    // A stop without a take-profit is one stop-limit order.
+    let mut h = Harness::ready_with(spot_without_stop_market());
+    let entry = h.place(OrderIntent {
+        side: Side::Sell,
+        stop_loss: p("105"),
+        ..limit_buy("0.2", "100.02")
+    });
+    h.fill(&entry, 1, "100.02", "0.2");
+    let (commands, _, _) = h.drain();
+    match commands.as_slice() {
+        [VenueCommand::Place(stop)] => assert_eq!(
+            (stop.side, stop.order_type, stop.trigger_price, stop.price),
+            (Side::Buy, OrderType::StopMarket, p("105"), p("105.27")),
+            "a buy stop's limit sits above: 105 + 0.2625, ceiled"
+        ),
+        other => panic!("expected one stop, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_stop_limit_stays_on_the_grid_inside_the_price_filter_and_the_side_band() {
+    let mut i = spot_without_stop_market();
+    let limit = |i: &Instrument, side, trigger: &str, bps| {
+        bracket::stop_limit_price(i, side, p(trigger), p("100"), bps)
+    };
+    assert_eq!(
+        limit(&i, Side::Sell, "95", 0),
+        p("94.99"),
+        "at least a tick"
+    );
+    assert_eq!(limit(&i, Side::Buy, "105", 0), p("105.01"));
+    assert_eq!(limit(&i, Side::Sell, "95", 1_000), p("85.50"));
+    // PERCENT_PRICE_BY_SIDE: asks no lower than 0.9 × 100.015, bids no higher than 1.1 × it.
+    i.percent_price = crate::core::PercentPriceFilter::BySide {
+        bid_multiplier_up: crate::core::Ratio::parse("1.1").expect("ratio"),
+        bid_multiplier_down: crate::core::Ratio::parse("0.2").expect("ratio"),
+        ask_multiplier_up: crate::core::Ratio::parse("5").expect("ratio"),
+        ask_multiplier_down: crate::core::Ratio::parse("0.9").expect("ratio"),
+        avg_price_mins: 5,
+    };
+    assert_eq!(limit(&i, Side::Sell, "95", 1_000), p("90"), "band floor");
+    assert_eq!(limit(&i, Side::Buy, "105", 1_000), p("110"), "band ceiling");
+    for (side, trigger) in [(Side::Sell, "95"), (Side::Buy, "105")] {
+        let price = limit(&i, side, trigger, 1_000);
+        assert_eq!(i.check_order(false, side, price, q("1"), p("100")), Ok(()));
+    }
+    // PRICE_FILTER's minimum holds when the slippage would go below it.
+    i.price_filter.min_price = p("50");
+    i.percent_price = crate::core::PercentPriceFilter::Disabled;
+    assert_eq!(limit(&i, Side::Sell, "60", 5_000), p("50"));
+    // A venue that takes a stop-market: no limit.
+    assert_eq!(
+        limit(&instrument(Market::Spot), Side::Sell, "95", 25),
+        Price::ZERO
+    );
+}
+
+#[test]
+fn an_oco_refused_under_its_list_id_rejects_both_legs_once() {
+    let mut h = Harness::ready_with(spot_without_stop_market());
+    let (entry, oco) = bracketed(&mut h);
+    let legs = [oco.stop_id, oco.take_profit_id];
+    let before = *h.oms.counters();
+    h.report(VenueReport::Rejected {
+        client_order_id: oco.list_id,
+        reject: VenueReject {
+            kind: RejectKind::Other,
+            code: -2010,
+            retry_after_ms: 0,
+        },
+    });
+    let (commands, exec, journal) = h.drain();
+    assert!(commands.is_empty(), "nothing re-sent: {commands:?}");
+    assert_eq!(
+        leg_updates(&exec, legs),
+        vec![
+            (oco.stop_id, OrderStatus::Rejected),
+            (oco.take_profit_id, OrderStatus::Rejected)
+        ],
+        "both legs end, each reported once"
+    );
+    assert_eq!(notes(&journal), 1, "said once in the journal");
+    let updates = journal
+        .iter()
+        .filter(|m| matches!(m, JournalMsg::Update { update, .. } if update.status == OrderStatus::Rejected))
+        .count();
+    assert_eq!(updates, 2, "both legs journaled");
+    for leg in legs {
+        let order = h.oms.order(leg).expect("tracked");
+        assert_eq!(order.reject_code, reject::VENUE_BASE + 99);
+    }
+    let after = *h.oms.counters();
+    assert_eq!(after.venue_rejects - before.venue_rejects, 2);
+    assert_eq!(after.unprotected_fills - before.unprotected_fills, 1);
+    assert_eq!(h.status(entry.client_order_id), OrderStatus::Filled);
+    assert_eq!(
+        h.oms.ledger().position,
+        q("0.2").raw(),
+        "the position stays known"
+    );
+    // Nothing is left pending: no query, no retry, ever.
+    h.timer(h.now + 60_000_000_000);
+    assert!(h.drain().0.is_empty());
+    assert_eq!(h.oms.open_orders().count(), 0);
+    // A late copy of the refusal changes nothing.
+    h.report(VenueReport::Rejected {
+        client_order_id: oco.list_id,
+        reject: VenueReject::default(),
+    });
+    assert_eq!(h.oms.counters().venue_rejects, after.venue_rejects, "stale");
+}
+
+#[test]
+fn an_oco_refused_under_a_leg_id_rejects_both_legs() {
+    let mut h = Harness::ready_with(spot_without_stop_market());
+    let (_, oco) = bracketed(&mut h);
+    h.report(VenueReport::Rejected {
+        client_order_id: oco.take_profit_id,
+        reject: VenueReject {
+            kind: RejectKind::WouldTake,
+            code: -2010,
+            retry_after_ms: 0,
+        },
+    });
+    let (commands, exec, journal) = h.drain();
+    assert!(commands.is_empty());
+    assert_eq!(
+        leg_updates(&exec, [oco.stop_id, oco.take_profit_id]),
+        vec![
+            (oco.stop_id, OrderStatus::Rejected),
+            (oco.take_profit_id, OrderStatus::Rejected)
+        ]
+    );
+    assert_eq!(notes(&journal), 1);
+    // The venue says the same of the other leg: already final, counted stale.
+    let stale = h.oms.counters().stale_reports;
+    h.report(VenueReport::Rejected {
+        client_order_id: oco.stop_id,
+        reject: VenueReject::default(),
+    });
+    assert_eq!(h.oms.counters().stale_reports, stale + 1);
+    assert_eq!(h.oms.counters().venue_rejects, 2);
+}
+
+#[test]
+fn a_rate_limited_oco_is_sent_again_whole_and_an_unknown_one_is_asked_about_per_leg() {
+    let mut h = Harness::ready_with(spot_without_stop_market());
+    let (_, oco) = bracketed(&mut h);
+    let limited = VenueReject {
+        kind: RejectKind::RateLimited,
+        code: 429,
+        retry_after_ms: 1_000,
+    };
+    h.report(VenueReport::Rejected {
+        client_order_id: oco.list_id,
+        reject: limited,
+    });
+    // The same attempt refused again under a leg id: still one retry.
+    h.report(VenueReport::Rejected {
+        client_order_id: oco.stop_id,
+        reject: limited,
+    });
+    assert_eq!(h.status(oco.stop_id), OrderStatus::PendingNew);
+    h.timer(h.now + 1_100_000_000);
+    let (commands, _, _) = h.drain();
+    assert_eq!(
+        commands,
+        vec![VenueCommand::PlaceOco(oco)],
+        "same list, same ids"
+    );
+    assert_eq!(h.oms.counters().retries, 1);
+    // A lost answer: each leg is asked about.
+    h.report(VenueReport::StatusUnknown {
+        client_order_id: oco.list_id,
+    });
+    let (commands, _, _) = h.drain();
+    assert_eq!(queried(&commands), vec![oco.stop_id, oco.take_profit_id]);
+    // The venue never got it: both legs answer "unknown", the list is sent once more.
+    let unknown = VenueReject {
+        kind: RejectKind::UnknownOrder,
+        code: -2013,
+        retry_after_ms: 0,
+    };
+    for leg in [oco.stop_id, oco.take_profit_id] {
+        h.report(VenueReport::Rejected {
+            client_order_id: leg,
+            reject: unknown,
+        });
+    }
+    h.timer(h.now + 1);
+    let (commands, _, _) = h.drain();
+    assert_eq!(commands, vec![VenueCommand::PlaceOco(oco)]);
+    for leg in [oco.stop_id, oco.take_profit_id] {
+        h.report(VenueReport::Accepted {
+            client_order_id: leg,
+            venue_order_id: leg.0,
+            venue_ts_ms: 0,
+        });
+        assert_eq!(h.status(leg), OrderStatus::New);
+    }
+}
+
+#[test]
+fn a_filled_oco_leg_leaves_the_other_to_the_venue_and_asks_if_it_stays_silent() {
+    let mut h = Harness::ready_with(spot_without_stop_market());
+    let (_, oco) = bracketed(&mut h);
+    for leg in [oco.stop_id, oco.take_profit_id] {
+        h.report(VenueReport::Accepted {
+            client_order_id: leg,
+            venue_order_id: leg.0,
+            venue_ts_ms: 0,
+        });
+    }
+    h.drain();
+    let take = VenueOrder {
+        client_order_id: oco.take_profit_id,
+        side: Side::Sell,
+        market: Market::Spot,
+        ..VenueOrder::default()
+    };
+    h.fill(&take, 2, "110", "0.2");
+    let (commands, exec, _) = h.drain();
+    assert!(commands.is_empty(), "the venue expires the stop leg itself");
+    assert_eq!(
+        leg_updates(&exec, [oco.stop_id, oco.take_profit_id]),
+        vec![
+            (oco.take_profit_id, OrderStatus::Filled),
+            (oco.stop_id, OrderStatus::PendingCancel)
+        ]
+    );
+    assert_eq!(h.oms.ledger().position, 0, "flat after the take-profit");
+    // Its report does not come: after the ack timeout the manager asks.
+    h.timer(h.now + 5_000_000_000);
+    let (commands, _, _) = h.drain();
+    assert_eq!(
+        commands,
+        vec![VenueCommand::QueryOrder {
+            client_order_id: oco.stop_id,
+            symbol: SYM,
+            market: Market::Spot
+        }]
+    );
+    h.report(VenueReport::Expired {
+        client_order_id: oco.stop_id,
+        venue_ts_ms: 0,
+    });
+    assert_eq!(h.status(oco.stop_id), OrderStatus::Expired);
+    assert_eq!(h.oms.open_orders().count(), 0);
+}
+
+#[test]
+fn restart_re_placement_keeps_the_stop_limit_of_the_journaled_leg() {
+    let mut first = Harness::ready_with(spot_without_stop_market());
+    let (entry, oco) = bracketed(&mut first);
+    // The last journaled update of each order is its current state.
+    let mut second = Harness::ready_with(spot_without_stop_market());
+    for id in [entry.client_order_id, oco.stop_id, oco.take_profit_id] {
+        let update = *first.oms.order(id).expect("tracked");
+        second.oms.recover_update(&update);
+    }
+    match second.oms.open_venue_commands().as_slice() {
+        [VenueCommand::PlaceOco(again)] => {
+            assert_eq!(
+                (
+                    again.stop_id,
+                    again.stop_trigger,
+                    again.stop_limit,
+                    again.qty
+                ),
+                (oco.stop_id, oco.stop_trigger, p("94.76"), q("0.2"))
+            );
+        }
+        other => panic!("expected the OCO again, got {other:?}"),
+    }
 }

@@ -1,6 +1,9 @@
 //! Owns: what happens when an order or an OCO list arrives: the checks a venue makes
 //! (filters, open-order limits, reduce-only, would-trigger, would-take, funds) and its
 //! acknowledgement. Never: fills anything itself (that is `matching`) or reads the clock.
+//!
+//! A stop or take-profit with a positive `price` is the limit kind (`STOP_LOSS_LIMIT`,
+//! `TAKE_PROFIT_LIMIT`): once triggered it rests as a limit at that price.
 
 use crate::core::decimal::mul_raw;
 use crate::core::{
@@ -133,9 +136,16 @@ impl PaperVenue {
             OrderType::Limit | OrderType::LimitMaker => {
                 instrument.check_order(false, order.side, order.price, order.qty, reference)
             }
-            OrderType::StopMarket | OrderType::TakeProfitMarket => {
-                instrument.check_order(false, order.side, order.trigger_price, order.qty, reference)
-            }
+            OrderType::StopMarket | OrderType::TakeProfitMarket => instrument
+                .check_order(false, order.side, order.trigger_price, order.qty, reference)
+                .and_then(|()| {
+                    // A stop-limit's limit is a limit price like any other.
+                    if order.price.is_positive() {
+                        instrument.check_order(false, order.side, order.price, order.qty, reference)
+                    } else {
+                        Ok(())
+                    }
+                }),
         };
         checked.map_err(|_| (RejectKind::Filter, code::FILTER))?;
         self.check_open_order_limits(order.symbol, 1, u32::from(is_stop), instrument)?;
@@ -194,7 +204,7 @@ impl PaperVenue {
             ),
             (Side::Buy, None) => {
                 let price = if is_stop {
-                    order.trigger_price
+                    order.trigger_price.max(order.price)
                 } else {
                     order.price
                 };
@@ -256,11 +266,16 @@ impl PaperVenue {
             OrderType::Limit | OrderType::LimitMaker => Stage::Resting,
             OrderType::StopMarket | OrderType::TakeProfitMarket => Stage::Armed,
         };
-        let lock_price = match order.order_type {
-            OrderType::StopMarket | OrderType::TakeProfitMarket => order.trigger_price,
-            _ => order.price,
+        let is_stop = stage == Stage::Armed;
+        let lock_price = if is_stop {
+            order.trigger_price.max(order.price)
+        } else {
+            order.price
         };
         let index = self.accept(order, stage, lock_price, assets);
+        if is_stop {
+            self.orders[index].stop_limit = order.price.max(Price::ZERO);
+        }
         match (order.order_type, order.time_in_force) {
             (OrderType::Market, _) => self.execute_market(index),
             (OrderType::Limit, TimeInForce::Fok) => {
@@ -352,7 +367,7 @@ impl PaperVenue {
         let stop = VenueOrder {
             client_order_id: oco.stop_id,
             order_type: OrderType::StopMarket,
-            price: Price::ZERO,
+            price: oco.stop_limit.max(Price::ZERO),
             trigger_price: oco.stop_trigger,
             ..take_profit
         };

@@ -378,3 +378,35 @@ fn a_buy_oco_locks_quote_for_its_worst_leg_and_its_stop_limit_buys_once_triggere
     assert_eq!(h.venue.locked(Market::Spot, asset("USDT")), Qty::ZERO);
     assert_eq!(h.venue.open_orders(), 0);
 }
+
+#[test]
+fn a_stop_limit_triggers_then_rests_at_its_limit_until_the_market_comes_back() {
+    let mut h = Harness::spot();
+    h.market_event(trade(1, "100.5", "0.1"));
+    let stop = VenueOrder {
+        trigger_price: p("99.5"),
+        ..h.order(1, Side::Sell, OrderType::StopMarket, "99", "1.5")
+    };
+    assert!(matches!(h.place(stop)[..], [VenueReport::Accepted { .. }]));
+    assert_eq!(h.venue.locked(Market::Spot, asset("BTC")), q("1.5"));
+    // The market gaps under the limit: the trigger fires, the limit finds no bid ≥ 99.
+    h.market_event(book(2, 97, 98));
+    let reports = h.market_event(trade(2, "97.5", "1"));
+    assert!(
+        matches!(reports[..], [VenueReport::Triggered { client_order_id, .. }] if client_order_id == id(1)),
+        "triggered, nothing filled: {reports:?}"
+    );
+    assert_eq!(h.venue.open_orders(), 1, "resting at its limit");
+    assert_eq!(h.venue.locked(Market::Spot, asset("BTC")), q("1.5"));
+    assert!(
+        h.market_event(trade(3, "98.9", "5")).is_empty(),
+        "under the limit"
+    );
+    // The price comes back through the limit: filled at the limit as maker.
+    let reports = h.market_event(trade(4, "99.2", "1"));
+    assert_eq!(fills(&reports), vec![(p("99"), q("1"), true)]);
+    let reports = h.market_event(book(3, 100, 101));
+    assert_eq!(fills(&reports), vec![(p("99"), q("0.5"), true)]);
+    assert_eq!(h.venue.open_orders(), 0);
+    assert_eq!(h.venue.locked(Market::Spot, asset("BTC")), Qty::ZERO);
+}
