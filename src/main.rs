@@ -118,6 +118,10 @@ struct E2eCli {
     /// layout, wait and pinning.
     #[arg(long)]
     isolate: bool,
+    /// Plain ws:// for market data and orders instead of TLS (Binance only speaks TLS; the
+    /// default measures the decryption of the tick and the encryption of the order too).
+    #[arg(long)]
+    plain: bool,
 }
 
 /// `kestrel paper` flags.
@@ -367,6 +371,7 @@ fn bench_e2e(cli: E2eCli) -> anyhow::Result<ExitCode> {
         qty: kestrel::core::Qty::parse("0.0002").map_err(|e| anyhow::anyhow!("{e}"))?,
         timeout: Duration::from_secs_f64(cli.timeout.max(1.0)),
         simulator_core,
+        tls: !cli.plain,
     };
     let report = run_e2e(&args, &settings, Arc::clone(&shutdown))?;
     if cli.json {

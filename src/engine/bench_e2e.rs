@@ -43,6 +43,9 @@ pub struct E2eArgs {
     /// pinned hot thread has its core to itself, as it would with the exchange on another
     /// machine. None: the simulator's threads go wherever the OS puts them.
     pub simulator_core: Option<usize>,
+    /// Market data and orders over TLS (wss://, as Binance requires): tick-to-order then
+    /// includes decrypting the tick and encrypting the order. False: plain ws://.
+    pub tls: bool,
 }
 
 /// p50 / p90 / p99 / p99.9 / max in ns.
@@ -100,12 +103,13 @@ pub fn run_e2e(
             "could not keep the simulator on core {core}"
         );
     }
-    let simex = start_simex(&args.capture, &args.exchange_info, args.speed, false)?;
-    let port = simex
-        .addr(sim::Market::Spot)
-        .context("simulator serves spot")?
-        .port();
-    let venue = fetch_instrument(port, "BTCUSDT")?;
+    let journal_dir =
+        std::env::temp_dir().join(format!("kestrel-bench-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&journal_dir)
+        .with_context(|| format!("creating {}", journal_dir.display()))?;
+    let cert = args.tls.then(|| journal_dir.join("simex-cert.pem"));
+    let simex = start_simex(&args.capture, &args.exchange_info, args.speed, false, cert)?;
+    let venue = fetch_instrument(&simex, "BTCUSDT")?;
     let mut registry = Registry::new();
     let (runner_metrics, latency) = metrics::register(&mut registry)?;
     let traded = [(venue.symbol, venue.instrument.clone())];
@@ -113,11 +117,11 @@ pub fn run_e2e(
         &GatewaySetup {
             market: Market::Spot,
             urls: GatewayUrls {
-                rest_base_url: format!("http://127.0.0.1:{port}"),
-                ws_api_url: format!("ws://127.0.0.1:{port}/ws-api/v3"),
-                user_stream_url: format!("ws://127.0.0.1:{port}"),
+                rest_base_url: simex.base(false),
+                ws_api_url: format!("{}/ws-api/v3", simex.base(true)),
+                user_stream_url: simex.base(true),
             },
-            trusted_cert: None,
+            trusted_cert: simex.cert.as_deref(),
             keys: GatewayKeys::simex_test(),
             // The simulator runs without request limits (start_simex), so the gateway's
             // local budget (50 orders / 10 s on spot) must not refuse the benchmark's orders
@@ -129,8 +133,6 @@ pub fn run_e2e(
         &venue.rate_limits,
     )?;
     gateway.attach_metrics(&mut registry)?;
-    let journal_dir =
-        std::env::temp_dir().join(format!("kestrel-bench-e2e-{}", std::process::id()));
     let (mut journal, recovered) = JournalWriter::open(&JournalConfig::new(&journal_dir))
         .with_context(|| format!("opening journal {}", journal_dir.display()))?;
     let session = journal.begin_session(&recovered)?;
@@ -144,7 +146,7 @@ pub fn run_e2e(
     )?;
     let mut orders = OmsStage::new(manager, gateway);
     orders.attach_metrics(&mut registry, "simex")?;
-    let mut source = live_source(port, "BTCUSDT", &venue.symbols)?;
+    let mut source = live_source(&simex, "BTCUSDT", &venue.symbols)?;
     source.attach_metrics(&mut registry)?;
     let stream_names = source.stream_names().to_vec();
     let strategy = ProbeStrategy::new(ProbeConfig {
@@ -158,7 +160,7 @@ pub fn run_e2e(
 
     let registry = Arc::new(registry);
     let ops_registry = Arc::clone(&registry);
-    let simex = Arc::new(simex);
+    let simex = Arc::new(simex.handle);
     let ops_simex = Arc::clone(&simex);
     let target = args.orders;
     let deadline = Instant::now() + args.timeout;
@@ -202,10 +204,14 @@ pub fn run_e2e(
         max: h.max(),
     });
     let out = E2eReport {
-        mode: match args.simulator_core {
-            Some(core) => format!("{settings}; simulator, persist and ops on core {core}"),
-            None => format!("{settings}; simulator unpinned"),
-        },
+        mode: format!(
+            "{settings}; {}; {}",
+            match args.simulator_core {
+                Some(core) => format!("simulator, persist and ops on core {core}"),
+                None => "simulator unpinned".to_owned(),
+            },
+            if args.tls { "tls" } else { "plain tcp" }
+        ),
         orders: registry.sample("orders_submitted_total").unwrap_or(0.0) as u64,
         refused: registry.sample("orders_rejected_total").unwrap_or(0.0) as u64,
         samples: registry

@@ -83,12 +83,8 @@ pub fn run_paper(
         .with_context(|| format!("opening journal {}", args.journal.display()))?;
     let session = journal.begin_session(&recovered)?;
 
-    let simex = start_simex(&args.capture, &args.exchange_info, args.speed, true)?;
-    let port = simex
-        .addr(sim::Market::Spot)
-        .context("simulator serves spot")?
-        .port();
-    let venue_info = fetch_instrument(port, &args.symbol)?;
+    let simex = start_simex(&args.capture, &args.exchange_info, args.speed, true, None)?;
+    let venue_info = fetch_instrument(&simex, &args.symbol)?;
     let instrument = venue_info.instrument.clone();
     let (symbols, symbol, assets) = (venue_info.symbols, venue_info.symbol, venue_info.assets);
 
@@ -118,7 +114,7 @@ pub fn run_paper(
     let (runner_metrics, latency) = metrics::register(&mut registry)?;
     let mut orders = OmsStage::new(manager, venue);
     orders.attach_metrics(&mut registry, "paper")?;
-    let mut source = live_source(port, &args.symbol, &symbols)?;
+    let mut source = live_source(&simex, &args.symbol, &symbols)?;
     source.attach_metrics(&mut registry)?;
     let stream_names = source.stream_names().to_vec();
     let strategy = ProbeStrategy::new(ProbeConfig {
@@ -138,7 +134,7 @@ pub fn run_paper(
     let ops_registry = Arc::clone(&registry);
     let status_line = args.status_line;
     let deadline = args.duration.map(|d| Instant::now() + d);
-    let simex = Arc::new(simex);
+    let simex = Arc::new(simex.handle);
     let ops_simex = Arc::clone(&simex);
     let started = Instant::now();
     let ops = move |shutdown: Arc<Shutdown>| {
@@ -186,36 +182,69 @@ pub fn run_paper(
     Ok(summary)
 }
 
-/// Starts the simulator in-process on one spot capture (plain TCP; `enforce_limits` false
-/// only counts the exchangeInfo rate limits, for benchmarks that outrun them).
+/// The in-process simulator and how to reach it: plain on 127.0.0.1, or TLS on `localhost`
+/// (the name its self-signed certificate carries) trusting that certificate.
+pub(super) struct LocalSimex {
+    pub handle: SimexHandle,
+    pub port: u16,
+    /// The simulator's certificate (PEM) when it speaks TLS.
+    pub cert: Option<PathBuf>,
+}
+
+impl LocalSimex {
+    /// `scheme://host:port` for HTTP (`http`/`https`) or WebSocket (`ws`/`wss`) URLs.
+    pub fn base(&self, websocket: bool) -> String {
+        let scheme = match (websocket, self.cert.is_some()) {
+            (false, false) => "http://127.0.0.1",
+            (false, true) => "https://localhost",
+            (true, false) => "ws://127.0.0.1",
+            (true, true) => "wss://localhost",
+        };
+        format!("{scheme}:{}", self.port)
+    }
+}
+
+/// Starts the simulator in-process on one spot capture; `enforce_limits` false only counts
+/// the exchangeInfo rate limits, for benchmarks that outrun them. With `tls_cert_out`, it
+/// speaks TLS and writes its certificate there.
 pub(super) fn start_simex(
     capture: &Path,
     exchange_info: &Path,
     speed: f64,
     enforce_limits: bool,
-) -> anyhow::Result<SimexHandle> {
+    tls_cert_out: Option<PathBuf>,
+) -> anyhow::Result<LocalSimex> {
     use anyhow::Context;
     let orders = sim::OrderSideConfig {
         enforce_rate_limits: enforce_limits,
         ..sim::OrderSideConfig::default()
     };
-    Simex::start(SimexConfig {
+    let handle = Simex::start(SimexConfig {
         markets: vec![MarketReplay {
             market: sim::Market::Spot,
             capture: vec![capture.to_path_buf()],
             exchange_info: exchange_info.to_path_buf(),
         }],
         listen: ([127, 0, 0, 1], 0).into(),
-        tls: false,
+        tls: tls_cert_out.is_some(),
         speed: Speed::Times(speed),
         faults: sim::FaultPlan::default(),
         ping_interval_ms: None,
         pong_timeout_ms: None,
         client_queue_frames: 1 << 20,
-        cert_out: None,
+        cert_out: tls_cert_out.clone(),
         orders,
     })
-    .context("starting the simulator")
+    .context("starting the simulator")?;
+    let port = handle
+        .addr(sim::Market::Spot)
+        .context("simulator serves spot")?
+        .port();
+    Ok(LocalSimex {
+        handle,
+        port,
+        cert: tls_cert_out,
+    })
 }
 
 /// What a run learns from the venue's exchangeInfo about the one symbol it trades.
@@ -228,9 +257,9 @@ pub(super) struct VenueInstrument {
 }
 
 /// Instruments the way a live run gets them: the venue's exchangeInfo over REST.
-pub(super) fn fetch_instrument(port: u16, name: &str) -> anyhow::Result<VenueInstrument> {
+pub(super) fn fetch_instrument(simex: &LocalSimex, name: &str) -> anyhow::Result<VenueInstrument> {
     use anyhow::Context;
-    let info = fetch_exchange_info(&format!("http://127.0.0.1:{port}"), None, Market::Spot)?;
+    let info = fetch_exchange_info(&simex.base(false), simex.cert.as_deref(), Market::Spot)?;
     let mut symbols = SymbolTable::new();
     let symbol = symbols.intern(name)?;
     let (_, instrument) = traded_instruments(&info, &symbols, &[name.to_owned()])?
@@ -246,9 +275,9 @@ pub(super) fn fetch_instrument(port: u16, name: &str) -> anyhow::Result<VenueIns
     })
 }
 
-/// The live Binance spot feed of `name`, connected to the simulator on `port`.
+/// The live Binance spot feed of `name`, connected to the simulator.
 pub(super) fn live_source(
-    port: u16,
+    simex: &LocalSimex,
     name: &str,
     symbols: &SymbolTable,
 ) -> anyhow::Result<BinanceFeedSource> {
@@ -256,7 +285,7 @@ pub(super) fn live_source(
         BinanceFeedConfig {
             market: BinanceMarket::Spot,
             symbols: vec![name.to_owned()],
-            ws_urls: vec![format!("ws://127.0.0.1:{port}")],
+            ws_urls: vec![simex.base(true)],
             depth_stream: "depth@100ms".to_owned(),
             trade_stream: "trade".to_owned(),
             ws: WsFeedConfig {
@@ -264,9 +293,9 @@ pub(super) fn live_source(
                 backoff_cap_ms: 2_000,
                 ..WsFeedConfig::default()
             },
-            rest_base_url: format!("http://127.0.0.1:{port}"),
+            rest_base_url: simex.base(false),
             snapshot_limit: 1000,
-            trusted_cert: None,
+            trusted_cert: simex.cert.clone(),
         },
         symbols,
     )?)
