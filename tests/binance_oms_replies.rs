@@ -7,7 +7,9 @@ mod common;
 
 use binance_oms_support::{a, nautilus_fixture, ours, p, q, Symbols};
 
-use kestrel::core::{ClientOrderId, Market, OrderType, Price, Qty, Side, SymbolId, SymbolTable};
+use kestrel::core::{
+    ClientOrderId, Market, OrderStatus, OrderType, Price, Qty, Side, SymbolId, SymbolTable,
+};
 use kestrel::oms::binance::exchange_info::parse_exchange_info;
 use kestrel::oms::binance::rate_limit::{LimitKind, RateLimiter};
 use kestrel::oms::binance::response::{
@@ -275,15 +277,22 @@ fn spot_trades_map_venue_order_ids_to_our_ids() {
     let setup = setup();
     let bnb = setup.id("BNBBTC");
     let trades = pending(ReplyKind::Trades, Market::Spot, bnb, "ks1-1");
+    // An order id the gateway does not know: reported under client id 0, for the gateway
+    // to resolve with allOrders, never dropped (a fill would be lost) nor guessed.
     let (outcome, reports) = reply(&setup, &body, &trades, &no_orders).expect("valid");
     assert_eq!(
         outcome,
         ReplyOutcome::Reported {
-            reports: 0,
-            skipped: 1
+            reports: 1,
+            skipped: 0
         }
     );
-    assert!(reports.is_empty());
+    assert!(matches!(
+        reports.as_slice(),
+        [VenueReport::Fill(fill)] if fill.client_order_id == ClientOrderId(0)
+            && fill.venue_order_id == 100234
+            && fill.venue_trade_id == 28457
+    ));
 
     let known =
         |symbol: SymbolId, order: u64| (symbol == bnb && order == 100234).then(|| ours("ks2-9"));
@@ -305,6 +314,67 @@ fn spot_trades_map_venue_order_ids_to_our_ids() {
             venue_ts_ms: 1499865549590,
         })]
     );
+}
+
+#[test]
+fn spot_all_orders_report_each_order_with_its_status_and_filled_quantity() {
+    let Some(body) = fixture("spot_all_orders", "spot", "open_orders_response.json") else {
+        return;
+    };
+    let setup = setup();
+    let ltc = setup.id("LTCBTC");
+    // allOrders answers the open-orders array shape with orders in any state: the real
+    // payload, once as is (a manual order) and once as ours, filled in part and cancelled.
+    let ours_cancelled = body
+        .replace("\"myOrder1\"", "\"ks3-17\"")
+        .replace("\"orderId\": 1,", "\"orderId\": 2,")
+        .replace("\"executedQty\": \"0.0\"", "\"executedQty\": \"0.4\"")
+        .replace("\"NEW\"", "\"CANCELED\"");
+    let both = format!(
+        "[{},{}]",
+        body.trim().trim_start_matches('[').trim_end_matches(']'),
+        ours_cancelled
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+    );
+    let all = pending(ReplyKind::AllOrders, Market::Spot, ltc, "ks1-1");
+    let (outcome, reports) = reply(&setup, &both, &all, &no_orders).expect("valid");
+    assert_eq!(
+        outcome,
+        ReplyOutcome::Reported {
+            reports: 2,
+            skipped: 0
+        }
+    );
+    let order = |client_order_id, venue_order_id, filled_qty| VenueOpenOrder {
+        client_order_id,
+        venue_order_id,
+        symbol: ltc,
+        market: Market::Spot,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        price: p("0.1"),
+        trigger_price: Price::ZERO,
+        qty: q("1"),
+        filled_qty,
+        reduce_only: false,
+    };
+    assert_eq!(
+        reports,
+        [
+            VenueReport::ResolvedOrder {
+                order: order(None, 1, Qty::ZERO),
+                status: OrderStatus::New,
+            },
+            VenueReport::ResolvedOrder {
+                order: order(Some(ours("ks3-17")), 2, q("0.4")),
+                status: OrderStatus::Canceled,
+            },
+        ]
+    );
+    let unknown_status = body.replace("\"NEW\"", "\"HALF_DONE\"");
+    assert!(reply(&setup, &unknown_status, &all, &no_orders).is_err());
 }
 
 #[test]

@@ -814,7 +814,25 @@ fn cancels_queries_and_reconciliation_requests_hit_the_documented_endpoints() {
         },
         Get,
         "/api/v3/myTrades",
-        &[("symbol", "BTCUSDT"), ("fromId", "28457")],
+        &[
+            ("symbol", "BTCUSDT"),
+            ("fromId", "28457"),
+            ("limit", "1000"),
+        ],
+    );
+    check(
+        &mut fx.spot,
+        Request::AllOrders {
+            scope: spot,
+            from_order_id: 4242,
+        },
+        Get,
+        "/api/v3/allOrders",
+        &[
+            ("symbol", "BTCUSDT"),
+            ("orderId", "4242"),
+            ("limit", "1000"),
+        ],
     );
     check(
         &mut fx.spot,
@@ -828,6 +846,7 @@ fn cancels_queries_and_reconciliation_requests_hit_the_documented_endpoints() {
             ("symbol", "BTCUSDT"),
             ("isIsolated", "TRUE"),
             ("fromId", "1"),
+            ("limit", "1000"),
         ],
     );
     check(
@@ -838,7 +857,7 @@ fn cancels_queries_and_reconciliation_requests_hit_the_documented_endpoints() {
         },
         Get,
         "/fapi/v1/userTrades",
-        &[("symbol", "BTCUSDT"), ("fromId", "10")],
+        &[("symbol", "BTCUSDT"), ("fromId", "10"), ("limit", "1000")],
     );
     check(
         &mut fx.spot,
@@ -913,7 +932,15 @@ fn cancels_queries_and_reconciliation_requests_hit_the_documented_endpoints() {
         },
     );
     assert_eq!(method, "myTrades");
-    expect_set(&map, &[("symbol", "BTCUSDT"), ("fromId", "6"), ts]);
+    expect_set(
+        &map,
+        &[
+            ("symbol", "BTCUSDT"),
+            ("fromId", "6"),
+            ("limit", "1000"),
+            ts,
+        ],
+    );
     let (method, map) = ws_params(
         &mut fx.spot,
         &Request::SubscribeUserData { after_logon: false },

@@ -238,9 +238,6 @@ fn spawn_engine(config: &Path, log: &Path) -> Owned {
 }
 
 #[test]
-#[ignore = "fails in about 2 of 5 runs on a real bug not fixed yet: a trade of an order the \
-            killed run sent but never journaled is skipped by reconciliation (myTrades has no \
-            clientOrderId and the gateway does not know that orderId); run with --ignored"]
 fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
     let delays = kill_delays_ms();
     let context = format!("seed {SEED:#x}, kill delays (ms after spawn) {delays:?}");
@@ -386,7 +383,23 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
             _ => {}
         }
     }
-    assert_eq!(sessions, KILLS + 1, "{context}: one session per start");
+    // One session per start that got as far as opening the journal: a start killed before
+    // that (a loaded machine can take longer than the shortest delay) leaves none. Every
+    // start that said it began its session must have it; none may leave two.
+    let started = (0..KILLS)
+        .filter(|run| {
+            std::fs::read_to_string(dir.path().join(format!("run-{run}.log")))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.starts_with("kestrel: journal ") && l.contains(", session "))
+        })
+        .count()
+        + 1;
+    assert!(
+        (started..=KILLS + 1).contains(&sessions),
+        "{context}: {sessions} sessions journaled, {started} starts logged theirs, {} starts",
+        KILLS + 1
+    );
 
     // Every trade exactly once: none counted twice, none lost.
     let unique: BTreeSet<u64> = journal_trades.iter().copied().collect();

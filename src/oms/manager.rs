@@ -647,6 +647,9 @@ impl<L: Ledger> OrderManager<L> {
                 }
             }
             VenueReport::OpenOrder(open) => self.on_open_order(&open, now_ns, out),
+            VenueReport::ResolvedOrder { order, status } => {
+                self.on_resolved_order(&order, status, now_ns, commands, out)
+            }
             VenueReport::Balance {
                 asset,
                 free,
@@ -1013,9 +1016,7 @@ impl<L: Ledger> OrderManager<L> {
         }
         // Not ours (or from a journal we lost): adopt it so exposure and cancels see it.
         self.counters.adopted_orders += 1;
-        let id = open
-            .client_order_id
-            .unwrap_or(ClientOrderId(open.venue_order_id | (1 << 63)));
+        let id = open.tracked_id();
         let state = OrderUpdate {
             client_order_id: id,
             strategy: StrategyId::default(),
@@ -1041,6 +1042,76 @@ impl<L: Ledger> OrderManager<L> {
         let floor = self.last_trade_id(open.symbol);
         self.orders
             .insert(id, Order::new(state, open.market, now_ns, 0, floor));
+        self.emit(out, now_ns, state);
+    }
+
+    /// Reconciliation: an order a trade named that nobody here knew by its venue id,
+    /// reported after its fills. The venue's status and filled quantity win. One we do not
+    /// track is adopted and journaled: ours (sent by a session killed before it journaled
+    /// the order) as an entry of no known strategy, an operator's as `External`.
+    fn on_resolved_order(
+        &mut self,
+        found: &VenueOpenOrder,
+        status: OrderStatus,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        let id = found.tracked_id();
+        if let Some(order) = self.orders.get_mut(&id) {
+            if !order.is_open() {
+                return;
+            }
+            order.state.venue_order_id = found.venue_order_id;
+            order.listed |= !status.is_final();
+            let before = order.state;
+            order.state.filled_qty = found.filled_qty;
+            if status.is_final() || order.state.status != OrderStatus::PendingCancel {
+                order.state.status = status;
+            }
+            let update = order.state;
+            if update != before {
+                self.emit(out, now_ns, update);
+            }
+            if update.status.is_final() {
+                self.finished.push_back(id);
+                self.after_leg_final(&update, now_ns, commands, out);
+            }
+            return;
+        }
+        self.counters.adopted_orders += 1;
+        let state = OrderUpdate {
+            client_order_id: id,
+            strategy: StrategyId::default(),
+            symbol: found.symbol,
+            side: found.side,
+            status,
+            filled_qty: found.filled_qty,
+            venue_order_id: found.venue_order_id,
+            reject_code: 0,
+            order_type: found.order_type,
+            time_in_force: TimeInForce::Gtc,
+            role: if found.client_order_id.is_some() {
+                OrderRole::Entry
+            } else {
+                OrderRole::External
+            },
+            reduce_only: found.reduce_only,
+            price: found.price,
+            trigger_price: found.trigger_price,
+            qty: found.qty,
+            parent: ClientOrderId::default(),
+        };
+        if self.orders.len() >= self.config.capacity {
+            self.prune();
+        }
+        let floor = self.last_trade_id(found.symbol);
+        let mut order = Order::new(state, found.market, now_ns, 0, floor);
+        order.listed = !status.is_final();
+        self.orders.insert(id, order);
+        if status.is_final() {
+            self.finished.push_back(id);
+        }
         self.emit(out, now_ns, state);
     }
 

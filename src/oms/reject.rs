@@ -23,6 +23,9 @@ pub const RETRIES_EXHAUSTED: u16 = 106;
 pub const IDS_EXHAUSTED: u16 = 107;
 /// The intent's fields do not make an order (e.g. a limit without a price).
 pub const BAD_INTENT: u16 = 108;
+/// A new order an earlier session journaled that the venue never received: not sent after
+/// a restart (the decision behind it is stale, possibly by hours).
+pub const NOT_AT_VENUE_AFTER_RESTART: u16 = 109;
 
 /// First code of the venue range; `VENUE_BASE + kind` for each [`RejectKind`].
 pub const VENUE_BASE: u16 = 200;
@@ -62,6 +65,7 @@ pub const fn name(code: u16) -> &'static str {
         RETRIES_EXHAUSTED => "retries exhausted",
         IDS_EXHAUSTED => "client order ids exhausted",
         BAD_INTENT => "bad intent",
+        NOT_AT_VENUE_AFTER_RESTART => "not at the venue after a restart",
         200..=299 => "venue reject",
         300..=399 => "risk reject",
         _ => "unknown",

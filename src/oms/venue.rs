@@ -8,8 +8,8 @@
 //! cannot tell a paper venue from a real one, because both speak only this.
 
 use crate::core::{
-    AssetName, ClientOrderId, Market, MarketEvent, OrderType, Price, Qty, Side, SymbolId,
-    TimeInForce,
+    AssetName, ClientOrderId, Market, MarketEvent, OrderStatus, OrderType, Price, Qty, Side,
+    SymbolId, TimeInForce,
 };
 use crate::engine::stage::Outbox;
 
@@ -189,6 +189,17 @@ pub struct VenueOpenOrder {
     pub reduce_only: bool,
 }
 
+impl VenueOpenOrder {
+    /// The id the order is tracked by: ours, or for a manual order its venue id with the
+    /// top bit set (ours carry that bit only from session 2^23 on).
+    pub const fn tracked_id(&self) -> ClientOrderId {
+        match self.client_order_id {
+            Some(id) => id,
+            None => ClientOrderId(self.venue_order_id | (1 << 63)),
+        }
+    }
+}
+
 /// State of the link to a venue, for the error-rate breakers and the health page.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum LinkState {
@@ -241,6 +252,13 @@ pub enum VenueReport {
     StatusUnknown { client_order_id: ClientOrderId },
     /// Reconciliation: an order open at the venue.
     OpenOrder(VenueOpenOrder),
+    /// Reconciliation: an order in any state that a trade named and nobody here knew by its
+    /// venue id (a crash between sending and journaling, or an operator's manual order),
+    /// reported after that order's fills. The venue's status and filled quantity win.
+    ResolvedOrder {
+        order: VenueOpenOrder,
+        status: OrderStatus,
+    },
     /// Reconciliation or account stream: an asset's balance.
     Balance {
         asset: AssetName,

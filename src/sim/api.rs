@@ -27,6 +27,7 @@ pub(crate) enum Op {
     CancelOrderList,
     Account,
     MyTrades,
+    AllOrders,
     NewAlgo,
     CancelAlgo,
     QueryAlgo,
@@ -63,6 +64,7 @@ impl Endpoint {
             (Market::Spot, "DELETE", "/api/v3/orderList") => Self::of(Op::CancelOrderList, Spot),
             (Market::Spot, "GET", "/api/v3/account") => Self::of(Op::Account, Spot),
             (Market::Spot, "GET", "/api/v3/myTrades") => Self::of(Op::MyTrades, Spot),
+            (Market::Spot, "GET", "/api/v3/allOrders") => Self::of(Op::AllOrders, Spot),
             (Market::Spot, "POST", "/sapi/v1/margin/order") => Self::of(Op::NewOrder, Margin),
             (Market::Spot, "DELETE", "/sapi/v1/margin/order") => Self::of(Op::CancelOrder, Margin),
             (Market::Spot, "GET", "/sapi/v1/margin/order") => Self::of(Op::QueryOrder, Margin),
@@ -71,6 +73,7 @@ impl Endpoint {
                 Self::of(Op::CancelOpenOrders, Margin)
             }
             (Market::Spot, "GET", "/sapi/v1/margin/myTrades") => Self::of(Op::MyTrades, Margin),
+            (Market::Spot, "GET", "/sapi/v1/margin/allOrders") => Self::of(Op::AllOrders, Margin),
             (Market::Spot, "GET", "/sapi/v1/margin/account") => Self::of(Op::Account, Margin),
             (Market::UsdmFutures, "POST", "/fapi/v1/order") => Self::of(Op::NewOrder, Futures),
             (Market::UsdmFutures, "DELETE", "/fapi/v1/order") => Self::of(Op::CancelOrder, Futures),
@@ -82,6 +85,7 @@ impl Endpoint {
                 Self::of(Op::CancelOpenOrders, Futures)
             }
             (Market::UsdmFutures, "GET", "/fapi/v1/userTrades") => Self::of(Op::MyTrades, Futures),
+            (Market::UsdmFutures, "GET", "/fapi/v1/allOrders") => Self::of(Op::AllOrders, Futures),
             (Market::UsdmFutures, "GET", "/fapi/v2/account" | "/fapi/v3/account") => {
                 Self::of(Op::Account, Futures)
             }
@@ -135,6 +139,7 @@ impl Endpoint {
             (Market::Spot, "orderList.cancel") => Op::CancelOrderList,
             (_, "account.status") => Op::Account,
             (Market::Spot, "myTrades") => Op::MyTrades,
+            (Market::Spot, "allOrders") => Op::AllOrders,
             (Market::UsdmFutures, "account.position") => Op::PositionRisk,
             (Market::UsdmFutures, "algoOrder.place") => Op::NewAlgo,
             (Market::UsdmFutures, "algoOrder.cancel") => Op::CancelAlgo,
@@ -162,6 +167,9 @@ impl Endpoint {
             (Op::Account | Op::PositionRisk | Op::MyTrades, true) => 5,
             (Op::MyTrades, false) if params.get("orderId").is_some() => 5,
             (Op::MyTrades, false) => 20,
+            (Op::AllOrders, false) if self.account == AccountKind::Margin => 200,
+            (Op::AllOrders, false) => 20,
+            (Op::AllOrders, true) => 5,
             _ => 1,
         }
     }
@@ -370,6 +378,20 @@ pub(crate) fn execute(
                     shapes_futures::user_trades(&trades, &futures_decimals(ex))
                 } else {
                     shapes_spot::my_trades(&trades, &spot_decimals(ex), margin)
+                })
+            })
+        }
+        Op::AllOrders => {
+            let symbol = params.required("symbol")?.to_owned();
+            let from_order_id = id_param(params, "orderId")?;
+            let limit = id_param(params, "limit")?.unwrap_or(500).clamp(1, 1000) as usize;
+            venue.with_exchange(|ex, _| {
+                ex.rules(&symbol).ok_or_else(Reject::bad_symbol)?;
+                let orders = ex.all_orders(account, &symbol, from_order_id, limit);
+                Ok(if account == AccountKind::Futures {
+                    shapes_futures::orders(&orders, &futures_decimals(ex))
+                } else {
+                    shapes_spot::order_queries(&orders, &spot_decimals(ex), margin)
                 })
             })
         }

@@ -9,7 +9,7 @@ use super::management_endpoints::{account, order_ref, scoped, Action};
 use super::params::{Param, ParamSet};
 use super::request::{
     BuildError, CodecConfig, HttpMethod, ListenKeyAction, OrderRoute, Request, RequestCost,
-    Transport,
+    Transport, RECONCILE_PAGE,
 };
 use super::symbols::{InstrumentFamily, OrderSymbol, OrderSymbols};
 use crate::core::{Market, OrderType, Price, Side, TimeInForce};
@@ -114,6 +114,16 @@ pub(crate) fn fill_params(
         } => {
             let endpoint = scoped(params, symbols, scope, OrderRoute::Book, Action::Trades)?;
             params.integer(Param::FromId, since_trade_id.saturating_add(1))?;
+            params.integer(Param::Limit, RECONCILE_PAGE)?;
+            Ok(endpoint)
+        }
+        Request::AllOrders {
+            scope,
+            from_order_id,
+        } => {
+            let endpoint = scoped(params, symbols, scope, OrderRoute::Book, Action::AllOrders)?;
+            params.integer(Param::OrderId, from_order_id)?;
+            params.integer(Param::Limit, RECONCILE_PAGE)?;
             Ok(endpoint)
         }
         Request::Account { scope } => account(params, symbols, scope),

@@ -17,6 +17,7 @@ pub(super) enum Action {
     Query,
     OpenOrders,
     Trades,
+    AllOrders,
 }
 
 /// The endpoint of an order-management request, with `symbol` (and `isIsolated`) set.
@@ -200,6 +201,27 @@ pub(super) fn scoped(
         ),
         (Action::Trades, Usdm, _) => {
             endpoint("user trades", Usdm, Get, "/fapi/v1/userTrades", None, 5, 0)
+        }
+        (Action::AllOrders, Spot, _) => endpoint(
+            "all orders",
+            Spot,
+            Get,
+            "/api/v3/allOrders",
+            Some("allOrders"),
+            20,
+            0,
+        ),
+        (Action::AllOrders, Margin, _) => endpoint(
+            "margin all orders",
+            Margin,
+            Get,
+            "/sapi/v1/margin/allOrders",
+            None,
+            200,
+            0,
+        ),
+        (Action::AllOrders, Usdm, _) => {
+            endpoint("all orders", Usdm, Get, "/fapi/v1/allOrders", None, 5, 0)
         }
     };
     Ok(found)

@@ -33,7 +33,7 @@ pub use decode::{classify_error, ParseError, ParseErrorKind, ReportSink, Verdict
 pub use request::{
     BinanceOrderCodec, BuildError, CodecConfig, CodecError, HttpMethod, ListenKeyAction,
     OrderResponseType, OrderRoute, Request, RequestCost, RestRequest, SymbolScope,
-    TriggerPriceSource, WsRequest,
+    TriggerPriceSource, WsRequest, RECONCILE_PAGE,
 };
 pub use sign::{Ed25519Signer, HmacSigner, PrefixedHmacSigner, SignError};
 pub use symbols::{InstrumentFamily, OrderSymbol, OrderSymbols, OrderSymbolsError};

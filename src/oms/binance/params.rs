@@ -29,11 +29,13 @@ pub enum Param {
     ClientAlgoId,
     FromId,
     IsIsolated,
+    Limit,
     LimitClientOrderId,
     ListClientOrderId,
     NewClientOrderId,
     NewOrderRespType,
     OmitZeroBalances,
+    OrderId,
     OrigClientOrderId,
     PositionSide,
     Price,
@@ -56,7 +58,7 @@ pub enum Param {
 }
 
 /// Number of [`Param`] variants.
-pub const PARAM_COUNT: usize = 39;
+pub const PARAM_COUNT: usize = 41;
 
 // The set of present params is one `u64` mask.
 const _: () = assert!(PARAM_COUNT <= 64);
@@ -79,11 +81,13 @@ impl Param {
         Param::ClientAlgoId,
         Param::FromId,
         Param::IsIsolated,
+        Param::Limit,
         Param::LimitClientOrderId,
         Param::ListClientOrderId,
         Param::NewClientOrderId,
         Param::NewOrderRespType,
         Param::OmitZeroBalances,
+        Param::OrderId,
         Param::OrigClientOrderId,
         Param::PositionSide,
         Param::Price,
@@ -123,11 +127,13 @@ impl Param {
             Param::ClientAlgoId => "clientAlgoId",
             Param::FromId => "fromId",
             Param::IsIsolated => "isIsolated",
+            Param::Limit => "limit",
             Param::LimitClientOrderId => "limitClientOrderId",
             Param::ListClientOrderId => "listClientOrderId",
             Param::NewClientOrderId => "newClientOrderId",
             Param::NewOrderRespType => "newOrderRespType",
             Param::OmitZeroBalances => "omitZeroBalances",
+            Param::OrderId => "orderId",
             Param::OrigClientOrderId => "origClientOrderId",
             Param::PositionSide => "positionSide",
             Param::Price => "price",
@@ -158,7 +164,10 @@ impl Param {
 
     /// Integers the WebSocket API documents as JSON numbers; everything else is a string.
     const fn is_json_number(self) -> bool {
-        matches!(self, Param::Timestamp | Param::RecvWindow | Param::FromId)
+        matches!(
+            self,
+            Param::Timestamp | Param::RecvWindow | Param::FromId | Param::Limit | Param::OrderId
+        )
     }
 }
 

@@ -1,12 +1,15 @@
-//! Owns: the reconciliation replies: open orders (book and algo), our trades, balances
-//! (spot, cross and isolated margin, futures) and futures positions, as venue reports.
-//! Never: reports a manual order's trade as ours, or a hedge-mode position as one-way.
+//! Owns: the reconciliation replies: open orders (book and algo), our trades, orders in any
+//! state (`allOrders`), balances (spot, cross and isolated margin, futures) and futures
+//! positions, as venue reports.
+//! Never: names a trade's order by a guess (a trade of a venue order id the gateway does not
+//! know is reported with client id 0, for the gateway to resolve), or reports a hedge-mode
+//! position as one-way.
 
 use serde::Deserialize;
 
-use super::decode::{asset, one_way_position, order_type, parse_json, side, ParseError};
+use super::decode::{asset, one_way_position, order_type, parse_json, side, unknown, ParseError};
 use super::response::{missing, AlgoOrder, OrderReply, ReplyContext, Tally};
-use crate::core::{ClientOrderId, Market, Price, Qty};
+use crate::core::{ClientOrderId, Market, OrderStatus, Price, Qty};
 use crate::oms::venue::{VenueFill, VenueOpenOrder, VenueReport};
 
 pub(super) fn open_orders(
@@ -45,6 +48,58 @@ pub(super) fn trades(
         trade_fill(trade, market, context, tally)?;
     }
     Ok(())
+}
+
+/// An `allOrders` page: every order as [`VenueReport::ResolvedOrder`] (the gateway keeps
+/// the ones its unresolved trades name).
+pub(super) fn all_orders(
+    body: &[u8],
+    market: Market,
+    context: &ReplyContext<'_>,
+    tally: &mut Tally<'_>,
+) -> Result<(), ParseError> {
+    const WHAT: &str = "order";
+    let orders: Vec<OrderReply<'_>> = parse_json(body, "all orders")?;
+    for order in &orders {
+        let Some(symbol_id) = context.symbols.id_of(order.symbol) else {
+            tally.skipped += 1;
+            continue;
+        };
+        let status = order_status(order.status.ok_or_else(|| missing(WHAT, "status"))?)?;
+        tally.push(VenueReport::ResolvedOrder {
+            order: VenueOpenOrder {
+                client_order_id: ClientOrderId::parse(order.client_order_id),
+                venue_order_id: order.order_id,
+                symbol: symbol_id,
+                market,
+                side: side(order.side.ok_or_else(|| missing(WHAT, "side"))?, WHAT)?,
+                order_type: order_type(
+                    order.order_type.ok_or_else(|| missing(WHAT, "type"))?,
+                    WHAT,
+                )?,
+                price: order.price.unwrap_or_default(),
+                trigger_price: order.stop_price.unwrap_or_default(),
+                qty: order.orig_qty.ok_or_else(|| missing(WHAT, "origQty"))?,
+                filled_qty: order.executed_qty.unwrap_or_default(),
+                reduce_only: order.reduce_only.unwrap_or(false),
+            },
+            status,
+        })?;
+    }
+    Ok(())
+}
+
+/// An order object's `status` as ours.
+fn order_status(status: &str) -> Result<OrderStatus, ParseError> {
+    Ok(match status {
+        "NEW" | "PENDING_NEW" => OrderStatus::New,
+        "PARTIALLY_FILLED" => OrderStatus::PartiallyFilled,
+        "FILLED" => OrderStatus::Filled,
+        "CANCELED" | "PENDING_CANCEL" => OrderStatus::Canceled,
+        "EXPIRED" | "EXPIRED_IN_MATCH" => OrderStatus::Expired,
+        "REJECTED" => OrderStatus::Rejected,
+        other => return Err(unknown("order", "status", other)),
+    })
 }
 
 pub(super) fn positions(
@@ -140,10 +195,11 @@ fn trade_fill(
         tally.skipped += 1;
         return Ok(());
     };
-    let Some(id) = context.orders.client_id(symbol_id, trade.order_id) else {
-        tally.skipped += 1;
-        return Ok(());
-    };
+    // Client id 0: the gateway resolves the order (allOrders) before anyone sees the fill.
+    let id = context
+        .orders
+        .client_id(symbol_id, trade.order_id)
+        .unwrap_or_default();
     let buyer = trade
         .is_buyer
         .or(trade.buyer)

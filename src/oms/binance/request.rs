@@ -19,6 +19,10 @@ use crate::oms::venue::{OcoOrder, RejectKind, VenueOrder, VenueReject};
 /// stays well under it, so no request grows the buffer.
 const REQUEST_CAPACITY: usize = 4096;
 
+/// Entries a reconciliation page asks for (`limit`): Binance's largest page of `myTrades`,
+/// `userTrades` and `allOrders`. A shorter page is the last.
+pub const RECONCILE_PAGE: u64 = 1000;
+
 /// HTTP method of a REST request.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum HttpMethod {
@@ -139,10 +143,16 @@ pub enum Request<'a> {
         scope: SymbolScope,
         route: OrderRoute,
     },
-    /// Our trades on a symbol after `since_trade_id`.
+    /// Our trades on a symbol after `since_trade_id`, one page of [`RECONCILE_PAGE`].
     Trades {
         scope: SymbolScope,
         since_trade_id: u64,
+    },
+    /// Orders of a symbol in any state from venue order id `from_order_id` on, one page of
+    /// [`RECONCILE_PAGE`] (`allOrders`: resolves the orders of trades nobody journaled).
+    AllOrders {
+        scope: SymbolScope,
+        from_order_id: u64,
     },
     /// Balances (spot, cross or isolated margin) or the futures account.
     Account { scope: SymbolScope },

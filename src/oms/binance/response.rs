@@ -33,6 +33,7 @@ pub enum ReplyKind {
     QueryOrder,
     OpenOrders,
     Trades,
+    AllOrders,
     Account,
     Positions,
     ServerTime,
@@ -406,6 +407,7 @@ fn parse_result(
         ReplyKind::OpenOrders if algo => reconcile::open_algo_orders(body, context, &mut tally)?,
         ReplyKind::OpenOrders => reconcile::open_orders(body, pending.market, context, &mut tally)?,
         ReplyKind::Trades => reconcile::trades(body, pending.market, context, &mut tally)?,
+        ReplyKind::AllOrders => reconcile::all_orders(body, pending.market, context, &mut tally)?,
         ReplyKind::Account => reconcile::account(body, pending.market, context, &mut tally)?,
         ReplyKind::Positions => reconcile::positions(body, context, &mut tally)?,
         ReplyKind::ServerTime => {

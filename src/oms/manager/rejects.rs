@@ -81,7 +81,13 @@ impl<L: Ledger> OrderManager<L> {
         } else {
             max_retries
         };
-        let next = if venue_reject.kind == RejectKind::UnknownOrder && order.retries < max_retries {
+        // The venue never received an order an earlier (killed) session sent: the decision
+        // behind it is stale, seconds or hours old; it is rejected, not sent again.
+        let lost_in_restart =
+            venue_reject.kind == RejectKind::UnknownOrder && lead.session() != self.ids.session();
+        let next = if lost_in_restart {
+            Next::Reject(reject::NOT_AT_VENUE_AFTER_RESTART)
+        } else if venue_reject.kind == RejectKind::UnknownOrder && order.retries < max_retries {
             // Our query of an unanswered order: the venue never received it. Send it again
             // under the same id (a copy that did arrive meanwhile is refused as a duplicate).
             Next::RetryAt(now_ns)

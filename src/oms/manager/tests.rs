@@ -79,16 +79,30 @@ struct Harness {
 
 impl Harness {
     fn new(market: Market) -> Self {
-        Self::with_instrument(instrument(market))
+        Self::with(instrument(market), 7)
     }
 
     fn with_instrument(instrument: Instrument) -> Self {
+        Self::with(instrument, 7)
+    }
+
+    /// A manager of journal session `session` (a restart runs under the next one).
+    fn with_session(market: Market, session: u32) -> Self {
+        Self::with(instrument(market), session)
+    }
+
+    fn with(instrument: Instrument, session: u32) -> Self {
         let config = OmsConfig {
             market: instrument.market,
             ..OmsConfig::default()
         };
-        let oms = OrderManager::new(config, 7, vec![Some(instrument)], TestLedger::default())
-            .expect("valid session");
+        let oms = OrderManager::new(
+            config,
+            session,
+            vec![Some(instrument)],
+            TestLedger::default(),
+        )
+        .expect("valid session");
         Self {
             oms,
             commands: Outbox::with_capacity(64),
@@ -1155,4 +1169,235 @@ fn restart_re_placement_keeps_the_stop_limit_of_the_journaled_leg() {
         }
         other => panic!("expected the OCO again, got {other:?}"),
     }
+}
+
+/// Session 8 after a killed session 7: the journal replayed, reconciled.
+fn restarted(journal: &[JournalMsg]) -> Harness {
+    let mut h = Harness::with_session(Market::Spot, 8);
+    let usdt = AssetName::new("USDT").expect("asset");
+    for msg in journal {
+        match msg {
+            JournalMsg::Update { update, .. } => h.oms.recover_update(update),
+            JournalMsg::Fill { fill, .. } => h.oms.recover_fill(fill, usdt),
+            _ => {}
+        }
+    }
+    h.oms.start_reconcile(&mut h.commands);
+    h.drain();
+    h
+}
+
+/// The orders `commands` ask the venue about.
+fn asked_about(commands: &[VenueCommand]) -> Vec<ClientOrderId> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            VenueCommand::QueryOrder {
+                client_order_id, ..
+            } => Some(*client_order_id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn never_received() -> VenueReject {
+    VenueReject {
+        kind: RejectKind::UnknownOrder,
+        code: -2013,
+        retry_after_ms: 0,
+    }
+}
+
+#[test]
+fn an_order_a_killed_session_journaled_but_never_sent_is_rejected_not_sent_again() {
+    let mut first = Harness::ready(Market::Spot);
+    first.intent(limit_buy("0.1", "90"));
+    let (commands, _, journal) = first.drain();
+    let [VenueCommand::Place(lost)] = commands.as_slice() else {
+        panic!("one Place expected: {commands:?}");
+    };
+
+    let mut h = restarted(&journal);
+    h.report(VenueReport::ReconcileDone {
+        symbol: SYM,
+        ok: true,
+    });
+    let (commands, _, _) = h.drain();
+    assert_eq!(asked_about(&commands), vec![lost.client_order_id]);
+    h.report(VenueReport::Rejected {
+        client_order_id: lost.client_order_id,
+        reject: never_received(),
+    });
+    let (_, exec, journal) = h.drain();
+    let rejected = |u: &OrderUpdate| {
+        u.client_order_id == lost.client_order_id
+            && u.status == OrderStatus::Rejected
+            && u.reject_code == reject::NOT_AT_VENUE_AFTER_RESTART
+    };
+    assert!(
+        matches!(exec.as_slice(), [ExecEvent::Update(u)] if rejected(u)),
+        "the strategy is told: {exec:?}"
+    );
+    assert!(
+        journal
+            .iter()
+            .any(|m| matches!(m, JournalMsg::Update { update, .. } if rejected(update))),
+        "journaled: {journal:?}"
+    );
+    h.timer(h.now + 10_000_000_000);
+    let (commands, _, _) = h.drain();
+    assert!(
+        !commands.iter().any(|c| matches!(c, VenueCommand::Place(_))),
+        "a stale order never goes out: {commands:?}"
+    );
+    assert_eq!(h.oms.open_orders().count(), 0);
+}
+
+#[test]
+fn a_live_order_the_venue_never_received_is_still_sent_again_in_the_same_session() {
+    let mut h = Harness::ready(Market::Spot);
+    let order = h.place(limit_buy("0.1", "90"));
+    h.report(VenueReport::StatusUnknown {
+        client_order_id: order.client_order_id,
+    });
+    h.drain();
+    h.report(VenueReport::Rejected {
+        client_order_id: order.client_order_id,
+        reject: never_received(),
+    });
+    h.timer(h.now + 1_000_000_000);
+    let (commands, _, _) = h.drain();
+    assert_eq!(commands, vec![VenueCommand::Place(order)]);
+    assert_eq!(h.status(order.client_order_id), OrderStatus::PendingNew);
+}
+
+fn resolved(client_order_id: Option<ClientOrderId>, venue_order_id: u64) -> VenueOpenOrder {
+    VenueOpenOrder {
+        client_order_id,
+        venue_order_id,
+        symbol: SYM,
+        market: Market::Spot,
+        side: Side::Buy,
+        order_type: OrderType::Market,
+        qty: q("0.3"),
+        filled_qty: q("0.3"),
+        ..VenueOpenOrder::default()
+    }
+}
+
+#[test]
+fn an_order_sent_but_never_journaled_is_adopted_under_its_id_with_its_fill_once() {
+    let mut h = Harness::with_session(Market::Spot, 8);
+    h.oms.start_reconcile(&mut h.commands);
+    h.drain();
+    // Session 7 was killed after sending ks7-5 and before journaling it. Reconciliation
+    // resolved its trade (allOrders): the fill, then the order as the venue holds it.
+    let lost = ClientOrderId((7 << 40) | 5);
+    let order = VenueOrder {
+        client_order_id: lost,
+        side: Side::Buy,
+        market: Market::Spot,
+        ..VenueOrder::default()
+    };
+    h.fill(&order, 40, "100", "0.3");
+    h.report(VenueReport::ResolvedOrder {
+        order: resolved(Some(lost), 99),
+        status: OrderStatus::Filled,
+    });
+    let (_, _, journal) = h.drain();
+    let adopted = h
+        .oms
+        .order(lost)
+        .copied()
+        .expect("adopted under its own id");
+    assert_eq!(adopted.status, OrderStatus::Filled);
+    assert_eq!(adopted.filled_qty, q("0.3"));
+    assert_eq!(adopted.role, OrderRole::Entry, "kestrel sent it");
+    assert_eq!(adopted.venue_order_id, 99);
+    assert!(journal
+        .iter()
+        .any(|m| matches!(m, JournalMsg::Fill { fill, .. } if fill.client_order_id == lost)));
+    assert!(journal.iter().any(
+        |m| matches!(m, JournalMsg::Update { update, .. } if update.client_order_id == lost
+            && update.status == OrderStatus::Filled)
+    ));
+    assert_eq!(h.oms.ledger().position, q("0.3").raw());
+    assert_eq!(h.oms.open_orders().count(), 0);
+    // The next reconciliation sees the trade again: applied once.
+    h.fill(&order, 40, "100", "0.3");
+    assert_eq!(h.oms.ledger().position, q("0.3").raw());
+    assert_eq!(h.oms.counters().duplicate_fills, 1);
+    // The order is final: nothing is asked about it.
+    h.report(VenueReport::ReconcileDone {
+        symbol: SYM,
+        ok: true,
+    });
+    let (commands, _, _) = h.drain();
+    assert!(asked_about(&commands).is_empty());
+}
+
+#[test]
+fn a_manual_order_found_through_its_trade_is_adopted_as_external() {
+    let mut h = Harness::ready(Market::Spot);
+    let manual = resolved(None, 4242);
+    let order = VenueOrder {
+        client_order_id: manual.tracked_id(),
+        side: Side::Buy,
+        market: Market::Spot,
+        ..VenueOrder::default()
+    };
+    h.fill(&order, 41, "100", "0.1");
+    h.report(VenueReport::ResolvedOrder {
+        order: VenueOpenOrder {
+            filled_qty: q("0.1"),
+            ..manual
+        },
+        status: OrderStatus::Canceled,
+    });
+    let adopted = h.oms.order(manual.tracked_id()).copied().expect("adopted");
+    assert_eq!(adopted.role, OrderRole::External);
+    assert_eq!(adopted.status, OrderStatus::Canceled);
+    assert_eq!(adopted.filled_qty, q("0.1"));
+    assert_eq!(h.oms.ledger().position, q("0.1").raw());
+    assert_eq!(h.oms.open_orders().count(), 0);
+}
+
+#[test]
+fn a_journaled_order_whose_fill_was_lost_takes_the_venues_final_state() {
+    let mut first = Harness::ready(Market::Spot);
+    first.intent(limit_buy("0.3", "100"));
+    let (commands, _, mut journal) = first.drain();
+    let [VenueCommand::Place(order)] = commands.as_slice() else {
+        panic!("one Place expected: {commands:?}");
+    };
+    let order = *order;
+    first.report(VenueReport::Accepted {
+        client_order_id: order.client_order_id,
+        venue_order_id: 9,
+        venue_ts_ms: 0,
+    });
+    journal.extend(first.drain().2);
+    // Killed before the fill reached the journal; the venue filled it meanwhile.
+    let mut h = restarted(&journal);
+    h.fill(&order, 50, "100", "0.3");
+    h.report(VenueReport::ResolvedOrder {
+        order: VenueOpenOrder {
+            order_type: OrderType::Limit,
+            price: p("100"),
+            ..resolved(Some(order.client_order_id), 9)
+        },
+        status: OrderStatus::Filled,
+    });
+    assert_eq!(h.status(order.client_order_id), OrderStatus::Filled);
+    assert_eq!(h.oms.ledger().position, q("0.3").raw());
+    assert_eq!(h.oms.counters().adopted_orders, 0);
+    h.report(VenueReport::ReconcileDone {
+        symbol: SYM,
+        ok: true,
+    });
+    let (commands, _, _) = h.drain();
+    assert!(
+        asked_about(&commands).is_empty(),
+        "nothing left to ask about"
+    );
 }

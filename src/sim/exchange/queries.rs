@@ -87,6 +87,28 @@ impl Exchange {
             .collect()
     }
 
+    /// Orders of `account` on `symbol` in any state, oldest first, as `allOrders` lists
+    /// them: from order id `from_order_id` on, or the newest `limit` when no start is given.
+    pub fn all_orders(
+        &self,
+        account: AccountKind,
+        symbol: &str,
+        from_order_id: Option<u64>,
+        limit: usize,
+    ) -> Vec<SimOrder> {
+        let matching = self
+            .orders
+            .range(from_order_id.unwrap_or(0)..)
+            .map(|(_, o)| o)
+            .filter(|o| o.account == account && o.symbol == symbol);
+        if from_order_id.is_some() {
+            return matching.take(limit).cloned().collect();
+        }
+        let all: Vec<&SimOrder> = matching.collect();
+        let skip = all.len().saturating_sub(limit);
+        all.into_iter().skip(skip).cloned().collect()
+    }
+
     /// Balances of a spot or margin account.
     pub fn balances(&self, account: AccountKind) -> Vec<BalanceView> {
         self.ledger_ref(account).views()

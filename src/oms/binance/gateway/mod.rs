@@ -49,13 +49,15 @@ use super::server_time::ServerClock;
 use super::user_data::{parse_user_data_with, ws_frame_kind, UserDataNote, WsFrameKind};
 use super::{
     BinanceOrderCodec, BuildError, CodecConfig, HmacSigner, InstrumentFamily, ListenKeyAction,
-    OrderRoute, OrderSymbols, Request, SymbolScope,
+    OrderRoute, OrderSymbols, Request, SymbolScope, RECONCILE_PAGE,
 };
 use crate::core::clock::{mono_ns, wall_ms};
 use crate::core::{ClientOrderId, Market, MarketEvent, MarketEventKind, Price, SymbolId};
 use crate::engine::stage::Outbox;
 use crate::feed::ws::{client_config, ReconnectBackoff, WsConnection, WsEndpoint, WsError};
-use crate::oms::venue::{LinkState, RejectKind, Venue, VenueCommand, VenueReject, VenueReport};
+use crate::oms::venue::{
+    LinkState, RejectKind, Venue, VenueCommand, VenueFill, VenueReject, VenueReport,
+};
 use crate::ops::{LatencyRecorder, OpsError, Registry};
 
 /// Reports one poll can stage before they are handed over (the rest wait in the backlog).
@@ -167,6 +169,8 @@ pub struct GatewayCounters {
     pub user_events: u64,
     pub listen_key_renewals: u64,
     pub unmatched_replies: u64,
+    /// Trades whose order reconciliation could not find (not even in `allOrders`).
+    pub unresolved_trades: u64,
 }
 
 /// The latency series the gateway records.
@@ -230,9 +234,25 @@ enum RestPurpose {
 struct ReconcileRun {
     symbol: SymbolId,
     market: Market,
-    since_trade_id: u64,
     step: usize,
     ok: bool,
+    /// The next trades page starts after this trade id.
+    trades_after: u64,
+    /// The next `allOrders` page starts at this venue order id (0: not started).
+    orders_from: u64,
+}
+
+impl ReconcileRun {
+    fn new(symbol: SymbolId, market: Market, since_trade_id: u64) -> Self {
+        Self {
+            symbol,
+            market,
+            step: 0,
+            ok: true,
+            trades_after: since_trade_id,
+            orders_from: 0,
+        }
+    }
 }
 
 /// The Binance order gateway.
@@ -272,6 +292,11 @@ pub struct BinanceGateway {
     reference: Vec<Price>,
     reconcile: Option<ReconcileRun>,
     reconcile_queue: VecDeque<ReconcileRun>,
+    /// Fills of the running reconciliation whose venue order id nobody here knew; held
+    /// until `allOrders` names their orders.
+    unresolved: Vec<VenueFill>,
+    /// The orders `allOrders` found for `unresolved`, reported after their fills.
+    resolved: Vec<VenueReport>,
     staged: Vec<VenueReport>,
     backlog: VecDeque<VenueReport>,
     expired: Vec<u64>,
@@ -389,6 +414,8 @@ impl BinanceGateway {
             reference,
             reconcile: None,
             reconcile_queue: VecDeque::with_capacity(16),
+            unresolved: Vec::with_capacity(RECONCILE_PAGE as usize),
+            resolved: Vec::with_capacity(64),
             staged: Vec::with_capacity(STAGED),
             backlog: VecDeque::with_capacity(STAGED),
             expired: Vec::with_capacity(64),
@@ -736,15 +763,100 @@ impl BinanceGateway {
                 ReconcileStep::OpenOrders(OrderRoute::Book),
                 ReconcileStep::OpenOrders(OrderRoute::Algo),
                 ReconcileStep::Trades,
+                ReconcileStep::Orders,
                 ReconcileStep::Account,
                 ReconcileStep::Positions,
             ],
             Market::Spot | Market::Margin => &[
                 ReconcileStep::OpenOrders(OrderRoute::Book),
                 ReconcileStep::Trades,
+                ReconcileStep::Orders,
                 ReconcileStep::Account,
             ],
         }
+    }
+
+    /// A trades page arrived (staged from `start`): fills of orders nobody here knows move
+    /// to `unresolved`. True when the page was full (another follows from its last id).
+    fn hold_unresolved_trades(&mut self, start: usize) -> bool {
+        let mut kept = start;
+        let mut entries = 0u64;
+        let mut last_id = 0u64;
+        for index in start..self.staged.len() {
+            let report = self.staged[index];
+            if let VenueReport::Fill(fill) = report {
+                entries += 1;
+                last_id = last_id.max(fill.venue_trade_id);
+                if fill.client_order_id.0 == 0 {
+                    self.unresolved.push(fill);
+                    continue;
+                }
+            }
+            self.staged[kept] = report;
+            kept += 1;
+        }
+        self.staged.truncate(kept);
+        let Some(run) = self.reconcile.as_mut() else {
+            return false;
+        };
+        if entries < RECONCILE_PAGE || last_id <= run.trades_after {
+            return false;
+        }
+        run.trades_after = last_id;
+        true
+    }
+
+    /// An `allOrders` page arrived (staged from `start`): the orders `unresolved` names are
+    /// kept, the rest dropped. True when a full page stopped short of the highest order id
+    /// still wanted. On the last page the held fills go out under their orders' ids (an
+    /// operator's order under its venue id, see `VenueOpenOrder::tracked_id`), each
+    /// order's `ResolvedOrder` after its fills.
+    fn resolve_orders(&mut self, start: usize) -> bool {
+        let mut entries = 0u64;
+        let mut last_order_id = 0u64;
+        for index in start..self.staged.len() {
+            if let VenueReport::ResolvedOrder { order, .. } = self.staged[index] {
+                entries += 1;
+                last_order_id = last_order_id.max(order.venue_order_id);
+                let wanted = self
+                    .unresolved
+                    .iter()
+                    .any(|f| f.venue_order_id == order.venue_order_id && f.symbol == order.symbol);
+                if wanted {
+                    self.resolved.push(self.staged[index]);
+                }
+            }
+        }
+        self.staged.truncate(start);
+        let highest_wanted = self.unresolved.iter().map(|f| f.venue_order_id).max();
+        if let Some(run) = self.reconcile.as_mut() {
+            if entries >= RECONCILE_PAGE && highest_wanted.is_some_and(|h| h > last_order_id) {
+                run.orders_from = last_order_id + 1;
+                return true;
+            }
+        }
+        for index in 0..self.unresolved.len() {
+            let mut fill = self.unresolved[index];
+            let order = self.resolved.iter().find_map(|report| match report {
+                VenueReport::ResolvedOrder { order, .. }
+                    if order.venue_order_id == fill.venue_order_id =>
+                {
+                    Some(*order)
+                }
+                _ => None,
+            });
+            match order {
+                Some(order) => {
+                    fill.client_order_id = order.tracked_id();
+                    self.staged.push(VenueReport::Fill(fill));
+                }
+                None => self.counters.unresolved_trades += 1,
+            }
+        }
+        self.staged.extend_from_slice(&self.resolved);
+        self.unresolved.clear();
+        self.resolved.clear();
+        false
     }
 
     /// Sends the current reconciliation's next step, or reports it done.
@@ -754,6 +866,8 @@ impl BinanceGateway {
                 match self.reconcile_queue.pop_front() {
                     Some(next) => {
                         self.reconcile = Some(next);
+                        self.unresolved.clear();
+                        self.resolved.clear();
                         continue;
                     }
                     None => return,
@@ -778,11 +892,30 @@ impl BinanceGateway {
                 ReconcileStep::Trades => (
                     Request::Trades {
                         scope,
-                        since_trade_id: run.since_trade_id,
+                        since_trade_id: run.trades_after,
                     },
                     ReplyKind::Trades,
                     OrderRoute::Book,
                 ),
+                ReconcileStep::Orders => {
+                    let Some(lowest) = self.unresolved.iter().map(|f| f.venue_order_id).min()
+                    else {
+                        // Every trade named an order we know: nothing to look up.
+                        if let Some(run) = self.reconcile.as_mut() {
+                            run.step += 1;
+                        }
+                        continue;
+                    };
+                    let from_order_id = run.orders_from.max(lowest);
+                    (
+                        Request::AllOrders {
+                            scope,
+                            from_order_id,
+                        },
+                        ReplyKind::AllOrders,
+                        OrderRoute::Book,
+                    )
+                }
                 ReconcileStep::Account => (
                     Request::Account { scope },
                     ReplyKind::Account,
@@ -811,6 +944,8 @@ impl BinanceGateway {
                 run.ok = false;
                 run.step = steps.len();
             }
+            self.unresolved.clear();
+            self.resolved.clear();
         }
     }
 
@@ -1329,6 +1464,12 @@ impl BinanceGateway {
             },
             RestPurpose::Order(_) => self.after_reply(outcome, &pending, start, now_ns),
             RestPurpose::Reconcile(_) => {
+                let failed = !matches!(outcome, Ok(ReplyOutcome::Reported { .. }));
+                let more = match pending.kind {
+                    ReplyKind::Trades if !failed => self.hold_unresolved_trades(start),
+                    ReplyKind::AllOrders if !failed => self.resolve_orders(start),
+                    _ => false,
+                };
                 for index in start..self.staged.len() {
                     let report = self.staged[index];
                     self.remember_ids(&report, Some(pending.symbol));
@@ -1340,13 +1481,19 @@ impl BinanceGateway {
                         }
                     }
                 }
-                let failed = !matches!(outcome, Ok(ReplyOutcome::Reported { .. }));
                 if let Err(error) = &outcome {
                     self.parse_failed(error);
                 }
+                if failed {
+                    // Held fills cannot be resolved in this run; the retry fetches them again.
+                    self.unresolved.clear();
+                    self.resolved.clear();
+                }
                 if let Some(run) = self.reconcile.as_mut() {
                     run.ok &= !failed;
-                    run.step += 1;
+                    if !more {
+                        run.step += 1;
+                    }
                 }
                 self.advance_reconcile(now_ns);
             }
@@ -1408,7 +1555,10 @@ enum SendError {
 #[derive(Clone, Copy, Debug)]
 enum ReconcileStep {
     OpenOrders(OrderRoute),
+    /// Our trades since the manager's floor, page by page.
     Trades,
+    /// The orders of trades whose venue order id nobody here knew (`allOrders`).
+    Orders,
     Account,
     Positions,
 }
@@ -1425,15 +1575,11 @@ impl Venue for BinanceGateway {
                 market,
                 since_trade_id,
             } => {
-                let run = ReconcileRun {
-                    symbol,
-                    market,
-                    since_trade_id,
-                    step: 0,
-                    ok: true,
-                };
+                let run = ReconcileRun::new(symbol, market, since_trade_id);
                 if self.reconcile.is_none() {
                     self.reconcile = Some(run);
+                    self.unresolved.clear();
+                    self.resolved.clear();
                     self.advance_reconcile(now_ns);
                 } else {
                     self.reconcile_queue.push_back(run);
