@@ -46,6 +46,22 @@ fn orders_round_trip_through_the_gateway_and_match_the_simulator() {
     );
     rig.assert_matches_venue();
 
+    // Idle, the gateway rebuilds that order's frame to keep the path in cache, and never
+    // sends it: no request goes out, the venue still holds just the one fill.
+    let requests = rig.stage.venue().counters().ws_requests;
+    let warmed = rig.stage.venue().counters().warm_builds;
+    let idle_until = Instant::now() + Duration::from_millis(20);
+    while Instant::now() < idle_until {
+        rig.poll();
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    assert!(
+        rig.stage.venue().counters().warm_builds > warmed,
+        "warmed while idle"
+    );
+    assert_eq!(rig.stage.venue().counters().ws_requests, requests);
+    rig.assert_matches_venue();
+
     // Limit sell far above the market rests, then is cancelled.
     let (_, ask) = rig.book();
     rig.intent(OrderIntent {

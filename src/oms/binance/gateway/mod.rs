@@ -56,7 +56,7 @@ use crate::core::{ClientOrderId, Market, MarketEvent, MarketEventKind, Price, Sy
 use crate::engine::stage::Outbox;
 use crate::feed::ws::{client_config, ReconnectBackoff, WsConnection, WsEndpoint, WsError};
 use crate::oms::venue::{
-    LinkState, RejectKind, Venue, VenueCommand, VenueFill, VenueReject, VenueReport,
+    LinkState, RejectKind, Venue, VenueCommand, VenueFill, VenueOrder, VenueReject, VenueReport,
 };
 use crate::ops::{LatencyRecorder, OpsError, Registry};
 
@@ -66,6 +66,11 @@ const STAGED: usize = 1024;
 const IN_FLIGHT: usize = 4096;
 /// Venue order ids remembered for the trade parser (reconciliation).
 const ORDER_IDS: usize = 65_536;
+/// How often an idle gateway rebuilds its last order frame (not sent) to keep the order
+/// path's code and data in cache. A run that orders rarely otherwise finds them cold: on the
+/// 2-vCPU dev machine the build + sign took ~7 µs p50 at one order per ~10 ms and ~2 µs at
+/// one per ~2 ms, against ~0.5 µs in a hot criterion loop.
+const WARM_EVERY_NS: u64 = 200_000;
 /// Histogram buckets in µs (the same as the engine's stage histograms).
 const LATENCY_BUCKETS_US: [u64; 14] = [
     1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 100_000,
@@ -169,6 +174,8 @@ pub struct GatewayCounters {
     pub user_events: u64,
     pub listen_key_renewals: u64,
     pub unmatched_replies: u64,
+    /// Order frames rebuilt (not sent) while idle to keep the order path in cache.
+    pub warm_builds: u64,
     /// Trades whose order reconciliation could not find (not even in `allOrders`).
     pub unresolved_trades: u64,
 }
@@ -301,6 +308,9 @@ pub struct BinanceGateway {
     backlog: VecDeque<VenueReport>,
     expired: Vec<u64>,
     frame_bytes: Vec<u8>,
+    /// The last order sent over the WebSocket API, rebuilt while idle (`warm`).
+    warm_order: Option<VenueOrder>,
+    next_warm_ns: u64,
     /// The masked WebSocket frame of the order being written (reused: no allocation).
     ws_frame: Vec<u8>,
     frame_ends: Vec<(bool, usize)>,
@@ -421,6 +431,8 @@ impl BinanceGateway {
             expired: Vec::with_capacity(64),
             frame_bytes: Vec::with_capacity(1 << 16),
             ws_frame: Vec::with_capacity(4096),
+            warm_order: None,
+            next_warm_ns: 0,
             frame_ends: Vec::with_capacity(256),
             latency: None,
             last_wire_ns: 0,
@@ -631,7 +643,12 @@ impl BinanceGateway {
         }
         if self.phase == Phase::Up && self.in_flight.len() < IN_FLIGHT {
             match self.send_ws(&request, pending, now_ns) {
-                Ok(()) => return,
+                Ok(()) => {
+                    if let VenueCommand::Place(order) = command {
+                        self.warm_order = Some(*order);
+                    }
+                    return;
+                }
                 Err(SendError::Build(BuildError::RestOnly { .. })) => {}
                 Err(SendError::Build(error)) => {
                     self.reject(command, error.to_reject());
@@ -646,6 +663,29 @@ impl BinanceGateway {
             }
         }
         self.send_rest(&request, RestPurpose::Order(pending), now_ns, Some(command));
+    }
+
+    /// Rebuilds and signs the last order's frame without sending it, touching neither the
+    /// rate budget, nor request ids, nor the latency figures: the next real order finds the
+    /// codec, the signer and their buffers in cache (see `WARM_EVERY_NS`).
+    fn warm(&mut self, now_ns: u64) {
+        let Some(order) = self.warm_order else {
+            return;
+        };
+        let reference_price = self
+            .reference
+            .get(order.symbol.index())
+            .copied()
+            .unwrap_or(Price::ZERO);
+        let request = Request::Place {
+            order: &order,
+            reference_price,
+        };
+        let now_ms = self.wall_anchor_ms + now_ns.saturating_sub(self.mono_anchor_ns) / 1_000_000;
+        let timestamp = self.clock.timestamp_ms(now_ms);
+        // The result is discarded: this only runs the code the next order runs.
+        let _ = self.codec.ws(&request, timestamp, self.next_request_id);
+        self.counters.warm_builds += 1;
     }
 
     /// Builds, signs and writes one WebSocket API frame.
@@ -1614,6 +1654,11 @@ impl Venue for BinanceGateway {
             latency.encode_sign.publish();
             latency.send.publish();
         }
-        worked | self.hand_over(reports)
+        let handed = self.hand_over(reports);
+        if !(worked | handed) && now_ns >= self.next_warm_ns {
+            self.next_warm_ns = now_ns.saturating_add(WARM_EVERY_NS);
+            self.warm(now_ns);
+        }
+        worked | handed
     }
 }
