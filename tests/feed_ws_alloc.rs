@@ -5,8 +5,10 @@
 //! record) over wss.
 
 mod alloc_support;
+mod ws_client_support;
 
 use alloc_support::{thread_allocs, CountingAlloc};
+use ws_client_support::open_connection;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -132,9 +134,6 @@ fn count_steady_state_allocs(mut feed: WsFeed) -> (u64, u64) {
 /// Sends order-sized frames with `WsConnection::send_text_now` to a server that reads them;
 /// returns the allocations made by the 1900 sends after warm-up.
 fn direct_sends_allocate(tls: bool) -> u64 {
-    use kestrel::feed::ws::WsConnection;
-    use tungstenite::protocol::WebSocketConfig;
-
     let server_tls = kestrel::sim::Tls::self_signed().expect("self-signed cert for localhost");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let addr = listener.local_addr().expect("bound address");
@@ -149,29 +148,7 @@ fn direct_sends_allocate(tls: bool) -> u64 {
             count_texts(stream)
         }
     });
-    let scheme = if tls { "wss" } else { "ws" };
-    let url = format!("{scheme}://localhost:{}/ws-api/v3", addr.port());
-    let endpoint = WsEndpoint::with_addr(&url, addr).expect("valid url");
-    let client_tls = tls.then(|| {
-        let cert = rustls::pki_types::CertificateDer::from(server_tls.cert_der.clone());
-        kestrel::feed::ws::client_config_with(false, &[cert]).expect("client tls config")
-    });
-    let poll = mio::Poll::new().expect("poll");
-    let mut conn = WsConnection::connect(
-        1,
-        url,
-        &endpoint,
-        client_tls,
-        WebSocketConfig::default(),
-        poll.registry(),
-    )
-    .expect("connect starts");
-    let start = Instant::now();
-    while !conn.is_open() {
-        assert!(start.elapsed() < Duration::from_secs(20), "handshake");
-        conn.drive(&mut |_, _, _| {}).expect("handshake progresses");
-        thread::sleep(Duration::from_millis(1));
-    }
+    let (_poll, mut conn) = open_connection(addr, tls.then_some(server_tls.cert_der.as_slice()));
     let order = format!(
         "{{\"id\":1,\"method\":\"order.place\",\"params\":{{\"apiKey\":\"{}\",\"signature\":\"{}\"}}}}",
         "k".repeat(64),

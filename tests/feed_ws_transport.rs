@@ -16,8 +16,11 @@ use kestrel::feed::ws::{
     WsFeedConfig,
 };
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+mod ws_client_support;
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::{Message, WebSocket};
+use ws_client_support::open_connection;
 
 const MS: u64 = 1_000_000;
 
@@ -761,9 +764,6 @@ fn streams_beyond_the_per_connection_limit_open_more_connections() {
 /// socket is full, so part of a frame stays queued; then the server reads everything while
 /// the client keeps flushing and sending. Every message arrives whole and in order.
 fn direct_frames_survive_a_full_socket(tls: bool) {
-    use kestrel::feed::ws::WsConnection;
-    use tungstenite::protocol::WebSocketConfig;
-
     let server_tls = kestrel::sim::Tls::self_signed().expect("self-signed cert for localhost");
     let (l, addr) = listener();
     let release = Arc::new(AtomicUsize::new(0));
@@ -778,29 +778,8 @@ fn direct_frames_survive_a_full_socket(tls: bool) {
             read_until_gone(ws, rec);
         },
     );
-    let scheme = if tls { "wss" } else { "ws" };
-    let url = format!("{scheme}://localhost:{}/ws-api/v3", addr.port());
-    let endpoint = WsEndpoint::with_addr(&url, addr).expect("valid test url");
-    let client_tls = tls.then(|| {
-        let cert = rustls::pki_types::CertificateDer::from(server_tls.cert_der.clone());
-        kestrel::feed::ws::client_config_with(false, &[cert]).expect("client tls config")
-    });
-    let poll = mio::Poll::new().expect("poll");
-    let mut conn = WsConnection::connect(
-        1,
-        url,
-        &endpoint,
-        client_tls,
-        WebSocketConfig::default(),
-        poll.registry(),
-    )
-    .expect("connect starts");
+    let (_poll, mut conn) = open_connection(addr, tls.then_some(server_tls.cert_der.as_slice()));
     let deadline = Instant::now() + WAIT;
-    while !conn.is_open() {
-        assert!(Instant::now() < deadline, "handshake finished in time");
-        conn.drive(&mut |_, _, _| {}).expect("handshake progresses");
-        thread::sleep(Duration::from_millis(1));
-    }
 
     let mut scratch = Vec::new();
     let mut sent = Vec::new();
