@@ -103,9 +103,12 @@ struct E2eCli {
     /// Replay pace, ×N of the recorded pace.
     #[arg(long, default_value_t = 10.0)]
     speed: f64,
-    /// One order every N valid book updates.
+    /// One order every N ticks (valid book updates, or trades with `--on trade`).
     #[arg(long, default_value_t = 2)]
     every: u32,
+    /// Which ticks trigger orders: `book` (a depth diff applied to the book) or `trade`.
+    #[arg(long, value_parser = ["book", "trade"], default_value = "book")]
+    on: String,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120.0)]
     timeout: f64,
@@ -368,6 +371,7 @@ fn bench_e2e(cli: E2eCli) -> anyhow::Result<ExitCode> {
         speed: cli.speed,
         orders: cli.orders,
         every_tick: cli.every,
+        tick_on_trades: cli.on == "trade",
         qty: kestrel::core::Qty::parse("0.0002").map_err(|e| anyhow::anyhow!("{e}"))?,
         timeout: Duration::from_secs_f64(cli.timeout.max(1.0)),
         simulator_core,

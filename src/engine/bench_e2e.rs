@@ -34,8 +34,10 @@ pub struct E2eArgs {
     pub speed: f64,
     /// Stop after this many orders.
     pub orders: u64,
-    /// One order every this many valid books.
+    /// One order every this many valid books (or trades, with `tick_on_trades`).
     pub every_tick: u32,
+    /// Count trades instead of book updates as the ticks that trigger orders.
+    pub tick_on_trades: bool,
     pub qty: Qty,
     /// Give up after this long even if fewer orders went out.
     pub timeout: Duration,
@@ -156,6 +158,7 @@ pub fn run_e2e(
         bracket_bps: 0,
         cooldown_events: 0,
         every_tick: args.every_tick.max(1),
+        tick_on_trades: args.tick_on_trades,
     });
 
     let registry = Arc::new(registry);
@@ -210,7 +213,7 @@ pub fn run_e2e(
                 Some(core) => format!("simulator, persist and ops on core {core}"),
                 None => "simulator unpinned".to_owned(),
             },
-            if args.tls { "tls" } else { "plain tcp" }
+            if args.tls { "tls" } else { "plain tcp" },
         ),
         orders: registry.sample("orders_submitted_total").unwrap_or(0.0) as u64,
         refused: registry.sample("orders_rejected_total").unwrap_or(0.0) as u64,

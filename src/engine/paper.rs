@@ -124,6 +124,7 @@ pub fn run_paper(
         bracket_bps: args.bracket_bps,
         cooldown_events: args.cooldown_events,
         every_tick: 0,
+        tick_on_trades: false,
     });
 
     let mut server = OpsServer::bind(args.metrics_listen)

@@ -207,6 +207,7 @@ impl Probes {
                         bracket_bps: settings.bracket_bps,
                         cooldown_events: settings.cooldown_events,
                         every_tick: settings.every_tick,
+                        tick_on_trades: false,
                     })
                 })
                 .collect(),

@@ -25,6 +25,9 @@ pub struct ProbeConfig {
     pub cooldown_events: u32,
     /// Benchmark mode: an unbracketed market order every `every_tick` book events (0: off).
     pub every_tick: u32,
+    /// In benchmark mode, count trades instead of book updates (only while the last book
+    /// seen was valid): the tick is then a trade frame, not a depth diff to apply.
+    pub tick_on_trades: bool,
 }
 
 /// The probe strategy.
@@ -41,6 +44,8 @@ pub struct ProbeStrategy {
     cooldown: u32,
     seq: u64,
     ticks: u32,
+    /// The last book seen was valid (two-sided, not resyncing).
+    book_valid: bool,
     /// Round trips started.
     pub entries: u64,
     /// Fills seen.
@@ -60,6 +65,7 @@ impl ProbeStrategy {
             cooldown: 0,
             seq: 0,
             ticks: 0,
+            book_valid: false,
             entries: 0,
             fills: 0,
             rejects: 0,
@@ -81,6 +87,25 @@ impl ProbeStrategy {
     }
 }
 
+impl ProbeStrategy {
+    /// Benchmark mode: a market order on every `every_tick`-th tick, alternating sides.
+    fn tick_every_nth(&mut self, cause_recv_ns: u64, intents: &mut Outbox<OrderIntent>) {
+        if self.config.every_tick == 0 {
+            return;
+        }
+        self.ticks += 1;
+        if self.ticks % self.config.every_tick == 0 {
+            let side = if self.seq % 2 == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            let intent = self.intent(side, cause_recv_ns);
+            let _ = intents.push(intent);
+        }
+    }
+}
+
 fn bps(price: Price, bps: i64) -> Price {
     Price::from_raw(price.raw() + price.raw() / 10_000 * i128::from(bps))
 }
@@ -90,24 +115,25 @@ impl StrategyStage for ProbeStrategy {
         if event.symbol != self.config.symbol {
             return;
         }
-        let MarketEventKind::Book(top) = &event.kind else {
-            return;
+        if let MarketEventKind::Book(top) = &event.kind {
+            // Strategies must not trade on a book that is resyncing.
+            self.book_valid = top.valid && top.bid_count > 0 && top.ask_count > 0;
+        }
+        let tick = match &event.kind {
+            MarketEventKind::Book(_) => !self.config.tick_on_trades,
+            MarketEventKind::Trade(_) => self.config.tick_on_trades,
+            MarketEventKind::BookTicker(_) => false,
         };
-        // Strategies must not trade on a book that is resyncing.
-        if !top.valid || top.bid_count == 0 || top.ask_count == 0 {
+        if !self.book_valid || !tick {
             return;
         }
+        let MarketEventKind::Book(top) = &event.kind else {
+            // A trade tick (benchmark mode).
+            self.tick_every_nth(event.recv_ns, intents);
+            return;
+        };
         if self.config.every_tick > 0 {
-            self.ticks += 1;
-            if self.ticks % self.config.every_tick == 0 {
-                let side = if self.seq % 2 == 0 {
-                    Side::Buy
-                } else {
-                    Side::Sell
-                };
-                let intent = self.intent(side, event.recv_ns);
-                let _ = intents.push(intent);
-            }
+            self.tick_every_nth(event.recv_ns, intents);
             return;
         }
         let legs_open = self.open_legs.iter().any(|id| id.0 != 0);
@@ -217,6 +243,7 @@ mod tests {
             bracket_bps: 20,
             cooldown_events: 2,
             every_tick: 0,
+            tick_on_trades: false,
         }
     }
 
@@ -276,5 +303,39 @@ mod tests {
         }
         let sides: Vec<Side> = out.drain().map(|i| i.side).collect();
         assert_eq!(sides, vec![Side::Buy, Side::Sell, Side::Buy]);
+    }
+
+    #[test]
+    fn trade_tick_mode_orders_on_every_nth_trade_only_while_the_book_is_valid() {
+        let mut probe = ProbeStrategy::new(ProbeConfig {
+            every_tick: 2,
+            tick_on_trades: true,
+            ..config()
+        });
+        let trade = |recv_ns| MarketEvent {
+            symbol: SymbolId(0),
+            recv_ns,
+            exch_ts_ms: 0,
+            kind: MarketEventKind::Trade(crate::core::TradePrint::default()),
+        };
+        let mut out = Outbox::with_capacity(8);
+        for i in 0..4 {
+            probe.on_market(&trade(i), &mut out);
+        }
+        assert!(out.is_empty(), "no valid book yet");
+        probe.on_market(&book(true, "100", "100.02"), &mut out);
+        assert!(out.is_empty(), "books are not ticks in this mode");
+        for i in 10..14 {
+            probe.on_market(&trade(i), &mut out);
+        }
+        probe.on_market(&book(false, "100", "100.02"), &mut out);
+        probe.on_market(&trade(20), &mut out);
+        probe.on_market(&trade(21), &mut out);
+        let causes: Vec<u64> = out.drain().map(|i| i.cause_recv_ns).collect();
+        assert_eq!(
+            causes,
+            vec![11, 13],
+            "every 2nd trade, none while resyncing"
+        );
     }
 }

@@ -1166,7 +1166,11 @@ impl BinanceGateway {
         }
         // One non-blocking epoll_wait says which sockets have something (edge-triggered:
         // a connection that is driven reads until WouldBlock, so nothing is left behind).
-        if self.poll.poll(&mut self.events, Some(Duration::ZERO)).is_err() {
+        if self
+            .poll
+            .poll(&mut self.events, Some(Duration::ZERO))
+            .is_err()
+        {
             self.counters.poll_errors += 1;
         }
         let ready = |conn: &WsConnection| {
