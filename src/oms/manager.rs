@@ -150,6 +150,11 @@ struct Order {
     trade_floor: u64,
     /// The OCO list this order is a leg of (zero: none).
     oco_list: ClientOrderId,
+    /// Of the filled quantity the venue listed when it was adopted during the running
+    /// reconciliation, the part no fill has brought yet. `filled_qty` already counts it, so
+    /// the fills that reconciliation's trades bring for it are not added again; a fill
+    /// beyond it (made after the venue's snapshot) is. Zero once reconciliation is done.
+    listed_unmatched: Qty,
 }
 
 impl Order {
@@ -178,6 +183,7 @@ impl Order {
             cause_recv_ns,
             trade_floor,
             oco_list: ClientOrderId::default(),
+            listed_unmatched: Qty::ZERO,
         }
     }
 
@@ -669,6 +675,12 @@ impl<L: Ledger> OrderManager<L> {
                 if let Some(s) = self.symbols.get_mut(symbol.index()) {
                     s.reconciled = ok;
                 }
+                // Fills from now on were made after the venue's listing.
+                for order in self.orders.values_mut() {
+                    if order.state.symbol == symbol {
+                        order.listed_unmatched = Qty::ZERO;
+                    }
+                }
                 if ok {
                     // Orders we think open that the venue did not list: ask what became of
                     // each (filled or cancelled while we were away, or never received).
@@ -894,7 +906,11 @@ impl<L: Ledger> OrderManager<L> {
             order.state.venue_order_id = fill.venue_order_id;
         }
         order.retry_at_ns = 0;
-        order.state.filled_qty = order.state.filled_qty.saturating_add(fill.qty);
+        // A fill the venue's listing of an adopted order already counted adds nothing.
+        let counted = fill.qty.min(order.listed_unmatched);
+        order.listed_unmatched = order.listed_unmatched.saturating_sub(counted);
+        let added = fill.qty.saturating_sub(counted);
+        order.state.filled_qty = order.state.filled_qty.saturating_add(added);
         if !order.state.status.is_final() {
             order.state.status = if order.state.filled_qty >= order.state.qty {
                 OrderStatus::Filled
@@ -1040,8 +1056,10 @@ impl<L: Ledger> OrderManager<L> {
             parent: ClientOrderId::default(),
         };
         let floor = self.last_trade_id(open.symbol);
-        self.orders
-            .insert(id, Order::new(state, open.market, now_ns, 0, floor));
+        let mut order = Order::new(state, open.market, now_ns, 0, floor);
+        order.listed = true;
+        order.listed_unmatched = open.filled_qty;
+        self.orders.insert(id, order);
         self.emit(out, now_ns, state);
     }
 

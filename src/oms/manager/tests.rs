@@ -1401,3 +1401,53 @@ fn a_journaled_order_whose_fill_was_lost_takes_the_venues_final_state() {
         "nothing left to ask about"
     );
 }
+
+#[test]
+fn an_adopted_partly_filled_order_counts_the_fills_reconciliation_brings_once() {
+    // A session killed after sending an order and before journaling it: the venue lists
+    // it open with 0.3 of 1 filled; reconciliation's trades then bring those fills, and
+    // one more (0.2) made after the open-orders snapshot.
+    let mut h = Harness::with_session(Market::Spot, 8);
+    h.oms.start_reconcile(&mut h.commands);
+    h.drain();
+    let lost = ClientOrderId(0x0700_0000_0000_0005);
+    h.report(VenueReport::OpenOrder(VenueOpenOrder {
+        client_order_id: Some(lost),
+        venue_order_id: 41,
+        symbol: SYM,
+        market: Market::Spot,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        price: p("100"),
+        qty: q("1"),
+        filled_qty: q("0.3"),
+        ..VenueOpenOrder::default()
+    }));
+    assert_eq!(h.oms.order(lost).map(|o| o.filled_qty), Some(q("0.3")));
+    let order = VenueOrder {
+        client_order_id: lost,
+        side: Side::Buy,
+        ..VenueOrder::default()
+    };
+    h.fill(&order, 11, "100", "0.1");
+    h.fill(&order, 12, "100", "0.2");
+    let state = *h.oms.order(lost).expect("adopted");
+    assert_eq!(
+        state.filled_qty,
+        q("0.3"),
+        "the listed fills are not added again"
+    );
+    assert_eq!(state.status, OrderStatus::PartiallyFilled);
+    h.fill(&order, 13, "100", "0.2");
+    h.report(VenueReport::ReconcileDone {
+        symbol: SYM,
+        ok: true,
+    });
+    assert_eq!(h.oms.order(lost).map(|o| o.filled_qty), Some(q("0.5")));
+    // After reconciliation every fill is new: the rest fills the order.
+    h.fill(&order, 14, "100", "0.5");
+    assert_eq!(h.status(lost), OrderStatus::Filled);
+    assert_eq!(h.oms.order(lost).map(|o| o.filled_qty), Some(q("1")));
+    assert_eq!(h.oms.ledger().position, q("1").raw(), "each trade once");
+    assert_eq!(h.oms.counters().adopted_orders, 1);
+}
