@@ -200,7 +200,35 @@ impl AverageCost {
     }
 }
 
-fn engine_config(dir: &Path, port: u16, strategy: &str) -> PathBuf {
+/// How a run's probe trades.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProbeMode {
+    /// A market buy, then an OCO bracket (take-profit and stop-loss-limit) over what it
+    /// filled; the next entry once the bracket closed the position.
+    Bracketed,
+    /// An unbracketed market order every few book events, alternating sides.
+    EveryTick,
+}
+
+impl ProbeMode {
+    /// The `[orders.probe]` lines of the mode.
+    fn settings(self) -> &'static str {
+        match self {
+            // 3 bps: the replayed market reaches one leg or the other within seconds.
+            Self::Bracketed => "bracket_bps = 3\nevery_tick = 0\n",
+            Self::EveryTick => "bracket_bps = 0\nevery_tick = 6\n",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Bracketed => "bracketed",
+            Self::EveryTick => "every-tick",
+        }
+    }
+}
+
+fn engine_config(dir: &Path, port: u16, strategy: &str, mode: ProbeMode) -> PathBuf {
     let example = kestrel::config::EXAMPLE;
     let replay_start = example.find("[replay]").expect("example has [replay]");
     let text = format!(
@@ -210,8 +238,9 @@ fn engine_config(dir: &Path, port: u16, strategy: &str) -> PathBuf {
          [orders]\nvenue = \"binance\"\nstrategy = \"{strategy}\"\n\
          rest_base_url = \"http://127.0.0.1:{port}\"\nws_api_url = \"ws://127.0.0.1:{port}/ws-api/v3\"\n\
          simex_test_keys = true\n\
-         [orders.probe]\nqty = \"0.001\"\nbracket_bps = 0\nevery_tick = 6\n",
-        &example[..replay_start]
+         [orders.probe]\nqty = \"0.001\"\n{}",
+        &example[..replay_start],
+        mode.settings(),
     )
     .replace(
         "dir = \"out/journal\"",
@@ -219,7 +248,7 @@ fn engine_config(dir: &Path, port: u16, strategy: &str) -> PathBuf {
     )
     .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"")
     .replace("capture_frames = true", "capture_frames = false");
-    let path = dir.join(format!("kestrel-{strategy}.toml"));
+    let path = dir.join(format!("kestrel-{strategy}-{}.toml", mode.name()));
     std::fs::write(&path, text).expect("write config");
     path
 }
@@ -289,10 +318,18 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("simex address in {announced:?}"));
 
-    let trading = engine_config(dir.path(), port, "probe");
+    // Runs alternate: bracketed round trips (a kill may land between an entry's fill and
+    // its OCO, or leave the OCO open for the next run to recover) and every-tick orders.
+    let bracketed = engine_config(dir.path(), port, "probe", ProbeMode::Bracketed);
+    let every_tick = engine_config(dir.path(), port, "probe", ProbeMode::EveryTick);
     for (run, &delay) in delays.iter().enumerate() {
         let log = dir.path().join(format!("run-{run}.log"));
-        let engine = spawn_engine(&trading, &log);
+        let config = if run % 2 == 0 {
+            &bracketed
+        } else {
+            &every_tick
+        };
+        let engine = spawn_engine(config, &log);
         std::thread::sleep(Duration::from_millis(delay));
         signal(&engine.0, libc::SIGKILL);
         drop(engine); // reaps it
@@ -300,7 +337,7 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
 
     // The last run sends nothing of its own: it reconciles, settles what the killed runs
     // left open (asks the venue, re-sends what never arrived) and is stopped with SIGTERM.
-    let settle = engine_config(dir.path(), port, "none");
+    let settle = engine_config(dir.path(), port, "none", ProbeMode::EveryTick);
     let log = dir.path().join("final.log");
     let mut engine = spawn_engine(&settle, &log);
     let metrics_addr = wait_for_line(&log, "kestrel: metrics on http://", &context)
@@ -477,12 +514,20 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
         assert_eq!(moved, from_trades, "{context}: {asset} against myTrades");
     }
 
-    // Open orders: the same client ids, quantities and prices.
-    let mut engine_open: Vec<(String, Qty, Price)> = manager
+    // Open orders: the same client ids, quantities, limit prices and stop triggers (a
+    // bracket's stop leg rests as STOP_LOSS_LIMIT: its price is the limit).
+    let mut engine_open: Vec<(String, Qty, Price, Price)> = manager
         .open_orders()
-        .map(|o| (o.client_order_id.to_string(), o.qty, o.price))
+        .map(|o| {
+            (
+                o.client_order_id.to_string(),
+                o.qty,
+                o.price,
+                o.trigger_price,
+            )
+        })
         .collect();
-    let mut venue_open: Vec<(String, Qty, Price)> = open_orders
+    let mut venue_open: Vec<(String, Qty, Price, Price)> = open_orders
         .as_array()
         .expect("open orders")
         .iter()
@@ -491,6 +536,7 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
                 text(o, "clientOrderId").to_owned(),
                 qty(o, "origQty"),
                 price(o, "price"),
+                price(o, "stopPrice"),
             )
         })
         .collect();
