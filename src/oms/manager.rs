@@ -323,14 +323,41 @@ impl<L: Ledger> OrderManager<L> {
             .entry(update.client_order_id)
             .or_insert_with(|| Order::new(*update, market, 0, 0, floor));
         entry.state = *update;
-        // A bracket order names its entry: restore the link both ways.
-        if update.parent.0 != 0 && !update.status.is_final() {
+        // A bracket order names its entry: restore the link both ways (a final leg too: its
+        // entry was protected, and a trip its bracket closed is not bracketed again).
+        if update.parent.0 != 0 {
             if let Some(parent) = self.orders.get_mut(&update.parent) {
                 let slot = usize::from(update.role == OrderRole::TakeProfit);
-                parent.bracket[slot] = update.client_order_id;
-                parent.protected_qty = update.qty;
+                if parent.bracket[slot] != update.client_order_id {
+                    parent.bracket[slot] = update.client_order_id;
+                    parent.protected_qty = update.qty;
+                }
+                let [stop, take] = parent.bracket;
+                self.recover_oco_list(stop, take);
             }
         }
+    }
+
+    /// Links the legs of a spot bracket back to their OCO list (the journal records the legs,
+    /// not the list). `place_bracket` draws the stop's id, the take-profit's and the list's
+    /// one after another, so the list id is the one after the take-profit's.
+    fn recover_oco_list(&mut self, stop: ClientOrderId, take: ClientOrderId) {
+        if self.config.market == Market::UsdmFutures || stop.0 == 0 || take.0 != stop.0 + 1 {
+            return;
+        }
+        let list = ClientOrderId(take.0 + 1);
+        let unlinked = [stop, take]
+            .iter()
+            .all(|id| self.orders.get(id).is_some_and(|o| o.oco_list.0 == 0));
+        if !unlinked || list.session() != stop.session() {
+            return;
+        }
+        for id in [stop, take] {
+            if let Some(leg) = self.orders.get_mut(&id) {
+                leg.oco_list = list;
+            }
+        }
+        self.oco_lists.insert(list, [stop, take]);
     }
 
     /// Restores an entry's bracket prices from its intent (journal replay).
@@ -697,6 +724,8 @@ impl<L: Ledger> OrderManager<L> {
                             }
                         }
                     }
+                    // After the queries: the bracket's new legs are not asked about.
+                    self.bracket_unprotected_entries(symbol, now_ns, commands, out);
                 }
                 if !ok {
                     // Retried after a wait that doubles with each failure: a venue that
