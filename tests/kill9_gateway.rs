@@ -203,27 +203,26 @@ impl AverageCost {
 /// How a run's probe trades.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ProbeMode {
-    /// A market buy, then an OCO bracket (take-profit and stop-loss-limit) over what it
-    /// filled; the next entry once the bracket closed the position.
-    Bracketed,
+    /// A market buy, then an OCO bracket (take-profit and stop-loss-limit this many bps
+    /// away) over what it filled; the next entry once the bracket closed the position.
+    Bracketed(u32),
     /// An unbracketed market order every few book events, alternating sides.
     EveryTick,
 }
 
 impl ProbeMode {
     /// The `[orders.probe]` lines of the mode.
-    fn settings(self) -> &'static str {
+    fn settings(self) -> String {
         match self {
-            // 3 bps: the replayed market reaches one leg or the other within seconds.
-            Self::Bracketed => "bracket_bps = 3\nevery_tick = 0\n",
-            Self::EveryTick => "bracket_bps = 0\nevery_tick = 6\n",
+            Self::Bracketed(bps) => format!("bracket_bps = {bps}\nevery_tick = 0\n"),
+            Self::EveryTick => "bracket_bps = 0\nevery_tick = 6\n".to_owned(),
         }
     }
 
-    fn name(self) -> &'static str {
+    fn name(self) -> String {
         match self {
-            Self::Bracketed => "bracketed",
-            Self::EveryTick => "every-tick",
+            Self::Bracketed(bps) => format!("bracketed-{bps}"),
+            Self::EveryTick => "every-tick".to_owned(),
         }
     }
 }
@@ -320,14 +319,22 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
 
     // Runs alternate: bracketed round trips (a kill may land between an entry's fill and
     // its OCO, or leave the OCO open for the next run to recover) and every-tick orders.
-    let bracketed = engine_config(dir.path(), port, "probe", ProbeMode::Bracketed);
+    // 3 bps: the replayed market reaches one leg or the other within a second or two, so
+    // the first half's bracketed runs place several OCOs (and kills land between fills and
+    // OCOs). The second half's bracket 12 bps wide: such an OCO usually stays open to the
+    // end (later bracketed runs resume its trip and wait), so the open orders compared are
+    // not empty.
+    let bracketed = engine_config(dir.path(), port, "probe", ProbeMode::Bracketed(3));
+    let wide = engine_config(dir.path(), port, "probe", ProbeMode::Bracketed(12));
     let every_tick = engine_config(dir.path(), port, "probe", ProbeMode::EveryTick);
     for (run, &delay) in delays.iter().enumerate() {
         let log = dir.path().join(format!("run-{run}.log"));
         let config = if run % 2 == 0 {
-            &bracketed
-        } else {
             &every_tick
+        } else if run >= KILLS / 2 {
+            &wide
+        } else {
+            &bracketed
         };
         let engine = spawn_engine(config, &log);
         std::thread::sleep(Duration::from_millis(delay));
@@ -411,12 +418,20 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
     .expect("rebuild from the journal");
 
     let mut journal_trades = Vec::new();
+    // Each bracket leg's last journaled status.
+    let mut bracket_legs = BTreeMap::new();
     let mut sessions = 0;
     let mut reader = JournalReader::open(&journal_dir, 0).expect("open journal");
     while let Some(record) = reader.next() {
         match record.expect("record").decode().expect("decode") {
             JournalEntry::Fill { fill, .. } => journal_trades.push(fill.venue_trade_id),
             JournalEntry::Session(_) => sessions += 1,
+            JournalEntry::Update { update, .. } if update.parent.0 != 0 => {
+                bracket_legs.insert(
+                    update.client_order_id,
+                    (update.status, update.reject_code, update.role),
+                );
+            }
             _ => {}
         }
     }
@@ -543,9 +558,35 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
     engine_open.sort();
     venue_open.sort();
     assert_eq!(engine_open, venue_open, "{context}: open orders");
+
+    // Coins the open orders lock: the venue's locked BTC is what the engine's open sells
+    // still have to sell, an OCO's two legs counted once (they share the coins).
+    let mut selling = BTreeMap::<u64, i128>::new();
+    for order in manager.open_orders().filter(|o| o.side == Side::Sell) {
+        let key = if order.parent.0 != 0 {
+            order.parent.0
+        } else {
+            order.client_order_id.0
+        };
+        let left = order.qty.saturating_sub(order.filled_qty).raw();
+        let slot = selling.entry(key).or_default();
+        *slot = (*slot).max(left);
+    }
+    let venue_locked = account["balances"]
+        .as_array()
+        .expect("balances")
+        .iter()
+        .find(|b| text(b, "asset") == "BTC")
+        .map_or(0, |b| qty(b, "locked").raw());
+    assert_eq!(
+        venue_locked,
+        selling.values().sum::<i128>(),
+        "{context}: BTC locked by open orders"
+    );
     eprintln!(
-        "kill9: {} starts killed, {} trades, position {}, realized PnL {}, {} open orders",
+        "kill9: {} starts killed, bracket legs {:?}, {} trades, position {}, realized PnL {}, {} open orders",
         KILLS,
+        bracket_legs.values().collect::<Vec<_>>(),
         trades.len(),
         position.qty,
         position.realized_pnl,
