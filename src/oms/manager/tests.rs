@@ -1443,6 +1443,11 @@ fn an_adopted_partly_filled_order_counts_the_fills_reconciliation_brings_once() 
         symbol: SYM,
         ok: true,
     });
+    let (commands, _, _) = h.drain();
+    assert!(
+        asked_about(&commands).is_empty(),
+        "the venue listed it: nothing to ask: {commands:?}"
+    );
     assert_eq!(h.oms.order(lost).map(|o| o.filled_qty), Some(q("0.5")));
     // After reconciliation every fill is new: the rest fills the order.
     h.fill(&order, 14, "100", "0.5");
