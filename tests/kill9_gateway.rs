@@ -4,8 +4,10 @@
 //! 20 times, then a last run only reconciles and is stopped with SIGTERM. The account the
 //! journal rebuilds (the engine's own recovery code) must equal the simulator's, read over its
 //! signed REST API: every trade once (ids unique, none lost), position and realized PnL
-//! (average cost, computed here independently from myTrades), balance changes and open
-//! orders, all exact in fixed point.
+//! (average cost, computed here independently from myTrades), balance changes, open orders
+//! (client id, quantity, limit and stop trigger) and the coins they lock, all exact in fixed
+//! point. Half the killed runs trade bracketed round trips (an OCO after each entry fill),
+//! so kills land between a fill and its bracket and restarts recover open OCOs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
