@@ -4,8 +4,10 @@
 //! 20 times, then a last run only reconciles and is stopped with SIGTERM. The account the
 //! journal rebuilds (the engine's own recovery code) must equal the simulator's, read over its
 //! signed REST API: every trade once (ids unique, none lost), position and realized PnL
-//! (average cost, computed here independently from myTrades), balance changes and open
-//! orders, all exact in fixed point.
+//! (average cost, computed here independently from myTrades), balance changes, open orders
+//! (client id, quantity, limit and stop trigger) and the coins they lock, all exact in fixed
+//! point. Half the killed runs trade bracketed round trips (an OCO after each entry fill),
+//! so kills land between a fill and its bracket and restarts recover open OCOs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -200,7 +202,34 @@ impl AverageCost {
     }
 }
 
-fn engine_config(dir: &Path, port: u16, strategy: &str) -> PathBuf {
+/// How a run's probe trades.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProbeMode {
+    /// A market buy, then an OCO bracket (take-profit and stop-loss-limit this many bps
+    /// away) over what it filled; the next entry once the bracket closed the position.
+    Bracketed(u32),
+    /// An unbracketed market order every few book events, alternating sides.
+    EveryTick,
+}
+
+impl ProbeMode {
+    /// The `[orders.probe]` lines of the mode.
+    fn settings(self) -> String {
+        match self {
+            Self::Bracketed(bps) => format!("bracket_bps = {bps}\nevery_tick = 0\n"),
+            Self::EveryTick => "bracket_bps = 0\nevery_tick = 6\n".to_owned(),
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Self::Bracketed(bps) => format!("bracketed-{bps}"),
+            Self::EveryTick => "every-tick".to_owned(),
+        }
+    }
+}
+
+fn engine_config(dir: &Path, port: u16, strategy: &str, mode: ProbeMode) -> PathBuf {
     let example = kestrel::config::EXAMPLE;
     let replay_start = example.find("[replay]").expect("example has [replay]");
     let text = format!(
@@ -210,8 +239,9 @@ fn engine_config(dir: &Path, port: u16, strategy: &str) -> PathBuf {
          [orders]\nvenue = \"binance\"\nstrategy = \"{strategy}\"\n\
          rest_base_url = \"http://127.0.0.1:{port}\"\nws_api_url = \"ws://127.0.0.1:{port}/ws-api/v3\"\n\
          simex_test_keys = true\n\
-         [orders.probe]\nqty = \"0.001\"\nbracket_bps = 0\nevery_tick = 6\n",
-        &example[..replay_start]
+         [orders.probe]\nqty = \"0.001\"\n{}",
+        &example[..replay_start],
+        mode.settings(),
     )
     .replace(
         "dir = \"out/journal\"",
@@ -219,7 +249,7 @@ fn engine_config(dir: &Path, port: u16, strategy: &str) -> PathBuf {
     )
     .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"")
     .replace("capture_frames = true", "capture_frames = false");
-    let path = dir.join(format!("kestrel-{strategy}.toml"));
+    let path = dir.join(format!("kestrel-{strategy}-{}.toml", mode.name()));
     std::fs::write(&path, text).expect("write config");
     path
 }
@@ -289,10 +319,26 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("simex address in {announced:?}"));
 
-    let trading = engine_config(dir.path(), port, "probe");
+    // Runs alternate: bracketed round trips (a kill may land between an entry's fill and
+    // its OCO, or leave the OCO open for the next run to recover) and every-tick orders.
+    // 3 bps: the replayed market reaches one leg or the other within a second or two, so
+    // the first half's bracketed runs place several OCOs (and kills land between fills and
+    // OCOs). The second half's bracket 12 bps wide: such an OCO usually stays open to the
+    // end (later bracketed runs resume its trip and wait), so the open orders compared are
+    // not empty.
+    let bracketed = engine_config(dir.path(), port, "probe", ProbeMode::Bracketed(3));
+    let wide = engine_config(dir.path(), port, "probe", ProbeMode::Bracketed(12));
+    let every_tick = engine_config(dir.path(), port, "probe", ProbeMode::EveryTick);
     for (run, &delay) in delays.iter().enumerate() {
         let log = dir.path().join(format!("run-{run}.log"));
-        let engine = spawn_engine(&trading, &log);
+        let config = if run % 2 == 0 {
+            &every_tick
+        } else if run >= KILLS / 2 {
+            &wide
+        } else {
+            &bracketed
+        };
+        let engine = spawn_engine(config, &log);
         std::thread::sleep(Duration::from_millis(delay));
         signal(&engine.0, libc::SIGKILL);
         drop(engine); // reaps it
@@ -300,7 +346,7 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
 
     // The last run sends nothing of its own: it reconciles, settles what the killed runs
     // left open (asks the venue, re-sends what never arrived) and is stopped with SIGTERM.
-    let settle = engine_config(dir.path(), port, "none");
+    let settle = engine_config(dir.path(), port, "none", ProbeMode::EveryTick);
     let log = dir.path().join("final.log");
     let mut engine = spawn_engine(&settle, &log);
     let metrics_addr = wait_for_line(&log, "kestrel: metrics on http://", &context)
@@ -374,12 +420,20 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
     .expect("rebuild from the journal");
 
     let mut journal_trades = Vec::new();
+    // Each bracket leg's last journaled status.
+    let mut bracket_legs = BTreeMap::new();
     let mut sessions = 0;
     let mut reader = JournalReader::open(&journal_dir, 0).expect("open journal");
     while let Some(record) = reader.next() {
         match record.expect("record").decode().expect("decode") {
             JournalEntry::Fill { fill, .. } => journal_trades.push(fill.venue_trade_id),
             JournalEntry::Session(_) => sessions += 1,
+            JournalEntry::Update { update, .. } if update.parent.0 != 0 => {
+                bracket_legs.insert(
+                    update.client_order_id,
+                    (update.status, update.reject_code, update.role),
+                );
+            }
             _ => {}
         }
     }
@@ -477,12 +531,20 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
         assert_eq!(moved, from_trades, "{context}: {asset} against myTrades");
     }
 
-    // Open orders: the same client ids, quantities and prices.
-    let mut engine_open: Vec<(String, Qty, Price)> = manager
+    // Open orders: the same client ids, quantities, limit prices and stop triggers (a
+    // bracket's stop leg rests as STOP_LOSS_LIMIT: its price is the limit).
+    let mut engine_open: Vec<(String, Qty, Price, Price)> = manager
         .open_orders()
-        .map(|o| (o.client_order_id.to_string(), o.qty, o.price))
+        .map(|o| {
+            (
+                o.client_order_id.to_string(),
+                o.qty,
+                o.price,
+                o.trigger_price,
+            )
+        })
         .collect();
-    let mut venue_open: Vec<(String, Qty, Price)> = open_orders
+    let mut venue_open: Vec<(String, Qty, Price, Price)> = open_orders
         .as_array()
         .expect("open orders")
         .iter()
@@ -491,15 +553,42 @@ fn sigkilled_twenty_times_the_journal_rebuilds_exactly_the_venues_account() {
                 text(o, "clientOrderId").to_owned(),
                 qty(o, "origQty"),
                 price(o, "price"),
+                price(o, "stopPrice"),
             )
         })
         .collect();
     engine_open.sort();
     venue_open.sort();
     assert_eq!(engine_open, venue_open, "{context}: open orders");
+
+    // Coins the open orders lock: the venue's locked BTC is what the engine's open sells
+    // still have to sell, an OCO's two legs counted once (they share the coins).
+    let mut selling = BTreeMap::<u64, i128>::new();
+    for order in manager.open_orders().filter(|o| o.side == Side::Sell) {
+        let key = if order.parent.0 != 0 {
+            order.parent.0
+        } else {
+            order.client_order_id.0
+        };
+        let left = order.qty.saturating_sub(order.filled_qty).raw();
+        let slot = selling.entry(key).or_default();
+        *slot = (*slot).max(left);
+    }
+    let venue_locked = account["balances"]
+        .as_array()
+        .expect("balances")
+        .iter()
+        .find(|b| text(b, "asset") == "BTC")
+        .map_or(0, |b| qty(b, "locked").raw());
+    assert_eq!(
+        venue_locked,
+        selling.values().sum::<i128>(),
+        "{context}: BTC locked by open orders"
+    );
     eprintln!(
-        "kill9: {} starts killed, {} trades, position {}, realized PnL {}, {} open orders",
+        "kill9: {} starts killed, bracket legs {:?}, {} trades, position {}, realized PnL {}, {} open orders",
         KILLS,
+        bracket_legs.values().collect::<Vec<_>>(),
         trades.len(),
         position.qty,
         position.realized_pnl,

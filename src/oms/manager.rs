@@ -150,6 +150,11 @@ struct Order {
     trade_floor: u64,
     /// The OCO list this order is a leg of (zero: none).
     oco_list: ClientOrderId,
+    /// Of the filled quantity the venue listed when it was adopted during the running
+    /// reconciliation, the part no fill has brought yet. `filled_qty` already counts it, so
+    /// the fills that reconciliation's trades bring for it are not added again; a fill
+    /// beyond it (made after the venue's snapshot) is. Zero once reconciliation is done.
+    listed_unmatched: Qty,
 }
 
 impl Order {
@@ -178,6 +183,7 @@ impl Order {
             cause_recv_ns,
             trade_floor,
             oco_list: ClientOrderId::default(),
+            listed_unmatched: Qty::ZERO,
         }
     }
 
@@ -317,14 +323,41 @@ impl<L: Ledger> OrderManager<L> {
             .entry(update.client_order_id)
             .or_insert_with(|| Order::new(*update, market, 0, 0, floor));
         entry.state = *update;
-        // A bracket order names its entry: restore the link both ways.
-        if update.parent.0 != 0 && !update.status.is_final() {
+        // A bracket order names its entry: restore the link both ways (a final leg too: its
+        // entry was protected, and a trip its bracket closed is not bracketed again).
+        if update.parent.0 != 0 {
             if let Some(parent) = self.orders.get_mut(&update.parent) {
                 let slot = usize::from(update.role == OrderRole::TakeProfit);
-                parent.bracket[slot] = update.client_order_id;
-                parent.protected_qty = update.qty;
+                if parent.bracket[slot] != update.client_order_id {
+                    parent.bracket[slot] = update.client_order_id;
+                    parent.protected_qty = update.qty;
+                }
+                let [stop, take] = parent.bracket;
+                self.recover_oco_list(stop, take);
             }
         }
+    }
+
+    /// Links the legs of a spot bracket back to their OCO list (the journal records the legs,
+    /// not the list). `place_bracket` draws the stop's id, the take-profit's and the list's
+    /// one after another, so the list id is the one after the take-profit's.
+    fn recover_oco_list(&mut self, stop: ClientOrderId, take: ClientOrderId) {
+        if self.config.market == Market::UsdmFutures || stop.0 == 0 || take.0 != stop.0 + 1 {
+            return;
+        }
+        let list = ClientOrderId(take.0 + 1);
+        let unlinked = [stop, take]
+            .iter()
+            .all(|id| self.orders.get(id).is_some_and(|o| o.oco_list.0 == 0));
+        if !unlinked || list.session() != stop.session() {
+            return;
+        }
+        for id in [stop, take] {
+            if let Some(leg) = self.orders.get_mut(&id) {
+                leg.oco_list = list;
+            }
+        }
+        self.oco_lists.insert(list, [stop, take]);
     }
 
     /// Restores an entry's bracket prices from its intent (journal replay).
@@ -669,6 +702,12 @@ impl<L: Ledger> OrderManager<L> {
                 if let Some(s) = self.symbols.get_mut(symbol.index()) {
                     s.reconciled = ok;
                 }
+                // Fills from now on were made after the venue's listing.
+                for order in self.orders.values_mut() {
+                    if order.state.symbol == symbol {
+                        order.listed_unmatched = Qty::ZERO;
+                    }
+                }
                 if ok {
                     // Orders we think open that the venue did not list: ask what became of
                     // each (filled or cancelled while we were away, or never received).
@@ -685,6 +724,8 @@ impl<L: Ledger> OrderManager<L> {
                             }
                         }
                     }
+                    // After the queries: the bracket's new legs are not asked about.
+                    self.bracket_unprotected_entries(symbol, now_ns, commands, out);
                 }
                 if !ok {
                     // Retried after a wait that doubles with each failure: a venue that
@@ -894,7 +935,11 @@ impl<L: Ledger> OrderManager<L> {
             order.state.venue_order_id = fill.venue_order_id;
         }
         order.retry_at_ns = 0;
-        order.state.filled_qty = order.state.filled_qty.saturating_add(fill.qty);
+        // A fill the venue's listing of an adopted order already counted adds nothing.
+        let counted = fill.qty.min(order.listed_unmatched);
+        order.listed_unmatched = order.listed_unmatched.saturating_sub(counted);
+        let added = fill.qty.saturating_sub(counted);
+        order.state.filled_qty = order.state.filled_qty.saturating_add(added);
         if !order.state.status.is_final() {
             order.state.status = if order.state.filled_qty >= order.state.qty {
                 OrderStatus::Filled
@@ -1040,8 +1085,10 @@ impl<L: Ledger> OrderManager<L> {
             parent: ClientOrderId::default(),
         };
         let floor = self.last_trade_id(open.symbol);
-        self.orders
-            .insert(id, Order::new(state, open.market, now_ns, 0, floor));
+        let mut order = Order::new(state, open.market, now_ns, 0, floor);
+        order.listed = true;
+        order.listed_unmatched = open.filled_qty;
+        self.orders.insert(id, order);
         self.emit(out, now_ns, state);
     }
 

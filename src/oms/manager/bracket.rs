@@ -132,6 +132,47 @@ impl<L: Ledger> OrderManager<L> {
         self.place_bracket(entry, now_ns, commands, out);
     }
 
+    /// After reconciliation: an entry that filled but never got a bracket (a session killed
+    /// between the fill and journaling its bracket) gets one now, over its filled quantity.
+    /// Not when the venue holds an order of ours nobody journaled on the exit side for that
+    /// quantity: that is the bracket, sent before the kill, and a second would sell twice.
+    pub(super) fn bracket_unprotected_entries(
+        &mut self,
+        symbol: crate::core::SymbolId,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) {
+        let mut due = [ClientOrderId::default(); 16];
+        let mut n = 0;
+        for (id, order) in &self.orders {
+            let s = &order.state;
+            let unprotected = s.symbol == symbol
+                && s.role == OrderRole::Entry
+                && s.filled_qty.is_positive()
+                && !(order.stop_loss.is_zero() && order.take_profit.is_zero())
+                && order.bracket == [ClientOrderId::default(); 2]
+                && order.protected_qty.is_zero();
+            if !unprotected || n == due.len() {
+                continue;
+            }
+            let sent_before_kill = self.orders.values().any(|other| {
+                other.is_open()
+                    && other.state.symbol == symbol
+                    && other.state.role == OrderRole::External
+                    && other.state.side != s.side
+                    && other.state.qty == s.filled_qty
+            });
+            if !sent_before_kill {
+                due[n] = *id;
+                n += 1;
+            }
+        }
+        for &entry in &due[..n] {
+            self.place_bracket(entry, now_ns, commands, out);
+        }
+    }
+
     pub(super) fn place_bracket(
         &mut self,
         entry: ClientOrderId,

@@ -155,6 +155,11 @@ impl<L: Ledger> OrderManager<L> {
             });
             if let Some(entry) = self.orders.get_mut(&update.parent).filter(|_| none_left) {
                 entry.protected_qty = Qty::ZERO;
+                // A bracket a killed session sent that never reached the venue: its entry's
+                // fill still needs one (unlike a bracket the venue refused, which would be
+                // refused again).
+                entry.rebracket |= code == reject::NOT_AT_VENUE_AFTER_RESTART
+                    && entry.state.filled_qty.is_positive();
             }
         }
         self.after_leg_final(&update, now_ns, commands, out);

@@ -1401,3 +1401,211 @@ fn a_journaled_order_whose_fill_was_lost_takes_the_venues_final_state() {
         "nothing left to ask about"
     );
 }
+
+#[test]
+fn an_adopted_partly_filled_order_counts_the_fills_reconciliation_brings_once() {
+    // A session killed after sending an order and before journaling it: the venue lists
+    // it open with 0.3 of 1 filled; reconciliation's trades then bring those fills, and
+    // one more (0.2) made after the open-orders snapshot.
+    let mut h = Harness::with_session(Market::Spot, 8);
+    h.oms.start_reconcile(&mut h.commands);
+    h.drain();
+    let lost = ClientOrderId(0x0700_0000_0000_0005);
+    h.report(VenueReport::OpenOrder(VenueOpenOrder {
+        client_order_id: Some(lost),
+        venue_order_id: 41,
+        symbol: SYM,
+        market: Market::Spot,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        price: p("100"),
+        qty: q("1"),
+        filled_qty: q("0.3"),
+        ..VenueOpenOrder::default()
+    }));
+    assert_eq!(h.oms.order(lost).map(|o| o.filled_qty), Some(q("0.3")));
+    let order = VenueOrder {
+        client_order_id: lost,
+        side: Side::Buy,
+        ..VenueOrder::default()
+    };
+    h.fill(&order, 11, "100", "0.1");
+    h.fill(&order, 12, "100", "0.2");
+    let state = *h.oms.order(lost).expect("adopted");
+    assert_eq!(
+        state.filled_qty,
+        q("0.3"),
+        "the listed fills are not added again"
+    );
+    assert_eq!(state.status, OrderStatus::PartiallyFilled);
+    h.fill(&order, 13, "100", "0.2");
+    h.report(VenueReport::ReconcileDone {
+        symbol: SYM,
+        ok: true,
+    });
+    let (commands, _, _) = h.drain();
+    assert!(
+        asked_about(&commands).is_empty(),
+        "the venue listed it: nothing to ask: {commands:?}"
+    );
+    assert_eq!(h.oms.order(lost).map(|o| o.filled_qty), Some(q("0.5")));
+    // After reconciliation every fill is new: the rest fills the order.
+    h.fill(&order, 14, "100", "0.5");
+    assert_eq!(h.status(lost), OrderStatus::Filled);
+    assert_eq!(h.oms.order(lost).map(|o| o.filled_qty), Some(q("1")));
+    assert_eq!(h.oms.ledger().position, q("1").raw(), "each trade once");
+    assert_eq!(h.oms.counters().adopted_orders, 1);
+}
+
+/// Session 7's journal of a spot entry of 0.2 filled at 100 with stop 95 and take-profit 110,
+/// the entry and the OCO it caused.
+fn bracketed_session() -> (Vec<JournalMsg>, VenueOrder, OcoOrder) {
+    let mut first = Harness::ready(Market::Spot);
+    first.intent(OrderIntent {
+        stop_loss: p("95"),
+        take_profit: p("110"),
+        ..limit_buy("0.2", "100")
+    });
+    let (commands, _, mut journal) = first.drain();
+    let [VenueCommand::Place(entry)] = commands.as_slice() else {
+        panic!("one Place expected: {commands:?}");
+    };
+    let entry = *entry;
+    first.fill(&entry, 1, "100", "0.2");
+    let (commands, _, more) = first.drain();
+    journal.extend(more);
+    let [VenueCommand::PlaceOco(oco)] = commands.as_slice() else {
+        panic!("one OCO expected: {commands:?}");
+    };
+    (journal, entry, *oco)
+}
+
+/// Session 8 rebuilt from `journal` (with the entry's bracket prices, as the journal's
+/// intent gives them), reconciled.
+fn restarted_bracketed(journal: &[JournalMsg], entry: &VenueOrder) -> Harness {
+    let mut h = restarted(journal);
+    h.oms
+        .recover_bracket_prices(entry.client_order_id, p("95"), p("110"));
+    h
+}
+
+fn reconciled(h: &mut Harness) -> Vec<VenueCommand> {
+    h.report(VenueReport::ReconcileDone {
+        symbol: SYM,
+        ok: true,
+    });
+    h.drain().0
+}
+
+#[test]
+fn an_entry_killed_between_its_fill_and_its_bracket_is_bracketed_after_reconciliation() {
+    let (journal, entry, lost) = bracketed_session();
+    // Killed after the fill was journaled, before the bracket legs were.
+    let kept: Vec<JournalMsg> = journal
+        .into_iter()
+        .filter(|m| !matches!(m, JournalMsg::Update { update, .. } if update.parent.0 != 0))
+        .collect();
+    let mut h = restarted_bracketed(&kept, &entry);
+    assert_eq!(h.oms.ledger().position, q("0.2").raw());
+    let commands = reconciled(&mut h);
+    let [VenueCommand::PlaceOco(oco)] = commands.as_slice() else {
+        panic!("the filled entry gets its OCO: {commands:?}");
+    };
+    assert_eq!(
+        (oco.qty, oco.stop_trigger, oco.take_profit_price, oco.side),
+        (q("0.2"), p("95"), p("110"), Side::Sell)
+    );
+    assert_eq!(oco.stop_id.session(), 8, "under this session's ids");
+    assert_ne!(oco.list_id, lost.list_id);
+    // A second reconciliation (a reconnect) does not bracket it again.
+    h.oms.start_reconcile(&mut h.commands);
+    h.drain();
+    assert!(reconciled(&mut h)
+        .iter()
+        .all(|c| !matches!(c, VenueCommand::PlaceOco(_))));
+}
+
+#[test]
+fn a_bracket_a_killed_session_journaled_but_never_sent_is_placed_again_once() {
+    let (journal, entry, lost) = bracketed_session();
+    let mut h = restarted_bracketed(&journal, &entry);
+    let commands = reconciled(&mut h);
+    let mut asked = asked_about(&commands);
+    asked.sort();
+    assert_eq!(asked, vec![lost.stop_id, lost.take_profit_id]);
+    assert!(
+        !commands
+            .iter()
+            .any(|c| matches!(c, VenueCommand::PlaceOco(_))),
+        "journaled legs are asked about first: {commands:?}"
+    );
+    h.report(VenueReport::Rejected {
+        client_order_id: lost.stop_id,
+        reject: never_received(),
+    });
+    let (commands, _, _) = h.drain();
+    // The legs are one list again: both end with the one answer.
+    for leg in [lost.stop_id, lost.take_profit_id] {
+        assert_eq!(h.status(leg), OrderStatus::Rejected);
+        assert_eq!(
+            h.oms.order(leg).map(|o| o.reject_code),
+            Some(reject::NOT_AT_VENUE_AFTER_RESTART)
+        );
+    }
+    let [VenueCommand::PlaceOco(again)] = commands.as_slice() else {
+        panic!("the entry's fill gets a new OCO: {commands:?}");
+    };
+    assert_eq!((again.qty, again.stop_trigger), (q("0.2"), p("95")));
+    assert_eq!(again.take_profit_id.session(), 8);
+    // The other leg's answer to the same query changes nothing.
+    h.report(VenueReport::Rejected {
+        client_order_id: lost.take_profit_id,
+        reject: never_received(),
+    });
+    let (commands, _, _) = h.drain();
+    assert!(commands.is_empty(), "one new bracket only: {commands:?}");
+}
+
+#[test]
+fn recovered_oco_legs_are_one_list_again_so_a_fill_sends_no_cancel_for_the_other_leg() {
+    let (journal, entry, oco) = bracketed_session();
+    let mut h = restarted_bracketed(&journal, &entry);
+    for (id, venue_order_id, side_price, trigger) in [
+        (oco.stop_id, 51, oco.stop_limit, oco.stop_trigger),
+        (oco.take_profit_id, 52, oco.take_profit_price, Price::ZERO),
+    ] {
+        h.report(VenueReport::OpenOrder(VenueOpenOrder {
+            client_order_id: Some(id),
+            venue_order_id,
+            symbol: SYM,
+            market: Market::Spot,
+            side: Side::Sell,
+            order_type: OrderType::Limit,
+            price: side_price,
+            trigger_price: trigger,
+            qty: q("0.2"),
+            ..VenueOpenOrder::default()
+        }));
+    }
+    let commands = reconciled(&mut h);
+    assert!(commands.is_empty(), "listed legs: nothing to ask or place");
+    let take = VenueOrder {
+        client_order_id: oco.take_profit_id,
+        side: Side::Sell,
+        ..VenueOrder::default()
+    };
+    h.fill(&take, 2, "110", "0.2");
+    let (commands, _, _) = h.drain();
+    assert!(
+        commands.is_empty(),
+        "the venue ends the stop itself: {commands:?}"
+    );
+    assert_eq!(h.status(oco.stop_id), OrderStatus::PendingCancel);
+    h.report(VenueReport::Expired {
+        client_order_id: oco.stop_id,
+        venue_ts_ms: 0,
+    });
+    assert_eq!(h.status(oco.stop_id), OrderStatus::Expired);
+    assert_eq!(h.oms.ledger().position, 0);
+    assert_eq!(h.oms.open_orders().count(), 0);
+}
