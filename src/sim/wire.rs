@@ -14,7 +14,8 @@ const MAX_RECORDED_NS: u64 = 60_000_000_000;
 /// Market-write stamps and the order-read histogram, shared by every connection.
 #[derive(Debug)]
 pub(crate) struct WireClock {
-    /// Monotonic ns (`core::clock::mono_ns`) after the last market frame was flushed; 0 before.
+    /// Monotonic ns (`core::clock::mono_ns`) as the last market frames went to the socket
+    /// (just before the flush); 0 before.
     last_market_write_ns: AtomicU64,
     histogram: Mutex<Option<Histogram<u64>>>,
 }

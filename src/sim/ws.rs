@@ -241,8 +241,11 @@ impl Session<'_> {
                 next = self.frames.try_recv().ok();
             }
         }
-        self.ws.flush()?;
+        // Stamped as the frames go to the socket, not after: a client can read them and answer
+        // before a descheduled writer gets to a stamp taken afterwards, and that order would
+        // then be timed from an older frame, or not at all.
         self.ctx.wire.market_written(crate::core::clock::mono_ns());
+        self.ws.flush()?;
         Ok(())
     }
 
