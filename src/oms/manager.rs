@@ -1062,28 +1062,12 @@ impl<L: Ledger> OrderManager<L> {
         // Not ours (or from a journal we lost): adopt it so exposure and cancels see it.
         self.counters.adopted_orders += 1;
         let id = open.tracked_id();
-        let state = OrderUpdate {
-            client_order_id: id,
-            strategy: StrategyId::default(),
-            symbol: open.symbol,
-            side: open.side,
-            status: if open.filled_qty.is_positive() {
-                OrderStatus::PartiallyFilled
-            } else {
-                OrderStatus::New
-            },
-            filled_qty: open.filled_qty,
-            venue_order_id: open.venue_order_id,
-            reject_code: 0,
-            order_type: open.order_type,
-            time_in_force: TimeInForce::Gtc,
-            role: OrderRole::External,
-            reduce_only: open.reduce_only,
-            price: open.price,
-            trigger_price: open.trigger_price,
-            qty: open.qty,
-            parent: ClientOrderId::default(),
+        let status = if open.filled_qty.is_positive() {
+            OrderStatus::PartiallyFilled
+        } else {
+            OrderStatus::New
         };
+        let state = adopted_state(open, status, OrderRole::External);
         let floor = self.last_trade_id(open.symbol);
         let mut order = Order::new(state, open.market, now_ns, 0, floor);
         order.listed = true;
@@ -1127,28 +1111,12 @@ impl<L: Ledger> OrderManager<L> {
             return;
         }
         self.counters.adopted_orders += 1;
-        let state = OrderUpdate {
-            client_order_id: id,
-            strategy: StrategyId::default(),
-            symbol: found.symbol,
-            side: found.side,
-            status,
-            filled_qty: found.filled_qty,
-            venue_order_id: found.venue_order_id,
-            reject_code: 0,
-            order_type: found.order_type,
-            time_in_force: TimeInForce::Gtc,
-            role: if found.client_order_id.is_some() {
-                OrderRole::Entry
-            } else {
-                OrderRole::External
-            },
-            reduce_only: found.reduce_only,
-            price: found.price,
-            trigger_price: found.trigger_price,
-            qty: found.qty,
-            parent: ClientOrderId::default(),
+        let role = if found.client_order_id.is_some() {
+            OrderRole::Entry
+        } else {
+            OrderRole::External
         };
+        let state = adopted_state(found, status, role);
         if self.orders.len() >= self.config.capacity {
             self.prune();
         }
@@ -1210,6 +1178,28 @@ impl<L: Ledger> OrderManager<L> {
         if out.journal.push(msg).is_err() {
             self.counters.outbox_full += 1;
         }
+    }
+}
+
+/// The state of an order adopted from the venue's listing (no strategy, no bracket).
+fn adopted_state(found: &VenueOpenOrder, status: OrderStatus, role: OrderRole) -> OrderUpdate {
+    OrderUpdate {
+        client_order_id: found.tracked_id(),
+        strategy: StrategyId::default(),
+        symbol: found.symbol,
+        side: found.side,
+        status,
+        filled_qty: found.filled_qty,
+        venue_order_id: found.venue_order_id,
+        reject_code: 0,
+        order_type: found.order_type,
+        time_in_force: TimeInForce::Gtc,
+        role,
+        reduce_only: found.reduce_only,
+        price: found.price,
+        trigger_price: found.trigger_price,
+        qty: found.qty,
+        parent: ClientOrderId::default(),
     }
 }
 
