@@ -490,6 +490,14 @@ impl BinanceGateway {
         self.wall_anchor_ms + now_ns.saturating_sub(self.mono_anchor_ns) / 1_000_000
     }
 
+    /// The last market price seen for `symbol` (zero before any), for the filter checks.
+    fn reference_price(&self, symbol: SymbolId) -> Price {
+        self.reference
+            .get(symbol.index())
+            .copied()
+            .unwrap_or(Price::ZERO)
+    }
+
     fn report(&mut self, report: VenueReport) {
         if self.staged.len() < STAGED {
             self.staged.push(report);
@@ -603,11 +611,7 @@ impl BinanceGateway {
         if pending.kind == ReplyKind::Place && pending.route == OrderRoute::Algo {
             self.remember_algo(pending.client_order_id);
         }
-        let reference_price = self
-            .reference
-            .get(pending.symbol.index())
-            .copied()
-            .unwrap_or(Price::ZERO);
+        let reference_price = self.reference_price(pending.symbol);
         let scope = SymbolScope::new(pending.symbol, pending.market);
         let request = match command {
             VenueCommand::Place(order) => Request::Place {
@@ -682,17 +686,11 @@ impl BinanceGateway {
         let Some(order) = self.warm_order else {
             return;
         };
-        let reference_price = self
-            .reference
-            .get(order.symbol.index())
-            .copied()
-            .unwrap_or(Price::ZERO);
         let request = Request::Place {
             order: &order,
-            reference_price,
+            reference_price: self.reference_price(order.symbol),
         };
-        let now_ms = self.wall_anchor_ms + now_ns.saturating_sub(self.mono_anchor_ns) / 1_000_000;
-        let timestamp = self.clock.timestamp_ms(now_ms);
+        let timestamp = self.clock.timestamp_ms(self.local_ms(now_ns));
         // The result is discarded: this only runs the code the next order runs.
         let _ = self.codec.ws(&request, timestamp, self.next_request_id);
         self.counters.warm_builds += 1;
@@ -705,10 +703,10 @@ impl BinanceGateway {
         pending: Pending,
         now_ns: u64,
     ) -> Result<(), SendError> {
+        let now_ms = self.local_ms(now_ns);
         let Some(api) = self.api.as_mut() else {
             return Err(SendError::Link);
         };
-        let now_ms = self.wall_anchor_ms + now_ns.saturating_sub(self.mono_anchor_ns) / 1_000_000;
         let timestamp = self.clock.timestamp_ms(now_ms);
         let id = self.next_request_id;
         let started = mono_ns();
@@ -1178,14 +1176,13 @@ impl BinanceGateway {
                 .iter()
                 .any(|event| event.token().0 as u64 == conn.id())
         };
-        let due = [(true, self.api.as_ref()), (false, self.private.as_ref())].map(|(_, c)| {
-            c.is_some_and(|c| drive_all || !c.is_open() || c.write_pending() || ready(c))
-        });
-        for (index, (is_api, slot)) in [(true, &mut self.api), (false, &mut self.private)]
+        let due = [self.api.as_ref(), self.private.as_ref()]
+            .map(|c| c.is_some_and(|c| drive_all || !c.is_open() || c.write_pending() || ready(c)));
+        for ((is_api, slot), due) in [(true, &mut self.api), (false, &mut self.private)]
             .into_iter()
-            .enumerate()
+            .zip(due)
         {
-            let Some(conn) = slot.as_mut().filter(|_| due[index]) else {
+            let Some(conn) = slot.as_mut().filter(|_| due) else {
                 continue;
             };
             let result = conn.drive(&mut |_kind, payload: &[u8], _recv_ns| {
