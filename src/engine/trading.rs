@@ -39,8 +39,11 @@ pub fn fetch_exchange_info(
         Market::Spot | Market::Margin => "/api/v3/exchangeInfo",
     };
     let url = format!("{}{path}", rest_base_url.trim_end_matches('/'));
-    let agent = crate::feed::binance::snapshot_fetch::build_agent(trusted_cert)
-        .context("exchangeInfo HTTP client")?;
+    let agent = crate::feed::binance::snapshot_fetch::build_agent(
+        trusted_cert,
+        std::time::Duration::from_secs(5),
+    )
+    .context("exchangeInfo HTTP client")?;
     let mut response = agent
         .get(&url)
         .call()

@@ -93,7 +93,7 @@ impl SnapshotFetcher {
     /// the webpki roots, or only `trusted_cert` (PEM or DER) when given: ureq 3 takes root
     /// certificates, not a rustls `ClientConfig`, and a specific set replaces its webpki roots.
     pub fn start(urls: Vec<String>, trusted_cert: Option<&Path>) -> Result<Self, FetchError> {
-        let agent = build_agent(trusted_cert)?;
+        let agent = build_agent(trusted_cert, PHASE_TIMEOUT)?;
         // One request in flight per symbol: channels of that size never fill.
         let capacity = urls.len().max(1);
         let (requests, request_rx) = bounded::<usize>(capacity);
@@ -138,9 +138,13 @@ impl SnapshotFetcher {
     }
 }
 
-/// A keep-alive agent with per-phase timeouts (no resolve/global timeout: those spawn a
+/// A keep-alive agent with `timeout` for each phase (no resolve/global timeout: those spawn a
 /// thread per request), status codes returned as replies, and the trusted certificate.
-pub(crate) fn build_agent(trusted_cert: Option<&Path>) -> Result<Agent, FetchError> {
+/// Shared by every REST client of the engine (snapshots, exchangeInfo, the order gateway).
+pub(crate) fn build_agent(
+    trusted_cert: Option<&Path>,
+    timeout: Duration,
+) -> Result<Agent, WsError> {
     let mut tls = TlsConfig::builder();
     if let Some(path) = trusted_cert {
         let mut roots = Vec::new();
@@ -151,10 +155,10 @@ pub(crate) fn build_agent(trusted_cert: Option<&Path>) -> Result<Agent, FetchErr
     }
     let config = Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_connect(Some(PHASE_TIMEOUT))
-        .timeout_send_request(Some(PHASE_TIMEOUT))
-        .timeout_recv_response(Some(PHASE_TIMEOUT))
-        .timeout_recv_body(Some(PHASE_TIMEOUT))
+        .timeout_connect(Some(timeout))
+        .timeout_send_request(Some(timeout))
+        .timeout_recv_response(Some(timeout))
+        .timeout_recv_body(Some(timeout))
         .tls_config(tls.build())
         .build();
     Ok(config.into())

@@ -5,15 +5,14 @@
 //! trade twice), decodes bodies, or logs the API key.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam::channel::{bounded, Receiver, Sender, TrySendError};
-use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::Agent;
 
 use crate::core::clock::wall_ms;
-use crate::feed::ws::{load_certs, WsError};
+use crate::feed::binance::snapshot_fetch::build_agent;
+use crate::feed::ws::WsError;
 use crate::oms::binance::HttpMethod;
 
 /// Jobs (and replies) in flight at once; a full queue refuses the job instead of blocking.
@@ -98,26 +97,6 @@ impl RestWorker {
     pub fn try_recv(&self) -> Option<RestReply> {
         self.replies.try_recv().ok()
     }
-}
-
-fn build_agent(trusted_cert: Option<&Path>, timeout: Duration) -> Result<Agent, RestWorkerError> {
-    let mut tls = TlsConfig::builder();
-    if let Some(path) = trusted_cert {
-        let mut roots = Vec::new();
-        for der in load_certs(path)? {
-            roots.push(Certificate::from_der(der.as_ref()).to_owned());
-        }
-        tls = tls.root_certs(RootCerts::Specific(Arc::new(roots)));
-    }
-    let config = Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(timeout))
-        .timeout_send_request(Some(timeout))
-        .timeout_recv_response(Some(timeout))
-        .timeout_recv_body(Some(timeout))
-        .tls_config(tls.build())
-        .build();
-    Ok(config.into())
 }
 
 fn serve(
