@@ -1187,19 +1187,6 @@ fn restarted(journal: &[JournalMsg]) -> Harness {
     h
 }
 
-/// The orders `commands` ask the venue about.
-fn asked_about(commands: &[VenueCommand]) -> Vec<ClientOrderId> {
-    commands
-        .iter()
-        .filter_map(|c| match c {
-            VenueCommand::QueryOrder {
-                client_order_id, ..
-            } => Some(*client_order_id),
-            _ => None,
-        })
-        .collect()
-}
-
 fn never_received() -> VenueReject {
     VenueReject {
         kind: RejectKind::UnknownOrder,
@@ -1223,7 +1210,7 @@ fn an_order_a_killed_session_journaled_but_never_sent_is_rejected_not_sent_again
         ok: true,
     });
     let (commands, _, _) = h.drain();
-    assert_eq!(asked_about(&commands), vec![lost.client_order_id]);
+    assert_eq!(queried(&commands), vec![lost.client_order_id]);
     h.report(VenueReport::Rejected {
         client_order_id: lost.client_order_id,
         reject: never_received(),
@@ -1333,7 +1320,7 @@ fn an_order_sent_but_never_journaled_is_adopted_under_its_id_with_its_fill_once(
         ok: true,
     });
     let (commands, _, _) = h.drain();
-    assert!(asked_about(&commands).is_empty());
+    assert!(queried(&commands).is_empty());
 }
 
 #[test]
@@ -1396,10 +1383,7 @@ fn a_journaled_order_whose_fill_was_lost_takes_the_venues_final_state() {
         ok: true,
     });
     let (commands, _, _) = h.drain();
-    assert!(
-        asked_about(&commands).is_empty(),
-        "nothing left to ask about"
-    );
+    assert!(queried(&commands).is_empty(), "nothing left to ask about");
 }
 
 #[test]
@@ -1445,7 +1429,7 @@ fn an_adopted_partly_filled_order_counts_the_fills_reconciliation_brings_once() 
     });
     let (commands, _, _) = h.drain();
     assert!(
-        asked_about(&commands).is_empty(),
+        queried(&commands).is_empty(),
         "the venue listed it: nothing to ask: {commands:?}"
     );
     assert_eq!(h.oms.order(lost).map(|o| o.filled_qty), Some(q("0.5")));
@@ -1530,7 +1514,7 @@ fn a_bracket_a_killed_session_journaled_but_never_sent_is_placed_again_once() {
     let (journal, entry, lost) = bracketed_session();
     let mut h = restarted_bracketed(&journal, &entry);
     let commands = reconciled(&mut h);
-    let mut asked = asked_about(&commands);
+    let mut asked = queried(&commands);
     asked.sort();
     assert_eq!(asked, vec![lost.stop_id, lost.take_profit_id]);
     assert!(
