@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kestrel::book::BookSync;
+use kestrel::core::clock::mono_ns;
 use kestrel::core::{
     BookTop, ExecEvent, Level, MarketEvent, MarketEventKind, OrderIntent, Price, Qty, SymbolId,
     SymbolTable, BOOK_TOP_LEVELS,
@@ -162,10 +163,15 @@ fn top(levels: impl Iterator<Item = Level>) -> Vec<Level> {
 }
 
 /// True once the replay is over and the source's book is valid at the exchange's last id.
-fn caught_up(handle: &SimexHandle, book: &BookSync) -> bool {
-    handle.replay_finished(Market::Spot)
-        && book.is_valid()
-        && book.last_update_id() == exchange_book(handle).0
+/// The exchange's book no longer moves once the replay is over, so its id is asked once
+/// (`final_id`): asking on every poll would run into the simulator's request-weight limit
+/// while the source works through the frames still in flight.
+fn caught_up(handle: &SimexHandle, book: &BookSync, final_id: &mut Option<u64>) -> bool {
+    if !handle.replay_finished(Market::Spot) || !book.is_valid() {
+        return false;
+    }
+    let last_id = *final_id.get_or_insert_with(|| exchange_book(handle).0);
+    book.last_update_id() == last_id
 }
 
 /// Polls until `done`, calling `step` between polls; returns what the outbox carried.
@@ -239,10 +245,46 @@ fn live_source_over_tls_ends_with_the_exchange_book() {
     ));
     let (mut source, id) = source(&handle, "live-clean");
     let mut sink = CountingSink::default();
+    let mut final_id = None;
     let seen = drive(&mut source, &mut sink, |s| {
-        caught_up(&handle, s.book(id).expect("configured"))
+        caught_up(&handle, s.book(id).expect("configured"), &mut final_id)
     });
     assert_same_book(&handle, source.book(id).expect("configured"));
+    // The replay is over: idle polls decode the last depth frame again and look its levels
+    // up (the warm-up), which must leave the book exactly as it was.
+    let mut events = Outbox::with_capacity(1 << 16);
+    let mut quiet_polls = 0;
+    while quiet_polls < 100 {
+        // Trades and tickers after the last diff may still be in flight: let them land.
+        let frames = source.counters().frames;
+        std::thread::sleep(Duration::from_micros(300));
+        source.poll(mono_ns(), &mut events, &mut sink);
+        let _ = events.drain().count();
+        quiet_polls = if source.counters().frames == frames {
+            quiet_polls + 1
+        } else {
+            0
+        };
+    }
+    let warmed = source.counters().warm_runs;
+    let levels = |s: &BinanceFeedSource| {
+        let book = s.book(id).expect("configured");
+        let bids: Vec<Level> = book.book().bids().collect();
+        let asks: Vec<Level> = book.book().asks().collect();
+        (book.last_update_id(), bids, asks)
+    };
+    let before = levels(&source);
+    let start = Instant::now();
+    while source.counters().warm_runs < warmed + 3 {
+        assert!(start.elapsed() < DEADLINE, "idle polls warm up");
+        std::thread::sleep(Duration::from_micros(300));
+        source.poll(mono_ns(), &mut events, &mut sink);
+    }
+    assert!(events.is_empty(), "a warm-up publishes nothing");
+    assert!(
+        levels(&source) == before,
+        "a warm-up leaves the book as it was"
+    );
 
     let counters = *source.counters();
     assert_eq!(sink.frames, counters.frames, "every frame captured");
@@ -271,6 +313,7 @@ fn live_source_resyncs_through_malformed_frames_gap_and_dropped_connections() {
     let (mut source, id) = source(&handle, "live-faults");
     let mut sink = CountingSink::default();
     let mut phase = 0;
+    let mut final_id = None;
     let seen = drive(&mut source, &mut sink, |s| {
         let book = s.book(id).expect("configured");
         let applied = book.counters().applied;
@@ -289,7 +332,7 @@ fn live_source_resyncs_through_malformed_frames_gap_and_dropped_connections() {
                 phase = 3;
             }
             3 if s.counters().disconnect_resets > 0 => phase = 4,
-            4 => return caught_up(&handle, book),
+            4 => return caught_up(&handle, book, &mut final_id),
             _ => {}
         }
         false

@@ -829,3 +829,64 @@ fn direct_frames_stay_whole_and_ordered_when_the_socket_is_full_plain() {
 fn direct_frames_stay_whole_and_ordered_when_the_socket_is_full_tls() {
     direct_frames_survive_a_full_socket(true);
 }
+
+/// A server writes a burst of frames and then stays silent. With a budget of one frame per
+/// poll the feed hands over one frame per poll and still delivers the whole burst, in order,
+/// although the poller reports the socket ready only once (edge-triggered) and everything
+/// after the first frame waits in tungstenite's, rustls' or the kernel's buffers.
+fn a_silent_burst_arrives_one_frame_per_poll(tls: bool) {
+    const BURST: usize = 40;
+    let server_tls = kestrel::sim::Tls::self_signed().expect("self-signed cert for localhost");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pem = dir.path().join("sim.pem");
+    std::fs::write(&pem, &server_tls.cert_pem).expect("write pem");
+    let (l, addr) = listener();
+    serve(l, tls.then(|| server_tls.config.clone()), |_, ws, rec| {
+        for i in 0..BURST {
+            ws.write(Message::text(format!("burst-{i}")))
+                .expect("server queues");
+        }
+        ws.flush().expect("server sends the burst at once");
+        read_until_gone(ws, rec);
+    });
+    let config = WsFeedConfig {
+        extra_trusted_certs: vec![pem],
+        frames_per_poll: 1,
+        ..test_config()
+    };
+    let scheme = if tls { "wss" } else { "ws" };
+    let url = format!("{scheme}://localhost:{}/stream", addr.port());
+    let endpoint = WsEndpoint::with_addr(&url, addr).expect("valid test url");
+    let mut feed =
+        WsFeed::with_endpoints(config, vec![endpoint], &["btcusdt@trade"]).expect("feed builds");
+    let mut texts = Vec::new();
+    let mut most_in_one_poll = 0;
+    let deadline = Instant::now() + WAIT;
+    while texts.len() < BURST {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {BURST} frames arrived",
+            texts.len()
+        );
+        let delivered = feed
+            .poll(mono_ns(), |_, payload| {
+                texts.push(String::from_utf8_lossy(payload).into_owned())
+            })
+            .expect("mio poll works");
+        most_in_one_poll = most_in_one_poll.max(delivered);
+        thread::sleep(Duration::from_millis(1));
+    }
+    let expected: Vec<String> = (0..BURST).map(|i| format!("burst-{i}")).collect();
+    assert_eq!(texts, expected);
+    assert_eq!(most_in_one_poll, 1, "the budget is one frame per poll");
+}
+
+#[test]
+fn a_silent_burst_arrives_one_frame_per_poll_plain() {
+    a_silent_burst_arrives_one_frame_per_poll(false);
+}
+
+#[test]
+fn a_silent_burst_arrives_one_frame_per_poll_tls() {
+    a_silent_burst_arrives_one_frame_per_poll(true);
+}

@@ -63,6 +63,14 @@ impl L2Book {
         }
     }
 
+    /// How many of these bid and ask prices the book holds; changes nothing. Searching the
+    /// levels of a recent diff keeps the search code and the blocks near the touch in the
+    /// cache while the feed is idle, so the next update does not start cold (see
+    /// `feed::binance::live`'s warm-up).
+    pub fn count_held(&self, bids: &[Level], asks: &[Level]) -> usize {
+        self.bids.count_held(bids) + self.asks.count_held(asks)
+    }
+
     /// Highest bid.
     #[inline]
     pub fn best_bid(&self) -> Option<Level> {

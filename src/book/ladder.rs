@@ -229,6 +229,16 @@ impl Ladder {
         }
     }
 
+    /// How many of `levels` the side holds, found the way [`Self::apply`] finds them but
+    /// changing nothing: it reads the blocks an update at those prices would touch.
+    pub(super) fn count_held(&self, levels: &[Level]) -> usize {
+        let mut hint = NO_HINT;
+        levels
+            .iter()
+            .filter(|level| self.locate(self.key(level.price), &mut hint).found)
+            .count()
+    }
+
     /// Sets the absolute quantity at `level.price` (zero or negative deletes; deleting a level
     /// not held is a no-op). Returns true when a level was evicted or refused because the side
     /// was full.
@@ -581,6 +591,7 @@ mod tests {
             ops in prop::collection::vec((0i64..2000, 0i64..3), 1..3000),
             capacity in prop_oneof![Just(64usize), Just(700), Just(4096)],
             complement in any::<bool>(),
+            lookups in prop::collection::vec((0i64..2000, 0i64..3), 0..64),
         ) {
             let mut side = Ladder::new(capacity, complement);
             let mut model: BTreeMap<i64, i64> = BTreeMap::new();
@@ -611,6 +622,16 @@ mod tests {
             prop_assert_eq!(side.iter().collect::<Vec<_>>(), want.clone());
             prop_assert_eq!(side.best(), want.first().copied());
             prop_assert_eq!(side.live(), want.len());
+            // Looking levels up (as the feed's warm-up does) finds what the model holds,
+            // whatever their quantities, and changes nothing.
+            let held = lookups
+                .iter()
+                .filter(|&&(p, _)| model.contains_key(&if complement { -p } else { p }))
+                .count();
+            let lookups: Vec<Level> = lookups.into_iter().map(|(p, q)| lvl(p, q)).collect();
+            prop_assert_eq!(side.count_held(&lookups), held);
+            prop_assert_eq!(side.iter().collect::<Vec<_>>(), want);
+            side.assert_invariants();
         }
     }
 }

@@ -236,6 +236,8 @@ pub struct WsFeed {
     pub(super) ws_config: WebSocketConfig,
     pub(super) config: WsFeedConfig,
     pub(super) timing: Timing,
+    /// `WsFeedConfig::frames_per_poll`, at least 1.
+    pub(super) frames_per_poll: u32,
     pub(super) poll: Poll,
     pub(super) mio_events: Events,
     pub(super) slots: Vec<Slot>,
@@ -316,6 +318,7 @@ impl WsFeed {
                 ns(config.attempt_window_ms),
             ),
             timing,
+            frames_per_poll: config.frames_per_poll.max(1),
             poll,
             mio_events: Events::with_capacity(64),
             slots: Vec::new(),

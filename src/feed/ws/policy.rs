@@ -104,6 +104,7 @@ struct Step<'a> {
     events: &'a mut EventLog,
     timing: &'a Timing,
     next_request_id: &'a mut u64,
+    frames_per_poll: u32,
 }
 
 /// Drives one connection, then applies its timers and brings its subscriptions in line.
@@ -137,19 +138,25 @@ where
     }
     live.ready = false;
     let conn_id = live.conn.id();
-    let result = live.conn.drive(&mut |kind, payload: &[u8], recv_ns| {
-        *seq += 1;
-        let meta = FrameMeta {
-            slot,
-            conn_id,
-            seq: *seq,
-            recv_ns,
-            kind,
-        };
-        on_frame(&meta, payload);
-    });
+    let result = live.conn.drive_up_to(
+        step.frames_per_poll,
+        &mut |kind, payload: &[u8], recv_ns| {
+            *seq += 1;
+            let meta = FrameMeta {
+                slot,
+                conn_id,
+                seq: *seq,
+                recv_ns,
+                kind,
+            };
+            on_frame(&meta, payload);
+        },
+    );
     match result {
         Ok(report) => {
+            // Stopped at the frame budget: drive it again next poll without waiting for a
+            // readiness edge the poller may never report.
+            live.ready = report.more;
             counters.frames += u64::from(report.frames);
             counters.bytes += report.bytes;
             counters.pings += u64::from(report.pings);
@@ -350,6 +357,7 @@ impl WsFeed {
             seq,
             timing,
             next_request_id,
+            frames_per_poll,
             ..
         } = self;
         let step = Step {
@@ -360,6 +368,7 @@ impl WsFeed {
             events,
             timing,
             next_request_id,
+            frames_per_poll: *frames_per_poll,
         };
         (&mut slots[index], step)
     }
@@ -436,6 +445,8 @@ impl WsFeed {
         // close it. Frames of both may overlap; callers de-duplicate by update id.
         if let Some(old) = slot.active.as_mut() {
             old.ready = true;
+            // All of it, whatever the per-poll frame budget: it is closed right after.
+            step.frames_per_poll = u32::MAX;
             // Its end (if any) does not matter any more: it is being replaced.
             let _ = drive_live(old, false, &mut step, on_frame);
         }
