@@ -28,6 +28,9 @@ pub(super) struct TokenSlot {
     pub(super) requested: bool,
     /// Subscribed with `token` on the current connection.
     pub(super) subscribed: bool,
+    /// A newer token arrived while the subscription with the older one was in flight:
+    /// subscribe again once that one is answered.
+    pub(super) resubscribe: bool,
     /// When to fetch the next token: before this one expires, or the retry of a failure
     /// (0: at once).
     pub(super) renew_at_ns: u64,
@@ -42,6 +45,7 @@ impl BinanceGateway {
             token: None,
             requested: false,
             subscribed: false,
+            resubscribe: false,
             renew_at_ns: 0,
         };
         if !isolated {
@@ -186,9 +190,15 @@ impl BinanceGateway {
         entry.token = Some(token);
         entry.renew_at_ns = now_ns.saturating_add((left_ms - lead_ms).saturating_mul(1_000_000));
         let renewing = entry.subscribed;
+        let answer_pending = self.in_flight.values().any(|f| f.token_slot == Some(slot));
         // A renewed token is subscribed on the live connection at once (that extends the
-        // subscription); a first one once the connection is open (`subscribe_tokens_due`).
-        if renewing && self.api.as_ref().is_some_and(WsConnection::is_open) {
+        // subscription); a first one once the connection is open (`subscribe_tokens_due`);
+        // one that overtook a subscription still in flight after that is answered.
+        if answer_pending {
+            if let Some(entry) = self.tokens.get_mut(slot) {
+                entry.resubscribe = true;
+            }
+        } else if renewing && self.api.as_ref().is_some_and(WsConnection::is_open) {
             self.subscribe_token(slot, now_ns);
         }
     }
@@ -203,11 +213,16 @@ impl BinanceGateway {
         now_ns: u64,
     ) {
         if let Ok(ReplyOutcome::Subscribed { .. }) = outcome {
+            let mut again = false;
             if let Some(entry) = self.tokens.get_mut(slot) {
                 entry.subscribed = true;
+                again = std::mem::take(&mut entry.resubscribe);
             }
             self.subscribed = self.tokens.iter().all(|s| s.subscribed);
             self.link_ready(now_ns);
+            if again {
+                self.subscribe_token(slot, now_ns);
+            }
             return;
         }
         if let Err(error) = &outcome {
@@ -215,6 +230,7 @@ impl BinanceGateway {
         }
         if let Some(entry) = self.tokens.get_mut(slot) {
             entry.token = None;
+            entry.resubscribe = false;
             entry.renew_at_ns = 0;
         }
         self.last_error = Some("margin listenToken subscription refused".to_owned());
@@ -327,6 +343,55 @@ mod tests {
         assert!(cross.wrong_margin_account(&order(true)).is_some());
         assert!(isolated.wrong_margin_account(&order(true)).is_none());
         assert!(isolated.wrong_margin_account(&order(false)).is_some());
+    }
+
+    #[test]
+    fn a_token_that_overtakes_a_subscription_in_flight_is_subscribed_once_that_is_answered() {
+        use crate::oms::binance::response::parse_listen_token;
+        let mut gateway = gateway(false);
+        let token = |expiration: u64| {
+            let body = format!(r#"{{"token":"abc+/=","expirationTime":{expiration}}}"#);
+            parse_listen_token(body.as_bytes()).expect("valid token")
+        };
+        gateway.tokens[0].token = Some(token(1));
+        let pending = Pending {
+            kind: ReplyKind::SubscribeUserData,
+            market: Market::Margin,
+            route: OrderRoute::Book,
+            symbol: SymbolId(0),
+            client_order_id: ClientOrderId(0),
+        };
+        gateway.in_flight.insert(
+            9,
+            super::super::InFlight {
+                pending,
+                sent_ns: 0,
+                token_slot: Some(0),
+            },
+        );
+        let newer = token(u64::MAX);
+        gateway.on_listen_token(0, &Ok(ReplyOutcome::ListenToken(newer)), 0);
+        assert_eq!(gateway.tokens[0].token, Some(newer));
+        assert!(
+            gateway.tokens[0].resubscribe,
+            "waits for the answer in flight"
+        );
+        assert!(!gateway.tokens[0].requested);
+        gateway.in_flight.remove(&9);
+        // Answered: the newer token goes out at once (here there is no connection to send
+        // it on, which the gateway treats as a lost link).
+        gateway.on_token_subscribed(0, Ok(ReplyOutcome::Subscribed { subscription_id: 0 }), 0);
+        assert!(!gateway.tokens[0].resubscribe);
+        assert_eq!(
+            gateway.last_error(),
+            Some("no WebSocket API connection"),
+            "the resubscription was attempted"
+        );
+        // A refused subscription drops the token: a new one is fetched at once.
+        gateway.tokens[0].token = Some(newer);
+        gateway.on_token_subscribed(0, Err(ParseError::SinkFull("test")), 5);
+        assert_eq!(gateway.tokens[0].token, None);
+        assert_eq!(gateway.tokens[0].renew_at_ns, 0);
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub struct GatewayConfig {
     /// REST base (`https://api.binance.com`, `https://fapi.binance.com`).
     pub rest_base_url: String,
     /// Futures user-data base (`wss://fstream.binance.com`); `/private/ws/<listenKey>` is
-    /// appended. Unused on spot.
+    /// appended. Unused on spot and margin (their account streams ride the WS API).
     pub user_stream_base_url: String,
     /// A certificate (PEM or DER) to trust instead of the webpki roots (simex's).
     pub trusted_cert: Option<PathBuf>,
@@ -1127,7 +1127,9 @@ impl BinanceGateway {
         }
         self.subscribed = false;
         for slot in &mut self.tokens {
+            // The next connection subscribes with the newest token anyway.
             slot.subscribed = false;
+            slot.resubscribe = false;
         }
         let lost: Vec<InFlight> = self.in_flight.drain().map(|(_, v)| v).collect();
         for flight in lost {
