@@ -259,7 +259,8 @@ pub enum VenueReport {
         order: VenueOpenOrder,
         status: OrderStatus,
     },
-    /// Reconciliation or account stream: an asset's balance.
+    /// Reconciliation or account stream: an asset's balance. On margin `free` is net of
+    /// what is owed (borrowed and interest), so it is negative while the asset is borrowed.
     Balance {
         asset: AssetName,
         free: Qty,
@@ -294,7 +295,8 @@ pub trait Venue: Send {
     fn poll(&mut self, now_ns: u64, reports: &mut Outbox<VenueReport>) -> bool;
     /// Monotonic ns at which the last order frame was complete (encoded, signed, encrypted)
     /// just before its write (`Some(0)` before the first); None for venues without a wire
-    /// (the paper venue).
+    /// (the paper venue). A venue whose orders only go over REST from a helper thread
+    /// (Binance margin) stamps the hand-off of the signed request to that thread.
     fn last_wire_ns(&self) -> Option<u64> {
         None
     }

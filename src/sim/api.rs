@@ -10,7 +10,10 @@ use super::config::Market;
 use super::exchange::{AlgoRef, ListRef};
 use super::order_side::OrderSide;
 use super::orders::{AccountKind, Reject};
-use super::requests::{flag, id_param, illegal, order_ref, read_algo, read_new_order, read_oco};
+use super::requests::{
+    cross_margin, flag, id_param, illegal, order_ref, read_algo, read_margin_oco, read_new_order,
+    read_oco,
+};
 use super::shapes_futures::{self, WalletFigures};
 use super::shapes_spot::{self, RespType};
 use super::user_stream::{futures_decimals, spot_decimals};
@@ -37,6 +40,8 @@ pub(crate) enum Op {
     ListenKeyStart,
     ListenKeyKeepAlive,
     ListenKeyClose,
+    /// `POST /sapi/v1/userListenToken`: a margin account's user-data listenToken.
+    ListenTokenCreate,
 }
 
 /// An operation on one account.
@@ -75,6 +80,10 @@ impl Endpoint {
             (Market::Spot, "GET", "/sapi/v1/margin/myTrades") => Self::of(Op::MyTrades, Margin),
             (Market::Spot, "GET", "/sapi/v1/margin/allOrders") => Self::of(Op::AllOrders, Margin),
             (Market::Spot, "GET", "/sapi/v1/margin/account") => Self::of(Op::Account, Margin),
+            (Market::Spot, "POST", "/sapi/v1/margin/order/oco") => Self::of(Op::NewOco, Margin),
+            (Market::Spot, "POST", "/sapi/v1/userListenToken") => {
+                Self::of(Op::ListenTokenCreate, Margin)
+            }
             (Market::UsdmFutures, "POST", "/fapi/v1/order") => Self::of(Op::NewOrder, Futures),
             (Market::UsdmFutures, "DELETE", "/fapi/v1/order") => Self::of(Op::CancelOrder, Futures),
             (Market::UsdmFutures, "GET", "/fapi/v1/order") => Self::of(Op::QueryOrder, Futures),
@@ -297,17 +306,20 @@ pub(crate) fn execute(
             })
         }
         Op::NewOco => {
-            let request = read_oco(venue, params, force_partial)?;
+            let request = if margin {
+                read_margin_oco(venue, params, force_partial)?
+            } else {
+                read_oco(venue, params, force_partial)?
+            };
             venue.with_exchange(|ex, books| {
                 let symbol = request.symbol.clone();
                 let (list, orders) = ex.place_oco(request, books, now)?;
-                Ok(shapes_spot::order_list(
-                    &list,
-                    &orders,
-                    spot_decimals(ex)(&symbol),
-                    now,
-                    None,
-                ))
+                let d = spot_decimals(ex)(&symbol);
+                Ok(if margin {
+                    shapes_spot::margin_order_list(&list, &orders, d, now)
+                } else {
+                    shapes_spot::order_list(&list, &orders, d, now, None)
+                })
             })
         }
         Op::CancelOrderList => {
@@ -326,7 +338,8 @@ pub(crate) fn execute(
                 .get("newClientOrderId")
                 .map_or_else(|| super::exchange::generated_id(now), str::to_owned);
             venue.with_exchange(|ex, _| {
-                let (list, orders) = ex.cancel_list(&symbol, &by, Some(cancel_id.clone()), now)?;
+                let (list, orders) =
+                    ex.cancel_list(account, &symbol, &by, Some(cancel_id.clone()), now)?;
                 Ok(shapes_spot::order_list(
                     &list,
                     &orders,
@@ -477,8 +490,28 @@ pub(crate) fn execute(
             venue.users.close_listen_key();
             Ok("{}".to_owned())
         }
+        Op::ListenTokenCreate => {
+            cross_margin(params)?;
+            let validity = match id_param(params, "validity")? {
+                None => MAX_LISTEN_TOKEN_VALIDITY_MS,
+                Some(ms) if (1..=MAX_LISTEN_TOKEN_VALIDITY_MS).contains(&ms) => ms,
+                Some(_) => {
+                    return Err(Reject::new(
+                        -1130,
+                        "Data sent for parameter 'validity' is not valid.",
+                    ))
+                }
+            };
+            let (token, expiration_ms) = venue.users.create_listen_token(now, validity);
+            Ok(super::json_out::object(|o| {
+                o.str("token", &token).uint("expirationTime", expiration_ms);
+            }))
+        }
     }
 }
+
+/// A margin listenToken's default and longest validity: 24 h.
+const MAX_LISTEN_TOKEN_VALIDITY_MS: u64 = 86_400_000;
 
 fn listen_key_body(key: &str) -> String {
     super::json_out::object(|o| {

@@ -400,9 +400,10 @@ impl SimOrder {
     }
 }
 
-/// A spot one-cancels-the-other list.
+/// A spot or margin one-cancels-the-other list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OrderList {
+    pub account: AccountKind,
     pub order_list_id: i64,
     pub symbol: String,
     pub list_client_order_id: String,
@@ -532,7 +533,7 @@ pub enum UserEvent {
         cancel_client_id: Option<String>,
         time_ms: u64,
     },
-    /// A spot OCO's state (`listStatus`).
+    /// A spot or margin OCO's state (`listStatus`).
     List {
         list: OrderList,
         /// (order id, client order id) of each leg.
@@ -568,7 +569,8 @@ impl UserEvent {
     pub fn account(&self) -> AccountKind {
         match self {
             UserEvent::Order { order, .. } => order.account,
-            UserEvent::List { .. } | UserEvent::BalanceDelta { .. } => AccountKind::Spot,
+            UserEvent::List { list, .. } => list.account,
+            UserEvent::BalanceDelta { .. } => AccountKind::Spot,
             UserEvent::Balances { account, .. } => *account,
             UserEvent::FuturesAccount { .. } | UserEvent::Algo { .. } => AccountKind::Futures,
         }

@@ -185,29 +185,13 @@ pub(crate) fn read_new_order(
             "Iceberg orders are not supported for this symbol.",
         ));
     }
-    let side_effect = match (account, params.get("sideEffectType")) {
-        (AccountKind::Margin, None | Some("NO_SIDE_EFFECT")) => SideEffectType::NoSideEffect,
-        (AccountKind::Margin, Some("MARGIN_BUY")) => SideEffectType::MarginBuy,
-        (AccountKind::Margin, Some("AUTO_REPAY")) => SideEffectType::AutoRepay,
-        (AccountKind::Margin, Some("AUTO_BORROW_REPAY")) => SideEffectType::AutoBorrowRepay,
-        (AccountKind::Margin, Some(_)) => {
-            return Err(illegal(
-                "sideEffectType",
-                "NO_SIDE_EFFECT, MARGIN_BUY, AUTO_REPAY, AUTO_BORROW_REPAY",
-            ))
+    let side_effect = match account {
+        AccountKind::Margin => {
+            cross_margin(params)?;
+            margin_side_effect(params)?
         }
         _ => SideEffectType::NoSideEffect,
     };
-    if account == AccountKind::Margin
-        && params
-            .get("isIsolated")
-            .is_some_and(|v| v.eq_ignore_ascii_case("TRUE"))
-    {
-        return Err(Reject::new(
-            -11001,
-            "Isolated margin account does not exist.",
-        ));
-    }
     if futures && params.get("positionSide").is_some_and(|p| p != "BOTH") {
         return Err(Reject::new(
             -4061,
@@ -240,6 +224,102 @@ pub(crate) fn read_new_order(
         algo_id: None,
     };
     Ok((request, resp))
+}
+
+/// A margin order's `sideEffectType`.
+fn margin_side_effect(params: &Params) -> Result<SideEffectType, Reject> {
+    Ok(match params.get("sideEffectType") {
+        None | Some("NO_SIDE_EFFECT") => SideEffectType::NoSideEffect,
+        Some("MARGIN_BUY") => SideEffectType::MarginBuy,
+        Some("AUTO_REPAY") => SideEffectType::AutoRepay,
+        Some("AUTO_BORROW_REPAY") => SideEffectType::AutoBorrowRepay,
+        Some(_) => {
+            return Err(illegal(
+                "sideEffectType",
+                "NO_SIDE_EFFECT, MARGIN_BUY, AUTO_REPAY, AUTO_BORROW_REPAY",
+            ))
+        }
+    })
+}
+
+/// Refuses a margin request for an isolated account: the simulator keeps only the cross
+/// account. `isIsolated` is "TRUE"/"FALSE" on the order endpoints and a boolean on
+/// `userListenToken`; either spelling is read.
+pub(crate) fn cross_margin(params: &Params) -> Result<(), Reject> {
+    if flag(params, "isIsolated")? {
+        return Err(Reject::new(
+            -11001,
+            "Isolated margin account does not exist.",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads `POST /sapi/v1/margin/order/oco`, which keeps the legacy OCO parameters: a
+/// `LIMIT_MAKER` at `price` (`limitClientOrderId`) and a stop at `stopPrice`
+/// (`stopClientOrderId`; `STOP_LOSS_LIMIT` when `stopLimitPrice` is sent, which then needs
+/// `stopLimitTimeInForce`), on the profit and loss sides of the market for `side`.
+pub(crate) fn read_margin_oco(
+    venue: &OrderSide,
+    params: &Params,
+    force_partial: bool,
+) -> Result<NewOco, Reject> {
+    cross_margin(params)?;
+    let side_effect = margin_side_effect(params)?;
+    let symbol = params.required("symbol")?.to_owned();
+    let (price_decimals, qty_decimals) = request_decimals(venue, &symbol)?;
+    let order_side = side(params)?;
+    let qty = qty_of(decimal(params, "quantity", qty_decimals)?);
+    let limit_price = price_of(decimal(params, "price", price_decimals)?);
+    let stop_price = price_of(decimal(params, "stopPrice", price_decimals)?);
+    let stop_limit = price_of(decimal(params, "stopLimitPrice", price_decimals)?);
+    let stop_tif = tif(params, "stopLimitTimeInForce", false)?;
+    let (Some(qty), Some(limit_price), Some(stop_price)) = (qty, limit_price, stop_price) else {
+        for name in ["quantity", "price", "stopPrice"] {
+            params.required(name)?;
+        }
+        return Err(Reject::bad_symbol());
+    };
+    match (stop_limit, stop_tif) {
+        (Some(_), None) => {
+            params.required("stopLimitTimeInForce")?;
+        }
+        (None, Some(_)) => return Err(not_required("stopLimitTimeInForce")),
+        _ => {}
+    }
+    let limit_leg = OcoLeg {
+        order_type: OrderType::LimitMaker,
+        price: Some(limit_price),
+        stop_price: None,
+        time_in_force: None,
+        client_order_id: params.get("limitClientOrderId").map(str::to_owned),
+    };
+    let stop_leg = OcoLeg {
+        order_type: if stop_limit.is_some() {
+            OrderType::StopLossLimit
+        } else {
+            OrderType::StopLoss
+        },
+        price: stop_limit,
+        stop_price: Some(stop_price),
+        time_in_force: stop_tif,
+        client_order_id: params.get("stopClientOrderId").map(str::to_owned),
+    };
+    let (above, below) = match order_side {
+        Side::Sell => (limit_leg, stop_leg),
+        Side::Buy => (stop_leg, limit_leg),
+    };
+    Ok(NewOco {
+        account: AccountKind::Margin,
+        side_effect,
+        side: order_side,
+        qty,
+        list_client_order_id: params.get("listClientOrderId").map(str::to_owned),
+        above,
+        below,
+        force_partial,
+        symbol,
+    })
 }
 
 pub(crate) fn read_oco(
@@ -280,6 +360,8 @@ pub(crate) fn read_oco(
             .unwrap_or_else(Reject::bad_symbol)
     })?;
     Ok(NewOco {
+        account: AccountKind::Spot,
+        side_effect: SideEffectType::NoSideEffect,
         side: side(params)?,
         qty,
         list_client_order_id: params.get("listClientOrderId").map(str::to_owned),

@@ -316,6 +316,14 @@ impl SimexHandle {
         }
     }
 
+    /// Makes every margin listenToken expire now: subscriptions made with one get
+    /// `eventStreamTerminated` and end.
+    pub fn expire_listen_tokens(&self) {
+        for orders in &self.orders {
+            orders.users.expire_listen_tokens();
+        }
+    }
+
     /// Wire-to-wire so far: per order received, ns from the last market frame written to
     /// any client to the order frame read.
     pub fn wire_to_wire(&self) -> Option<Histogram<u64>> {

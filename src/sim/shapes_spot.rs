@@ -221,6 +221,27 @@ pub(crate) fn cancel(
     object(|o| cancel_fields(o, order, cancel_client_id, d, transact_ms, margin))
 }
 
+/// The fields every order-list reply starts with, through `symbol`.
+fn list_header<'o, 'a>(o: &'o mut Obj<'a>, list: &OrderList, transact_ms: u64) -> &'o mut Obj<'a> {
+    o.int("orderListId", list.order_list_id)
+        .str("contingencyType", "OCO")
+        .str(
+            "listStatusType",
+            if list.done {
+                "ALL_DONE"
+            } else {
+                "EXEC_STARTED"
+            },
+        )
+        .str(
+            "listOrderStatus",
+            if list.done { "ALL_DONE" } else { "EXECUTING" },
+        )
+        .str("listClientOrderId", &list.list_client_order_id)
+        .uint("transactionTime", transact_ms)
+        .str("symbol", &list.symbol)
+}
+
 /// `POST /api/v3/orderList/oco` (or, with `cancel_client_id`, `DELETE /api/v3/orderList`)
 /// response body.
 pub(crate) fn order_list(
@@ -231,23 +252,7 @@ pub(crate) fn order_list(
     cancel_client_id: Option<&str>,
 ) -> String {
     object(|o| {
-        o.int("orderListId", list.order_list_id)
-            .str("contingencyType", "OCO")
-            .str(
-                "listStatusType",
-                if list.done {
-                    "ALL_DONE"
-                } else {
-                    "EXEC_STARTED"
-                },
-            )
-            .str(
-                "listOrderStatus",
-                if list.done { "ALL_DONE" } else { "EXECUTING" },
-            )
-            .str("listClientOrderId", &list.list_client_order_id)
-            .uint("transactionTime", transact_ms)
-            .str("symbol", &list.symbol)
+        list_header(o, list, transact_ms)
             .arr("orders", |a| {
                 for order in orders {
                     a.obj(|e| {
@@ -262,6 +267,47 @@ pub(crate) fn order_list(
                     a.obj(|e| match cancel_client_id {
                         Some(id) => cancel_fields(e, order, id, d, transact_ms, false),
                         None => result_fields(e, order, d, transact_ms, false),
+                    });
+                }
+            });
+    })
+}
+
+/// `POST /sapi/v1/margin/order/oco` response body (Binance's "Margin Account New OCO"
+/// example): the spot list's fields, `isIsolated`, the legs, and each leg's report without
+/// spot's `workingTime` and `origQuoteOrderQty`, the stop leg first. No
+/// `marginBuyBorrowAmount`: Binance prints it only after a borrow, and a simulated OCO
+/// never borrows.
+pub(crate) fn margin_order_list(
+    list: &OrderList,
+    orders: &[SimOrder],
+    d: SpotDecimals,
+    transact_ms: u64,
+) -> String {
+    let mut legs: Vec<&SimOrder> = orders.iter().collect();
+    legs.sort_by_key(|o| !conditional(o));
+    object(|o| {
+        list_header(o, list, transact_ms)
+            .bool("isIsolated", false)
+            .arr("orders", |a| {
+                for order in &legs {
+                    a.obj(|e| {
+                        e.str("symbol", &order.symbol)
+                            .uint("orderId", order.order_id)
+                            .str("clientOrderId", &order.client_order_id);
+                    });
+                }
+            })
+            .arr("orderReports", |a| {
+                for order in &legs {
+                    a.obj(|e| {
+                        e.str("symbol", &order.symbol)
+                            .uint("orderId", order.order_id)
+                            .int("orderListId", order.order_list_id)
+                            .str("clientOrderId", &order.client_order_id)
+                            .uint("transactTime", transact_ms);
+                        core_fields(e, order, d, true);
+                        e.str("selfTradePreventionMode", "NONE");
                     });
                 }
             });
@@ -512,6 +558,14 @@ pub(crate) fn account_position(balances: &[BalanceView], event_ms: u64) -> Strin
                     });
                 }
             });
+    })
+}
+
+/// The `eventStreamTerminated` event (spot docs' example: `{"e":"eventStreamTerminated",
+/// "E":1728973001334}`).
+pub(crate) fn event_stream_terminated(event_ms: u64) -> String {
+    object(|o| {
+        o.str("e", "eventStreamTerminated").uint("E", event_ms);
     })
 }
 

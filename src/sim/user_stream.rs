@@ -1,8 +1,10 @@
 //! Owns: who receives user-data events and how they are written: spot WS API subscriptions
-//! (`{"subscriptionId":N,"event":{…}}`), the futures listenKey (create, keep alive, close,
-//! expiry) and its `/private/ws/<listenKey>` connections, and turning the venue's events
-//! into Binance's event JSON, and the private stream connection itself. Never: waits on a
-//! slow subscriber (a full queue ends it).
+//! (`{"subscriptionId":N,"event":{…}}`), margin listenTokens (issued by
+//! `POST /sapi/v1/userListenToken`, valid until their `expirationTime`) and the WS API
+//! subscriptions made with them, the futures listenKey (create, keep alive, close, expiry)
+//! and its `/private/ws/<listenKey>` connections, and turning the venue's events into
+//! Binance's event JSON, and the private stream connection itself. Never: waits on a slow
+//! subscriber (a full queue ends it).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,6 +26,8 @@ use super::shapes_spot::{self, SpotDecimals};
 pub(crate) enum Target {
     /// A spot WS API subscription on one connection.
     Spot { subscription_id: u64 },
+    /// A margin (cross) WS API subscription made with a listenToken.
+    Margin { subscription_id: u64 },
     /// A futures `/private/ws/<listenKey>` connection.
     Futures { listen_key: String },
 }
@@ -55,10 +59,19 @@ struct ListenKey {
     expires_ms: u64,
 }
 
-/// Every user-data subscriber of one market, and the futures listenKey.
+/// A margin listenToken.
+#[derive(Clone, Debug)]
+struct ListenToken {
+    token: String,
+    expires_ms: u64,
+}
+
+/// Every user-data subscriber of one market, the futures listenKey and the margin
+/// listenTokens.
 pub(crate) struct UserStreams {
     subscribers: Mutex<Vec<Subscriber>>,
     listen_key: Mutex<Option<ListenKey>>,
+    listen_tokens: Mutex<Vec<ListenToken>>,
     key_seed: AtomicU64,
     validity_ms: u64,
     /// Events dropped because a subscriber's queue was full (the subscriber is ended).
@@ -71,6 +84,7 @@ impl UserStreams {
         Self {
             subscribers: Mutex::new(Vec::new()),
             listen_key: Mutex::new(None),
+            listen_tokens: Mutex::new(Vec::new()),
             key_seed: AtomicU64::new(1),
             validity_ms,
             overflowed: AtomicU64::new(0),
@@ -94,6 +108,9 @@ impl UserStreams {
                     (_, None) => true,
                     (
                         Target::Spot {
+                            subscription_id: id,
+                        }
+                        | Target::Margin {
                             subscription_id: id,
                         },
                         Some(wanted),
@@ -124,13 +141,14 @@ impl UserStreams {
                     let wanted = matches!(
                         (&subscriber.target, account),
                         (Target::Spot { .. }, AccountKind::Spot)
+                            | (Target::Margin { .. }, AccountKind::Margin)
                             | (Target::Futures { .. }, AccountKind::Futures)
                     );
                     if !wanted {
                         continue;
                     }
                     let frame: Arc<str> = match &subscriber.target {
-                        Target::Spot { subscription_id } => {
+                        Target::Spot { subscription_id } | Target::Margin { subscription_id } => {
                             format!("{{\"subscriptionId\":{subscription_id},\"event\":{text}}}")
                                 .into()
                         }
@@ -149,6 +167,40 @@ impl UserStreams {
                     // A waker that fails belongs to a connection already going away.
                     let _ = subscriber.waker.wake();
                 }
+            }
+        }
+    }
+
+    /// `POST /sapi/v1/userListenToken`: a new token valid for `validity_ms`; returns it and
+    /// its `expirationTime`. Tokens issued earlier stay valid until they expire.
+    pub fn create_listen_token(&self, now_ms: u64, validity_ms: u64) -> (String, u64) {
+        let seed = self.key_seed.fetch_add(1, Ordering::AcqRel);
+        let token = listen_token_text(seed);
+        let expires_ms = now_ms.saturating_add(validity_ms);
+        if let Ok(mut tokens) = self.listen_tokens.lock() {
+            tokens.retain(|t| t.expires_ms > now_ms);
+            tokens.push(ListenToken {
+                token: token.clone(),
+                expires_ms,
+            });
+        }
+        (token, expires_ms)
+    }
+
+    /// The `expirationTime` of `token` if it is a live listenToken.
+    pub fn listen_token_expiry(&self, token: &str, now_ms: u64) -> Option<u64> {
+        let tokens = self.listen_tokens.lock().ok()?;
+        tokens
+            .iter()
+            .find(|t| t.token == token && t.expires_ms > now_ms)
+            .map(|t| t.expires_ms)
+    }
+
+    /// Makes every listenToken expire now: their subscriptions get `eventStreamTerminated`.
+    pub fn expire_listen_tokens(&self) {
+        if let Ok(mut tokens) = self.listen_tokens.lock() {
+            for token in tokens.iter_mut() {
+                token.expires_ms = 0;
             }
         }
     }
@@ -211,9 +263,29 @@ impl UserStreams {
     }
 }
 
-/// The wire JSON of one event: futures fills come as `TRADE_LITE` then
-/// `ORDER_TRADE_UPDATE`; margin events have no stream here (Binance moved them to a
-/// listenToken subscription the simulator does not serve).
+/// A listenToken's text: 70 base64 characters, like Binance's
+/// (`6xXxePXwZRjVSHKhzUCCGnmN3fkvMTXru+pYJS8RwijXk9Vcyr3rkwfVOTcP2OkONqciYA`).
+fn listen_token_text(seed: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    (0..4)
+        .flat_map(|round| generated_id(seed.wrapping_mul(31).wrapping_add(round)).into_bytes())
+        .enumerate()
+        .take(70)
+        .map(|(i, b)| ALPHABET[(usize::from(b) + i) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// The `eventStreamTerminated` event that ends subscription `subscription_id`.
+pub(crate) fn stream_terminated(subscription_id: u64, now_ms: u64) -> String {
+    format!(
+        "{{\"subscriptionId\":{subscription_id},\"event\":{}}}",
+        shapes_spot::event_stream_terminated(now_ms)
+    )
+}
+
+/// The wire JSON of one event: spot and margin events are the same (margin's go to the
+/// listenToken subscriptions); futures fills come as `TRADE_LITE` then
+/// `ORDER_TRADE_UPDATE`.
 pub(crate) fn format_event(event: &UserEvent, exchange: &Exchange) -> Vec<String> {
     let spot_decimals = |symbol: &str| {
         exchange
@@ -229,7 +301,7 @@ pub(crate) fn format_event(event: &UserEvent, exchange: &Exchange) -> Vec<String
             cancel_client_id,
             time_ms,
         } => match order.account {
-            AccountKind::Spot => vec![shapes_spot::execution_report(
+            AccountKind::Spot | AccountKind::Margin => vec![shapes_spot::execution_report(
                 order,
                 *exec,
                 fill.as_ref(),
@@ -237,7 +309,6 @@ pub(crate) fn format_event(event: &UserEvent, exchange: &Exchange) -> Vec<String
                 spot_decimals(&order.symbol),
                 *time_ms,
             )],
-            AccountKind::Margin => Vec::new(),
             AccountKind::Futures => {
                 let mut out = Vec::with_capacity(2);
                 if let Some(fill) = fill {
@@ -260,7 +331,7 @@ pub(crate) fn format_event(event: &UserEvent, exchange: &Exchange) -> Vec<String
             vec![shapes_spot::list_status(list, legs, *time_ms)]
         }
         UserEvent::Balances {
-            account: AccountKind::Spot,
+            account: AccountKind::Spot | AccountKind::Margin,
             balances,
             time_ms,
         } => vec![shapes_spot::account_position(balances, *time_ms)],
@@ -379,6 +450,29 @@ impl Handler for PrivateStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_tokens_are_base64_live_until_their_expiry_and_can_be_expired_at_once() {
+        let streams = UserStreams::new(1_000);
+        let (first, expires) = streams.create_listen_token(10, 5_000);
+        assert_eq!(expires, 5_010);
+        assert_eq!(first.len(), 70);
+        assert!(first
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'));
+        let (second, _) = streams.create_listen_token(20, 86_400_000);
+        assert_ne!(first, second);
+        assert_eq!(streams.listen_token_expiry(&first, 5_009), Some(5_010));
+        assert_eq!(streams.listen_token_expiry(&first, 5_010), None);
+        assert_eq!(streams.listen_token_expiry("unknown", 11), None);
+        assert!(streams.listen_token_expiry(&second, 5_010).is_some());
+        streams.expire_listen_tokens();
+        assert_eq!(streams.listen_token_expiry(&second, 21), None);
+        assert_eq!(
+            stream_terminated(7, 99),
+            r#"{"subscriptionId":7,"event":{"e":"eventStreamTerminated","E":99}}"#
+        );
+    }
 
     #[test]
     fn a_listen_key_is_reused_while_valid_and_expires_after_its_validity() {

@@ -1,13 +1,20 @@
 //! Owns: the WebSocket API of a listener (`/ws-api/v3` spot, `/ws-fapi/v1` futures): request
 //! envelopes `{"id","method","params"}`, session logon, user-data subscriptions on the
-//! connection, the order operations with the WS API's sorted-params signature, and replies
-//! `{"id","status","result"|"error","rateLimits"}` under the throttle and ack faults.
+//! connection (spot's, and margin's `userDataStream.subscribe.listenToken`, ended with
+//! `eventStreamTerminated` when its token expires), the order operations with the WS API's
+//! sorted-params signature, and replies `{"id","status","result"|"error","rateLimits"}`
+//! under the throttle and ack faults.
 //! Never: formats an operation's result (the shared `api` layer does).
+//!
+//! A margin subscription follows Binance's margin trade data stream page (2025-10): the
+//! token is checked (-1209 when unknown or expired), the reply is
+//! `{"subscriptionId","expirationTime"}`, and subscribing again on the same connection with
+//! a newer token extends the subscription (same id) instead of opening a second one.
 //!
 //! `session.logon` accepts an HMAC signature where Binance requires an Ed25519 key: the
 //! simulator does not verify Ed25519 signatures.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,7 +29,7 @@ use super::order_side::OrderSide;
 use super::orders::Reject;
 use super::orders_http::{delivery, status_of, throttled_reject, Delivery};
 use super::session::{self, Handler, Link, Outgoing, SessionContext};
-use super::user_stream::{Subscriber, Target};
+use super::user_stream::{stream_terminated, Subscriber, Target};
 
 /// The WS API paths: spot `/ws-api/v3`, futures `/ws-fapi/v1`.
 pub(crate) fn serves(market: Market, path: &str) -> bool {
@@ -44,6 +51,16 @@ struct WsApi {
     return_rate_limits: bool,
     connected_ms: u64,
     subscriptions: Vec<u64>,
+    /// The margin subscription of this connection, with its token.
+    margin: Option<MarginSubscription>,
+}
+
+/// A margin user-data subscription: its id, the token it was made (or last extended)
+/// with, and the connection's liveness flag (to unsubscribe it).
+struct MarginSubscription {
+    subscription_id: u64,
+    token: String,
+    alive: Arc<AtomicBool>,
 }
 
 /// Serves one upgraded WS API connection; `query` is the upgrade URL's query string.
@@ -60,6 +77,7 @@ pub(crate) fn serve(
         logged_on: None,
         return_rate_limits,
         subscriptions: Vec::new(),
+        margin: None,
     };
     session::run(stream, ctx, &mut handler);
 }
@@ -131,6 +149,44 @@ impl WsApi {
         check_timing(params, now_ms)
     }
 
+    /// `userDataStream.subscribe.listenToken`: subscribes the margin account, or extends this
+    /// connection's margin subscription to a newer token's expiry.
+    fn subscribe_listen_token(
+        &mut self,
+        params: &Params,
+        link: &Link,
+        now_ms: u64,
+    ) -> Result<String, Reject> {
+        let token = params.required("listenToken")?;
+        let expires_ms = self
+            .venue
+            .users
+            .listen_token_expiry(token, now_ms)
+            .ok_or_else(|| Reject::new(-1209, "Invalid listenToken."))?;
+        let subscription_id = match &mut self.margin {
+            Some(current) => {
+                current.token = token.to_owned();
+                current.subscription_id
+            }
+            None => {
+                let subscription_id = NEXT_SUBSCRIPTION_ID.fetch_add(1, Ordering::AcqRel);
+                self.venue
+                    .users
+                    .subscribe(Subscriber::of(Target::Margin { subscription_id }, link));
+                self.margin = Some(MarginSubscription {
+                    subscription_id,
+                    token: token.to_owned(),
+                    alive: Arc::clone(&link.alive),
+                });
+                subscription_id
+            }
+        };
+        Ok(object(|o| {
+            o.uint("subscriptionId", subscription_id)
+                .uint("expirationTime", expires_ms);
+        }))
+    }
+
     fn subscribe(&mut self, link: &Link) -> String {
         let subscription_id = NEXT_SUBSCRIPTION_ID.fetch_add(1, Ordering::AcqRel);
         self.venue
@@ -169,6 +225,9 @@ impl WsApi {
             "userDataStream.subscribe.signature" if spot => self
                 .authenticate(params, true, now_ms)
                 .map(|()| self.subscribe(link)),
+            "userDataStream.subscribe.listenToken" if spot => {
+                self.subscribe_listen_token(params, link, now_ms)
+            }
             "userDataStream.unsubscribe" if spot => {
                 let wanted = params.get("subscriptionId").and_then(|id| id.parse().ok());
                 self.venue.users.unsubscribe(&link.alive, wanted);
@@ -305,6 +364,27 @@ impl Handler for WsApi {
             Delivery::Never => Vec::new(),
             Delivery::Cut => vec![Outgoing::Cut],
         }
+    }
+
+    fn on_tick(&mut self) -> (Vec<String>, bool) {
+        let now = self.venue.now_ms();
+        let expired = self.margin.as_ref().is_some_and(|margin| {
+            self.venue
+                .users
+                .listen_token_expiry(&margin.token, now)
+                .is_none()
+        });
+        if !expired {
+            return (Vec::new(), false);
+        }
+        let Some(margin) = self.margin.take() else {
+            return (Vec::new(), false);
+        };
+        // The subscription ends; the connection stays open for other requests.
+        self.venue
+            .users
+            .unsubscribe(&margin.alive, Some(margin.subscription_id));
+        (vec![stream_terminated(margin.subscription_id, now)], false)
     }
 
     fn on_close(&mut self, link: &Link) {

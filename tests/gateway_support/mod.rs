@@ -1,6 +1,7 @@
 //! Shared by the `gateway_simex_*` tests: an `OmsStage<BinanceGateway, PortfolioLedger>`
-//! wired to a running simex over TLS (spot or USDⓈ-M), polled until a condition holds, and
-//! the comparison of the manager's position and open orders with the simulator's account.
+//! wired to a running simex over TLS (spot, cross margin on the spot listener, or USDⓈ-M),
+//! polled until a condition holds, and the comparison of the manager's position, open
+//! orders and balances with the simulator's account.
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::time::{Duration, Instant};
@@ -8,8 +9,8 @@ use std::time::{Duration, Instant};
 use kestrel::core::clock::mono_ns;
 use kestrel::core::{
     AssetName, BookTop, ClientOrderId, ExecEvent, Instrument, Level, Market as CoreMarket,
-    MarketEvent, MarketEventKind, Notional, OrderIntent, OrderRole, OrderStatus, OrderType, Price,
-    Qty, Side, StrategyId, SymbolId, SymbolTable,
+    MarketEvent, MarketEventKind, Notional, OrderIntent, OrderRole, OrderStatus, OrderType,
+    OrderUpdate, Price, Qty, Side, StrategyId, SymbolId, SymbolTable,
 };
 use kestrel::engine::stage::{OrderOutputs, OrderStage};
 use kestrel::oms::binance::exchange_info::parse_exchange_info;
@@ -17,6 +18,7 @@ use kestrel::oms::binance::gateway::{BinanceGateway, GatewayConfig, GatewayKeys}
 use kestrel::oms::binance::{InstrumentFamily, OrderSymbols};
 use kestrel::oms::manager::{OmsConfig, OrderManager};
 use kestrel::oms::portfolio::{PairAssets, PortfolioLedger};
+use kestrel::oms::venue::MarginParams;
 use kestrel::oms::OmsStage;
 use kestrel::sim::{Market, SimexHandle};
 
@@ -42,6 +44,8 @@ pub struct Rig {
     pub newest: ClientOrderId,
     /// The newest entry order the manager reported (brackets come after it).
     pub newest_entry: ClientOrderId,
+    /// Every order update the manager reported, in order.
+    pub updates: Vec<OrderUpdate>,
     seq: u64,
     _cert: tempfile::NamedTempFile,
 }
@@ -58,11 +62,37 @@ impl Rig {
         market: Market,
         adjust: impl FnOnce(&mut Instrument),
     ) -> Self {
-        let (info_path, core_market, family) = match market {
-            Market::Spot => (SPOT_INFO, CoreMarket::Spot, InstrumentFamily::Spot),
-            Market::UsdmFutures => (
+        let core_market = match market {
+            Market::Spot => CoreMarket::Spot,
+            Market::UsdmFutures => CoreMarket::UsdmFutures,
+        };
+        Self::build(handle, core_market, adjust, |_| {}, MarginParams::default())
+    }
+
+    /// A cross-margin rig on the simulator's spot listener: margin orders with `margin`'s
+    /// side effect, the gateway as `gateway` leaves `GatewayConfig::for_host`'s.
+    pub fn margin(
+        handle: SimexHandle,
+        margin: MarginParams,
+        gateway: impl FnOnce(&mut GatewayConfig),
+    ) -> Self {
+        Self::build(handle, CoreMarket::Margin, |_| {}, gateway, margin)
+    }
+
+    fn build(
+        handle: SimexHandle,
+        core_market: CoreMarket,
+        adjust: impl FnOnce(&mut Instrument),
+        adjust_gateway: impl FnOnce(&mut GatewayConfig),
+        margin: MarginParams,
+    ) -> Self {
+        let (info_path, market, family) = match core_market {
+            CoreMarket::Spot | CoreMarket::Margin => {
+                (SPOT_INFO, Market::Spot, InstrumentFamily::Spot)
+            }
+            CoreMarket::UsdmFutures => (
                 USDM_INFO,
-                CoreMarket::UsdmFutures,
+                Market::UsdmFutures,
                 InstrumentFamily::UsdmFutures,
             ),
         };
@@ -87,6 +117,7 @@ impl Rig {
             GatewayConfig::for_host(core_market, &format!("localhost:{port}"), true);
         gateway_config.trusted_cert = Some(cert.path().to_owned());
         gateway_config.request_timeout_ms = 1_000;
+        adjust_gateway(&mut gateway_config);
         let gateway = BinanceGateway::new(
             gateway_config,
             &GatewayKeys::simex_test(),
@@ -104,6 +135,7 @@ impl Rig {
         let oms = OmsConfig {
             market: core_market,
             ack_timeout_ns: 1_500_000_000,
+            margin,
             ..OmsConfig::default()
         };
         let manager = OrderManager::new(oms, 1, vec![Some(instrument)], ledger).expect("manager");
@@ -117,6 +149,7 @@ impl Rig {
             fills: Vec::new(),
             newest: ClientOrderId::default(),
             newest_entry: ClientOrderId::default(),
+            updates: Vec::new(),
             seq: 0,
             _cert: cert,
         };
@@ -168,6 +201,7 @@ impl Rig {
             match event {
                 ExecEvent::Fill(fill) => self.fills.push(fill),
                 ExecEvent::Update(update) => {
+                    self.updates.push(update);
                     self.newest = self.newest.max(update.client_order_id);
                     if update.role == OrderRole::Entry {
                         self.newest_entry = self.newest_entry.max(update.client_order_id);
@@ -264,18 +298,38 @@ impl Rig {
             .map_or(Notional::ZERO, |p| p.realized_pnl)
     }
 
-    /// The simulator's position (spot: BTC held beyond the 1 BTC it starts with; futures:
-    /// the signed BTCUSDT position) and its open order ids (algo orders included), sorted
-    /// with duplicates kept.
+    /// The simulator's balance of `asset` in the rig's account, net of any debt (margin:
+    /// free + locked − borrowed; the simulator charges no interest).
+    pub fn venue_balance(&self, asset: &str) -> Qty {
+        let account = self.handle.account(self.market).expect("account");
+        let balances = match self.core_market {
+            CoreMarket::Margin => &account.margin_balances,
+            _ => &account.spot_balances,
+        };
+        balances
+            .iter()
+            .find(|b| b.asset == asset)
+            .map_or(Qty::ZERO, |b| {
+                b.free.saturating_add(b.locked).saturating_sub(b.borrowed)
+            })
+    }
+
+    /// The portfolio's balance of `asset` in the rig's wallet.
+    pub fn balance(&self, asset: &str) -> Qty {
+        self.stage
+            .manager()
+            .ledger()
+            .portfolio()
+            .balance(self.core_market, AssetName::new(asset).expect("asset"))
+    }
+
+    /// The simulator's position (spot and margin: BTC held, net of debt, beyond the 1 BTC
+    /// it starts with; futures: the signed BTCUSDT position) and its open order ids (algo
+    /// orders included), sorted with duplicates kept.
     pub fn venue_state(&self) -> (Qty, Vec<ClientOrderId>) {
         let account = self.handle.account(self.market).expect("account");
         let held = match self.market {
-            Market::Spot => account
-                .spot_balances
-                .iter()
-                .find(|b| b.asset == "BTC")
-                .map_or(Qty::ZERO, |b| b.free.saturating_add(b.locked))
-                .saturating_sub(Qty::from_int(1)),
+            Market::Spot => self.venue_balance("BTC").saturating_sub(Qty::from_int(1)),
             Market::UsdmFutures => account
                 .positions
                 .iter()

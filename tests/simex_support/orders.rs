@@ -218,6 +218,29 @@ impl Rest {
     }
 }
 
+/// A filled-or-refused BUY at market of `qty` BTCUSDT on `path` (`/api/v3/order` or
+/// `/sapi/v1/margin/order`), under `client_id` when given; asserts the venue took it.
+pub fn market_buy(
+    rest: &Rest,
+    handle: &SimexHandle,
+    path: &str,
+    qty: &str,
+    client_id: Option<&str>,
+) -> RestReply {
+    let mut pairs = params(&[
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "MARKET"),
+        ("quantity", qty),
+    ]);
+    if let Some(id) = client_id {
+        pairs.push(("newClientOrderId", id.to_owned()));
+    }
+    let reply = rest.signed(handle, "POST", path, &pairs);
+    assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+    reply
+}
+
 /// A WS API connection with the user-data events seen while waiting for replies.
 pub struct WsApi {
     pub ws: WebSocket<ClientStream>,

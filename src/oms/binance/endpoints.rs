@@ -226,6 +226,62 @@ pub(crate) fn fill_params(
                 )
             })
         }
+        Request::MarginListenToken {
+            isolated_symbol,
+            validity_ms,
+        } => {
+            if family_market != Market::Spot {
+                return Err(BuildError::Unsupported {
+                    what: "userListenToken",
+                    market: family_market,
+                });
+            }
+            // `isIsolated` is a BOOLEAN here (`true`), not the "TRUE" string of the margin
+            // order endpoints; cross is the default and goes without it.
+            if let Some(id) = isolated_symbol {
+                let entry = symbols.get(id).ok_or(BuildError::UnknownSymbol(id))?;
+                params.trusted_text(Param::IsIsolated, "true")?;
+                params.trusted_text(Param::Symbol, entry.name.as_str())?;
+            }
+            if validity_ms > 0 {
+                params.integer(Param::Validity, validity_ms)?;
+            }
+            Ok(endpoint(
+                "userListenToken",
+                Market::Margin,
+                HttpMethod::Post,
+                "/sapi/v1/userListenToken",
+                None,
+                1,
+                0,
+            ))
+        }
+        Request::SubscribeListenToken { listen_token } => {
+            const METHOD: &str = "userDataStream.subscribe.listenToken";
+            if family_market != Market::Spot {
+                return Err(BuildError::Unsupported {
+                    what: METHOD,
+                    market: family_market,
+                });
+            }
+            if transport != Transport::WsApi {
+                return Err(BuildError::WsOnly(METHOD));
+            }
+            params.token(Param::ListenToken, listen_token)?;
+            Ok(Endpoint {
+                rest_path: None,
+                signing: Signing::None,
+                ..endpoint(
+                    METHOD,
+                    Market::Margin,
+                    HttpMethod::Get,
+                    "",
+                    Some(METHOD),
+                    2,
+                    0,
+                )
+            })
+        }
         Request::Logon => Ok(Endpoint {
             rest_path: None,
             signing: Signing::Ed25519,

@@ -32,6 +32,7 @@ pub enum Param {
     Limit,
     LimitClientOrderId,
     ListClientOrderId,
+    ListenToken,
     NewClientOrderId,
     NewOrderRespType,
     OmitZeroBalances,
@@ -54,11 +55,12 @@ pub enum Param {
     Timestamp,
     TriggerPrice,
     Type,
+    Validity,
     WorkingType,
 }
 
 /// Number of [`Param`] variants.
-pub const PARAM_COUNT: usize = 41;
+pub const PARAM_COUNT: usize = 43;
 
 // The set of present params is one `u64` mask.
 const _: () = assert!(PARAM_COUNT <= 64);
@@ -84,6 +86,7 @@ impl Param {
         Param::Limit,
         Param::LimitClientOrderId,
         Param::ListClientOrderId,
+        Param::ListenToken,
         Param::NewClientOrderId,
         Param::NewOrderRespType,
         Param::OmitZeroBalances,
@@ -106,6 +109,7 @@ impl Param {
         Param::Timestamp,
         Param::TriggerPrice,
         Param::Type,
+        Param::Validity,
         Param::WorkingType,
     ];
 
@@ -130,6 +134,7 @@ impl Param {
             Param::Limit => "limit",
             Param::LimitClientOrderId => "limitClientOrderId",
             Param::ListClientOrderId => "listClientOrderId",
+            Param::ListenToken => "listenToken",
             Param::NewClientOrderId => "newClientOrderId",
             Param::NewOrderRespType => "newOrderRespType",
             Param::OmitZeroBalances => "omitZeroBalances",
@@ -152,6 +157,7 @@ impl Param {
             Param::Timestamp => "timestamp",
             Param::TriggerPrice => "triggerPrice",
             Param::Type => "type",
+            Param::Validity => "validity",
             Param::WorkingType => "workingType",
         }
     }
@@ -166,7 +172,12 @@ impl Param {
     const fn is_json_number(self) -> bool {
         matches!(
             self,
-            Param::Timestamp | Param::RecvWindow | Param::FromId | Param::Limit | Param::OrderId
+            Param::Timestamp
+                | Param::RecvWindow
+                | Param::FromId
+                | Param::Limit
+                | Param::OrderId
+                | Param::Validity
         )
     }
 }
@@ -274,7 +285,32 @@ impl ParamSet {
     /// Sets a text value; it must be URL- and JSON-safe (`[A-Za-z0-9._-]`).
     #[inline]
     pub fn text(&mut self, param: Param, value: &str) -> Result<(), ParamError> {
-        if !value.bytes().all(is_safe_byte) {
+        self.checked_text(param, value, is_safe_byte)
+    }
+
+    /// Sets a venue-issued token (a margin `listenToken`: base64, so `+`, `/` and `=` besides
+    /// the safe bytes; never empty). JSON-safe but not URL-safe: only WebSocket API
+    /// requests carry one.
+    pub fn token(&mut self, param: Param, value: &str) -> Result<(), ParamError> {
+        if value.is_empty() {
+            return Err(ParamError::UnsafeByte {
+                param: param.name(),
+            });
+        }
+        self.checked_text(param, value, |b| {
+            is_safe_byte(b) || matches!(b, b'+' | b'/' | b'=')
+        })
+    }
+
+    /// Sets `value` once every byte passes `allowed`.
+    #[inline]
+    fn checked_text(
+        &mut self,
+        param: Param,
+        value: &str,
+        allowed: fn(u8) -> bool,
+    ) -> Result<(), ParamError> {
+        if !value.bytes().all(allowed) {
             return Err(ParamError::UnsafeByte {
                 param: param.name(),
             });

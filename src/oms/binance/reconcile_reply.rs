@@ -1,6 +1,7 @@
 //! Owns: the reconciliation replies: open orders (book and algo), our trades, orders in any
 //! state (`allOrders`), balances (spot, cross and isolated margin, futures) and futures
-//! positions, as venue reports.
+//! positions, as venue reports. A margin balance is the asset's `netAsset` (what is held
+//! minus what is owed), reported as `free = netAsset − locked` so `free + locked` is the net.
 //! Never: names a trade's order by a guess (a trade of a venue order id the gateway does not
 //! know is reported with client id 0, for the gateway to resolve), or reports a hedge-mode
 //! position as one-way.
@@ -240,11 +241,25 @@ struct SpotAccount<'a> {
     balances: Vec<Balance<'a>>,
 }
 
+/// One asset of a margin account (`userAssets` entry, isolated `baseAsset`/`quoteAsset`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // `borrowed` and `interest` are read to validate the shape.
+struct MarginAsset<'a> {
+    asset: &'a str,
+    free: Qty,
+    locked: Qty,
+    borrowed: Qty,
+    interest: Qty,
+    /// `free + locked − borrowed − interest`: negative while the asset is owed.
+    net_asset: Qty,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CrossMarginAccount<'a> {
     #[serde(borrow)]
-    user_assets: Vec<Balance<'a>>,
+    user_assets: Vec<MarginAsset<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -258,9 +273,9 @@ struct IsolatedMarginAccount<'a> {
 #[serde(rename_all = "camelCase")]
 struct IsolatedPair<'a> {
     #[serde(borrow)]
-    base_asset: Balance<'a>,
+    base_asset: MarginAsset<'a>,
     #[serde(borrow)]
-    quote_asset: Balance<'a>,
+    quote_asset: MarginAsset<'a>,
 }
 
 #[derive(Deserialize)]
@@ -295,6 +310,16 @@ struct PositionRisk<'a> {
     position_side: &'a str,
 }
 
+/// A margin asset as the balance the portfolio books: what the account is worth in it net
+/// of its debt, so `free + locked` = `netAsset` (negative, not clamped, while borrowed).
+fn margin_balance(entry: &MarginAsset<'_>, tally: &mut Tally<'_>) -> Result<(), ParseError> {
+    tally.push(VenueReport::Balance {
+        asset: asset(entry.asset, "margin account balance")?,
+        free: entry.net_asset.saturating_sub(entry.locked),
+        locked: entry.locked,
+    })
+}
+
 fn balance(entry: &Balance<'_>, tally: &mut Tally<'_>) -> Result<(), ParseError> {
     tally.push(VenueReport::Balance {
         asset: asset(entry.asset, "account balance")?,
@@ -319,14 +344,14 @@ pub(super) fn account(
         Market::Margin if body.windows(12).any(|w| w == b"\"userAssets\"") => {
             let reply: CrossMarginAccount<'_> = parse_json(body, "cross margin account")?;
             for entry in &reply.user_assets {
-                balance(entry, tally)?;
+                margin_balance(entry, tally)?;
             }
         }
         Market::Margin => {
             let reply: IsolatedMarginAccount<'_> = parse_json(body, "isolated margin account")?;
             for pair in &reply.assets {
-                balance(&pair.base_asset, tally)?;
-                balance(&pair.quote_asset, tally)?;
+                margin_balance(&pair.base_asset, tally)?;
+                margin_balance(&pair.quote_asset, tally)?;
             }
         }
         Market::UsdmFutures if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') => {

@@ -165,6 +165,16 @@ pub enum Request<'a> {
     /// Spot user data over the WebSocket API: `userDataStream.subscribe` on a session that
     /// passed `session.logon`, else the signed `userDataStream.subscribe.signature`.
     SubscribeUserData { after_logon: bool },
+    /// A margin user-data listenToken (`POST /sapi/v1/userListenToken`): of the cross
+    /// margin account, or of `isolated_symbol`'s isolated account, valid for `validity_ms`
+    /// (0 leaves it to the venue: 24 h, also the maximum).
+    MarginListenToken {
+        isolated_symbol: Option<SymbolId>,
+        validity_ms: u64,
+    },
+    /// Margin user data over the WebSocket API with a listenToken
+    /// (`userDataStream.subscribe.listenToken`; no signature, no logon).
+    SubscribeListenToken { listen_token: &'a str },
     /// Authenticate the WebSocket API session with the Ed25519 key (`session.logon`).
     Logon,
 }
@@ -276,6 +286,9 @@ pub struct CodecConfig {
     /// reports, unconfirmed, that it was retired). When false it becomes the pair it
     /// replaced: `AUTO_REPAY` for reduce-only orders, `MARGIN_BUY` otherwise.
     pub auto_borrow_repay: bool,
+    /// The margin account a margin gateway trades: each symbol's isolated account rather
+    /// than the cross account (orders still say which they mean in `MarginParams`).
+    pub isolated_margin: bool,
 }
 
 impl Default for CodecConfig {
@@ -285,6 +298,7 @@ impl Default for CodecConfig {
             response_type: OrderResponseType::Ack,
             trigger_price_source: TriggerPriceSource::MarkPrice,
             auto_borrow_repay: true,
+            isolated_margin: false,
         }
     }
 }

@@ -38,6 +38,7 @@ pub enum ReplyKind {
     Positions,
     ServerTime,
     ListenKey,
+    ListenToken,
     SubscribeUserData,
     Logon,
 }
@@ -78,6 +79,69 @@ impl std::fmt::Debug for ListenKey {
     }
 }
 
+/// Longest margin listenToken held (Binance's are about 70 base64 characters).
+pub const LISTEN_TOKEN_MAX_LEN: usize = 192;
+
+/// A margin user-data listenToken (`POST /sapi/v1/userListenToken`) and when it expires,
+/// held inline.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ListenToken {
+    len: u8,
+    bytes: [u8; LISTEN_TOKEN_MAX_LEN],
+    /// Venue time (ms) at which the token, and a subscription made with it, ends.
+    pub expiration_ms: u64,
+}
+
+impl ListenToken {
+    /// The token text (base64).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for ListenToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A listenToken grants read access to the account stream: show only its start.
+        write!(
+            f,
+            "ListenToken({}…, expires {})",
+            &self.as_str()[..self.as_str().len().min(6)],
+            self.expiration_ms
+        )
+    }
+}
+
+/// Reads a `userListenToken` answer: the token must be 1..=[`LISTEN_TOKEN_MAX_LEN`] base64
+/// characters and `expirationTime` a number.
+pub fn parse_listen_token(body: &[u8]) -> Result<ListenToken, ParseError> {
+    const WHAT: &str = "userListenToken reply";
+    let reply: ListenTokenReply<'_> = parse_json(body, WHAT)?;
+    let bytes = reply.token.as_bytes();
+    if bytes.is_empty() || bytes.len() > LISTEN_TOKEN_MAX_LEN {
+        return Err(ParseError::Malformed {
+            what: WHAT,
+            path: "token".to_string(),
+            detail: format!("{} bytes, expected 1..={LISTEN_TOKEN_MAX_LEN}", bytes.len()),
+        });
+    }
+    if let Some(bad) = bytes.iter().find(|b| {
+        !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_' | b'.'))
+    }) {
+        return Err(ParseError::Malformed {
+            what: WHAT,
+            path: "token".to_string(),
+            detail: format!("byte {bad:#04x} is not base64"),
+        });
+    }
+    let mut inline = [0u8; LISTEN_TOKEN_MAX_LEN];
+    inline[..bytes.len()].copy_from_slice(bytes);
+    Ok(ListenToken {
+        len: bytes.len() as u8,
+        bytes: inline,
+        expiration_ms: reply.expiration_time,
+    })
+}
+
 /// What a reply said, besides the reports it pushed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReplyOutcome {
@@ -94,6 +158,8 @@ pub enum ReplyOutcome {
     ServerTime { server_time_ms: u64 },
     /// `listenKey` opened or extended.
     ListenKey(ListenKey),
+    /// A margin `listenToken` issued.
+    ListenToken(ListenToken),
     /// `userDataStream.subscribe*` succeeded.
     Subscribed { subscription_id: u64 },
     /// `session.logon` succeeded.
@@ -435,6 +501,9 @@ fn parse_result(
                 }));
             }
         }
+        ReplyKind::ListenToken => {
+            return Ok(ReplyOutcome::ListenToken(parse_listen_token(body)?));
+        }
         ReplyKind::SubscribeUserData => {
             let reply: SubscribeReply = parse_json(body, "subscribe reply")?;
             return Ok(ReplyOutcome::Subscribed {
@@ -686,6 +755,14 @@ struct ServerTimeReply {
 #[serde(rename_all = "camelCase")]
 struct ListenKeyReply<'a> {
     listen_key: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListenTokenReply<'a> {
+    #[serde(borrow)]
+    token: Cow<'a, str>,
+    expiration_time: u64,
 }
 
 #[derive(Deserialize)]

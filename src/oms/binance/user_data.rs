@@ -1,9 +1,13 @@
-//! Owns: reading Binance user-data events (spot `executionReport`, `listStatus`,
+//! Owns: reading Binance user-data events (spot and margin `executionReport`, `listStatus`,
 //! `outboundAccountPosition`, `balanceUpdate`, `eventStreamTerminated`, bare or wrapped in the
 //! WebSocket API `{"subscriptionId","event"}` envelope; USDⓈ-M `ORDER_TRADE_UPDATE`,
 //! `ACCOUNT_UPDATE`, `ALGO_UPDATE`, `TRADE_LITE`, `listenKeyExpired`) into `VenueReport`s.
 //! Never: panics on input, reports an order that is not ours, or drops an unknown event type
 //! silently (it is a typed error the gateway counts).
+//!
+//! Margin (the listenToken subscription, same events as spot): `outboundAccountPosition` is
+//! validated but not reported, because its free and locked amounts leave the debt out;
+//! margin balances come from the fills and from reconciliation's `netAsset`.
 
 use std::borrow::Cow;
 
@@ -188,6 +192,17 @@ pub fn parse_user_data_with(
         }
         UserDataEvent::OutboundAccountPosition => {
             let position: AccountPosition<'_> = parse_json(frame, "outboundAccountPosition")?;
+            if market == Market::Margin {
+                // A margin account's free and locked leave out what is owed (the liability
+                // comes on the listenKey risk stream, USER_LIABILITY_CHANGE): reported, they
+                // would overwrite the net balance the fills and reconciliation keep (borrowed
+                // 1 BTC sold: free 0, net -1) with a gross one. Validated and skipped.
+                for balance in &position.balances {
+                    asset(balance.asset, "outboundAccountPosition")?;
+                }
+                out.outcome.skipped += position.balances.len();
+                return Ok(out.outcome);
+            }
             for balance in &position.balances {
                 out.push(VenueReport::Balance {
                     asset: asset(balance.asset, "outboundAccountPosition")?,
@@ -213,7 +228,12 @@ pub fn parse_user_data_with(
             // book it twice (or once without its fee), so this one is only validated.
             let _: TradeLite<'_> = parse_json(frame, "TRADE_LITE")?;
         }
-        UserDataEvent::EventStreamTerminated | UserDataEvent::ListenKeyExpired => {
+        UserDataEvent::EventStreamTerminated => {
+            let _: StreamTerminated = parse_json(frame, "eventStreamTerminated")?;
+            out.push(VenueReport::Link(LinkState::Down))?;
+            out.outcome.note = Some(UserDataNote::StreamEnded);
+        }
+        UserDataEvent::ListenKeyExpired => {
             let _: IgnoredAny = parse_json(frame, what)?;
             out.push(VenueReport::Link(LinkState::Down))?;
             out.outcome.note = Some(UserDataNote::StreamEnded);
@@ -547,6 +567,15 @@ fn list_status(status: &ListStatus<'_>, out: &mut Out<'_>) -> Result<(), ParseEr
         "EXECUTING" | "ALL_DONE" => Ok(()),
         other => Err(unknown("listStatus", "listOrderStatus", other)),
     }
+}
+
+/// `{"e":"eventStreamTerminated","E":<ms>}`: a subscription ended (its listenToken expired,
+/// or the session logged out).
+#[derive(Deserialize)]
+#[allow(dead_code)] // Read only to validate the event's shape.
+struct StreamTerminated {
+    #[serde(rename = "E")]
+    event_time: u64,
 }
 
 #[derive(Deserialize)]

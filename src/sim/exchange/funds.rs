@@ -111,10 +111,7 @@ impl Exchange {
             && req.side_effect == SideEffectType::AutoBorrowRepay
             && !self.auto_borrow_repay
         {
-            return Err(Reject::new(
-                -1100,
-                "Illegal characters found in parameter 'sideEffectType'; legal range is 'NO_SIDE_EFFECT, MARGIN_BUY, AUTO_REPAY'.",
-            ));
+            return Err(super::retired_auto_borrow_repay());
         }
         let (asset, amount, lock) = self.spot_need(req, rules, book);
         let free = self.ledger_ref(req.account).free(&asset);
@@ -152,21 +149,22 @@ impl Exchange {
     pub(super) fn reserve_list(
         &mut self,
         key: LockKey,
+        account: AccountKind,
         asset: &str,
         amount: Qty,
     ) -> Result<(), Reject> {
-        self.spot
+        self.ledger(account)
             .lock(asset, amount)
             .map_err(|_| Reject::insufficient_balance())?;
         self.locks.insert(
             key,
             Lock {
-                account: AccountKind::Spot,
+                account,
                 asset: asset.to_owned(),
                 remaining: amount,
             },
         );
-        self.touch(AccountKind::Spot, asset);
+        self.touch(account, asset);
         Ok(())
     }
 

@@ -243,6 +243,14 @@ pub(crate) struct Exchange {
     events: Vec<UserEvent>,
 }
 
+/// The refusal of `sideEffectType=AUTO_BORROW_REPAY` by a venue that retired it.
+pub(crate) fn retired_auto_borrow_repay() -> Reject {
+    Reject::new(
+        -1100,
+        "Illegal characters found in parameter 'sideEffectType'; legal range is 'NO_SIDE_EFFECT, MARGIN_BUY, AUTO_REPAY'.",
+    )
+}
+
 /// A deterministic 22-character id like the ones Binance generates (`6gCrw2kRUAF9CvJDGP16IP`).
 pub(crate) fn generated_id(seed: u64) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -1,7 +1,8 @@
-//! Owns: spot one-cancels-the-other lists: their checks (leg types, the price relationship,
-//! funds locked once for both legs), placing both legs, expiring the other leg when one is
-//! activated (filled or triggered), and canceling a whole list. Never: matches by itself
-//! (legs work through the ordinary order path).
+//! Owns: spot and cross-margin one-cancels-the-other lists: their checks (leg types, the
+//! price relationship, funds locked once for both legs), placing both legs, expiring the
+//! other leg when one is activated (filled or triggered), and canceling a whole list.
+//! Never: matches by itself (legs work through the ordinary order path) or borrows for a
+//! list (a margin OCO exits what the account holds; its side effect applies to the fills).
 
 use crate::core::{Price, Qty, Side};
 
@@ -21,9 +22,12 @@ pub(crate) struct OcoLeg {
     pub client_order_id: Option<String>,
 }
 
-/// A validated `POST /api/v3/orderList/oco` request.
+/// A validated `POST /api/v3/orderList/oco` (or `/sapi/v1/margin/order/oco`) request.
 #[derive(Clone, Debug)]
 pub(crate) struct NewOco {
+    pub account: AccountKind,
+    /// Margin only: applied to both legs' fills (`AUTO_REPAY` repays from the proceeds).
+    pub side_effect: SideEffectType,
     pub symbol: String,
     pub side: Side,
     pub qty: Qty,
@@ -61,7 +65,7 @@ fn leg_reference(leg: &OcoLeg) -> Price {
 }
 
 impl Exchange {
-    /// Accepts, or refuses, a spot OCO; both legs work at once.
+    /// Accepts, or refuses, a spot or margin OCO; both legs work at once.
     pub fn place_oco(
         &mut self,
         req: NewOco,
@@ -73,8 +77,14 @@ impl Exchange {
             .get(&req.symbol)
             .cloned()
             .ok_or_else(Reject::bad_symbol)?;
-        if self.futures {
+        if self.futures || req.account == AccountKind::Futures {
             return Err(Reject::bad_symbol());
+        }
+        if req.account == AccountKind::Margin
+            && req.side_effect == SideEffectType::AutoBorrowRepay
+            && !self.auto_borrow_repay
+        {
+            return Err(super::retired_auto_borrow_repay());
         }
         if !rules.oco_allowed {
             return Err(Reject::order_rejected(
@@ -96,7 +106,7 @@ impl Exchange {
             ));
         }
         let leg_request = |leg: &OcoLeg| NewOrder {
-            account: AccountKind::Spot,
+            account: req.account,
             symbol: req.symbol.clone(),
             side: req.side,
             order_type: leg.order_type,
@@ -107,7 +117,7 @@ impl Exchange {
             stop_price: leg.stop_price,
             client_order_id: leg.client_order_id.clone(),
             reduce_only: false,
-            side_effect: SideEffectType::NoSideEffect,
+            side_effect: req.side_effect,
             force_partial: req.force_partial,
             algo_id: None,
         };
@@ -126,7 +136,7 @@ impl Exchange {
         let key = LockKey::List(list_id);
         let inst = &rules.instrument;
         match req.side {
-            Side::Sell => self.reserve_list(key, &inst.base_asset.clone(), req.qty)?,
+            Side::Sell => self.reserve_list(key, req.account, &inst.base_asset.clone(), req.qty)?,
             Side::Buy => {
                 let worst = legs
                     .iter()
@@ -136,8 +146,8 @@ impl Exchange {
                 let value = worst
                     .notional(req.qty)
                     .unwrap_or(crate::core::Notional::MAX);
-                let amount = self.buy_lock(AccountKind::Spot, value);
-                self.reserve_list(key, &inst.quote_asset.clone(), amount)?;
+                let amount = self.buy_lock(req.account, value);
+                self.reserve_list(key, req.account, &inst.quote_asset.clone(), amount)?;
             }
         }
         self.next_list_id += 1;
@@ -154,6 +164,7 @@ impl Exchange {
             }
         }
         let list = OrderList {
+            account: req.account,
             order_list_id: list_id,
             symbol: req.symbol.clone(),
             list_client_order_id: req
@@ -255,12 +266,13 @@ impl Exchange {
         self.list_event(list_id, now_ms);
     }
 
-    fn find_list(&self, symbol: &str, by: &ListRef) -> Option<i64> {
+    fn find_list(&self, account: AccountKind, symbol: &str, by: &ListRef) -> Option<i64> {
         self.lists
             .values()
             .rev()
             .find(|l| {
-                l.symbol == symbol
+                l.account == account
+                    && l.symbol == symbol
                     && match by {
                         ListRef::Id(id) => l.order_list_id == *id,
                         ListRef::Client(client) => &l.list_client_order_id == client,
@@ -272,13 +284,14 @@ impl Exchange {
     /// Cancels a whole OCO (`DELETE /api/v3/orderList`).
     pub fn cancel_list(
         &mut self,
+        account: AccountKind,
         symbol: &str,
         by: &ListRef,
         cancel_client_id: Option<String>,
         now_ms: u64,
     ) -> Result<(OrderList, Vec<SimOrder>), Reject> {
         let list_id = self
-            .find_list(symbol, by)
+            .find_list(account, symbol, by)
             .filter(|id| self.lists.get(id).is_some_and(|l| !l.done))
             .ok_or_else(|| Reject::new(-2011, "Order list does not exist."))?;
         self.cancel_list_orders(list_id, cancel_client_id, now_ms);

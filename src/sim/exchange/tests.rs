@@ -84,6 +84,17 @@ fn order(
     }
 }
 
+/// An OCO leg (a stop-limit works good-till-canceled).
+fn leg(order_type: OrderType, price: Option<&str>, stop: Option<&str>) -> OcoLeg {
+    OcoLeg {
+        order_type,
+        price: price.map(p),
+        stop_price: stop.map(p),
+        time_in_force: (order_type == OrderType::StopLossLimit).then_some(Tif::Gtc),
+        client_order_id: None,
+    }
+}
+
 fn kinds(events: &[UserEvent]) -> Vec<String> {
     events
         .iter()
@@ -467,14 +478,9 @@ fn an_oco_locks_once_and_its_triggered_stop_expires_the_limit_maker() {
     let book = book();
     let books = OneBook(&book);
     ex.on_trade("BTCUSDT", p("60000.00"), q("0.01"), &books, 1);
-    let leg = |order_type, price: Option<&str>, stop: Option<&str>| OcoLeg {
-        order_type,
-        price: price.map(p),
-        stop_price: stop.map(p),
-        time_in_force: (order_type == OrderType::StopLossLimit).then_some(Tif::Gtc),
-        client_order_id: None,
-    };
     let wrong = NewOco {
+        account: AccountKind::Spot,
+        side_effect: SideEffectType::NoSideEffect,
         symbol: "BTCUSDT".into(),
         side: Side::Sell,
         qty: q("0.5"),
@@ -525,6 +531,69 @@ fn an_oco_locks_once_and_its_triggered_stop_expires_the_limit_maker() {
             .find(|b| b.asset == "BTC")
             .map(|b| (b.free, b.locked)),
         Some((q("0.5"), Qty::ZERO))
+    );
+}
+
+#[test]
+fn a_margin_oco_locks_the_margin_account_and_its_filled_leg_auto_repays() {
+    let mut ex = exchange(false);
+    let book = book();
+    let books = OneBook(&book);
+    ex.on_trade("BTCUSDT", p("60000.00"), q("0.01"), &books, 1);
+    // Short 0.01 BTC on borrowed coins, then protect it with a buy-side OCO.
+    let short = NewOrder {
+        side_effect: SideEffectType::MarginBuy,
+        ..order(
+            AccountKind::Margin,
+            Side::Sell,
+            OrderType::Market,
+            "0.01",
+            None,
+        )
+    };
+    ex.place(short, &books, 2).expect("borrows and sells");
+    let btc = |ex: &Exchange, account| {
+        ex.balances(account)
+            .into_iter()
+            .find(|b| b.asset == "BTC")
+            .expect("BTC held")
+    };
+    assert_eq!(btc(&ex, AccountKind::Margin).borrowed, q("0.01"));
+    let spot_usdt = usdt(&ex, AccountKind::Spot);
+    ex.take_events();
+    let oco = NewOco {
+        account: AccountKind::Margin,
+        side_effect: SideEffectType::AutoRepay,
+        symbol: "BTCUSDT".into(),
+        side: Side::Buy,
+        qty: q("0.01"),
+        list_client_order_id: Some("margin-list".into()),
+        above: leg(OrderType::StopLossLimit, Some("61100.00"), Some("61000.00")),
+        below: leg(OrderType::LimitMaker, Some("59000.00"), None),
+        force_partial: false,
+    };
+    let (list, legs) = ex.place_oco(oco, &books, 3).expect("accepted");
+    assert_eq!(list.account, AccountKind::Margin);
+    assert!(legs.iter().all(|l| l.account == AccountKind::Margin));
+    assert!(usdt(&ex, AccountKind::Margin).locked.is_positive());
+    assert_eq!(usdt(&ex, AccountKind::Spot), spot_usdt, "spot untouched");
+    let events = ex.take_events();
+    assert!(events.iter().all(|e| e.account() == AccountKind::Margin));
+    // The market trades up through the stop: it buys back and repays the loan.
+    ex.on_trade("BTCUSDT", p("61000.00"), q("0.01"), &books, 4);
+    let (list, _) = ex.list_with_orders(list.order_list_id).expect("known");
+    assert!(list.done);
+    assert_eq!(btc(&ex, AccountKind::Margin).borrowed, Qty::ZERO);
+    assert_eq!(
+        ex.cancel_list(
+            AccountKind::Spot,
+            "BTCUSDT",
+            &ListRef::Client("margin-list".into()),
+            None,
+            5
+        )
+        .expect_err("a margin list is not a spot one"),
+        Reject::new(-2011, "Order list does not exist.")
     );
 }
 

@@ -3,8 +3,9 @@
 //! `feed::ws::WsConnection`, polled from `poll`, never blocking), falls back to REST and runs
 //! reconciliation on a helper thread (`rest_worker`), keeps the user-data stream subscribed
 //! (spot: `userDataStream.subscribe.signature` on the same connection; USDⓈ-M: a listenKey
-//! kept alive every 30 min and its `/private/ws/<listenKey>` stream), obeys the rate
-//! tracker, resyncs the venue clock on -1021 and turns silence into `StatusUnknown`.
+//! kept alive every 30 min and its `/private/ws/<listenKey>` stream; margin: a listenToken,
+//! below), obeys the rate tracker, resyncs the venue clock on -1021 and turns silence into
+//! `StatusUnknown`.
 //! Never: blocks the order thread, retries an order on its own (the manager decides), logs
 //! or prints the API key or secret, or decides what to trade.
 //!
@@ -13,18 +14,41 @@
 //! `Link(Up)` once the user data is subscribed again, which makes the manager reconcile.
 //! Orders sent while the WebSocket API is down go over REST.
 //!
+//! Margin (`Market::Margin`, the spot symbols; cross, or isolated per symbol when
+//! `CodecConfig::isolated_margin`). Binance has no margin order method on the WebSocket API,
+//! so every order, cancel and query goes over REST through the helper thread (never
+//! waiting on it), and reconciliation asks the `/sapi/v1/margin/…` endpoints. The WebSocket
+//! API connection carries only the account stream, per Binance's margin trade data stream
+//! page (developers.binance.com/docs/margin_trading/trade-data-stream, 2025-10):
+//! `POST /sapi/v1/userListenToken` (signed; `isIsolated`+`symbol` for an isolated account,
+//! `validity` ms, default and maximum 24 h) answers `{"token","expirationTime"}`; then
+//! `userDataStream.subscribe.listenToken {listenToken}` (no logon) subscribes, and an invalid
+//! token is refused with -1209. The subscription is not renewed by the venue: before
+//! `expirationTime` (by `listen_token_renew_lead_ms`, at most half the token's life) the
+//! gateway fetches a new token and subscribes again on the live connection, which extends
+//! the subscription; one that lapses ends with `eventStreamTerminated`, which the gateway
+//! treats as a lost link (Down, new tokens, reconnect, resubscribe, Up, reconcile). Events
+//! arrive as spot's (`{"subscriptionId","event"}`); margin `outboundAccountPosition` is not
+//! booked (it leaves the debt out), so margin balances are net of debt: moved by fills,
+//! set by reconciliation from `netAsset` (negative while borrowed).
+//!
 //! Latency: `encode_sign` is the codec build (params, filter check, HMAC); `send` is the
 //! write syscall (with TLS, rustls handing its encrypted records to the socket).
 //! [`BinanceGateway::last_wire_ns`] is the monotonic stamp between them, taken with the
 //! WebSocket frame built, masked and (wss://) encrypted, just before the write syscall: the
-//! runner ends tick-to-order there.
+//! runner ends tick-to-order there. A REST fallback order takes no stamp. A margin order,
+//! REST being its only path, records `encode_sign` and is stamped when the signed request
+//! has been handed to the helper thread: margin tick-to-order ends at that hand-off, before
+//! the HTTP framing, TLS and write the helper thread still does (`send` is not recorded).
 //!
 //! Allocation: the order path builds the request in the codec's reused buffer and the
 //! WebSocket frame in `ws_frame` (reused), written straight to the socket
 //! (`WsConnection::send_text_now`); only a congested socket falls back to tungstenite's
-//! queue, which takes an owned `String`.
+//! queue, which takes an owned `String`. A margin order's REST query and body are copied
+//! into buffers the helper thread hands back with each reply (`rest_buffers`).
 
 mod keys;
+mod margin;
 mod rest_worker;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -35,6 +59,8 @@ use std::time::Duration;
 use mio::{Events, Poll};
 use rustls::ClientConfig;
 use tungstenite::protocol::WebSocketConfig;
+
+use margin::TokenSlot;
 
 pub use keys::{GatewayKeys, KeyError};
 pub use rest_worker::{RestJob, RestReply, RestWorker, RestWorkerError};
@@ -75,6 +101,10 @@ const WARM_EVERY_NS: u64 = 200_000;
 /// driven at least this often regardless, a safety net for readiness the poller did not
 /// report (an idle loop turn then costs one `epoll_wait` instead of a read per socket).
 const DRIVE_ALL_EVERY_NS: u64 = 100_000;
+/// REST query and body buffers kept for reuse (a margin order builds into two of them).
+const REST_BUFFERS: usize = 64;
+/// Capacity of each reused REST buffer: more than the longest request the codec builds.
+const REST_BUFFER_BYTES: usize = 4096;
 /// Histogram buckets in µs (the same as the engine's stage histograms).
 const LATENCY_BUCKETS_US: [u64; 14] = [
     1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 100_000,
@@ -83,14 +113,15 @@ const LATENCY_BUCKETS_US: [u64; 14] = [
 /// Where and how the gateway connects.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    /// `Spot` (spot API) or `UsdmFutures`.
+    /// `Spot` (spot API), `Margin` (cross, or isolated per `codec.isolated_margin`, on the
+    /// spot symbols) or `UsdmFutures`.
     pub market: Market,
     /// WebSocket API URL (`wss://ws-api.binance.com:443/ws-api/v3`, `…/ws-fapi/v1`).
     pub ws_api_url: String,
     /// REST base (`https://api.binance.com`, `https://fapi.binance.com`).
     pub rest_base_url: String,
     /// Futures user-data base (`wss://fstream.binance.com`); `/private/ws/<listenKey>` is
-    /// appended. Unused on spot.
+    /// appended. Unused on spot and margin (their account streams ride the WS API).
     pub user_stream_base_url: String,
     /// A certificate (PEM or DER) to trust instead of the webpki roots (simex's).
     pub trusted_cert: Option<PathBuf>,
@@ -103,6 +134,12 @@ pub struct GatewayConfig {
     pub backoff_cap_ms: u64,
     /// Futures listenKey keepalive period (Binance: every 30 min, valid 60).
     pub listen_key_keepalive_ms: u64,
+    /// Margin listenToken validity asked for (`validity`; 0: the venue's default and
+    /// maximum, 24 h).
+    pub listen_token_validity_ms: u64,
+    /// How long before a margin listenToken expires a new one is fetched and subscribed
+    /// (at most half the token's remaining life).
+    pub listen_token_renew_lead_ms: u64,
     /// `/time` resync period.
     pub time_resync_ms: u64,
     /// Codec settings (recvWindow, response type, …).
@@ -138,6 +175,8 @@ impl GatewayConfig {
             backoff_base_ms: 50,
             backoff_cap_ms: 5_000,
             listen_key_keepalive_ms: 30 * 60 * 1_000,
+            listen_token_validity_ms: 0,
+            listen_token_renew_lead_ms: 30 * 60 * 1_000,
             time_resync_ms: 60_000,
             codec: CodecConfig::default(),
             local_rate_limits: true,
@@ -148,7 +187,7 @@ impl GatewayConfig {
 /// Why the gateway could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    #[error("gateway market {0:?} is not served (spot or USDⓈ-M futures)")]
+    #[error("gateway market {0:?} does not match its symbols (spot or margin: spot symbols; USDⓈ-M: futures symbols)")]
     Market(Market),
     #[error("gateway codec: {0}")]
     Codec(#[from] super::CodecError),
@@ -177,6 +216,9 @@ pub struct GatewayCounters {
     pub parse_errors: u64,
     pub user_events: u64,
     pub listen_key_renewals: u64,
+    /// Margin listenTokens fetched to replace one (renewal before expiry, or after the
+    /// subscription was terminated).
+    pub listen_token_renewals: u64,
     pub unmatched_replies: u64,
     /// Order frames rebuilt (not sent) while idle to keep the order path in cache.
     pub warm_builds: u64,
@@ -231,6 +273,8 @@ enum Phase {
 struct InFlight {
     pending: Pending,
     sent_ns: u64,
+    /// The margin listenToken slot a `subscribe.listenToken` is for.
+    token_slot: Option<usize>,
 }
 
 /// Why a REST job is in flight.
@@ -240,6 +284,8 @@ enum RestPurpose {
     Reconcile(Pending),
     ServerTime,
     ListenKey(ListenKeyAction),
+    /// A margin listenToken for the slot at this index.
+    ListenToken(usize),
 }
 
 /// One reconciliation in progress: the steps left, in order.
@@ -297,6 +343,10 @@ pub struct BinanceGateway {
     listen_key: Option<ListenKey>,
     listen_key_requested: bool,
     next_keepalive_ns: u64,
+    /// Margin: the listenToken of each account traded (empty on spot and futures).
+    tokens: Vec<TokenSlot>,
+    /// Margin: query and body buffers of REST jobs, reused.
+    rest_buffers: Vec<String>,
     time_requested: bool,
     in_flight: HashMap<u64, InFlight>,
     rest_pending: HashMap<u64, RestPurpose>,
@@ -351,20 +401,26 @@ impl BinanceGateway {
         symbols: OrderSymbols,
         rate_limits: &[RateLimit],
     ) -> Result<Self, GatewayError> {
-        let market = match config.market {
-            Market::Spot => Market::Spot,
-            Market::UsdmFutures => Market::UsdmFutures,
-            other => return Err(GatewayError::Market(other)),
-        };
+        let market = config.market;
         let family_ok = matches!(
             (market, symbols.family()),
-            (Market::Spot, InstrumentFamily::Spot)
+            (Market::Spot | Market::Margin, InstrumentFamily::Spot)
                 | (Market::UsdmFutures, InstrumentFamily::UsdmFutures)
         );
         if !family_ok {
             return Err(GatewayError::Market(market));
         }
         let reference = vec![Price::ZERO; symbols.id_bound()];
+        let tokens = match market {
+            Market::Margin => Self::token_slots(&symbols, config.codec.isolated_margin),
+            Market::Spot | Market::UsdmFutures => Vec::new(),
+        };
+        let mut rest_buffers = Vec::new();
+        if market == Market::Margin {
+            rest_buffers.reserve_exact(REST_BUFFERS);
+            rest_buffers
+                .extend((0..REST_BUFFERS).map(|_| String::with_capacity(REST_BUFFER_BYTES)));
+        }
         let signer = HmacSigner::new(keys.secret().as_bytes())?;
         let codec = BinanceOrderCodec::new(symbols, keys.api_key(), signer, config.codec)?;
         let certs: Vec<PathBuf> = config.trusted_cert.iter().cloned().collect();
@@ -426,6 +482,8 @@ impl BinanceGateway {
             listen_key: None,
             listen_key_requested: false,
             next_keepalive_ns: 0,
+            tokens,
+            rest_buffers,
             time_requested: false,
             in_flight: HashMap::with_capacity(IN_FLIGHT),
             rest_pending: HashMap::with_capacity(256),
@@ -460,7 +518,8 @@ impl BinanceGateway {
         Ok(())
     }
 
-    /// True when orders go over the WebSocket API and user data is subscribed.
+    /// True when user data is subscribed (and, on spot and futures, orders go over the
+    /// WebSocket API; margin orders always take REST).
     pub fn is_up(&self) -> bool {
         self.phase == Phase::Up
     }
@@ -476,7 +535,8 @@ impl BinanceGateway {
     }
 
     /// Monotonic ns taken with the last order frame encoded and signed, just before its
-    /// write (0 before the first): where tick-to-order ends.
+    /// write (margin: handed to the REST thread; 0 before the first): where tick-to-order
+    /// ends.
     pub fn last_wire_ns(&self) -> u64 {
         self.last_wire_ns
     }
@@ -611,8 +671,12 @@ impl BinanceGateway {
         if pending.kind == ReplyKind::Place && pending.route == OrderRoute::Algo {
             self.remember_algo(pending.client_order_id);
         }
+        if let Some(reject) = self.wrong_margin_account(command) {
+            self.reject(command, reject);
+            return;
+        }
         let reference_price = self.reference_price(pending.symbol);
-        let scope = SymbolScope::new(pending.symbol, pending.market);
+        let scope = self.scope_of(pending.symbol, pending.market);
         let request = match command {
             VenueCommand::Place(order) => Request::Place {
                 order,
@@ -655,7 +719,9 @@ impl BinanceGateway {
             );
             return;
         }
-        if self.phase == Phase::Up && self.in_flight.len() < IN_FLIGHT {
+        // Margin orders have no WebSocket API method: REST is their order path.
+        let ws_path = self.market != Market::Margin;
+        if ws_path && self.phase == Phase::Up && self.in_flight.len() < IN_FLIGHT {
             match self.send_ws(&request, pending, now_ns) {
                 Ok(()) => {
                     if let VenueCommand::Place(order) = command {
@@ -744,12 +810,15 @@ impl BinanceGateway {
             InFlight {
                 pending,
                 sent_ns: now_ns,
+                token_slot: None,
             },
         );
         Ok(())
     }
 
-    /// Builds one REST request and hands it to the helper thread.
+    /// Builds one REST request and hands it to the helper thread. A margin placement (REST
+    /// is its order path) records its encode+sign time and stamps `last_wire_ns` once the
+    /// helper thread has it.
     fn send_rest(
         &mut self,
         request: &Request<'_>,
@@ -759,6 +828,10 @@ impl BinanceGateway {
     ) -> bool {
         let now_ms = self.local_ms(now_ns);
         let timestamp = self.clock.timestamp_ms(now_ms);
+        let timed = self.market == Market::Margin
+            && matches!(purpose, RestPurpose::Order(pending)
+                if matches!(pending.kind, ReplyKind::Place | ReplyKind::PlaceOco));
+        let started = if timed { mono_ns() } else { 0 };
         let built = match self.codec.rest(request, timestamp) {
             Ok(built) => built,
             Err(error) => {
@@ -768,6 +841,7 @@ impl BinanceGateway {
                 return false;
             }
         };
+        let encoded_ns = if timed { mono_ns() } else { 0 };
         if let Err(throttle) = self.limiter.try_acquire(built.cost, now_ms) {
             self.counters.rate_limited_locally += 1;
             if let Some(command) = command {
@@ -775,16 +849,23 @@ impl BinanceGateway {
             }
             return false;
         }
+        let mut query = self.rest_buffers.pop().unwrap_or_default();
+        query.clear();
+        query.push_str(built.query_str());
+        let mut body = self.rest_buffers.pop().unwrap_or_default();
+        body.clear();
+        body.push_str(built.body_str());
         let token = self.next_token;
         let job = RestJob {
             token,
             method: built.method,
             path: built.path,
-            query: built.query_str().to_owned(),
-            body: built.body_str().to_owned(),
+            query,
+            body,
             needs_api_key: built.needs_api_key,
         };
-        if self.rest.submit(job).is_err() {
+        if let Err(job) = self.rest.submit(job) {
+            self.reuse_rest_buffers([job.query, job.body]);
             if let Some(command) = command {
                 self.reject(
                     command,
@@ -797,6 +878,16 @@ impl BinanceGateway {
             }
             return false;
         }
+        if timed {
+            // The order thread is done with it here; the HTTP write (framing, TLS, the
+            // syscall) happens on the helper thread.
+            self.last_wire_ns = mono_ns();
+            if let Some(latency) = self.latency.as_mut() {
+                latency
+                    .encode_sign
+                    .record_ns(encoded_ns.saturating_sub(started));
+            }
+        }
         self.next_token += 1;
         self.counters.rest_requests += 1;
         self.rest_pending.insert(token, purpose);
@@ -805,6 +896,8 @@ impl BinanceGateway {
 
     // ----- reconciliation ---------------------------------------------------------------
 
+    /// What a reconciliation of `market` asks, in order. Spot and margin ask the same
+    /// questions; the scope's market sends margin's to `/sapi/v1/margin/…`.
     fn reconcile_steps(market: Market) -> &'static [ReconcileStep] {
         match market {
             Market::UsdmFutures => &[
@@ -930,21 +1023,8 @@ impl BinanceGateway {
                 self.reconcile = None;
                 continue;
             };
-            let scope = SymbolScope::new(run.symbol, run.market);
-            let (request, kind, route) = match *step {
-                ReconcileStep::OpenOrders(route) => (
-                    Request::OpenOrders { scope, route },
-                    ReplyKind::OpenOrders,
-                    route,
-                ),
-                ReconcileStep::Trades => (
-                    Request::Trades {
-                        scope,
-                        since_trade_id: run.trades_after,
-                    },
-                    ReplyKind::Trades,
-                    OrderRoute::Book,
-                ),
+            let scope = self.scope_of(run.symbol, run.market);
+            let from_order_id = match step {
                 ReconcileStep::Orders => {
                     let Some(lowest) = self.unresolved.iter().map(|f| f.venue_order_id).min()
                     else {
@@ -954,29 +1034,11 @@ impl BinanceGateway {
                         }
                         continue;
                     };
-                    let from_order_id = run.orders_from.max(lowest);
-                    (
-                        Request::AllOrders {
-                            scope,
-                            from_order_id,
-                        },
-                        ReplyKind::AllOrders,
-                        OrderRoute::Book,
-                    )
+                    run.orders_from.max(lowest)
                 }
-                ReconcileStep::Account => (
-                    Request::Account { scope },
-                    ReplyKind::Account,
-                    OrderRoute::Book,
-                ),
-                ReconcileStep::Positions => (
-                    Request::Positions {
-                        symbol: Some(run.symbol),
-                    },
-                    ReplyKind::Positions,
-                    OrderRoute::Book,
-                ),
+                _ => 0,
             };
+            let (request, kind, route) = reconcile_request(*step, scope, &run, from_order_id);
             let pending = Pending {
                 kind,
                 market: run.market,
@@ -1064,6 +1126,11 @@ impl BinanceGateway {
             private.close();
         }
         self.subscribed = false;
+        for slot in &mut self.tokens {
+            // The next connection subscribes with the newest token anyway.
+            slot.subscribed = false;
+            slot.resubscribe = false;
+        }
         let lost: Vec<InFlight> = self.in_flight.drain().map(|(_, v)| v).collect();
         for flight in lost {
             self.unknown_outcome(&flight.pending);
@@ -1148,6 +1215,7 @@ impl BinanceGateway {
                 self.connect_private(now_ns);
             }
         }
+        self.maintain_tokens(now_ns);
     }
 
     /// Drives both connections; frames go to the reply and user-data handlers.
@@ -1227,6 +1295,9 @@ impl BinanceGateway {
         if subscribe_due {
             self.subscribe(now_ns);
         }
+        if self.market == Market::Margin {
+            self.subscribe_tokens_due(now_ns);
+        }
         self.link_ready(now_ns);
         worked
     }
@@ -1253,6 +1324,16 @@ impl BinanceGateway {
         pending: Pending,
         now_ns: u64,
     ) -> Result<(), String> {
+        self.send_ws_control_for(request, pending, None, now_ns)
+    }
+
+    fn send_ws_control_for(
+        &mut self,
+        request: &Request<'_>,
+        pending: Pending,
+        token_slot: Option<usize>,
+        now_ns: u64,
+    ) -> Result<(), String> {
         let now_ms = self.local_ms(now_ns);
         let id = self.next_request_id;
         let timestamp = self.clock.timestamp_ms(now_ms);
@@ -1270,6 +1351,7 @@ impl BinanceGateway {
             InFlight {
                 pending,
                 sent_ns: now_ns,
+                token_slot,
             },
         );
         Ok(())
@@ -1309,7 +1391,10 @@ impl BinanceGateway {
             };
             parse_ws_reply(&reply, now_ms, &flight.pending, &context, &mut self.staged)
         };
-        self.after_reply(outcome, &flight.pending, start, now_ns);
+        match flight.token_slot {
+            Some(slot) => self.on_token_subscribed(slot, outcome, now_ns),
+            None => self.after_reply(outcome, &flight.pending, start, now_ns),
+        }
     }
 
     fn after_reply(
@@ -1367,6 +1452,7 @@ impl BinanceGateway {
             }
             Ok(ReplyOutcome::ServerTime { .. })
             | Ok(ReplyOutcome::ListenKey(_))
+            | Ok(ReplyOutcome::ListenToken(_))
             | Ok(ReplyOutcome::LoggedOn)
             | Ok(ReplyOutcome::Reported { .. })
             | Ok(ReplyOutcome::Unknown) => {}
@@ -1435,11 +1521,20 @@ impl BinanceGateway {
                     }
                 }
                 Some(UserDataNote::StreamEnded) => {
-                    // The parser reported Link(Down): renew and reconnect.
+                    // The parser reported Link(Down): renew and reconnect. The event does not
+                    // say which margin subscription ended, so every token is replaced.
                     self.down_reported = true;
-                    self.listen_key = None;
-                    self.listen_key_requested = false;
-                    self.counters.listen_key_renewals += 1;
+                    if self.market == Market::Margin {
+                        for slot in &mut self.tokens {
+                            slot.token = None;
+                            slot.renew_at_ns = 0;
+                        }
+                        self.counters.listen_token_renewals += 1;
+                    } else {
+                        self.listen_key = None;
+                        self.listen_key_requested = false;
+                        self.counters.listen_key_renewals += 1;
+                    }
                     self.connection_lost(now_ns);
                 }
                 _ => {}
@@ -1448,7 +1543,8 @@ impl BinanceGateway {
         }
     }
 
-    fn on_rest_reply(&mut self, reply: RestReply, now_ns: u64) {
+    fn on_rest_reply(&mut self, mut reply: RestReply, now_ns: u64) {
+        self.reuse_rest_buffers(std::mem::take(&mut reply.spent));
         let Some(purpose) = self.rest_pending.remove(&reply.token) else {
             self.counters.unmatched_replies += 1;
             return;
@@ -1472,6 +1568,13 @@ impl BinanceGateway {
             RestPurpose::ListenKey(_) => Pending {
                 kind: ReplyKind::ListenKey,
                 market: self.market,
+                route: OrderRoute::Book,
+                symbol: SymbolId(0),
+                client_order_id: ClientOrderId(0),
+            },
+            RestPurpose::ListenToken(_) => Pending {
+                kind: ReplyKind::ListenToken,
+                market: Market::Margin,
                 route: OrderRoute::Book,
                 symbol: SymbolId(0),
                 client_order_id: ClientOrderId(0),
@@ -1535,6 +1638,12 @@ impl BinanceGateway {
                 }
                 Ok(_) => self.listen_key_requested = false,
             },
+            RestPurpose::ListenToken(slot) => {
+                if let Err(error) = &outcome {
+                    self.parse_failed(error);
+                }
+                self.on_listen_token(slot, &outcome, now_ns);
+            }
             RestPurpose::Order(_) => self.after_reply(outcome, &pending, start, now_ns),
             RestPurpose::Reconcile(_) => {
                 let failed = !matches!(outcome, Ok(ReplyOutcome::Reported { .. }));
@@ -1623,6 +1732,51 @@ enum SendError {
     Build(BuildError),
     Throttled(VenueReject),
     Link,
+}
+
+/// The request one reconciliation step sends about `run`'s symbol in `scope`'s account
+/// (`from_order_id`: where an `Orders` page starts), with the reply it expects.
+fn reconcile_request(
+    step: ReconcileStep,
+    scope: SymbolScope,
+    run: &ReconcileRun,
+    from_order_id: u64,
+) -> (Request<'static>, ReplyKind, OrderRoute) {
+    match step {
+        ReconcileStep::OpenOrders(route) => (
+            Request::OpenOrders { scope, route },
+            ReplyKind::OpenOrders,
+            route,
+        ),
+        ReconcileStep::Trades => (
+            Request::Trades {
+                scope,
+                since_trade_id: run.trades_after,
+            },
+            ReplyKind::Trades,
+            OrderRoute::Book,
+        ),
+        ReconcileStep::Orders => (
+            Request::AllOrders {
+                scope,
+                from_order_id,
+            },
+            ReplyKind::AllOrders,
+            OrderRoute::Book,
+        ),
+        ReconcileStep::Account => (
+            Request::Account { scope },
+            ReplyKind::Account,
+            OrderRoute::Book,
+        ),
+        ReconcileStep::Positions => (
+            Request::Positions {
+                symbol: Some(run.symbol),
+            },
+            ReplyKind::Positions,
+            OrderRoute::Book,
+        ),
+    }
 }
 
 #[derive(Clone, Copy, Debug)]

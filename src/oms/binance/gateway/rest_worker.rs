@@ -3,6 +3,9 @@
 //! fallback order path, reconciliation queries, `/time` and the futures listenKey.
 //! Never: runs on the order thread, retries on its own (an order request sent twice could
 //! trade twice), decodes bodies, or logs the API key.
+//!
+//! A job's query and body buffers come back with its reply, for the order thread to reuse:
+//! margin orders, which only REST takes, then build their request without allocating.
 
 use std::path::Path;
 use std::time::Duration;
@@ -48,6 +51,8 @@ pub struct RestReply {
     pub received_wall_ms: u64,
     /// Transport failure text, for the operator (never contains the key).
     pub error: Option<String>,
+    /// The job's query and body buffers, handed back for reuse.
+    pub spent: [String; 2],
 }
 
 /// Why the helper could not start.
@@ -107,7 +112,8 @@ fn serve(
     replies: &Sender<RestReply>,
 ) {
     while let Ok(job) = jobs.recv() {
-        let reply = execute(agent, base_url, api_key, &job);
+        let mut reply = execute(agent, base_url, api_key, &job);
+        reply.spent = [job.query, job.body];
         if replies.send(reply).is_err() {
             return;
         }
@@ -141,6 +147,7 @@ fn execute(agent: &Agent, base_url: &str, api_key: &str, job: &RestJob) -> RestR
         sent_wall_ms,
         received_wall_ms: 0,
         error: None,
+        spent: [String::new(), String::new()],
     };
     match result {
         Ok(mut response) => {
