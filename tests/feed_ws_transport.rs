@@ -780,8 +780,15 @@ fn direct_frames_survive_a_full_socket(tls: bool) {
     );
     let (_poll, mut conn) = open_connection(addr, tls.then_some(server_tls.cert_der.as_slice()));
     let deadline = Instant::now() + WAIT;
-
+    assert_eq!(
+        conn.warms_encryption(),
+        tls,
+        "the negotiated suite has a warm-up key"
+    );
+    // The warm-up sends nothing: the server's first message is the first one sent below.
     let mut scratch = Vec::new();
+    conn.warm_send_path("{\"warm\":true}", &mut scratch);
+
     let mut sent = Vec::new();
     let body = "x".repeat(60_000);
     // Fill the socket: the server is not reading yet.

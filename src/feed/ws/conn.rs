@@ -217,6 +217,8 @@ pub struct WsConnection {
     handshake_interrupts: u32,
     /// xorshift state for the client frame masks of direct writes.
     mask_state: u64,
+    /// A throwaway key of the negotiated TLS cipher, only for [`Self::warm_send_path`].
+    warm_cipher: Option<ring::aead::LessSafeKey>,
 }
 
 /// Next xorshift64 state (never zero for a non-zero seed).
@@ -226,6 +228,25 @@ fn next_mask(state: u64) -> u64 {
     x ^= x >> 7;
     x ^= x << 17;
     x
+}
+
+/// A key for `suite`'s AEAD (fixed bytes: it never protects anything), for the warm-up.
+fn warm_key(suite: rustls::SupportedCipherSuite) -> Option<ring::aead::LessSafeKey> {
+    use rustls::CipherSuite as Suite;
+    let algorithm = match suite.suite() {
+        Suite::TLS13_AES_128_GCM_SHA256
+        | Suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | Suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => &ring::aead::AES_128_GCM,
+        Suite::TLS13_AES_256_GCM_SHA384
+        | Suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+        | Suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => &ring::aead::AES_256_GCM,
+        Suite::TLS13_CHACHA20_POLY1305_SHA256
+        | Suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+        | Suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => &ring::aead::CHACHA20_POLY1305,
+        _ => return None,
+    };
+    let key = ring::aead::UnboundKey::new(algorithm, &[0x6b; 32][..algorithm.key_len()]).ok()?;
+    Some(ring::aead::LessSafeKey::new(key))
 }
 
 /// A client text frame (FIN, opcode 1, masked) carrying `payload`, written into `out`.
@@ -313,6 +334,7 @@ impl WsConnection {
             write_pending: false,
             handshake_interrupts: 0,
             mask_state: (mono_ns() ^ (id << 32)) | 1,
+            warm_cipher: None,
         })
     }
 
@@ -485,6 +507,12 @@ impl WsConnection {
     fn on_handshake(&mut self, result: HandshakeResult) -> Result<bool, WsError> {
         match result {
             Ok((ws, _response)) => {
+                self.warm_cipher = match ws.get_ref() {
+                    Transport::Tls(stream) => {
+                        stream.conn.negotiated_cipher_suite().and_then(warm_key)
+                    }
+                    Transport::Plain { .. } => None,
+                };
                 self.state = State::Open(Box::new(ws));
                 Ok(true)
             }
@@ -642,6 +670,26 @@ impl WsConnection {
                 Err(self.io_error(e))
             }
         }
+    }
+
+    /// Runs what [`Self::send_text_now`] runs before the write, on scratch data, and sends
+    /// nothing: the frame masking into `scratch` and, over TLS, an AEAD seal of it with a
+    /// throwaway key of the negotiated cipher (the connection's own record layer cannot
+    /// encrypt without sending). An order thread that sends rarely calls this while idle so
+    /// the next order does not find this code cold.
+    pub fn warm_send_path(&mut self, text: &str, scratch: &mut Vec<u8>) {
+        encode_masked_text_frame(text.as_bytes(), 0x5a5a_5a5a, scratch);
+        if let Some(key) = &self.warm_cipher {
+            let nonce = ring::aead::Nonce::assume_unique_for_key([0; ring::aead::NONCE_LEN]);
+            // Only a frame longer than the AEAD's limit (~64 GiB) could be refused.
+            let _ = key.seal_in_place_separate_tag(nonce, ring::aead::Aad::empty(), scratch);
+        }
+    }
+
+    /// True when [`Self::warm_send_path`] also runs the TLS cipher (a wss:// connection
+    /// whose negotiated suite it knows).
+    pub fn warms_encryption(&self) -> bool {
+        self.warm_cipher.is_some()
     }
 
     /// Sends a close frame (best effort, one flush attempt) and drops the socket.

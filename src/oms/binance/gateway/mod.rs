@@ -758,7 +758,11 @@ impl BinanceGateway {
         };
         let timestamp = self.clock.timestamp_ms(self.local_ms(now_ns));
         // The result is discarded: this only runs the code the next order runs.
-        let _ = self.codec.ws(&request, timestamp, self.next_request_id);
+        if let Ok(frame) = self.codec.ws(&request, timestamp, self.next_request_id) {
+            if let Some(api) = self.api.as_mut() {
+                api.warm_send_path(frame.text_str(), &mut self.ws_frame);
+            }
+        }
         self.counters.warm_builds += 1;
     }
 
