@@ -129,6 +129,7 @@ pub fn run_e2e(
             // local budget (50 orders / 10 s on spot) must not refuse the benchmark's orders
             // either: a refused order never reaches the wire and would time the refusal.
             local_rate_limits: false,
+            isolated_margin: false,
         },
         &venue.symbols,
         &traded,

@@ -25,7 +25,9 @@ use crate::oms::{OmsStage, Venue};
 use crate::ops::Registry;
 use crate::strat::{ProbeConfig, ProbeStrategy};
 
-use self::config::{GatewayUrls, OrderVenue, OrdersConfig, ProbeSettings, StrategyChoice};
+use self::config::{
+    GatewayUrls, OrderAccount, OrderVenue, OrdersConfig, ProbeSettings, StrategyChoice,
+};
 
 /// The venue's exchangeInfo (`/api/v3/exchangeInfo` or `/fapi/v1/exchangeInfo` under
 /// `rest_base_url`), trusting `trusted_cert` when given.
@@ -136,6 +138,8 @@ pub struct GatewaySetup<'a> {
     pub keys: GatewayKeys,
     /// See `GatewayConfig::local_rate_limits`: off only against a simulator without limits.
     pub local_rate_limits: bool,
+    /// Margin only: each symbol's isolated account instead of the cross account.
+    pub isolated_margin: bool,
 }
 
 /// The Binance order gateway for the traded instruments.
@@ -151,7 +155,7 @@ pub fn binance_gateway(
     };
     let instruments: Vec<Instrument> = traded.iter().map(|(_, i)| i.clone()).collect();
     let order_symbols = OrderSymbols::new(family, symbols, &instruments)?;
-    let config = GatewayConfig {
+    let mut config = GatewayConfig {
         ws_api_url: setup.urls.ws_api_url.clone(),
         rest_base_url: setup.urls.rest_base_url.clone(),
         user_stream_base_url: setup.urls.user_stream_url.clone(),
@@ -159,6 +163,7 @@ pub fn binance_gateway(
         local_rate_limits: setup.local_rate_limits,
         ..GatewayConfig::for_host(setup.market, "localhost", false)
     };
+    config.codec.isolated_margin = setup.isolated_margin;
     Ok(BinanceGateway::new(
         config,
         &setup.keys,
@@ -274,7 +279,7 @@ pub fn prepare_trading(
     symbols: &SymbolTable,
     registry: &mut Registry,
 ) -> anyhow::Result<TradingSide> {
-    let market = OrdersConfig::market(feed);
+    let market = orders.market(feed);
     let names = orders.traded_symbols(feed);
     let urls = orders.gateway_urls(market);
     let (info_base, info_cert) = match orders.venue {
@@ -302,6 +307,7 @@ pub fn prepare_trading(
                 trusted_cert: orders.trusted_cert.as_deref(),
                 keys,
                 local_rate_limits: true,
+                isolated_margin: orders.account == OrderAccount::IsolatedMargin,
             };
             let mut gateway = binance_gateway(&setup, symbols, &traded, &info.rate_limits)?;
             gateway.attach_metrics(registry)?;
@@ -309,7 +315,8 @@ pub fn prepare_trading(
                 rebuild_order_side(journal_dir, session, oms, symbols, &traded, &[])?;
             let label = match market {
                 Market::UsdmFutures => "binance-usdm",
-                Market::Spot | Market::Margin => "binance-spot",
+                Market::Margin => "binance-margin",
+                Market::Spot => "binance-spot",
             };
             let mut stage = OmsStage::new(manager, gateway);
             stage.attach_metrics(registry, label)?;

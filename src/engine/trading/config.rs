@@ -22,6 +22,19 @@ pub enum OrderVenue {
     Paper,
 }
 
+/// The account on the venue the orders trade in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderAccount {
+    /// The feed's market: spot, or the USDⓈ-M futures account.
+    #[default]
+    Spot,
+    /// Cross margin on the spot books (`/sapi/v1/margin`, listenToken user data).
+    Margin,
+    /// Each traded symbol's isolated margin account.
+    IsolatedMargin,
+}
+
 /// The strategy that sends the orders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,6 +117,10 @@ impl OmsSettings {
 #[serde(deny_unknown_fields)]
 pub struct OrdersConfig {
     pub venue: OrderVenue,
+    /// `spot` (default: the feed's market, spot or USDⓈ-M), `margin` or `isolated_margin`
+    /// (Binance venue and a spot feed only).
+    #[serde(default)]
+    pub account: OrderAccount,
     /// Symbols traded (each must be one of `[binance].symbols`). Default: all of them.
     #[serde(default)]
     pub symbols: Vec<String>,
@@ -149,11 +166,15 @@ pub struct GatewayUrls {
 }
 
 impl OrdersConfig {
-    /// The market the orders trade: the feed's.
-    pub fn market(feed: &BinanceFeedConfig) -> Market {
-        match feed.market {
-            BinanceMarket::Spot => Market::Spot,
-            BinanceMarket::Usdm => Market::UsdmFutures,
+    /// The market the orders trade: the feed's, or margin on the spot feed's books.
+    pub fn market(&self, feed: &BinanceFeedConfig) -> Market {
+        match (feed.market, self.account) {
+            (BinanceMarket::Spot, OrderAccount::Spot) => Market::Spot,
+            (BinanceMarket::Spot, OrderAccount::Margin | OrderAccount::IsolatedMargin) => {
+                Market::Margin
+            }
+            // `validate` refuses margin on a futures feed.
+            (BinanceMarket::Usdm, _) => Market::UsdmFutures,
         }
     }
 
@@ -237,6 +258,17 @@ impl OrdersConfig {
         if self.oms.ack_timeout_ms == 0 {
             return bad("oms.ack_timeout_ms", "must be above 0".to_owned());
         }
+        if self.account != OrderAccount::Spot {
+            if self.venue != OrderVenue::Binance {
+                return bad("account", "margin needs venue = \"binance\"".to_owned());
+            }
+            if feed.market != BinanceMarket::Spot {
+                return bad(
+                    "account",
+                    "margin trades on the spot books: the [binance] feed must be spot".to_owned(),
+                );
+            }
+        }
         match self.venue {
             OrderVenue::Paper => {
                 for key in [
@@ -262,7 +294,7 @@ impl OrdersConfig {
                             .to_owned(),
                     );
                 }
-                let market = Self::market(feed);
+                let market = self.market(feed);
                 let urls = self.gateway_urls(market);
                 let checked = [
                     (
@@ -325,5 +357,39 @@ mod tests {
         assert!(!is_loopback("https://api.binance.com"));
         assert!(!is_loopback("wss://127.0.0.1.evil.example:443"));
         assert!(!is_loopback("http://10.0.0.1:80"));
+    }
+
+    fn feed(market: &str) -> BinanceFeedConfig {
+        toml::from_str(&format!(
+            "market = \"{market}\"\nsymbols = [\"BTCUSDT\"]\nrest_base_url = \"https://api.binance.com\""
+        ))
+            .expect("feed config")
+    }
+
+    fn orders(text: &str) -> OrdersConfig {
+        toml::from_str(text).expect("orders config")
+    }
+
+    #[test]
+    fn margin_accounts_trade_the_spot_books_through_the_binance_venue_only() {
+        let spot = feed("spot");
+        let margin = orders("venue = \"binance\"\naccount = \"margin\"");
+        assert_eq!(margin.validate(Some(&spot)), Ok(()));
+        assert_eq!(margin.market(&spot), Market::Margin);
+        let isolated = orders("venue = \"binance\"\naccount = \"isolated_margin\"");
+        assert_eq!(isolated.market(&spot), Market::Margin);
+        let plain = orders("venue = \"binance\"");
+        assert_eq!(plain.account, OrderAccount::Spot);
+        assert_eq!(plain.market(&spot), Market::Spot);
+        assert_eq!(plain.market(&feed("usdm")), Market::UsdmFutures);
+
+        let refused = |text: &str, feed: &BinanceFeedConfig| {
+            orders(text).validate(Some(feed)).expect_err("refused").0
+        };
+        let paper = "venue = \"paper\"\naccount = \"margin\"";
+        assert_eq!(refused(paper, &spot), "orders.account");
+        let futures = "venue = \"binance\"\naccount = \"margin\"";
+        assert_eq!(refused(futures, &feed("usdm")), "orders.account");
+        assert!(toml::from_str::<OrdersConfig>("venue = \"binance\"\naccount = \"loan\"").is_err());
     }
 }

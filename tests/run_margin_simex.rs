@@ -1,0 +1,82 @@
+//! `kestrel run` trading cross margin (`[orders] account = "margin"`) against the simulator
+//! over TLS: the probe's market orders go to `/sapi/v1/margin/order`, fill from the margin
+//! listenToken stream, and land in the simulator's margin account, not the spot one.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+mod cli_support;
+mod simex_support;
+
+use cli_support::{get_metrics, metric_value, start, verify, wait_exit};
+use kestrel::sim::{Market, Speed};
+use simex_support::orders::{params, Rest};
+
+#[test]
+fn run_with_a_margin_account_trades_on_the_simulators_margin_account() {
+    let handle = simex_support::start(simex_support::config(
+        Market::Spot,
+        Speed::Times(20.0),
+        true,
+    ));
+    let port = handle.addr(Market::Spot).expect("spot served").port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cert = dir.path().join("simex.pem");
+    std::fs::write(&cert, handle.cert_pem().expect("TLS on")).expect("write cert");
+
+    let example = kestrel::config::EXAMPLE;
+    let replay_start = example.find("[replay]").expect("example has [replay]");
+    let text = format!(
+        "{}\n[binance]\nmarket = \"spot\"\nsymbols = [\"BTCUSDT\"]\n\
+         ws_urls = [\"wss://localhost:{port}\"]\nrest_base_url = \"https://localhost:{port}\"\n\
+         trusted_cert = {cert:?}\n[binance.ws]\nuse_webpki_roots = false\nbackoff_base_ms = 20\n\
+         [orders]\nvenue = \"binance\"\naccount = \"margin\"\n\
+         rest_base_url = \"https://localhost:{port}\"\n\
+         ws_api_url = \"wss://localhost:{port}/ws-api/v3\"\n\
+         trusted_cert = {cert:?}\nsimex_test_keys = true\n\
+         [orders.probe]\nqty = \"0.001\"\nbracket_bps = 0\nevery_tick = 6\n",
+        &example[..replay_start]
+    )
+    .replace(
+        "dir = \"out/journal\"",
+        &format!("dir = {:?}", dir.path().join("journal")),
+    )
+    .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"");
+    let config = dir.path().join("kestrel.toml");
+    std::fs::write(&config, text).expect("write config");
+
+    let (mut child, addr, mut stderr, _) = start(&config);
+    let filled = "orders_filled_total{venue=\"binance-margin\"}";
+    // Generous: only there so a broken order path fails instead of hanging.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let mut rest = String::new();
+            let _ = stderr.read_to_string(&mut rest);
+            panic!("no margin fills: {rest}\n{}", get_metrics(&addr));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        if metric_value(&get_metrics(&addr), filled).unwrap_or(0.0) >= 4.0 {
+            break;
+        }
+    }
+    // SAFETY: plain kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill failed");
+    let status = wait_exit(&mut child);
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("read stderr");
+    assert!(status.success(), "kestrel exited with {status}: {rest}");
+    verify(&dir.path().join("journal"));
+
+    let venue = Rest::new(&handle, Market::Spot);
+    let symbol = params(&[("symbol", "BTCUSDT")]);
+    let margin = venue.signed(&handle, "GET", "/sapi/v1/margin/myTrades", &symbol);
+    let spot = venue.signed(&handle, "GET", "/api/v3/myTrades", &symbol);
+    let count =
+        |reply: &simex_support::orders::RestReply| reply.body.as_array().map_or(0, Vec::len);
+    assert!(count(&margin) >= 4, "margin trades: {}", margin.body);
+    assert_eq!(count(&spot), 0, "nothing traded on spot: {}", spot.body);
+    handle.stop().expect("simex stops cleanly");
+}
