@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod cli_support;
 mod simex_support;
 
-use cli_support::{get_metrics, metric_value, start, verify, wait_exit};
+use cli_support::{get_metrics, metric_value, simex_run_config, start, stop_cleanly};
 use kestrel::sim::{Market, Speed};
 
 #[test]
@@ -23,21 +23,7 @@ fn run_with_a_binance_section_syncs_the_book_from_the_simulator() {
     let cert = dir.path().join("simex.pem");
     std::fs::write(&cert, handle.cert_pem().expect("TLS on")).expect("write cert");
 
-    let example = kestrel::config::EXAMPLE;
-    let replay_start = example.find("[replay]").expect("example has [replay]");
-    let text = format!(
-        "{}\n[binance]\nmarket = \"spot\"\nsymbols = [\"BTCUSDT\"]\n\
-         ws_urls = [\"wss://localhost:{port}\"]\nrest_base_url = \"https://localhost:{port}\"\n\
-         trusted_cert = {cert:?}\n[binance.ws]\nuse_webpki_roots = false\nbackoff_base_ms = 20\n",
-        &example[..replay_start]
-    )
-    .replace(
-        "dir = \"out/journal\"",
-        &format!("dir = {:?}", dir.path().join("journal")),
-    )
-    .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"");
-    let config = dir.path().join("kestrel.toml");
-    std::fs::write(&config, text).expect("write config");
+    let config = simex_run_config(dir.path(), port, &cert, "");
 
     let (mut child, addr, mut stderr, _) = start(&config);
     let valid = "book_valid{source=\"binance-spot\",symbol=\"BTCUSDT\"}";
@@ -68,13 +54,6 @@ fn run_with_a_binance_section_syncs_the_book_from_the_simulator() {
     );
     assert!(exposition.contains("ws_disconnects_total{source=\"binance-spot\"} 0"));
 
-    // SAFETY: plain kill(2) on our own child's pid.
-    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    assert_eq!(rc, 0, "kill failed");
-    let status = wait_exit(&mut child);
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).expect("read stderr");
-    assert!(status.success(), "kestrel exited with {status}: {rest}");
-    verify(&dir.path().join("journal"));
+    stop_cleanly(child, stderr, dir.path());
     handle.stop().expect("simex stops cleanly");
 }

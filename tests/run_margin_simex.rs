@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod cli_support;
 mod simex_support;
 
-use cli_support::{get_metrics, metric_value, start, verify, wait_exit};
+use cli_support::{get_metrics, metric_value, simex_run_config, start, stop_cleanly};
 use kestrel::sim::{Market, Speed};
 use simex_support::orders::{params, Rest};
 
@@ -24,26 +24,14 @@ fn run_with_a_margin_account_trades_on_the_simulators_margin_account() {
     let cert = dir.path().join("simex.pem");
     std::fs::write(&cert, handle.cert_pem().expect("TLS on")).expect("write cert");
 
-    let example = kestrel::config::EXAMPLE;
-    let replay_start = example.find("[replay]").expect("example has [replay]");
-    let text = format!(
-        "{}\n[binance]\nmarket = \"spot\"\nsymbols = [\"BTCUSDT\"]\n\
-         ws_urls = [\"wss://localhost:{port}\"]\nrest_base_url = \"https://localhost:{port}\"\n\
-         trusted_cert = {cert:?}\n[binance.ws]\nuse_webpki_roots = false\nbackoff_base_ms = 20\n\
-         [orders]\nvenue = \"binance\"\naccount = \"margin\"\n\
+    let orders = format!(
+        "[orders]\nvenue = \"binance\"\naccount = \"margin\"\n\
          rest_base_url = \"https://localhost:{port}\"\n\
          ws_api_url = \"wss://localhost:{port}/ws-api/v3\"\n\
          trusted_cert = {cert:?}\nsimex_test_keys = true\n\
-         [orders.probe]\nqty = \"0.001\"\nbracket_bps = 0\nevery_tick = 6\n",
-        &example[..replay_start]
-    )
-    .replace(
-        "dir = \"out/journal\"",
-        &format!("dir = {:?}", dir.path().join("journal")),
-    )
-    .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"");
-    let config = dir.path().join("kestrel.toml");
-    std::fs::write(&config, text).expect("write config");
+         [orders.probe]\nqty = \"0.001\"\nbracket_bps = 0\nevery_tick = 6\n"
+    );
+    let config = simex_run_config(dir.path(), port, &cert, &orders);
 
     let (mut child, addr, mut stderr, _) = start(&config);
     let filled = "orders_filled_total{venue=\"binance-margin\"}";
@@ -61,14 +49,7 @@ fn run_with_a_margin_account_trades_on_the_simulators_margin_account() {
             break;
         }
     }
-    // SAFETY: plain kill(2) on our own child's pid.
-    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    assert_eq!(rc, 0, "kill failed");
-    let status = wait_exit(&mut child);
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).expect("read stderr");
-    assert!(status.success(), "kestrel exited with {status}: {rest}");
-    verify(&dir.path().join("journal"));
+    stop_cleanly(child, stderr, dir.path());
 
     let venue = Rest::new(&handle, Market::Spot);
     let symbol = params(&[("symbol", "BTCUSDT")]);

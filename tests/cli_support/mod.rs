@@ -88,3 +88,43 @@ pub fn verify(dir: &Path) -> String {
     assert!(out.status.success(), "journal verify failed: {text}");
     text
 }
+
+/// Writes a `kestrel run` config for the simulator on `port` over TLS (trusting `cert`):
+/// the example's sections before `[replay]`, a `[binance]` spot BTCUSDT feed, then `extra`
+/// (e.g. an `[orders]` section); journal under `dir/journal`, metrics on an ephemeral port.
+pub fn simex_run_config(dir: &Path, port: u16, cert: &Path, extra: &str) -> std::path::PathBuf {
+    let example = kestrel::config::EXAMPLE;
+    let replay_start = example.find("[replay]").expect("example has [replay]");
+    let text = format!(
+        "{}\n[binance]\nmarket = \"spot\"\nsymbols = [\"BTCUSDT\"]\n\
+         ws_urls = [\"wss://localhost:{port}\"]\nrest_base_url = \"https://localhost:{port}\"\n\
+         trusted_cert = {cert:?}\n[binance.ws]\nuse_webpki_roots = false\nbackoff_base_ms = 20\n\
+         {extra}",
+        &example[..replay_start]
+    )
+    .replace(
+        "dir = \"out/journal\"",
+        &format!("dir = {:?}", dir.join("journal")),
+    )
+    .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"");
+    let config = dir.join("kestrel.toml");
+    std::fs::write(&config, text).expect("write config");
+    config
+}
+
+/// SIGTERMs `child`, expects a clean exit (stderr in the message otherwise) and a journal
+/// under `dir/journal` that verifies.
+pub fn stop_cleanly(
+    mut child: Child,
+    mut stderr: BufReader<std::process::ChildStderr>,
+    dir: &Path,
+) {
+    // SAFETY: plain kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill failed");
+    let status = wait_exit(&mut child);
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("read stderr");
+    assert!(status.success(), "kestrel exited with {status}: {rest}");
+    verify(&dir.join("journal"));
+}
