@@ -66,7 +66,26 @@ impl Rig {
             Market::Spot => CoreMarket::Spot,
             Market::UsdmFutures => CoreMarket::UsdmFutures,
         };
-        Self::build(handle, core_market, adjust, |_| {}, MarginParams::default())
+        Self::build(
+            handle,
+            core_market,
+            adjust,
+            |_| {},
+            MarginParams::default(),
+            &GatewayKeys::simex_test(),
+        )
+    }
+
+    /// A spot rig whose gateway signs with `keys` instead of the simulator's test set.
+    pub fn with_keys(handle: SimexHandle, keys: &GatewayKeys) -> Self {
+        Self::build(
+            handle,
+            CoreMarket::Spot,
+            |_| {},
+            |_| {},
+            MarginParams::default(),
+            keys,
+        )
     }
 
     /// A cross-margin rig on the simulator's spot listener: margin orders with `margin`'s
@@ -76,7 +95,14 @@ impl Rig {
         margin: MarginParams,
         gateway: impl FnOnce(&mut GatewayConfig),
     ) -> Self {
-        Self::build(handle, CoreMarket::Margin, |_| {}, gateway, margin)
+        Self::build(
+            handle,
+            CoreMarket::Margin,
+            |_| {},
+            gateway,
+            margin,
+            &GatewayKeys::simex_test(),
+        )
     }
 
     fn build(
@@ -85,6 +111,7 @@ impl Rig {
         adjust: impl FnOnce(&mut Instrument),
         adjust_gateway: impl FnOnce(&mut GatewayConfig),
         margin: MarginParams,
+        keys: &GatewayKeys,
     ) -> Self {
         let (info_path, market, family) = match core_market {
             CoreMarket::Spot | CoreMarket::Margin => {
@@ -118,13 +145,8 @@ impl Rig {
         gateway_config.trusted_cert = Some(cert.path().to_owned());
         gateway_config.request_timeout_ms = 1_000;
         adjust_gateway(&mut gateway_config);
-        let gateway = BinanceGateway::new(
-            gateway_config,
-            &GatewayKeys::simex_test(),
-            symbols,
-            &info.rate_limits,
-        )
-        .expect("gateway");
+        let gateway =
+            BinanceGateway::new(gateway_config, keys, symbols, &info.rate_limits).expect("gateway");
         let assets = PairAssets {
             base: AssetName::new("BTC").expect("asset"),
             quote: AssetName::new("USDT").expect("asset"),
