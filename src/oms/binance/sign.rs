@@ -391,11 +391,9 @@ mod tests {
         );
     }
 
-    /// RFC 8032 test 1's key as OpenSSL writes it; the logon signature was computed with
-    /// `openssl pkeyutl -sign -rawin` over the same payload.
-    pub(crate) const RFC8032_TEST1_PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
-        MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n\
-        -----END PRIVATE KEY-----\n";
+    /// RFC 8032 test 1's key as OpenSSL writes it (the simulator's documented key); the
+    /// logon signature was computed with `openssl pkeyutl -sign -rawin` over the same payload.
+    const RFC8032_TEST1_PEM: &str = crate::sim::DOCS_ED25519_PRIVATE_KEY_PEM;
 
     #[test]
     fn ed25519_pem_key_signs_a_logon_payload_like_openssl() {
