@@ -9,8 +9,8 @@
 //! Never: blocks the order thread, retries an order on its own (the manager decides), logs
 //! or prints the API key or secret, or decides what to trade.
 //!
-//! Session logon: with an Ed25519 key in `GatewayKeys` (spot and USDⓈ-M; margin orders take
-//! REST), each new WebSocket API connection sends `session.logon` as soon as it opens, next
+//! Session logon: with an Ed25519 key in `GatewayKeys` (spot only: margin orders take REST,
+//! and USDⓈ-M's WS API logon is not verified), each new WebSocket API connection sends `session.logon` as soon as it opens, next
 //! to the user-data subscription (which stays `userDataStream.subscribe.signature`, so the
 //! link never waits on the logon). Until the logon's success reply, orders go HMAC-signed;
 //! from it on the codec writes them without `apiKey` and `signature` (no HMAC on the order
@@ -451,8 +451,9 @@ impl BinanceGateway {
         }
         let signer = HmacSigner::new(keys.secret().as_bytes())?;
         let mut codec = BinanceOrderCodec::new(symbols, keys.api_key(), signer, config.codec)?;
-        // Margin orders never use the WebSocket API: nothing to log on for.
-        if market != Market::Margin {
+        // Spot only: margin orders never use the WebSocket API, and the USDⓈ-M WS API's
+        // session.logon is not verified here (protocols.md documents spot's).
+        if market == Market::Spot {
             if let Some(logon_signer) = keys.ed25519_signer() {
                 codec = codec.with_logon_key(logon_signer?);
             }
