@@ -179,18 +179,7 @@ fn ws_params(
     assert_eq!(frame["id"], 42);
     let method = frame["method"].as_str().expect("method").to_string();
     assert_eq!(method, built.method);
-    let params = frame["params"].as_object().expect("params object");
-    let mut map: BTreeMap<String, String> = params
-        .iter()
-        .map(|(k, v)| {
-            let text = match v {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Number(n) => n.to_string(),
-                other => panic!("param {k} has unexpected JSON {other}"),
-            };
-            (k.clone(), text)
-        })
-        .collect();
+    let mut map = frame_params(built.text);
     let signature = map.remove("signature").expect("signed frame");
     assert_eq!(map.get("apiKey").map(String::as_str), Some(API_KEY));
     let payload = map

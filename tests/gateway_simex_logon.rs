@@ -9,10 +9,7 @@ mod gateway_support;
 mod simex_support;
 
 use gateway_support::{market_order, q, Rig};
-use kestrel::core::{
-    IntentAction, Market as CoreMarket, OrderIntent, OrderStatus, OrderType, Price, Qty, Side,
-    SymbolId, TimeInForce,
-};
+use kestrel::core::{Market as CoreMarket, OrderStatus, Qty, Side, SymbolId};
 use kestrel::oms::binance::gateway::GatewayKeys;
 use kestrel::sim::{Market, Speed, WsOrderAuthCounts};
 use simex_support::{config, start};
@@ -72,31 +69,7 @@ fn logged_on_orders_go_unsigned_round_trip_and_log_on_again_after_a_drop() {
     assert!(rig.stage.venue().counters().user_events > user_events);
 
     // Limit sell far above the market rests, then is cancelled.
-    let (_, ask) = rig.book();
-    rig.intent(OrderIntent {
-        side: Side::Sell,
-        order_type: OrderType::Limit,
-        time_in_force: TimeInForce::Gtc,
-        price: ask.saturating_add(Price::from_int(2_000)),
-        qty: q("0.005"),
-        ..OrderIntent::default()
-    });
-    let limit = rig.last_submitted();
-    rig.run_until("limit acked", |s| {
-        s.manager()
-            .order(limit)
-            .is_some_and(|o| o.status == OrderStatus::New)
-    });
-    rig.intent(OrderIntent {
-        action: IntentAction::Cancel,
-        target: limit,
-        ..OrderIntent::default()
-    });
-    rig.run_until("limit cancelled", |s| {
-        s.manager()
-            .order(limit)
-            .is_some_and(|o| o.status == OrderStatus::Canceled)
-    });
+    rig.rest_and_cancel_limit_sell("0.005");
     rig.assert_matches_venue();
     let after = auth(&rig);
     assert_eq!(

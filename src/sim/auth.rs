@@ -211,6 +211,16 @@ impl Keys {
     }
 }
 
+/// The `signature` sent, or Binance's -1102 for a missing one.
+fn sent_signature(sent: Option<&str>) -> Result<&str, Reject> {
+    sent.ok_or_else(|| {
+        Reject::new(
+            -1102,
+            "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+        )
+    })
+}
+
 /// Bytes of an even-length hex text (`None` if it is not hex).
 pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
@@ -231,12 +241,7 @@ pub(crate) fn check_ed25519_signature(
     sent: Option<&str>,
 ) -> Result<(), Reject> {
     use base64::Engine;
-    let sent = sent.ok_or_else(|| {
-        Reject::new(
-            -1102,
-            "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
-        )
-    })?;
+    let sent = sent_signature(sent)?;
     let invalid = || Reject::new(-1022, "Signature for this request is not valid.");
     let public_key = unhex(public_key_hex).ok_or_else(invalid)?;
     let signature = base64::engine::general_purpose::STANDARD
@@ -253,12 +258,7 @@ pub(crate) fn check_signature(
     payload: &str,
     sent: Option<&str>,
 ) -> Result<(), Reject> {
-    let sent = sent.ok_or_else(|| {
-        Reject::new(
-            -1102,
-            "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
-        )
-    })?;
+    let sent = sent_signature(sent)?;
     if sign(secret, payload.as_bytes()).eq_ignore_ascii_case(sent) {
         Ok(())
     } else {

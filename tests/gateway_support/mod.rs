@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use kestrel::core::clock::mono_ns;
 use kestrel::core::{
-    AssetName, BookTop, ClientOrderId, ExecEvent, Instrument, Level, Market as CoreMarket,
-    MarketEvent, MarketEventKind, Notional, OrderIntent, OrderRole, OrderStatus, OrderType,
-    OrderUpdate, Price, Qty, Side, StrategyId, SymbolId, SymbolTable,
+    AssetName, BookTop, ClientOrderId, ExecEvent, Instrument, IntentAction, Level,
+    Market as CoreMarket, MarketEvent, MarketEventKind, Notional, OrderIntent, OrderRole,
+    OrderStatus, OrderType, OrderUpdate, Price, Qty, Side, StrategyId, SymbolId, SymbolTable,
+    TimeInForce,
 };
 use kestrel::engine::stage::{OrderOutputs, OrderStage};
 use kestrel::oms::binance::exchange_info::parse_exchange_info;
@@ -286,6 +287,38 @@ impl Rig {
         };
         self.stage.on_intent(&intent, mono_ns(), &mut self.out);
         self.drain();
+    }
+
+    /// A limit sell of `qty` far above the market: acked (the manager then agrees with the
+    /// venue), then cancelled. Returns its client id.
+    pub fn rest_and_cancel_limit_sell(&mut self, qty: &str) -> ClientOrderId {
+        let (_, ask) = self.book();
+        self.intent(OrderIntent {
+            side: Side::Sell,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Gtc,
+            price: ask.saturating_add(Price::from_int(2_000)),
+            qty: q(qty),
+            ..OrderIntent::default()
+        });
+        let limit = self.last_submitted();
+        self.run_until("limit acked", |s| {
+            s.manager()
+                .order(limit)
+                .is_some_and(|o| o.status == OrderStatus::New)
+        });
+        self.assert_matches_venue();
+        self.intent(OrderIntent {
+            action: IntentAction::Cancel,
+            target: limit,
+            ..OrderIntent::default()
+        });
+        self.run_until("limit cancelled", |s| {
+            s.manager()
+                .order(limit)
+                .is_some_and(|o| o.status == OrderStatus::Canceled)
+        });
+        limit
     }
 
     pub fn order_ids(&self) -> Vec<ClientOrderId> {
