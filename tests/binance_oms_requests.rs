@@ -1010,7 +1010,7 @@ fn session_logon_is_signed_with_ed25519_over_the_sorted_params() {
                -----END PRIVATE KEY-----\n";
     let mut codec = fx
         .spot
-        .with_logon_key(Ed25519Signer::from_pem(pem).expect("valid PEM"));
+        .with_logon_key(API_KEY, Ed25519Signer::from_pem(pem).expect("valid PEM"));
     let frame = codec
         .ws(&Request::Logon, 1_649_729_878_532, 7)
         .expect("builds");

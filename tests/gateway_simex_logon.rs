@@ -11,7 +11,7 @@ mod simex_support;
 use gateway_support::{market_order, q, Rig};
 use kestrel::core::{Market as CoreMarket, OrderStatus, Qty, Side, SymbolId};
 use kestrel::oms::binance::gateway::GatewayKeys;
-use kestrel::sim::{Market, Speed, WsOrderAuthCounts};
+use kestrel::sim::{Market, Speed, WsOrderAuthCounts, DOCS_API_KEY};
 use simex_support::{config, start};
 
 /// RFC 8032 test 2's private key (PKCS#8): a valid Ed25519 key the simulator does not have
@@ -106,7 +106,7 @@ fn logged_on_orders_go_unsigned_round_trip_and_log_on_again_after_a_drop() {
 #[test]
 fn a_wrong_ed25519_key_is_refused_and_orders_stay_hmac_signed() {
     let keys = GatewayKeys::simex_test()
-        .with_ed25519_pem(UNREGISTERED_ED25519_PEM)
+        .with_ed25519_pem(DOCS_API_KEY, UNREGISTERED_ED25519_PEM)
         .expect("a valid PKCS#8 Ed25519 key");
     let mut rig = Rig::with_keys(
         start(config(Market::Spot, Speed::AsFastAsPossible, true)),

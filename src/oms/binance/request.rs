@@ -408,6 +408,9 @@ pub struct BinanceOrderCodec {
     /// `signer` with each REST placement's constant prefix absorbed.
     order_prefixes: OrderPrefixes,
     logon_signer: Option<Ed25519Signer>,
+    /// The API key of the Ed25519 key `session.logon` names (on Binance a separate API key
+    /// of the same account: a key has one type, HMAC or Ed25519).
+    logon_api_key: String,
     /// The WebSocket API connection is logged on: HMAC requests go unsigned.
     session_authenticated: bool,
     config: CodecConfig,
@@ -466,6 +469,7 @@ impl BinanceOrderCodec {
             ws_signer,
             signer,
             logon_signer: None,
+            logon_api_key: String::new(),
             session_authenticated: false,
             config,
             params: ParamSet::default(),
@@ -474,9 +478,10 @@ impl BinanceOrderCodec {
         })
     }
 
-    /// Adds the Ed25519 key `session.logon` signs with.
-    pub fn with_logon_key(mut self, signer: Ed25519Signer) -> Self {
+    /// Adds the Ed25519 key `session.logon` signs with and the API key it belongs to.
+    pub fn with_logon_key(mut self, api_key: &str, signer: Ed25519Signer) -> Self {
         self.logon_signer = Some(signer);
+        self.logon_api_key = api_key.to_owned();
         self
     }
 
@@ -528,7 +533,8 @@ impl BinanceOrderCodec {
         )?;
         // HMAC frames write `apiKey` from precomputed text (see `write_ws_frame`).
         if transport == Transport::WsApi && endpoint.signing == Signing::Ed25519 {
-            self.params.trusted_text(Param::ApiKey, &self.api_key)?;
+            self.params
+                .trusted_text(Param::ApiKey, &self.logon_api_key)?;
         }
         if matches!(endpoint.signing, Signing::Hmac | Signing::Ed25519) {
             if !self.recv_window_text.is_empty() {

@@ -14,6 +14,11 @@ pub const API_SECRET_ENV: &str = "KESTREL_BINANCE_API_SECRET";
 /// Environment variable naming a PKCS#8 PEM file with the Ed25519 private key the WebSocket
 /// API session logs on with (optional: without it every request is HMAC-signed).
 pub const ED25519_KEY_FILE_ENV: &str = "KESTREL_BINANCE_ED25519_KEY_FILE";
+/// Environment variable holding the API key of that Ed25519 key (required with the file).
+/// A Binance API key has one type, so the Ed25519 key is a second API key of the same
+/// account: REST and the requests sent before the logon answers stay HMAC-signed with
+/// `KESTREL_BINANCE_API_KEY`, the session then acts as this one.
+pub const ED25519_API_KEY_ENV: &str = "KESTREL_BINANCE_ED25519_API_KEY";
 
 /// Why the keys could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +38,8 @@ pub enum KeyError {
 pub struct GatewayKeys {
     api_key: String,
     secret: String,
-    /// PKCS#8 DER of the Ed25519 private key (checked when set).
-    ed25519_pkcs8: Option<Vec<u8>>,
+    /// The Ed25519 key's own API key and its private key's PKCS#8 DER (checked when set).
+    ed25519_pkcs8: Option<(String, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for GatewayKeys {
@@ -61,8 +66,9 @@ impl GatewayKeys {
         };
         match std::env::var_os(ED25519_KEY_FILE_ENV) {
             Some(path) if !path.is_empty() => {
+                let api_key = read(ED25519_API_KEY_ENV)?;
                 let pem = std::fs::read_to_string(path).map_err(KeyError::Ed25519File)?;
-                keys.with_ed25519_pem(&pem)
+                keys.with_ed25519_pem(&api_key, &pem)
             }
             _ => Ok(keys),
         }
@@ -79,18 +85,19 @@ impl GatewayKeys {
         // The documented PEM is a constant proven valid by the keys tests.
         let der = pkcs8_der_from_pem(DOCS_ED25519_PRIVATE_KEY_PEM).unwrap_or_default();
         Self {
-            ed25519_pkcs8: Some(der),
+            ed25519_pkcs8: Some((DOCS_API_KEY.to_owned(), der)),
             ..keys
         }
     }
 
-    /// These keys with the Ed25519 private key in `pem` (`-----BEGIN PRIVATE KEY-----`,
-    /// PKCS#8, as OpenSSL and Binance's key generator write it).
-    pub fn with_ed25519_pem(self, pem: &str) -> Result<Self, KeyError> {
+    /// These keys with the Ed25519 API key `api_key` and its private key in `pem`
+    /// (`-----BEGIN PRIVATE KEY-----`, PKCS#8, as OpenSSL and Binance's key generator write
+    /// it).
+    pub fn with_ed25519_pem(self, api_key: &str, pem: &str) -> Result<Self, KeyError> {
         let der = pkcs8_der_from_pem(pem)?;
         Ed25519Signer::from_pkcs8_der(&der)?;
         Ok(Self {
-            ed25519_pkcs8: Some(der),
+            ed25519_pkcs8: Some((api_key.to_owned(), der)),
             ..self
         })
     }
@@ -117,11 +124,11 @@ impl GatewayKeys {
         &self.secret
     }
 
-    /// The Ed25519 signer, when a key is set.
-    pub(super) fn ed25519_signer(&self) -> Option<Result<Ed25519Signer, SignError>> {
-        self.ed25519_pkcs8
-            .as_deref()
-            .map(Ed25519Signer::from_pkcs8_der)
+    /// The Ed25519 key's API key and signer, when a key is set.
+    pub(super) fn ed25519_signer(&self) -> Option<Result<(&str, Ed25519Signer), SignError>> {
+        self.ed25519_pkcs8.as_ref().map(|(api_key, der)| {
+            Ed25519Signer::from_pkcs8_der(der).map(|signer| (api_key.as_str(), signer))
+        })
     }
 }
 
@@ -140,10 +147,11 @@ mod tests {
     #[test]
     fn the_simex_test_keys_carry_the_documented_ed25519_key() {
         let keys = GatewayKeys::simex_test();
-        let signer = keys
+        let (api_key, signer) = keys
             .ed25519_signer()
             .expect("simex_test sets an Ed25519 key")
             .expect("the documented PEM is valid");
+        assert_eq!(api_key, DOCS_API_KEY);
         assert_eq!(
             signer.public_key(),
             crate::sim::docs_ed25519_public_key().as_slice()
@@ -155,12 +163,12 @@ mod tests {
     fn a_bad_ed25519_pem_is_a_typed_error() {
         let keys = GatewayKeys::simex_test().without_ed25519();
         assert!(matches!(
-            keys.clone().with_ed25519_pem("nothing here"),
+            keys.clone().with_ed25519_pem("ed25519-key", "nothing here"),
             Err(KeyError::Ed25519(SignError::BadPem(_)))
         ));
         let not_ed25519 = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----";
         assert!(matches!(
-            keys.with_ed25519_pem(not_ed25519),
+            keys.with_ed25519_pem("ed25519-key", not_ed25519),
             Err(KeyError::Ed25519(SignError::BadEd25519Key(_)))
         ));
     }

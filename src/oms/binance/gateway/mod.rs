@@ -454,8 +454,9 @@ impl BinanceGateway {
         // Spot only: margin orders never use the WebSocket API, and the USDⓈ-M WS API's
         // session.logon is not verified here (protocols.md documents spot's).
         if market == Market::Spot {
-            if let Some(logon_signer) = keys.ed25519_signer() {
-                codec = codec.with_logon_key(logon_signer?);
+            if let Some(logon) = keys.ed25519_signer() {
+                let (api_key, signer) = logon?;
+                codec = codec.with_logon_key(api_key, signer);
             }
         }
         let certs: Vec<PathBuf> = config.trusted_cert.iter().cloned().collect();
