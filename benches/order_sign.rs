@@ -1,6 +1,7 @@
 //! Binance order build + sign against DESIGN.md's ≤ 400 ns target: a spot LIMIT order from
 //! `VenueOrder` to the signed REST body, and to the signed WebSocket API `order.place`
-//! frame (which signs a separate sorted payload). Includes the local filter check.
+//! frame (which signs a separate sorted payload), and that frame on a logged-on WebSocket
+//! API session (`session.logon`: no apiKey, no signature). Includes the local filter check.
 
 use std::hint::black_box;
 
@@ -76,20 +77,28 @@ fn order_build_sign(c: &mut Criterion) {
         })
     });
     let mut request_id = 0u64;
-    group.bench_function("spot_limit_ws_api", |b| {
-        b.iter(|| {
-            timestamp_ms += 1;
-            request_id += 1;
-            let request = Request::Place {
-                order: black_box(&order),
-                reference_price,
-            };
-            let built = codec
-                .ws(&request, timestamp_ms, request_id)
-                .expect("valid order");
-            black_box(built.text.len())
-        })
-    });
+    // Signed, then on a logged-on session (no apiKey, no signature).
+    for (name, logged_on) in [
+        ("spot_limit_ws_api", false),
+        ("spot_limit_ws_api_logged_on", true),
+    ] {
+        codec.set_session_authenticated(logged_on);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                timestamp_ms += 1;
+                request_id += 1;
+                let request = Request::Place {
+                    order: black_box(&order),
+                    reference_price,
+                };
+                let built = codec
+                    .ws(&request, timestamp_ms, request_id)
+                    .expect("valid order");
+                black_box(built.text.len())
+            })
+        });
+    }
+    codec.set_session_authenticated(false);
     let signer =
         HmacSigner::new(b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j")
             .expect("non-empty secret");

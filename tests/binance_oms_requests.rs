@@ -179,18 +179,7 @@ fn ws_params(
     assert_eq!(frame["id"], 42);
     let method = frame["method"].as_str().expect("method").to_string();
     assert_eq!(method, built.method);
-    let params = frame["params"].as_object().expect("params object");
-    let mut map: BTreeMap<String, String> = params
-        .iter()
-        .map(|(k, v)| {
-            let text = match v {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Number(n) => n.to_string(),
-                other => panic!("param {k} has unexpected JSON {other}"),
-            };
-            (k.clone(), text)
-        })
-        .collect();
+    let mut map = frame_params(built.text);
     let signature = map.remove("signature").expect("signed frame");
     assert_eq!(map.get("apiKey").map(String::as_str), Some(API_KEY));
     let payload = map
@@ -1021,7 +1010,7 @@ fn session_logon_is_signed_with_ed25519_over_the_sorted_params() {
                -----END PRIVATE KEY-----\n";
     let mut codec = fx
         .spot
-        .with_logon_key(Ed25519Signer::from_pem(pem).expect("valid PEM"));
+        .with_logon_key(API_KEY, Ed25519Signer::from_pem(pem).expect("valid PEM"));
     let frame = codec
         .ws(&Request::Logon, 1_649_729_878_532, 7)
         .expect("builds");
@@ -1177,4 +1166,112 @@ proptest::proptest! {
             proptest::prop_assert!(serde_json::from_slice::<serde_json::Value>(built.text).is_ok());
         }
     }
+}
+
+/// A frame's params as text, keyed by name.
+fn frame_params(text: &[u8]) -> BTreeMap<String, String> {
+    let frame: serde_json::Value = serde_json::from_slice(text).expect("frame is JSON");
+    frame["params"]
+        .as_object()
+        .expect("params object")
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                other => panic!("param {k} has unexpected JSON {other}"),
+            };
+            (k.clone(), text)
+        })
+        .collect()
+}
+
+#[test]
+fn logged_on_order_place_goes_without_api_key_and_signature_and_logged_off_is_unchanged() {
+    let mut fx = fixture(CodecConfig::default());
+    let order = fx.order(Market::Spot, OrderType::Limit, Side::Sell);
+    let signed_frame = fx
+        .spot
+        .ws(&place(&order), NOW_MS, 7)
+        .expect("valid order")
+        .text_str()
+        .to_string();
+    let rest_body = fx
+        .spot
+        .rest(&place(&order), NOW_MS)
+        .expect("valid order")
+        .body_str()
+        .to_string();
+
+    fx.spot.set_session_authenticated(true);
+    assert!(fx.spot.is_session_authenticated());
+    let built = fx.spot.ws(&place(&order), NOW_MS, 7).expect("valid order");
+    assert_eq!(built.method, "order.place");
+    assert_eq!(
+        built.text_str(),
+        r#"{"id":7,"method":"order.place","params":{"newClientOrderId":"ks7-1","newOrderRespType":"ACK","price":"52000.00","quantity":"0.01000000","recvWindow":5000,"side":"SELL","symbol":"BTCUSDT","timeInForce":"GTC","timestamp":1660801715431,"type":"LIMIT"}}"#
+    );
+    expect_set(
+        &frame_params(built.text),
+        &[
+            ("newClientOrderId", "ks7-1"),
+            ("newOrderRespType", "ACK"),
+            ("price", "52000.00"),
+            ("quantity", "0.01000000"),
+            ("recvWindow", "5000"),
+            ("side", "SELL"),
+            ("symbol", "BTCUSDT"),
+            ("timeInForce", "GTC"),
+            ("timestamp", "1660801715431"),
+            ("type", "LIMIT"),
+        ],
+    );
+    // The other HMAC requests too (an OCO's legs sort before apiKey; futures likewise).
+    let cancel = fx
+        .spot
+        .ws(
+            &Request::Cancel {
+                scope: SymbolScope::new(fx.btc, Market::Spot),
+                client_order_id: order.client_order_id,
+                route: OrderRoute::Book,
+            },
+            NOW_MS,
+            8,
+        )
+        .expect("builds");
+    let cancel = frame_params(cancel.text);
+    assert!(!cancel.contains_key("apiKey") && !cancel.contains_key("signature"));
+    assert_eq!(
+        cancel.get("timestamp").map(String::as_str),
+        Some("1660801715431")
+    );
+    // The subscription that names its signature keeps it; REST is signed as before.
+    let (method, _) = ws_params(
+        &mut fx.spot,
+        &Request::SubscribeUserData { after_logon: false },
+    );
+    assert_eq!(method, "userDataStream.subscribe.signature");
+    assert_eq!(
+        fx.spot
+            .rest(&place(&order), NOW_MS)
+            .expect("valid order")
+            .body_str(),
+        rest_body
+    );
+    fx.futures.set_session_authenticated(true);
+    let futures_order = fx.order(Market::UsdmFutures, OrderType::Limit, Side::Buy);
+    let futures = fx
+        .futures
+        .ws(&place(&futures_order), NOW_MS, 9)
+        .expect("valid order");
+    let futures = frame_params(futures.text);
+    assert!(!futures.contains_key("apiKey") && !futures.contains_key("signature"));
+
+    // Logged off again (a new connection): byte for byte the signed frame of before.
+    fx.spot.set_session_authenticated(false);
+    let again = fx.spot.ws(&place(&order), NOW_MS, 7).expect("valid order");
+    assert_eq!(again.text_str(), signed_frame);
+    // ws_params checks the apiKey and recomputes the signature over the sorted params.
+    let (method, _) = ws_params(&mut fx.spot, &place(&order));
+    assert_eq!(method, "order.place");
 }

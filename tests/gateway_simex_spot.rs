@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 
 use gateway_support::{market_order, q, Rig};
 use kestrel::core::clock::mono_ns;
-use kestrel::core::{
-    IntentAction, Market as CoreMarket, OrderIntent, OrderStatus, OrderType, Price, Qty, Side,
-    SymbolId, TimeInForce,
-};
+use kestrel::core::{Market as CoreMarket, OrderIntent, OrderStatus, Qty, Side, SymbolId};
 use kestrel::engine::stage::OrderStage;
 use kestrel::sim::{Market, Speed};
 use simex_support::{config, start, TIMEOUT};
@@ -63,32 +60,7 @@ fn orders_round_trip_through_the_gateway_and_match_the_simulator() {
     rig.assert_matches_venue();
 
     // Limit sell far above the market rests, then is cancelled.
-    let (_, ask) = rig.book();
-    rig.intent(OrderIntent {
-        side: Side::Sell,
-        order_type: OrderType::Limit,
-        time_in_force: TimeInForce::Gtc,
-        price: ask.saturating_add(Price::from_int(2_000)),
-        qty: q("0.005"),
-        ..OrderIntent::default()
-    });
-    let limit = rig.last_submitted();
-    rig.run_until("limit acked", |s| {
-        s.manager()
-            .order(limit)
-            .is_some_and(|o| o.status == OrderStatus::New)
-    });
-    rig.assert_matches_venue();
-    rig.intent(OrderIntent {
-        action: IntentAction::Cancel,
-        target: limit,
-        ..OrderIntent::default()
-    });
-    rig.run_until("limit cancelled", |s| {
-        s.manager()
-            .order(limit)
-            .is_some_and(|o| o.status == OrderStatus::Canceled)
-    });
+    let limit = rig.rest_and_cancel_limit_sell("0.005");
     assert_eq!(rig.status(limit), Some(OrderStatus::Canceled));
     rig.assert_matches_venue();
 

@@ -1,12 +1,14 @@
 //! simex's WebSocket API: spot `/ws-api/v3` (orders, OCO, queries, session logon, the
 //! user-data subscription on the same connection) and futures `/ws-fapi/v1` (orders, algo
-//! orders, listenKey), driven by a tungstenite client with the sorted-params HMAC signature;
+//! orders, listenKey), driven by a tungstenite client with the sorted-params HMAC signature
+//! (the logon: Ed25519 with the documented test key);
 //! replies and pushed events compared key by key with the real Binance payloads.
 
 mod simex_support;
 
 use kestrel::core::{Price, Qty};
-use kestrel::sim::{Market, Speed};
+use kestrel::oms::binance::Ed25519Signer;
+use kestrel::sim::{Market, Speed, DOCS_ED25519_PRIVATE_KEY_PEM};
 use serde_json::{json, Value};
 use simex_support::orders::{
     assert_shape, dec, nautilus, nautilus_dir, q, top_of_book, Rest, WsApi,
@@ -184,7 +186,19 @@ fn session_logon_signs_once_and_errors_keep_the_envelope() {
     );
     let before_logon = api.call(&handle, "userDataStream.subscribe", json!({}), false);
     assert_eq!(before_logon["error"]["code"], -2015);
-    let logon = api.call(&handle, "session.logon", json!({}), true);
+    // The docs API key has an Ed25519 key registered: an HMAC-signed logon does not verify.
+    let hmac_logon = api.call(&handle, "session.logon", json!({}), true);
+    assert_eq!(hmac_logon["error"]["code"], -1022, "{hmac_logon}");
+    let now = handle.server_time_ms(Market::Spot).expect("served");
+    let signature = Ed25519Signer::from_pem(DOCS_ED25519_PRIVATE_KEY_PEM)
+        .expect("the documented key is valid PKCS#8")
+        .sign(format!("apiKey={}&timestamp={now}", simex_support::orders::API_KEY).as_bytes());
+    let logon = api.call(
+        &handle,
+        "session.logon",
+        json!({"apiKey": simex_support::orders::API_KEY, "timestamp": now, "signature": signature.as_str()}),
+        false,
+    );
     assert_eq!(logon["status"], 200, "{logon}");
     assert_eq!(logon["result"]["apiKey"], simex_support::orders::API_KEY);
     let id = api.send(&handle, "order.place", json!({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "timestamp": handle.server_time_ms(Market::Spot).expect("served"), "returnRateLimits": false}), false);

@@ -1,7 +1,8 @@
 //! Owns: request parameters and their authentication as Binance checks them: form and query
 //! decoding (the query string wins over the body), the API-key header, HMAC-SHA256
 //! signatures over `query ++ body` (REST) or the alphabetically sorted params (WS API), and
-//! the `timestamp`/`recvWindow` window against the simulator's clock. Never: logs a secret
+//! the `timestamp`/`recvWindow` window against the simulator's clock, and Ed25519 signatures
+//! (base64) against the public key registered for an API key. Never: logs a secret
 //! or accepts a request whose signature it did not recompute.
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -24,6 +25,10 @@ pub struct ApiKey {
     pub key: String,
     /// The HMAC secret.
     pub secret: String,
+    /// The Ed25519 public key (64 hex digits) `session.logon` signatures are checked with;
+    /// without one the key logs on HMAC-signed (see `ws_api`).
+    #[serde(default)]
+    pub ed25519_public_key: Option<String>,
 }
 
 /// A request's parameters, in the order they were sent.
@@ -195,6 +200,56 @@ impl Keys {
             .map(|k| k.secret.as_str())
             .ok_or_else(|| Reject::new(-2015, "Invalid API-key, IP, or permissions for action."))
     }
+
+    /// The Ed25519 public key registered for `api_key` (hex), if any.
+    pub fn ed25519_public_key(&self, api_key: Option<&str>) -> Option<&str> {
+        let api_key = api_key?;
+        self.keys
+            .iter()
+            .find(|k| k.key == api_key)
+            .and_then(|k| k.ed25519_public_key.as_deref())
+    }
+}
+
+/// The `signature` sent, or Binance's -1102 for a missing one.
+fn sent_signature(sent: Option<&str>) -> Result<&str, Reject> {
+    sent.ok_or_else(|| {
+        Reject::new(
+            -1102,
+            "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+        )
+    })
+}
+
+/// Bytes of an even-length hex text (`None` if it is not hex).
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|pair| Some(hex_value(pair[0])? * 16 + hex_value(pair[1])?))
+        .collect()
+}
+
+/// Checks a base64 Ed25519 signature of `payload` against `public_key_hex`: -1102 when
+/// none was sent, -1022 when it does not verify (or the registered key is malformed).
+pub(crate) fn check_ed25519_signature(
+    public_key_hex: &str,
+    payload: &str,
+    sent: Option<&str>,
+) -> Result<(), Reject> {
+    use base64::Engine;
+    let sent = sent_signature(sent)?;
+    let invalid = || Reject::new(-1022, "Signature for this request is not valid.");
+    let public_key = unhex(public_key_hex).ok_or_else(invalid)?;
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(sent)
+        .map_err(|_| invalid())?;
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public_key)
+        .verify(payload.as_bytes(), &signature)
+        .map_err(|_| invalid())
 }
 
 /// Checks a signature against the one recomputed over `payload` (case-insensitive hex).
@@ -203,12 +258,7 @@ pub(crate) fn check_signature(
     payload: &str,
     sent: Option<&str>,
 ) -> Result<(), Reject> {
-    let sent = sent.ok_or_else(|| {
-        Reject::new(
-            -1102,
-            "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
-        )
-    })?;
+    let sent = sent_signature(sent)?;
     if sign(secret, payload.as_bytes()).eq_ignore_ascii_case(sent) {
         Ok(())
     } else {
@@ -349,9 +399,36 @@ mod tests {
         let keys = Keys::new(vec![ApiKey {
             key: "k".into(),
             secret: "s".into(),
+            ed25519_public_key: None,
         }]);
         assert_eq!(keys.secret(Some("k")), Ok("s"));
         assert_eq!(keys.secret(None).map_err(|r| r.code), Err(-2014));
         assert_eq!(keys.secret(Some("x")).map_err(|r| r.code), Err(-2015));
+    }
+
+    #[test]
+    fn ed25519_logon_signatures_verify_against_the_registered_public_key() {
+        // RFC 8032 test 1's key; the signature was made with `openssl pkeyutl -sign -rawin`.
+        let public_key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+        let payload = format!("apiKey={API_KEY}&timestamp=1649729878532");
+        let signature = "763GJeFgG09B/06V/dq24cLu6f0R57whgDMyOCubDex4CTTElmDgPSIQqLdOsvW5TBxyaaFotVCI8tUmQMChAA==";
+        assert_eq!(
+            check_ed25519_signature(public_key, &payload, Some(signature)),
+            Ok(())
+        );
+        let other_time = payload.replace("1649729878532", "1649729878533");
+        assert_eq!(
+            check_ed25519_signature(public_key, &other_time, Some(signature)).map_err(|r| r.code),
+            Err(-1022)
+        );
+        let hmac = sign(SECRET, payload.as_bytes());
+        assert_eq!(
+            check_ed25519_signature(public_key, &payload, Some(&hmac)).map_err(|r| r.code),
+            Err(-1022)
+        );
+        assert_eq!(
+            check_ed25519_signature(public_key, &payload, None).map_err(|r| r.code),
+            Err(-1102)
+        );
     }
 }

@@ -210,6 +210,20 @@ pub const DOCS_API_KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utI
 pub const DOCS_API_SECRET: &str =
     "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
 
+/// The Ed25519 private key the simulator's tests log on with: RFC 8032 test 1's key, as
+/// OpenSSL writes it (PKCS#8). Public and documented: never a real key.
+pub const DOCS_ED25519_PRIVATE_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
+    MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n\
+    -----END PRIVATE KEY-----\n";
+/// Its public key (RFC 8032 test 1), hex: registered for [`DOCS_API_KEY`] by default.
+pub const DOCS_ED25519_PUBLIC_KEY_HEX: &str =
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+/// [`DOCS_ED25519_PUBLIC_KEY_HEX`] as bytes.
+pub fn docs_ed25519_public_key() -> Vec<u8> {
+    super::auth::unhex(DOCS_ED25519_PUBLIC_KEY_HEX).unwrap_or_default()
+}
+
 impl Default for OrderSideConfig {
     fn default() -> Self {
         let amounts = |pairs: &[(&str, i64)]| -> BTreeMap<String, Qty> {
@@ -223,6 +237,7 @@ impl Default for OrderSideConfig {
             api_keys: vec![ApiKey {
                 key: DOCS_API_KEY.into(),
                 secret: DOCS_API_SECRET.into(),
+                ed25519_public_key: Some(DOCS_ED25519_PUBLIC_KEY_HEX.into()),
             }],
             spot_balances: amounts(&[("BTC", 1), ("USDT", 100_000), ("BNB", 10)]),
             margin_balances: amounts(&[("BTC", 1), ("USDT", 100_000)]),

@@ -49,11 +49,13 @@ use std::path::PathBuf;
 pub use auth::ApiKey;
 pub use book::ExchangeBook;
 pub use config::{
-    FaultPlan, FeeAsset, Market, MarketReplay, OrderSideConfig, SimexConfig, Speed, StallPlan,
-    DOCS_API_KEY, DOCS_API_SECRET,
+    docs_ed25519_public_key, FaultPlan, FeeAsset, Market, MarketReplay, OrderSideConfig,
+    SimexConfig, Speed, StallPlan, DOCS_API_KEY, DOCS_API_SECRET, DOCS_ED25519_PRIVATE_KEY_PEM,
+    DOCS_ED25519_PUBLIC_KEY_HEX,
 };
 pub use conn::Tls;
 pub use exchange::AccountSnapshot;
+pub use order_side::WsOrderAuthCounts;
 pub use orders::{
     AccountKind, AlgoOrder, AlgoStatus, BalanceView, OrderStatus, OrderType, PositionView,
     SimOrder, SimTrade, Tif, WorkingType,

@@ -9,6 +9,7 @@
 //! it, so a client that syncs with `/time` signs valid timestamps at any replay speed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::core::clock::wall_ms;
@@ -52,7 +53,38 @@ pub(crate) struct OrderSide {
     pub limiter: RateLimiter,
     pub faults: Arc<Faults>,
     pub wire: Arc<WireClock>,
+    /// WS API orders by how they were authenticated.
+    pub ws_order_auth: WsOrderAuth,
     clock_skew_ms: i64,
+}
+
+/// WS API orders placed, counted by how each was authenticated, and the session logons.
+#[derive(Debug, Default)]
+pub(crate) struct WsOrderAuth {
+    /// Orders with their own `apiKey` and `signature`.
+    pub signed: AtomicU64,
+    /// Orders without a signature on a logged-on connection.
+    pub session: AtomicU64,
+    /// `session.logon` requests accepted.
+    pub logons: AtomicU64,
+}
+
+/// A snapshot of [`WsOrderAuth`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WsOrderAuthCounts {
+    pub signed_orders: u64,
+    pub session_orders: u64,
+    pub logons: u64,
+}
+
+impl WsOrderAuth {
+    pub fn snapshot(&self) -> WsOrderAuthCounts {
+        WsOrderAuthCounts {
+            signed_orders: self.signed.load(Ordering::Acquire),
+            session_orders: self.session.load(Ordering::Acquire),
+            logons: self.logons.load(Ordering::Acquire),
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -108,6 +140,7 @@ impl OrderSide {
             keys: Keys::new(config.api_keys.clone()),
             faults,
             wire,
+            ws_order_auth: WsOrderAuth::default(),
             clock_skew_ms: config.clock_skew_ms,
         })
     }

@@ -23,7 +23,7 @@ use super::conn::{Conn, Rewind, Tls};
 use super::exchange::AccountSnapshot;
 use super::faults::Faults;
 use super::http::{self, HeadRead, Reply};
-use super::order_side::OrderSide;
+use super::order_side::{OrderSide, WsOrderAuthCounts};
 use super::orders_http::{self, Delivery};
 use super::replay::{prime, MarketState, Replay};
 use super::session::SessionContext;
@@ -294,6 +294,12 @@ impl SimexHandle {
     /// The simulator's clock for `market` (its server time, recvWindow reference).
     pub fn server_time_ms(&self, market: Market) -> Option<u64> {
         self.order_side(market).map(|o| o.now_ms())
+    }
+
+    /// `market`'s WebSocket API orders by how they were authenticated (own signature, or the
+    /// connection's `session.logon`), and the logons accepted.
+    pub fn ws_order_auth(&self, market: Market) -> Option<WsOrderAuthCounts> {
+        self.order_side(market).map(|o| o.ws_order_auth.snapshot())
     }
 
     /// Balances, positions, open orders, trades and realized PnL of `market`'s venue.

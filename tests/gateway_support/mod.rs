@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use kestrel::core::clock::mono_ns;
 use kestrel::core::{
-    AssetName, BookTop, ClientOrderId, ExecEvent, Instrument, Level, Market as CoreMarket,
-    MarketEvent, MarketEventKind, Notional, OrderIntent, OrderRole, OrderStatus, OrderType,
-    OrderUpdate, Price, Qty, Side, StrategyId, SymbolId, SymbolTable,
+    AssetName, BookTop, ClientOrderId, ExecEvent, Instrument, IntentAction, Level,
+    Market as CoreMarket, MarketEvent, MarketEventKind, Notional, OrderIntent, OrderRole,
+    OrderStatus, OrderType, OrderUpdate, Price, Qty, Side, StrategyId, SymbolId, SymbolTable,
+    TimeInForce,
 };
 use kestrel::engine::stage::{OrderOutputs, OrderStage};
 use kestrel::oms::binance::exchange_info::parse_exchange_info;
@@ -66,7 +67,26 @@ impl Rig {
             Market::Spot => CoreMarket::Spot,
             Market::UsdmFutures => CoreMarket::UsdmFutures,
         };
-        Self::build(handle, core_market, adjust, |_| {}, MarginParams::default())
+        Self::build(
+            handle,
+            core_market,
+            adjust,
+            |_| {},
+            MarginParams::default(),
+            &GatewayKeys::simex_test(),
+        )
+    }
+
+    /// A spot rig whose gateway signs with `keys` instead of the simulator's test set.
+    pub fn with_keys(handle: SimexHandle, keys: &GatewayKeys) -> Self {
+        Self::build(
+            handle,
+            CoreMarket::Spot,
+            |_| {},
+            |_| {},
+            MarginParams::default(),
+            keys,
+        )
     }
 
     /// A cross-margin rig on the simulator's spot listener: margin orders with `margin`'s
@@ -76,7 +96,14 @@ impl Rig {
         margin: MarginParams,
         gateway: impl FnOnce(&mut GatewayConfig),
     ) -> Self {
-        Self::build(handle, CoreMarket::Margin, |_| {}, gateway, margin)
+        Self::build(
+            handle,
+            CoreMarket::Margin,
+            |_| {},
+            gateway,
+            margin,
+            &GatewayKeys::simex_test(),
+        )
     }
 
     fn build(
@@ -85,6 +112,7 @@ impl Rig {
         adjust: impl FnOnce(&mut Instrument),
         adjust_gateway: impl FnOnce(&mut GatewayConfig),
         margin: MarginParams,
+        keys: &GatewayKeys,
     ) -> Self {
         let (info_path, market, family) = match core_market {
             CoreMarket::Spot | CoreMarket::Margin => {
@@ -118,13 +146,8 @@ impl Rig {
         gateway_config.trusted_cert = Some(cert.path().to_owned());
         gateway_config.request_timeout_ms = 1_000;
         adjust_gateway(&mut gateway_config);
-        let gateway = BinanceGateway::new(
-            gateway_config,
-            &GatewayKeys::simex_test(),
-            symbols,
-            &info.rate_limits,
-        )
-        .expect("gateway");
+        let gateway =
+            BinanceGateway::new(gateway_config, keys, symbols, &info.rate_limits).expect("gateway");
         let assets = PairAssets {
             base: AssetName::new("BTC").expect("asset"),
             quote: AssetName::new("USDT").expect("asset"),
@@ -264,6 +287,38 @@ impl Rig {
         };
         self.stage.on_intent(&intent, mono_ns(), &mut self.out);
         self.drain();
+    }
+
+    /// A limit sell of `qty` far above the market: acked (the manager then agrees with the
+    /// venue), then cancelled. Returns its client id.
+    pub fn rest_and_cancel_limit_sell(&mut self, qty: &str) -> ClientOrderId {
+        let (_, ask) = self.book();
+        self.intent(OrderIntent {
+            side: Side::Sell,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Gtc,
+            price: ask.saturating_add(Price::from_int(2_000)),
+            qty: q(qty),
+            ..OrderIntent::default()
+        });
+        let limit = self.last_submitted();
+        self.run_until("limit acked", |s| {
+            s.manager()
+                .order(limit)
+                .is_some_and(|o| o.status == OrderStatus::New)
+        });
+        self.assert_matches_venue();
+        self.intent(OrderIntent {
+            action: IntentAction::Cancel,
+            target: limit,
+            ..OrderIntent::default()
+        });
+        self.run_until("limit cancelled", |s| {
+            s.manager()
+                .order(limit)
+                .is_some_and(|o| o.status == OrderStatus::Canceled)
+        });
+        limit
     }
 
     pub fn order_ids(&self) -> Vec<ClientOrderId> {

@@ -4,6 +4,13 @@
 //!
 //! Which endpoint and which params each request uses lives in `endpoints`; this file holds
 //! the transport framing and signing, which are the same for every request.
+//!
+//! Session authentication (Binance web-socket-api "Session Authentication"): once the
+//! connection's `session.logon` succeeded, the caller switches the codec to
+//! [`BinanceOrderCodec::set_session_authenticated`], and WebSocket API requests that would be
+//! HMAC-signed go without `apiKey` and `signature` (they keep `timestamp` and `recvWindow`):
+//! no HMAC on the order path. `userDataStream.subscribe.signature` keeps its signature (its
+//! name says it carries one), and REST is always signed.
 
 use super::endpoints::{fill_params, is_book_stop_limit, Endpoint, Signing};
 use super::order_prefix::{OrderPrefixes, PREFIX_PARAMS};
@@ -18,6 +25,9 @@ use crate::oms::venue::{OcoOrder, RejectKind, VenueOrder, VenueReject};
 /// Bytes reserved for one encoded request; the largest (an OCO over the WebSocket API)
 /// stays well under it, so no request grows the buffer.
 const REQUEST_CAPACITY: usize = 4096;
+
+/// The user-data subscription that carries its own signature, logged on or not.
+const SUBSCRIBE_WITH_SIGNATURE: &str = "userDataStream.subscribe.signature";
 
 /// Entries a reconciliation page asks for (`limit`): Binance's largest page of `myTrades`,
 /// `userTrades` and `allOrders`. A shorter page is the last.
@@ -398,6 +408,11 @@ pub struct BinanceOrderCodec {
     /// `signer` with each REST placement's constant prefix absorbed.
     order_prefixes: OrderPrefixes,
     logon_signer: Option<Ed25519Signer>,
+    /// The API key of the Ed25519 key `session.logon` names (on Binance a separate API key
+    /// of the same account: a key has one type, HMAC or Ed25519).
+    logon_api_key: String,
+    /// The WebSocket API connection is logged on: HMAC requests go unsigned.
+    session_authenticated: bool,
     config: CodecConfig,
     /// `recvWindow` as sent (empty when left out), written once.
     recv_window_text: String,
@@ -454,6 +469,8 @@ impl BinanceOrderCodec {
             ws_signer,
             signer,
             logon_signer: None,
+            logon_api_key: String::new(),
+            session_authenticated: false,
             config,
             params: ParamSet::default(),
             payload: WireBuf::with_capacity(REQUEST_CAPACITY),
@@ -461,10 +478,28 @@ impl BinanceOrderCodec {
         })
     }
 
-    /// Adds the Ed25519 key `session.logon` signs with.
-    pub fn with_logon_key(mut self, signer: Ed25519Signer) -> Self {
+    /// Adds the Ed25519 key `session.logon` signs with and the API key it belongs to.
+    pub fn with_logon_key(mut self, api_key: &str, signer: Ed25519Signer) -> Self {
         self.logon_signer = Some(signer);
+        self.logon_api_key = api_key.to_owned();
         self
+    }
+
+    /// Whether the WebSocket API connection is logged on (`session.logon` answered success):
+    /// from then on its HMAC requests are written without `apiKey` and `signature`. Set it
+    /// back to false when the connection is lost.
+    pub fn set_session_authenticated(&mut self, logged_on: bool) {
+        self.session_authenticated = logged_on;
+    }
+
+    /// Whether WebSocket API requests rely on the session's logon.
+    pub fn is_session_authenticated(&self) -> bool {
+        self.session_authenticated
+    }
+
+    /// Whether `session.logon` can be built (an Ed25519 key is set).
+    pub fn has_logon_key(&self) -> bool {
+        self.logon_signer.is_some()
     }
 
     /// The key for the `X-MBX-APIKEY` header.
@@ -498,7 +533,8 @@ impl BinanceOrderCodec {
         )?;
         // HMAC frames write `apiKey` from precomputed text (see `write_ws_frame`).
         if transport == Transport::WsApi && endpoint.signing == Signing::Ed25519 {
-            self.params.trusted_text(Param::ApiKey, &self.api_key)?;
+            self.params
+                .trusted_text(Param::ApiKey, &self.logon_api_key)?;
         }
         if matches!(endpoint.signing, Signing::Hmac | Signing::Ed25519) {
             if !self.recv_window_text.is_empty() {
@@ -595,6 +631,9 @@ impl BinanceOrderCodec {
         signing: Signing,
         request_id: u64,
     ) -> Result<(), BuildError> {
+        // On a logged-on session the venue authenticates the request by its connection.
+        let hmac = signing == Signing::Hmac
+            && !(self.session_authenticated && method != SUBSCRIBE_WITH_SIGNATURE);
         let out = &mut self.out;
         out.clear();
         out.extend(b"{\"id\":")?;
@@ -609,7 +648,7 @@ impl BinanceOrderCodec {
             return Ok(());
         }
         out.extend(b",\"params\":{")?;
-        if signing == Signing::Hmac {
+        if hmac {
             // JSON member order is free; only the signed payload must be sorted.
             out.extend(self.api_key_json.as_bytes())?;
             if self.params.iter().next().is_some() {
@@ -618,7 +657,7 @@ impl BinanceOrderCodec {
         }
         self.params.write_json_members(out)?;
         match signing {
-            Signing::Hmac => {
+            Signing::Hmac if hmac => {
                 self.payload.clear();
                 let signature = if self.params.has_any_before(Param::ApiKey) {
                     // OCO legs and algoType sort before apiKey: sign the full sorted payload.
@@ -639,7 +678,7 @@ impl BinanceOrderCodec {
                 let signature = signer.sign(self.payload.as_bytes());
                 push_signature(out, signature.as_str().as_bytes())?;
             }
-            Signing::ApiKeyOnly | Signing::None => {}
+            Signing::Hmac | Signing::ApiKeyOnly | Signing::None => {}
         }
         out.extend(b"}}")?;
         Ok(())

@@ -170,6 +170,26 @@ impl std::fmt::Debug for Base64Signature {
     }
 }
 
+/// The PKCS#8 DER inside a `-----BEGIN PRIVATE KEY-----` PEM block (not checked as a key).
+pub fn pkcs8_der_from_pem(pem: &str) -> Result<Vec<u8>, SignError> {
+    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
+    const END: &str = "-----END PRIVATE KEY-----";
+    let start = pem
+        .find(BEGIN)
+        .ok_or(SignError::BadPem("no BEGIN PRIVATE KEY line"))?
+        + BEGIN.len();
+    let len = pem[start..]
+        .find(END)
+        .ok_or(SignError::BadPem("no END PRIVATE KEY line"))?;
+    let body: String = pem[start..start + len]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| SignError::BadPem("body is not base64"))
+}
+
 /// Ed25519 signer for the WebSocket API session logon (Binance requires an Ed25519 key for
 /// the spot user-data subscription after `session.logon`).
 pub struct Ed25519Signer {
@@ -185,23 +205,7 @@ impl std::fmt::Debug for Ed25519Signer {
 impl Ed25519Signer {
     /// From the `-----BEGIN PRIVATE KEY-----` PEM Binance's key generator and OpenSSL write.
     pub fn from_pem(pem: &str) -> Result<Self, SignError> {
-        const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
-        const END: &str = "-----END PRIVATE KEY-----";
-        let start = pem
-            .find(BEGIN)
-            .ok_or(SignError::BadPem("no BEGIN PRIVATE KEY line"))?
-            + BEGIN.len();
-        let len = pem[start..]
-            .find(END)
-            .ok_or(SignError::BadPem("no END PRIVATE KEY line"))?;
-        let body: String = pem[start..start + len]
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(body.as_bytes())
-            .map_err(|_| SignError::BadPem("body is not base64"))?;
-        Self::from_pkcs8_der(&der)
+        Self::from_pkcs8_der(&pkcs8_der_from_pem(pem)?)
     }
 
     /// From PKCS#8 DER bytes (v1 as OpenSSL writes it, or v2 with the public key).
@@ -387,11 +391,9 @@ mod tests {
         );
     }
 
-    /// RFC 8032 test 1's key as OpenSSL writes it; the logon signature was computed with
-    /// `openssl pkeyutl -sign -rawin` over the same payload.
-    pub(crate) const RFC8032_TEST1_PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
-        MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n\
-        -----END PRIVATE KEY-----\n";
+    /// RFC 8032 test 1's key as OpenSSL writes it (the simulator's documented key); the
+    /// logon signature was computed with `openssl pkeyutl -sign -rawin` over the same payload.
+    const RFC8032_TEST1_PEM: &str = crate::sim::DOCS_ED25519_PRIVATE_KEY_PEM;
 
     #[test]
     fn ed25519_pem_key_signs_a_logon_payload_like_openssl() {

@@ -9,6 +9,16 @@
 //! Never: blocks the order thread, retries an order on its own (the manager decides), logs
 //! or prints the API key or secret, or decides what to trade.
 //!
+//! Session logon: with an Ed25519 key in `GatewayKeys` (spot only: margin orders take REST,
+//! and USDⓈ-M's WS API logon is not verified), each new WebSocket API connection sends `session.logon` as soon as it opens, next
+//! to the user-data subscription (which stays `userDataStream.subscribe.signature`, so the
+//! link never waits on the logon). Until the logon's success reply, orders go HMAC-signed;
+//! from it on the codec writes them without `apiKey` and `signature` (no HMAC on the order
+//! path, the idle `warm` rebuild included). A lost connection resets to HMAC until the next
+//! connection's logon succeeds. A refused or unanswered logon is counted
+//! (`GatewayCounters::logons_refused`), kept in `last_error`, and not retried on that
+//! connection: the gateway keeps trading HMAC-signed.
+//!
 //! Link reports: the first connection comes up silently (the stage reconciles at start);
 //! after any loss the gateway reports `Link(Down)` once, reconnects with backoff, and reports
 //! `Link(Up)` once the user data is subscribed again, which makes the manager reconcile.
@@ -226,6 +236,10 @@ pub struct GatewayCounters {
     pub poll_errors: u64,
     /// Trades whose order reconciliation could not find (not even in `allOrders`).
     pub unresolved_trades: u64,
+    /// `session.logon` answered success (one per connection at most).
+    pub logons: u64,
+    /// `session.logon` refused, unanswered or not sent (orders stay HMAC-signed).
+    pub logons_refused: u64,
 }
 
 /// The latency series the gateway records.
@@ -266,6 +280,19 @@ enum Phase {
     Connecting,
     /// Orders go over the WebSocket API, user data flows.
     Up,
+}
+
+/// Where the WebSocket API connection's `session.logon` is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Logon {
+    /// Not sent on this connection yet (or no Ed25519 key: never sent).
+    NotSent,
+    /// Sent, not answered: orders still go HMAC-signed.
+    InFlight,
+    /// Answered success: orders go without apiKey and signature.
+    LoggedOn,
+    /// Refused or unanswered: HMAC-signed until the next connection.
+    Refused,
 }
 
 /// Why a WebSocket API request is in flight.
@@ -331,6 +358,7 @@ pub struct BinanceGateway {
     api: Option<WsConnection>,
     private: Option<WsConnection>,
     phase: Phase,
+    logon: Logon,
     ever_up: bool,
     down_reported: bool,
     subscribed: bool,
@@ -422,7 +450,15 @@ impl BinanceGateway {
                 .extend((0..REST_BUFFERS).map(|_| String::with_capacity(REST_BUFFER_BYTES)));
         }
         let signer = HmacSigner::new(keys.secret().as_bytes())?;
-        let codec = BinanceOrderCodec::new(symbols, keys.api_key(), signer, config.codec)?;
+        let mut codec = BinanceOrderCodec::new(symbols, keys.api_key(), signer, config.codec)?;
+        // Spot only: margin orders never use the WebSocket API, and the USDⓈ-M WS API's
+        // session.logon is not verified here (protocols.md documents spot's).
+        if market == Market::Spot {
+            if let Some(logon) = keys.ed25519_signer() {
+                let (api_key, signer) = logon?;
+                codec = codec.with_logon_key(api_key, signer);
+            }
+        }
         let certs: Vec<PathBuf> = config.trusted_cert.iter().cloned().collect();
         let tls = if config.ws_api_url.starts_with("wss://") {
             Some(client_config(config.trusted_cert.is_none(), &certs)?)
@@ -470,6 +506,7 @@ impl BinanceGateway {
             api: None,
             private: None,
             phase: Phase::Down,
+            logon: Logon::NotSent,
             ever_up: false,
             down_reported: false,
             subscribed: false,
@@ -522,6 +559,11 @@ impl BinanceGateway {
     /// WebSocket API; margin orders always take REST).
     pub fn is_up(&self) -> bool {
         self.phase == Phase::Up
+    }
+
+    /// True while the WebSocket API session is logged on (orders go without a signature).
+    pub fn is_logged_on(&self) -> bool {
+        self.logon == Logon::LoggedOn
     }
 
     /// What the gateway counted so far.
@@ -1086,6 +1128,7 @@ impl BinanceGateway {
                 self.api = Some(conn);
                 self.phase = Phase::Connecting;
                 self.subscribed = false;
+                self.reset_logon();
                 self.opened_ns = now_ns;
             }
             Err(error) => {
@@ -1130,6 +1173,7 @@ impl BinanceGateway {
             private.close();
         }
         self.subscribed = false;
+        self.reset_logon();
         for slot in &mut self.tokens {
             // The next connection subscribes with the newest token anyway.
             slot.subscribed = false;
@@ -1299,6 +1343,12 @@ impl BinanceGateway {
         if subscribe_due {
             self.subscribe(now_ns);
         }
+        let logon_due = self.logon == Logon::NotSent
+            && self.codec.has_logon_key()
+            && self.api.as_ref().is_some_and(WsConnection::is_open);
+        if logon_due {
+            self.send_logon(now_ns);
+        }
         if self.market == Market::Margin {
             self.subscribe_tokens_due(now_ns);
         }
@@ -1318,6 +1368,48 @@ impl BinanceGateway {
         if let Err(error) = self.send_ws_control(&request, pending, now_ns) {
             self.last_error = Some(error);
             self.connection_lost(now_ns);
+        }
+    }
+
+    /// A new connection starts logged off: HMAC-signed until its own logon succeeds.
+    fn reset_logon(&mut self) {
+        self.logon = Logon::NotSent;
+        self.codec.set_session_authenticated(false);
+    }
+
+    fn send_logon(&mut self, now_ns: u64) {
+        let pending = Pending {
+            kind: ReplyKind::Logon,
+            market: self.market,
+            route: OrderRoute::Book,
+            symbol: SymbolId(0),
+            client_order_id: ClientOrderId(0),
+        };
+        match self.send_ws_control(&Request::Logon, pending, now_ns) {
+            Ok(()) => self.logon = Logon::InFlight,
+            Err(error) => self.logon_failed(format!("session.logon not sent: {error}")),
+        }
+    }
+
+    /// The logon did not succeed: counted, kept for the operator, orders stay HMAC-signed.
+    fn logon_failed(&mut self, why: String) {
+        self.logon = Logon::Refused;
+        self.counters.logons_refused += 1;
+        self.last_error = Some(why);
+    }
+
+    fn on_logon_reply(&mut self, outcome: &Result<ReplyOutcome, super::ParseError>) {
+        match outcome {
+            Ok(ReplyOutcome::LoggedOn) => {
+                self.logon = Logon::LoggedOn;
+                self.codec.set_session_authenticated(true);
+                self.counters.logons += 1;
+            }
+            Ok(ReplyOutcome::Refused(reject) | ReplyOutcome::TimestampRejected(reject)) => {
+                self.logon_failed(format!("session.logon refused: code {}", reject.code))
+            }
+            Ok(other) => self.logon_failed(format!("session.logon answered {other:?}")),
+            Err(error) => self.logon_failed(format!("session.logon reply: {error}")),
         }
     }
 
@@ -1412,6 +1504,9 @@ impl BinanceGateway {
         for index in staged_from..self.staged.len() {
             let report = self.staged[index];
             self.remember_ids(&report, Some(pending.symbol));
+        }
+        if pending.kind == ReplyKind::Logon {
+            self.on_logon_reply(&outcome);
         }
         match outcome {
             Ok(ReplyOutcome::Refused(reject)) => match reject.kind {
@@ -1703,6 +1798,9 @@ impl BinanceGateway {
             if let Some(flight) = self.in_flight.remove(&id) {
                 self.counters.timeouts += 1;
                 subscribe_lost |= flight.pending.kind == ReplyKind::SubscribeUserData;
+                if flight.pending.kind == ReplyKind::Logon {
+                    self.logon_failed("session.logon unanswered".to_owned());
+                }
                 self.unknown_outcome(&flight.pending);
             }
         }
