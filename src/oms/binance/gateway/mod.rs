@@ -10,9 +10,9 @@
 //! or prints the API key or secret, or decides what to trade.
 //!
 //! Session logon: with an Ed25519 key in `GatewayKeys` (spot only: margin orders take REST,
-//! and USDⓈ-M's WS API logon is not verified), each new WebSocket API connection sends `session.logon` as soon as it opens, next
-//! to the user-data subscription (which stays `userDataStream.subscribe.signature`, so the
-//! link never waits on the logon). Until the logon's success reply, orders go HMAC-signed;
+//! and USDⓈ-M's WS API logon is not verified), each new WebSocket API connection sends
+//! `session.logon` as soon as it opens, next to the user-data subscription (which stays
+//! `userDataStream.subscribe.signature`, so the link never waits on the logon). Until the logon's success reply, orders go HMAC-signed;
 //! from it on the codec writes them without `apiKey` and `signature` (no HMAC on the order
 //! path, the idle `warm` rebuild included). A lost connection resets to HMAC until the next
 //! connection's logon succeeds. A refused or unanswered logon is counted
