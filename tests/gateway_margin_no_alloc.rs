@@ -17,12 +17,11 @@ use kestrel::core::{
     ClientOrderId, Market as CoreMarket, OrderType, Price, Qty, Side, SymbolTable, TimeInForce,
 };
 use kestrel::engine::stage::Outbox;
-use kestrel::oms::binance::exchange_info::parse_exchange_info;
 use kestrel::oms::binance::gateway::{BinanceGateway, GatewayConfig, GatewayKeys};
 use kestrel::oms::binance::{InstrumentFamily, OrderSymbols};
 use kestrel::oms::venue::{MarginParams, Venue, VenueCommand, VenueOrder, VenueReport};
 use kestrel::sim::{Market, Speed};
-use simex_support::{config, path, start, SPOT_INFO, TIMEOUT};
+use simex_support::{bundled_btcusdt, config, start, SPOT_INFO, TIMEOUT};
 
 /// Polls `gateway` until `done` holds for the reports so far.
 fn poll_until(
@@ -55,14 +54,7 @@ fn handing_a_margin_order_to_the_rest_thread_does_not_allocate() {
     let mut simex = config(Market::Spot, Speed::AsFastAsPossible, false);
     simex.orders.enforce_rate_limits = false;
     let handle = start(simex);
-    let info = std::fs::read(path(SPOT_INFO)).expect("bundled exchangeInfo");
-    let info = parse_exchange_info(&info, CoreMarket::Margin).expect("parses");
-    let instrument = info
-        .instruments
-        .iter()
-        .find(|i| i.symbol == "BTCUSDT")
-        .expect("listed")
-        .clone();
+    let (info, instrument) = bundled_btcusdt(SPOT_INFO, CoreMarket::Margin);
     let mut table = SymbolTable::new();
     let btc = table.intern("BTCUSDT").expect("name");
     let symbols =

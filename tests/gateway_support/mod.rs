@@ -14,7 +14,6 @@ use kestrel::core::{
     TimeInForce,
 };
 use kestrel::engine::stage::{OrderOutputs, OrderStage};
-use kestrel::oms::binance::exchange_info::parse_exchange_info;
 use kestrel::oms::binance::gateway::{BinanceGateway, GatewayConfig, GatewayKeys};
 use kestrel::oms::binance::{InstrumentFamily, OrderSymbols};
 use kestrel::oms::manager::{OmsConfig, OrderManager};
@@ -24,7 +23,7 @@ use kestrel::oms::OmsStage;
 use kestrel::sim::{Market, SimexHandle};
 
 use crate::simex_support::orders::{top_of_book, Rest};
-use crate::simex_support::{path, SPOT_INFO, TIMEOUT, USDM_INFO};
+use crate::simex_support::{bundled_btcusdt, SPOT_INFO, TIMEOUT, USDM_INFO};
 
 pub type Stage = OmsStage<BinanceGateway, PortfolioLedger>;
 
@@ -124,15 +123,7 @@ impl Rig {
                 InstrumentFamily::UsdmFutures,
             ),
         };
-        let info = std::fs::read(path(info_path)).expect("bundled exchangeInfo");
-        let info = parse_exchange_info(&info, core_market).expect("parses");
-        let instrument = info
-            .instruments
-            .iter()
-            .find(|i| i.symbol == "BTCUSDT")
-            .expect("listed")
-            .clone();
-        let mut instrument = instrument;
+        let (info, mut instrument) = bundled_btcusdt(info_path, core_market);
         adjust(&mut instrument);
         let mut table = SymbolTable::new();
         let btc = table.intern("BTCUSDT").expect("name");

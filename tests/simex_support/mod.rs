@@ -29,6 +29,26 @@ pub fn path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
+/// The bundled exchangeInfo at `info_path`, read for `market`, and BTCUSDT as it lists it.
+pub fn bundled_btcusdt(
+    info_path: &str,
+    market: kestrel::core::Market,
+) -> (
+    kestrel::oms::binance::exchange_info::ExchangeInfo,
+    kestrel::core::Instrument,
+) {
+    let info = std::fs::read(path(info_path)).expect("bundled exchangeInfo");
+    let info =
+        kestrel::oms::binance::exchange_info::parse_exchange_info(&info, market).expect("parses");
+    let instrument = info
+        .instruments
+        .iter()
+        .find(|i| i.symbol == "BTCUSDT")
+        .expect("listed")
+        .clone();
+    (info, instrument)
+}
+
 pub fn config(market: Market, speed: Speed, tls: bool) -> SimexConfig {
     let (capture, info) = match market {
         Market::Spot => (SPOT_CAPTURE, SPOT_INFO),
