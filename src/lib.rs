@@ -12,5 +12,6 @@ pub mod feed;
 pub mod oms;
 pub mod ops;
 pub mod persist;
+pub mod risk;
 pub mod sim;
 pub mod strat;

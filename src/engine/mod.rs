@@ -13,6 +13,7 @@
 
 pub mod affinity;
 pub mod bench_e2e;
+pub mod control;
 mod fused;
 pub mod journal_msg;
 pub mod metrics;
