@@ -33,6 +33,9 @@ pub struct Config {
     /// captures market data).
     #[serde(default)]
     pub orders: Option<OrdersConfig>,
+    /// Risk rails, breakers and breach handling for every order (defaults: seed-spec §4.1).
+    #[serde(default)]
+    pub risk: crate::risk::RiskLimits,
 }
 
 /// Why a configuration could not be used.
@@ -165,6 +168,9 @@ impl Config {
                 .validate(self.binance.as_ref())
                 .map_err(|(key, message)| bad(&key, message))?;
         }
+        self.risk
+            .validate()
+            .map_err(|(key, message)| bad(&key, message))?;
         Ok(())
     }
 }

@@ -298,6 +298,7 @@ fn paper(cli: PaperCli) -> anyhow::Result<ExitCode> {
         cooldown_events: 20,
         metrics_listen: cli.metrics.unwrap_or(config.metrics.listen),
         status_line: !cli.quiet,
+        risk: config.risk,
     };
     eprintln!(
         "kestrel paper: {} usable cores → {settings}; replaying {} at ×{speed}",
@@ -451,6 +452,7 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         (Some(orders), Some(feed)) => {
             let side = prepare_trading(
                 orders,
+                config.risk,
                 feed,
                 &config.journal.dir,
                 session,

@@ -98,7 +98,9 @@ fn a_bracketed_entry_round_trips_on_the_paper_venue() {
     .expect("manager");
     let mut venue = PaperVenue::new(PaperConfig::default(), &[(BTC, instrument)]).expect("venue");
     venue.fund(Market::Spot, assets.quote, q("10000"));
-    let mut stage = OmsStage::new(manager, venue);
+    // The rails run but never bind: this test is about the manager and the paper venue.
+    let rails = kestrel::risk::RiskRails::new(kestrel::risk::RiskLimits::non_binding(), 1, 0);
+    let mut stage = OmsStage::new(manager, venue, rails);
     let mut out = OrderOutputs::with_capacity(256, 256);
     let mut exec = Vec::new();
     let mut journal = Vec::new();

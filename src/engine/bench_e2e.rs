@@ -22,7 +22,7 @@ use crate::strat::{ProbeConfig, ProbeStrategy};
 use super::paper::{fetch_instrument, live_source, start_simex};
 use super::runner::Components;
 use super::trading::config::GatewayUrls;
-use super::trading::{binance_gateway, rebuild_order_side, GatewaySetup};
+use super::trading::{binance_gateway, rebuild_order_side, risk_rails, GatewaySetup};
 use super::{metrics, Shutdown, TopologySettings};
 
 /// What `kestrel bench e2e` was asked to do.
@@ -139,7 +139,7 @@ pub fn run_e2e(
     let (mut journal, recovered) = JournalWriter::open(&JournalConfig::new(&journal_dir))
         .with_context(|| format!("opening journal {}", journal_dir.display()))?;
     let session = journal.begin_session(&recovered)?;
-    let (manager, _) = rebuild_order_side(
+    let (manager, rebuilt) = rebuild_order_side(
         &journal_dir,
         session,
         OmsConfig::default(),
@@ -147,7 +147,16 @@ pub fn run_e2e(
         &traded,
         &[],
     )?;
-    let mut orders = OmsStage::new(manager, gateway);
+    let (rails, _) = risk_rails(
+        // Every rail runs on every order (its cost is part of tick-to-order); none binds:
+        // the benchmark sends an order every few ticks and alternates identical orders.
+        crate::risk::RiskLimits::non_binding(),
+        &venue.symbols,
+        &traded,
+        1,
+        &rebuilt,
+    );
+    let mut orders = OmsStage::new(manager, gateway, rails);
     orders.attach_metrics(&mut registry, "simex")?;
     let mut source = live_source(&simex, "BTCUSDT", &venue.symbols)?;
     source.attach_metrics(&mut registry)?;

@@ -1,7 +1,8 @@
 //! Owns: the message the order and ops paths send the persist thread. Never: carries heap
 //! data; the persist thread turns it into a journal payload.
 
-use crate::core::{Fill, OrderIntent, OrderUpdate};
+use crate::core::{Fill, OrderIntent, OrderUpdate, SymbolId};
+use crate::persist::payload::{RiskEvent, TradingStateChange};
 
 /// Longest operator note carried inline.
 pub const NOTE_MAX: usize = 160;
@@ -16,6 +17,17 @@ pub enum JournalMsg {
     Update { event_ns: u64, update: OrderUpdate },
     /// An execution.
     Fill { event_ns: u64, fill: Fill },
+    /// A risk rail's reject, a breaker event or an operator command (`risk::codes`).
+    Risk {
+        event_ns: u64,
+        symbol: Option<SymbolId>,
+        event: RiskEvent,
+    },
+    /// The trading mode or health changed (journaled so a restart keeps a halt).
+    State {
+        event_ns: u64,
+        change: TradingStateChange,
+    },
     /// Free text from the operator.
     Note {
         event_ns: u64,

@@ -22,7 +22,8 @@ use crate::strat::{ProbeConfig, ProbeStrategy};
 
 use super::runner::{Components, RunReport};
 use super::trading::{
-    fetch_exchange_info, pair_assets, paper_venue, rebuild_order_side, traded_instruments,
+    fetch_exchange_info, pair_assets, paper_venue, rebuild_order_side, risk_rails,
+    traded_instruments,
 };
 use super::{metrics, Shutdown, TopologySettings};
 
@@ -51,6 +52,8 @@ pub struct PaperArgs {
     pub metrics_listen: std::net::SocketAddr,
     /// Print a status line every second.
     pub status_line: bool,
+    /// The risk rails' limits (`[risk]`).
+    pub risk: crate::risk::RiskLimits,
 }
 
 /// What the run did, for the summary and tests.
@@ -112,7 +115,9 @@ pub fn run_paper(
 
     let mut registry = Registry::new();
     let (runner_metrics, latency) = metrics::register(&mut registry)?;
-    let mut orders = OmsStage::new(manager, venue);
+    let (rails, restored) = risk_rails(args.risk, &symbols, &traded, 1, &rebuilt);
+    let mut orders = OmsStage::new(manager, venue, rails);
+    orders.set_restored(restored);
     orders.attach_metrics(&mut registry, "paper")?;
     let mut source = live_source(&simex, &args.symbol, &symbols)?;
     source.attach_metrics(&mut registry)?;

@@ -207,6 +207,28 @@ fn encode(
                 buf,
             )),
         ),
+        JournalMsg::Risk {
+            event_ns,
+            symbol,
+            event,
+        } => (
+            RecordType::RiskEvent,
+            *event_ns,
+            Ok(payload::encode_risk_event(
+                event,
+                symbol.map_or("", |id| symbol_name(symbols, id)),
+                buf,
+            )),
+        ),
+        JournalMsg::State { event_ns, change } => (
+            RecordType::TradingState,
+            *event_ns,
+            Ok(payload::encode_trading_state(
+                change,
+                crate::risk::codes::name(change.cause_code),
+                buf,
+            )),
+        ),
         JournalMsg::Note {
             event_ns,
             len,

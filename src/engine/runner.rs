@@ -426,7 +426,9 @@ pub(super) fn hand_intent<O: OrderStage>(
             Some(wire) => (now_ns..=done).contains(&wire).then_some(wire),
         };
         if let Some(end) = end {
-            tick_to_order.record_ns(end.saturating_sub(intent.cause_recv_ns));
+            let latency_ns = end.saturating_sub(intent.cause_recv_ns);
+            tick_to_order.record_ns(latency_ns);
+            orders.on_tick_to_order(latency_ns);
         }
     }
 }

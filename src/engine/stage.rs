@@ -142,6 +142,9 @@ pub trait OrderStage: Send {
     fn on_intent(&mut self, intent: &OrderIntent, now_ns: u64, out: &mut OrderOutputs);
     /// Gives the stage a chance to do I/O (gateway acks, fills); true if it did something.
     fn poll(&mut self, now_ns: u64, out: &mut OrderOutputs) -> bool;
+    /// The tick-to-order latency the runner measured for the last intent (the latency
+    /// breaker's input).
+    fn on_tick_to_order(&mut self, _latency_ns: u64) {}
     /// Monotonic ns at which the last order frame was ready on the wire (None: a stage
     /// without a wire); the runner ends tick-to-order there when it falls inside the
     /// intent's handling.

@@ -23,6 +23,7 @@ use crate::oms::portfolio::{PairAssets, PortfolioLedger};
 use crate::oms::recovery::{rebuild, RebuildReport};
 use crate::oms::{OmsStage, Venue};
 use crate::ops::Registry;
+use crate::risk::{RiskLimits, RiskRails, StrategyMode, Transition};
 use crate::strat::{ProbeConfig, ProbeStrategy};
 
 use self::config::{
@@ -130,6 +131,29 @@ pub fn rebuild_order_side(
     Ok((manager, report))
 }
 
+/// The risk rails for the traded symbols and strategies `1..=strategies`, holding what the
+/// journal replay found (the equity high-water mark, a halt still in force); the halt's
+/// transition is for [`OmsStage::set_restored`].
+pub fn risk_rails(
+    limits: RiskLimits,
+    symbols: &SymbolTable,
+    traded: &[(SymbolId, Instrument)],
+    strategies: usize,
+    rebuilt: &RebuildReport,
+) -> (RiskRails, Option<Transition>) {
+    let wall_offset_ns =
+        i128::from(crate::core::clock::wall_ns()) - i128::from(crate::core::clock::mono_ns());
+    let mut rails = RiskRails::new(limits, symbols.len(), wall_offset_ns);
+    for (id, _) in traded {
+        rails.add_traded_symbol(*id, 0);
+    }
+    for strategy in crate::oms::stage::strategy_ids(strategies) {
+        rails.add_strategy(strategy, StrategyMode::Enabled);
+    }
+    let restored = rails.restore(rebuilt.high_water_mark, rebuilt.halt_cause);
+    (rails, restored)
+}
+
 /// Where the Binance gateway connects and how it signs.
 pub struct GatewaySetup<'a> {
     pub market: Market,
@@ -223,6 +247,18 @@ impl Probes {
     }
 }
 
+impl Probes {
+    /// Strategies run (ids `1..=len`).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when no strategy runs.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 impl StrategyStage for Probes {
     fn on_market(
         &mut self,
@@ -268,11 +304,12 @@ pub struct TradingSide {
 }
 
 /// Builds the order side `[orders]` describes for `kestrel run`: instruments from the
-/// venue, manager and portfolio rebuilt from the journal, the venue and the strategy. The
-/// order stage reconciles with the venue (open orders, trades since the last journaled
-/// one, balances) before it lets any order out.
+/// venue, manager and portfolio rebuilt from the journal, the risk rails with `limits`, the
+/// venue and the strategy. The order stage reconciles with the venue (open orders, trades
+/// since the last journaled one, balances) before it lets any order out.
 pub fn prepare_trading(
     orders: &OrdersConfig,
+    limits: RiskLimits,
     feed: &BinanceFeedConfig,
     journal_dir: &Path,
     session: u32,
@@ -318,7 +355,9 @@ pub fn prepare_trading(
                 Market::Margin => "binance-margin",
                 Market::Spot => "binance-spot",
             };
-            let mut stage = OmsStage::new(manager, gateway);
+            let (rails, restored) = risk_rails(limits, symbols, &traded, strategy.len(), &rebuilt);
+            let mut stage = OmsStage::new(manager, gateway, rails);
+            stage.set_restored(restored);
             stage.attach_metrics(registry, label)?;
             (TradingStage::Binance(Box::new(stage)), rebuilt, label)
         }
@@ -332,7 +371,9 @@ pub fn prepare_trading(
             let (manager, rebuilt) =
                 rebuild_order_side(journal_dir, session, oms, symbols, &traded, &funding)?;
             let venue = paper_venue(&manager, &traded)?;
-            let mut stage = OmsStage::new(manager, venue);
+            let (rails, restored) = risk_rails(limits, symbols, &traded, strategy.len(), &rebuilt);
+            let mut stage = OmsStage::new(manager, venue, rails);
+            stage.set_restored(restored);
             stage.attach_metrics(registry, "paper")?;
             (TradingStage::Paper(Box::new(stage)), rebuilt, "paper")
         }

@@ -26,6 +26,7 @@ use crate::core::{
 };
 use crate::engine::stage::{OrderOutputs, Outbox};
 use crate::engine::JournalMsg;
+use crate::risk::{Approved, ExposureBook};
 
 use super::reject;
 use super::venue::{
@@ -51,7 +52,18 @@ pub trait Ledger {
     fn mark(&mut self, symbol: SymbolId, price: Price);
     /// Equity, PnL and fees for the gauges (display only: decisions use the exact values).
     fn account(&self) -> super::metrics::AccountFigures;
+    /// Exact equity in the valuation asset; `None` while anything held cannot be valued.
+    fn equity_value(&self) -> Option<Notional> {
+        None
+    }
+    /// Fills `rows` with the open positions; returns how many.
+    fn position_rows(&self, _rows: &mut [crate::engine::control::PositionRow]) -> usize {
+        0
+    }
 }
+
+/// Fills kept for the operator's status, most recent last.
+pub const RECENT_FILLS: usize = crate::engine::control::STATUS_FILLS;
 
 /// Order manager settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +122,8 @@ pub struct OmsCounters {
     pub outbox_full: u64,
     /// Orders the venue never answered about, even after every status query.
     pub unanswered: u64,
+    /// Intents the risk rails refused (dry runs included).
+    pub risk_rejects: u64,
 }
 
 /// Longest wait between attempts of a failing reconciliation.
@@ -222,6 +236,14 @@ pub struct OrderManager<L> {
     finished: std::collections::VecDeque<ClientOrderId>,
     /// Live OCO lists: list id → [stop leg, take-profit leg].
     oco_lists: HashMap<ClientOrderId, [ClientOrderId; 2]>,
+    /// What the risk rails count: open quantities and positions, kept in step here, where
+    /// every order update and fill passes.
+    exposure: ExposureBook,
+    /// Symbols to close at market once their last open order is gone (a flatten).
+    flatten_pending: Vec<bool>,
+    /// The last fills, a ring; `fills_seen` counts every fill ever kept.
+    recent_fills: [Fill; RECENT_FILLS],
+    fills_seen: usize,
 }
 
 impl<L: Ledger> OrderManager<L> {
@@ -234,7 +256,12 @@ impl<L: Ledger> OrderManager<L> {
         ledger: L,
     ) -> Result<Self, crate::core::ids::IdError> {
         let capacity = config.capacity.max(16);
+        let symbol_count = instruments.len();
         Ok(Self {
+            exposure: ExposureBook::new(symbol_count, capacity),
+            flatten_pending: vec![false; symbol_count],
+            recent_fills: [Fill::default(); RECENT_FILLS],
+            fills_seen: 0,
             ids: ClientOrderIdGen::new(session)?,
             orders: HashMap::with_capacity(capacity),
             symbols: instruments
@@ -256,6 +283,20 @@ impl<L: Ledger> OrderManager<L> {
     /// Counters so far.
     pub fn counters(&self) -> &OmsCounters {
         &self.counters
+    }
+
+    /// Copies the last fills into `out`, oldest first; returns how many.
+    pub fn recent_fills(&self, out: &mut [Fill]) -> usize {
+        let kept = self.fills_seen.min(RECENT_FILLS).min(out.len());
+        for (i, slot) in out.iter_mut().take(kept).enumerate() {
+            *slot = self.recent_fills[(self.fills_seen - kept + i) % RECENT_FILLS];
+        }
+        kept
+    }
+
+    /// Open quantities and positions, for the risk rails.
+    pub fn exposure(&self) -> &ExposureBook {
+        &self.exposure
     }
 
     /// The portfolio.
@@ -323,6 +364,7 @@ impl<L: Ledger> OrderManager<L> {
             .entry(update.client_order_id)
             .or_insert_with(|| Order::new(*update, market, 0, 0, floor));
         entry.state = *update;
+        self.exposure.on_update(update);
         // A bracket order names its entry: restore the link both ways (a final leg too: its
         // entry was protected, and a trip its bracket closed is not bracketed again).
         if update.parent.0 != 0 {
@@ -373,6 +415,7 @@ impl<L: Ledger> OrderManager<L> {
         if !self.seen_trades.insert((fill.symbol, fill.venue_trade_id)) {
             return;
         }
+        self.exposure.on_fill(fill);
         if let Some(s) = self.symbols.get_mut(fill.symbol.index()) {
             s.last_trade_id = s.last_trade_id.max(fill.venue_trade_id);
         }
@@ -438,14 +481,15 @@ impl<L: Ledger> OrderManager<L> {
         }
     }
 
-    /// A strategy's intent.
+    /// A strategy's intent, approved by the risk rails.
     pub fn on_intent(
         &mut self,
-        intent: &OrderIntent,
+        approved: &Approved<OrderIntent>,
         now_ns: u64,
         commands: &mut Outbox<VenueCommand>,
         out: &mut OrderOutputs,
     ) {
+        let intent = approved.get();
         self.counters.intents += 1;
         self.journal(
             out,
@@ -486,6 +530,7 @@ impl<L: Ledger> OrderManager<L> {
         commands: &mut Outbox<VenueCommand>,
         out: &mut OrderOutputs,
     ) {
+        self.flatten_due(now_ns, commands, out);
         let market = self.config.market;
         for index in 0..self.symbols.len() {
             let due = self.symbols[index].reconcile_retry_at_ns;
@@ -697,7 +742,10 @@ impl<L: Ledger> OrderManager<L> {
                 symbol,
                 qty,
                 entry_price,
-            } => self.ledger.set_position(symbol, qty, entry_price),
+            } => {
+                self.ledger.set_position(symbol, qty, entry_price);
+                self.exposure.set_position(symbol, qty);
+            }
             VenueReport::ReconcileDone { symbol, ok } => {
                 if let Some(s) = self.symbols.get_mut(symbol.index()) {
                     s.reconciled = ok;
@@ -907,6 +955,24 @@ impl<L: Ledger> OrderManager<L> {
         }
         let fee = self.ledger.apply_fill(fill);
         self.counters.fills += 1;
+        let strategy = self
+            .orders
+            .get(&fill.client_order_id)
+            .map_or(StrategyId::default(), |o| o.state.strategy);
+        let kept = Fill {
+            client_order_id: fill.client_order_id,
+            strategy,
+            symbol: fill.symbol,
+            side: fill.side,
+            price: fill.price,
+            qty: fill.qty,
+            fee,
+            venue_trade_id: fill.venue_trade_id,
+            is_maker: fill.is_maker,
+        };
+        self.exposure.on_fill(&kept);
+        self.recent_fills[self.fills_seen % RECENT_FILLS] = kept;
+        self.fills_seen += 1;
         let Some(order) = self.orders.get_mut(&fill.client_order_id) else {
             // A fill of an order we do not track (an operator's manual order): the ledger
             // has it; journal it so the books reconcile.
@@ -1161,7 +1227,13 @@ impl<L: Ledger> OrderManager<L> {
         }
     }
 
+    /// Journals a record for the stage (risk events, state changes), counting a full outbox.
+    pub fn record(&mut self, out: &mut OrderOutputs, msg: JournalMsg) {
+        self.journal(out, msg);
+    }
+
     fn emit(&mut self, out: &mut OrderOutputs, now_ns: u64, update: OrderUpdate) {
+        self.exposure.on_update(&update);
         self.journal(
             out,
             JournalMsg::Update {
@@ -1271,6 +1343,7 @@ fn venue_order(order: &Order, margin: MarginParams) -> VenueOrder {
 }
 
 mod bracket;
+mod breach;
 mod rejects;
 #[cfg(test)]
 mod tests;

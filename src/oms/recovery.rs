@@ -1,14 +1,18 @@
 //! Owns: rebuilding the order manager and its portfolio from the journal after a restart —
-//! every order's last journaled state, every fill exactly once, each entry's bracket prices
-//! — before reconciliation with the venue settles what happened while the engine was down.
+//! every order's last journaled state, every fill exactly once, each entry's bracket prices,
+//! the trading halt and equity high-water mark the risk rails left — before reconciliation
+//! with the venue settles what happened while the engine was down.
 //! Never: writes to the journal or trusts a symbol id across sessions (names are mapped to
 //! this session's ids; a name no longer traded is counted and skipped).
 
 use std::path::Path;
 
-use crate::core::{AssetName, IntentAction, OrderRole, OrderStatus, SymbolId, SymbolTable};
-use crate::persist::payload::JournalEntry;
+use crate::core::{
+    AssetName, IntentAction, Notional, OrderRole, OrderStatus, SymbolId, SymbolTable,
+};
+use crate::persist::payload::{JournalEntry, TradingMode};
 use crate::persist::{JournalError, JournalReader};
+use crate::risk::codes;
 
 use super::manager::{Ledger, OrderManager};
 
@@ -23,6 +27,11 @@ pub struct RebuildReport {
     pub open_orders: usize,
     /// Records of symbols this session does not trade.
     pub foreign_symbols: u64,
+    /// The cause of the halt the last trading-state record left in force (`None`: trading
+    /// was not halted); it holds until an operator resumes, restarts included.
+    pub halt_cause: Option<u16>,
+    /// The highest equity high-water mark journaled.
+    pub high_water_mark: Notional,
 }
 
 /// Replays the journal in `dir` into `manager`. `quote_asset` names the currency fills'
@@ -83,6 +92,12 @@ pub fn rebuild<L: Ledger>(
                 fill.symbol = id;
                 report.fills += 1;
                 manager.recover_fill(&fill, quote_asset(id));
+            }
+            JournalEntry::TradingState { change, .. } => {
+                report.halt_cause = (change.to == TradingMode::Halted).then_some(change.cause_code);
+            }
+            JournalEntry::Risk { event, .. } if event.code == codes::EVENT_HIGH_WATER_MARK => {
+                report.high_water_mark = report.high_water_mark.max(event.observed);
             }
             _ => {}
         }

@@ -56,8 +56,6 @@ pub const CAUSE_KILL_SWITCH: u16 = 420;
 pub const CAUSE_OPERATOR_RESUME: u16 = 421;
 /// Every soft breaker stayed clear for the recovery time.
 pub const CAUSE_SOFT_RECOVERED: u16 = 422;
-/// A halt found in the journal at start-up.
-pub const CAUSE_RESTORED_HALT: u16 = 423;
 /// The high-water mark of equity moved (journaled so a restart keeps it).
 pub const EVENT_HIGH_WATER_MARK: u16 = 430;
 /// The operator reloaded the limits.
@@ -100,7 +98,6 @@ pub const fn name(code: u16) -> &'static str {
         CAUSE_KILL_SWITCH => "kill_switch",
         CAUSE_OPERATOR_RESUME => "operator_resume",
         CAUSE_SOFT_RECOVERED => "soft_recovered",
-        CAUSE_RESTORED_HALT => "restored_halt",
         EVENT_HIGH_WATER_MARK => "high_water_mark",
         EVENT_LIMITS_RELOADED => "limits_reloaded",
         EVENT_STRATEGY_MODE => "strategy_mode",

@@ -155,6 +155,36 @@ impl Default for RiskLimits {
 pub const MAX_LATENCY_WINDOW: u32 = 1024;
 
 impl RiskLimits {
+    /// Limits no order reaches: every rail still runs (its cost is measured, a halted or
+    /// disabled strategy still stops), none binds and no breaker trips. For benchmarks that
+    /// send an order every few ticks and for tests of the order path below the rails.
+    pub fn non_binding() -> Self {
+        let wide = Notional::from_int(1_000_000_000_000);
+        Self {
+            min_order_notional: Notional::ZERO,
+            max_order_notional: wide,
+            max_symbol_exposure: wide,
+            max_venue_exposure: wide,
+            max_gross_exposure: wide,
+            default_strategy_budget: wide,
+            max_orders_per_window: 0,
+            max_cancels_per_window: 0,
+            price_band_bps: 0,
+            max_open_orders: 0,
+            max_open_orders_per_symbol: 0,
+            duplicate_window_ms: 0,
+            max_market_data_age_ms: 0,
+            equity_floor: Notional::ZERO,
+            max_drawdown_pct: 0,
+            max_daily_drawdown_pct: 0,
+            venue_error_rate_pct: 0,
+            max_consecutive_failures: 0,
+            market_data_stale_ms: 0,
+            max_tick_to_order_p99_us: 0,
+            ..Self::default()
+        }
+    }
+
     /// The budget of `strategy`.
     #[inline]
     pub fn budget_of(&self, strategy: StrategyId) -> Notional {

@@ -24,15 +24,20 @@
 //! budget: getting out is never refused for being too large. Cancels pass the cancel-rate
 //! rail only (and never when the rails themselves cancel).
 
+pub mod breakers;
 pub mod codes;
 pub mod config;
+pub mod exposure;
+pub mod metrics;
+pub mod rails;
+pub mod state;
 pub mod window;
 
+pub use breakers::{Breaker, Breakers, BREAKER_COUNT};
 pub use config::{BreakerLevels, RiskLimits, StrategyBudget};
-
-/// Breakers the engine runs (equity floor, total and daily drawdown, venue error rate,
-/// consecutive failures, market-data staleness, latency).
-pub const BREAKER_COUNT: usize = 7;
+pub use exposure::ExposureBook;
+pub use rails::{Approved, RiskRails, RiskReject, RiskVerdict};
+pub use state::{HealthAction, HealthState, Transition};
 
 pub use crate::persist::payload::TradingMode;
 

@@ -155,7 +155,7 @@ impl Rig {
         let manager = OrderManager::new(oms, 1, vec![Some(instrument)], ledger).expect("manager");
         let mut rig = Self {
             handle,
-            stage: OmsStage::new(manager, gateway),
+            stage: OmsStage::new(manager, gateway, open_rails(table.len(), btc)),
             out: OrderOutputs::with_capacity(1024, 1024),
             btc,
             market,
@@ -437,4 +437,12 @@ pub fn market_order(side: Side, qty: &str) -> OrderIntent {
         qty: q(qty),
         ..OrderIntent::default()
     }
+}
+
+/// Rails that run on every intent and never bind: these tests exercise the gateway below them.
+fn open_rails(symbols: usize, traded: kestrel::core::SymbolId) -> kestrel::risk::RiskRails {
+    let mut rails =
+        kestrel::risk::RiskRails::new(kestrel::risk::RiskLimits::non_binding(), symbols, 0);
+    rails.add_traded_symbol(traded, 0);
+    rails
 }

@@ -141,8 +141,12 @@ impl Harness {
 
     fn intent(&mut self, intent: OrderIntent) {
         self.now += 10;
-        self.oms
-            .on_intent(&intent, self.now, &mut self.commands, &mut self.out);
+        self.oms.on_intent(
+            &crate::risk::Approved::unchecked(intent),
+            self.now,
+            &mut self.commands,
+            &mut self.out,
+        );
     }
 
     fn report(&mut self, report: VenueReport) {

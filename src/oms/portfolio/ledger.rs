@@ -92,6 +92,33 @@ impl Ledger for PortfolioLedger {
         self.portfolio.on_mark(symbol, price);
     }
 
+    fn equity_value(&self) -> Option<Notional> {
+        let equity = self.portfolio.equity();
+        equity.is_complete().then_some(equity.value)
+    }
+
+    fn position_rows(&self, rows: &mut [crate::engine::control::PositionRow]) -> usize {
+        let mut n = 0;
+        for position in self.portfolio.positions().filter(|p| !p.is_flat()) {
+            let Some(row) = rows.get_mut(n) else {
+                break;
+            };
+            *row = crate::engine::control::PositionRow {
+                symbol: position.symbol,
+                qty: position.qty,
+                avg_entry_price: position.avg_entry_price,
+                mark: self.portfolio.mark(position.symbol).unwrap_or(Price::ZERO),
+                unrealized_pnl: self
+                    .portfolio
+                    .unrealized_pnl(position.market, position.symbol)
+                    .unwrap_or(Notional::ZERO),
+                realized_pnl: position.realized_pnl,
+            };
+            n += 1;
+        }
+        n
+    }
+
     fn account(&self) -> AccountFigures {
         let mut figures = AccountFigures {
             equity: self.portfolio.equity().value.to_f64(),
