@@ -173,8 +173,10 @@ fn symbol_name(symbols: &SymbolTable, id: crate::core::SymbolId) -> &str {
     symbols.name(id).unwrap_or(UNKNOWN_SYMBOL)
 }
 
-/// Encodes one message into `buf`; returns its record type, event time and length.
-fn encode(
+/// Encodes one message into `buf` (at least `payload::MAX_FIXED_PAYLOAD` bytes, or the
+/// note's length); returns its record type, event time and length. The persist thread's
+/// codec, public so tools and tests write journals exactly as the engine does.
+pub fn encode(
     msg: &JournalMsg,
     symbols: &SymbolTable,
     buf: &mut [u8],
