@@ -18,6 +18,7 @@ use kestrel::feed::binance::BinanceMarket;
 use kestrel::feed::ConfiguredSource;
 use kestrel::ops::OpsServer;
 use kestrel::ops::Registry;
+use kestrel::ops::{ctl_send, ControlConfig, CtlArgs};
 use kestrel::persist::JournalWriter;
 use kestrel::sim::{
     run_simex, FaultPlan, Market, MarketReplay, OrderSideConfig, SimexConfig, Speed, StallPlan,
@@ -81,6 +82,10 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         depth: usize,
     },
+    /// Operate a running engine over its control API: print its state as JSON, or kill,
+    /// resume, flatten, cancel all, set a strategy's mode, reload the risk limits (these need
+    /// the token in KESTREL_CONTROL_TOKEN). Exits 1 on any error answer.
+    Ctl(CtlArgs),
 }
 
 #[derive(Subcommand)]
@@ -255,6 +260,7 @@ fn main() -> ExitCode {
             market,
             depth,
         } => replay(&capture, &symbol, &market, depth),
+        Command::Ctl(args) => ctl(&args),
     };
     match result {
         Ok(code) => code,
@@ -262,6 +268,18 @@ fn main() -> ExitCode {
             eprintln!("kestrel: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn ctl(args: &CtlArgs) -> anyhow::Result<ExitCode> {
+    let token = ControlConfig::default().token_from_env();
+    let reply = ctl_send(args.addr, &args.command, token.as_deref())?;
+    if reply.is_success() {
+        println!("{}", reply.body.trim_end());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("kestrel ctl: {}", reply.error_summary());
+        Ok(ExitCode::FAILURE)
     }
 }
 
