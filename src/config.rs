@@ -7,7 +7,7 @@ use crate::engine::trading::config::OrdersConfig;
 use crate::engine::EngineConfig;
 use crate::feed::binance::live::BinanceFeedConfig;
 use crate::feed::replay::ReplayConfig;
-use crate::ops::MetricsConfig;
+use crate::ops::{ControlConfig, MetricsConfig};
 use crate::persist::JournalConfig;
 
 /// The example configuration shipped in `config/kestrel.example.toml`; also the embedded
@@ -23,6 +23,9 @@ pub struct Config {
     pub journal: JournalConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The operator control API (`kestrel ctl`).
+    #[serde(default)]
+    pub control: ControlConfig,
     /// Market data from a recorded capture (exactly one of `replay` and `binance`).
     #[serde(default)]
     pub replay: Option<ReplayConfig>,

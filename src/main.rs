@@ -18,6 +18,7 @@ use kestrel::feed::binance::BinanceMarket;
 use kestrel::feed::ConfiguredSource;
 use kestrel::ops::OpsServer;
 use kestrel::ops::Registry;
+use kestrel::ops::{ctl_send, ControlConfig, CtlArgs};
 use kestrel::persist::JournalWriter;
 use kestrel::sim::{
     run_simex, FaultPlan, Market, MarketReplay, OrderSideConfig, SimexConfig, Speed, StallPlan,
@@ -81,6 +82,10 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         depth: usize,
     },
+    /// Operate a running engine over its control API: print its state as JSON, or kill,
+    /// resume, flatten, cancel all, set a strategy's mode, reload the risk limits (these need
+    /// the token in KESTREL_CONTROL_TOKEN). Exits 1 on any error answer.
+    Ctl(CtlArgs),
 }
 
 #[derive(Subcommand)]
@@ -154,6 +159,9 @@ struct PaperCli {
     /// Metrics endpoint (overrides the config's `metrics.listen`; port 0: any free port).
     #[arg(long)]
     metrics: Option<std::net::SocketAddr>,
+    /// Control API address (overrides the config's `control.listen`; port 0: any free port).
+    #[arg(long)]
+    control: Option<std::net::SocketAddr>,
     /// No status line.
     #[arg(long)]
     quiet: bool,
@@ -255,6 +263,7 @@ fn main() -> ExitCode {
             market,
             depth,
         } => replay(&capture, &symbol, &market, depth),
+        Command::Ctl(args) => ctl(&args),
     };
     match result {
         Ok(code) => code,
@@ -262,6 +271,18 @@ fn main() -> ExitCode {
             eprintln!("kestrel: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn ctl(args: &CtlArgs) -> anyhow::Result<ExitCode> {
+    let token = ControlConfig::default().token_from_env();
+    let reply = ctl_send(args.addr, &args.command, token.as_deref())?;
+    if reply.is_success() {
+        println!("{}", reply.body.trim_end());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("kestrel ctl: {}", reply.error_summary());
+        Ok(ExitCode::FAILURE)
     }
 }
 
@@ -299,6 +320,14 @@ fn paper(cli: PaperCli) -> anyhow::Result<ExitCode> {
         metrics_listen: cli.metrics.unwrap_or(config.metrics.listen),
         status_line: !cli.quiet,
         risk: config.risk,
+        control: kestrel::engine::paper::ControlSetup {
+            token: config.control.token_from_env(),
+            config: kestrel::ops::ControlConfig {
+                listen: cli.control.unwrap_or(config.control.listen),
+                ..config.control.clone()
+            },
+            config_path: cli.config.clone(),
+        },
     };
     eprintln!(
         "kestrel paper: {} usable cores → {settings}; replaying {} at ×{speed}",
@@ -448,7 +477,7 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     source.attach_metrics(&mut registry)?;
     // The order side (with `[orders]`): rebuilt from the journal before the engine starts;
     // the order stage reconciles with the venue before it lets an order out.
-    let trading = match (&config.orders, &config.binance) {
+    let mut trading = match (&config.orders, &config.binance) {
         (Some(orders), Some(feed)) => {
             let side = prepare_trading(
                 orders,
@@ -467,16 +496,47 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
+    // The control API talks to the order thread: only a trading run has one.
+    let mut control = match &mut trading {
+        Some(side) => {
+            let (client, endpoint) = engine::control::control_link();
+            side.stage.attach_control(endpoint);
+            let setup = kestrel::engine::paper::ControlSetup {
+                config: config.control.clone(),
+                token: config.control.token_from_env(),
+                config_path: config_path.clone(),
+            };
+            let control = setup.bind(client, &symbols)?;
+            if let Some(addr) = control.local_addr() {
+                eprintln!(
+                    "kestrel: control API on http://{addr} (kestrel ctl --addr {addr} status){}",
+                    if setup.token.is_none() {
+                        format!("; read-only: {} is unset", config.control.token_env)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Some(control)
+        }
+        None => None,
+    };
+
     let mut server = OpsServer::bind(config.metrics.listen)
         .with_context(|| format!("metrics endpoint {}", config.metrics.listen))?;
     let metrics_addr = server.local_addr().unwrap_or(config.metrics.listen);
     eprintln!("kestrel: metrics on http://{metrics_addr}/metrics");
-
     let registry = Arc::new(registry);
     let ops_registry = Arc::clone(&registry);
     let ops = move |shutdown: Arc<Shutdown>| {
         while !shutdown.is_joined() {
-            server.poll(&ops_registry, Duration::from_millis(50));
+            let mut served = server.poll(&ops_registry, Duration::from_millis(50));
+            if let Some(control) = &mut control {
+                served += control.poll(Duration::from_millis(50));
+            }
+            if served == 0 {
+                std::thread::sleep(kestrel::engine::paper::OPS_IDLE);
+            }
         }
     };
     let parts = RunParts {

@@ -248,6 +248,7 @@ fn engine_config(dir: &Path, port: u16, strategy: &str, mode: ProbeMode) -> Path
         &format!("dir = {:?}", dir.join("journal")),
     )
     .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"")
+    .replace("listen = \"127.0.0.1:9465\"", "listen = \"127.0.0.1:0\"")
     .replace("capture_frames = true", "capture_frames = false");
     let path = dir.join(format!("kestrel-{strategy}-{}.toml", mode.name()));
     std::fs::write(&path, text).expect("write config");

@@ -23,6 +23,8 @@ fn paper(journal: &std::path::Path, seconds: &str) -> String {
             "20",
             "--metrics",
             "127.0.0.1:0",
+            "--control",
+            "127.0.0.1:0",
         ])
         .args(["--duration", seconds])
         .arg("--journal")

@@ -54,7 +54,49 @@ pub struct PaperArgs {
     pub status_line: bool,
     /// The risk rails' limits (`[risk]`).
     pub risk: crate::risk::RiskLimits,
+    /// The operator control API.
+    pub control: ControlSetup,
 }
+
+/// Where the control API listens and what it needs.
+#[derive(Debug, Clone)]
+pub struct ControlSetup {
+    pub config: crate::ops::ControlConfig,
+    /// The bearer token state changes need (`None`: every change is refused).
+    pub token: Option<String>,
+    /// The file `POST /reload` re-reads (`None`: reload is refused).
+    pub config_path: Option<PathBuf>,
+}
+
+impl ControlSetup {
+    /// Binds the control API for the symbols of `symbols`, joined to `client`.
+    pub fn bind(
+        &self,
+        client: crate::engine::control::ControlClient,
+        symbols: &SymbolTable,
+    ) -> anyhow::Result<crate::ops::ControlServer> {
+        use anyhow::Context;
+        let names = (0..symbols.len())
+            .map(|i| {
+                symbols
+                    .name(crate::core::SymbolId(i as u32))
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect();
+        crate::ops::ControlServer::bind(
+            &self.config,
+            client,
+            names,
+            self.config_path.clone(),
+            self.token.clone(),
+        )
+        .with_context(|| format!("control API {}", self.config.listen))
+    }
+}
+
+/// How long an idle ops loop sleeps between polls of its servers (they never block).
+pub const OPS_IDLE: Duration = Duration::from_millis(2);
 
 /// What the run did, for the summary and tests.
 #[derive(Debug, Clone, Default)]
@@ -119,6 +161,12 @@ pub fn run_paper(
     let mut orders = OmsStage::new(manager, venue, rails);
     orders.set_restored(restored);
     orders.attach_metrics(&mut registry, "paper")?;
+    let (control_client, control_endpoint) = crate::engine::control::control_link();
+    orders.attach_control(control_endpoint);
+    let mut control = args.control.bind(control_client, &symbols)?;
+    if let Some(addr) = control.local_addr() {
+        eprintln!("kestrel paper: control API on http://{addr} (kestrel ctl --addr {addr} status)");
+    }
     let mut source = live_source(&simex, &args.symbol, &symbols)?;
     source.attach_metrics(&mut registry)?;
     let stream_names = source.stream_names().to_vec();
@@ -146,7 +194,11 @@ pub fn run_paper(
     let ops = move |shutdown: Arc<Shutdown>| {
         let mut next_status = Instant::now();
         while !shutdown.is_joined() {
-            server.poll(&ops_registry, Duration::from_millis(50));
+            let served = server.poll(&ops_registry, Duration::from_millis(50))
+                + control.poll(Duration::from_millis(50));
+            if served == 0 {
+                std::thread::sleep(OPS_IDLE);
+            }
             let now = Instant::now();
             let replayed = ops_simex.replay_finished(sim::Market::Spot);
             if deadline.is_some_and(|d| now >= d) || replayed {

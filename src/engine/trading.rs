@@ -293,6 +293,16 @@ pub enum TradingStage {
     Paper(Box<OmsStage<PaperVenue, PortfolioLedger>>),
 }
 
+impl TradingStage {
+    /// Joins the stage to the operator's control API.
+    pub fn attach_control(&mut self, endpoint: crate::engine::control::ControlEndpoint) {
+        match self {
+            TradingStage::Binance(stage) => stage.attach_control(endpoint),
+            TradingStage::Paper(stage) => stage.attach_control(endpoint),
+        }
+    }
+}
+
 /// The order side of a trading run, ready for the runner.
 pub struct TradingSide {
     pub strategy: Probes,

@@ -339,9 +339,11 @@ impl<V: Venue, L: Ledger + Send> OmsStage<V, L> {
         if worked {
             self.exchange(now_ns, out);
         }
-        if now_ns >= self.next_status_ns {
+        // Without a spare snapshot (the ops side is behind) it tries again next poll.
+        if now_ns >= self.next_status_ns
+            && control.publish(|status| self.fill_status(status, now_ns))
+        {
             self.next_status_ns = now_ns.saturating_add(STATUS_EVERY_NS);
-            control.publish(|status| self.fill_status(status, now_ns));
         }
         self.control = Some(control);
         worked

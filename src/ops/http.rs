@@ -1,5 +1,5 @@
-//! Owns: the ops HTTP/1.1 endpoint (`/metrics`, `/healthz`) and the route table later control
-//! endpoints plug into. Never: blocks the ops loop on a client; every socket is non-blocking,
+//! Owns: the ops HTTP/1.1 endpoint (`/metrics`, `/healthz`) and the route table and error
+//! page other endpoints (the control API) plug into. Never: blocks the ops loop on a client; every socket is non-blocking,
 //! size-limited and dropped at its deadline.
 
 use std::io::{self, Read, Write};
@@ -179,10 +179,40 @@ fn reason_phrase(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        409 => "Conflict",
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         501 => "Not Implemented",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "Status",
+    }
+}
+
+/// Renders the errors the server answers by itself (malformed or oversized request, unknown
+/// path, wrong method) from the status, a stable snake_case code and a human message.
+pub type ErrorPage = fn(status: u16, code: &'static str, message: &str) -> Response;
+
+/// The default [`ErrorPage`]: the message as plain text.
+fn text_error_page(status: u16, _code: &'static str, message: &str) -> Response {
+    Response::text(status, message)
+}
+
+/// An error found before any handler ran.
+struct HttpError {
+    status: u16,
+    code: &'static str,
+    message: &'static str,
+}
+
+impl HttpError {
+    const fn new(status: u16, code: &'static str, message: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            message,
+        }
     }
 }
 
@@ -233,6 +263,7 @@ pub struct OpsServer {
     listener: TcpListener,
     limits: HttpLimits,
     routes: Vec<Route>,
+    error_page: ErrorPage,
     connections: Vec<Connection>,
     dropped: u64,
 }
@@ -245,16 +276,7 @@ impl OpsServer {
 
     /// Like [`OpsServer::bind`] with explicit limits.
     pub fn bind_with_limits(addr: SocketAddr, limits: HttpLimits) -> Result<Self, OpsError> {
-        let bind_error = |source| OpsError::Bind { addr, source };
-        let listener = TcpListener::bind(addr).map_err(bind_error)?;
-        listener.set_nonblocking(true).map_err(bind_error)?;
-        let mut server = Self {
-            listener,
-            limits,
-            routes: Vec::new(),
-            connections: Vec::new(),
-            dropped: 0,
-        };
+        let mut server = Self::bind_without_routes(addr, limits)?;
         server.route(
             Method::Get,
             "/metrics",
@@ -266,6 +288,28 @@ impl OpsServer {
             Response::text(200, "ok")
         });
         Ok(server)
+    }
+
+    /// Listens on `addr` with explicit limits and an empty route table (a server that must
+    /// not expose `/metrics`, such as the control API).
+    pub fn bind_without_routes(addr: SocketAddr, limits: HttpLimits) -> Result<Self, OpsError> {
+        let bind_error = |source| OpsError::Bind { addr, source };
+        let listener = TcpListener::bind(addr).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        Ok(Self {
+            listener,
+            limits,
+            routes: Vec::new(),
+            error_page: text_error_page,
+            connections: Vec::new(),
+            dropped: 0,
+        })
+    }
+
+    /// Renders the server's own errors (400, 404, 405, 413, 431, 501) with `page` instead
+    /// of plain text.
+    pub fn set_error_page(&mut self, page: ErrorPage) {
+        self.error_page = page;
     }
 
     /// Adds (or replaces) the handler for `method` on `path`.
@@ -390,12 +434,13 @@ impl OpsServer {
                     Parsed::Incomplete if peer_closed => Step::Dropped,
                     Parsed::Incomplete if read_any => Step::Progress,
                     Parsed::Incomplete => Step::Idle,
-                    Parsed::Invalid(response) => {
+                    Parsed::Invalid(error) => {
+                        let response = (self.error_page)(error.status, error.code, error.message);
                         connection.phase = writing(&response);
                         Step::Progress
                     }
                     Parsed::Complete(request) => {
-                        let response = dispatch(&self.routes, &request, registry);
+                        let response = dispatch(&self.routes, self.error_page, &request, registry);
                         connection.phase = writing(&response);
                         Step::Progress
                     }
@@ -427,7 +472,12 @@ fn writing(response: &Response) -> Phase {
 }
 
 /// Route table lookup: exact path, then method; 404 and 405 (with `Allow`) otherwise.
-fn dispatch(routes: &[Route], request: &Request<'_>, registry: &Registry) -> Response {
+fn dispatch(
+    routes: &[Route],
+    error_page: ErrorPage,
+    request: &Request<'_>,
+    registry: &Registry,
+) -> Response {
     if let Some(route) = routes
         .iter()
         .find(|r| r.path == request.path && r.method == request.method)
@@ -440,30 +490,33 @@ fn dispatch(routes: &[Route], request: &Request<'_>, registry: &Registry) -> Res
         .map(|r| r.method.as_str())
         .collect();
     if allowed.is_empty() {
-        Response::text(404, "not found")
+        error_page(404, "not_found", "not found")
     } else {
-        Response::text(405, "method not allowed").with_header("Allow", allowed.join(", "))
+        error_page(405, "method_not_allowed", "method not allowed")
+            .with_header("Allow", allowed.join(", "))
     }
 }
 
 enum Parsed<'a> {
     Incomplete,
-    Invalid(Response),
+    Invalid(HttpError),
     Complete(Request<'a>),
 }
+
+const HEAD_TOO_LARGE: HttpError = HttpError::new(431, "head_too_large", "request head too large");
 
 fn parse<'a>(buf: &'a [u8], limits: &HttpLimits) -> Parsed<'a> {
     let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
         return if buf.len() > limits.max_head_bytes {
-            Parsed::Invalid(Response::text(431, "request head too large"))
+            Parsed::Invalid(HEAD_TOO_LARGE)
         } else {
             Parsed::Incomplete
         };
     };
     if head_end > limits.max_head_bytes {
-        return Parsed::Invalid(Response::text(431, "request head too large"));
+        return Parsed::Invalid(HEAD_TOO_LARGE);
     }
-    let bad = |why: &str| Parsed::Invalid(Response::text(400, why));
+    let bad = |why| Parsed::Invalid(HttpError::new(400, "malformed_request", why));
     let Ok(head) = std::str::from_utf8(&buf[..head_end]) else {
         return bad("request head is not UTF-8");
     };
@@ -486,12 +539,22 @@ fn parse<'a>(buf: &'a [u8], limits: &HttpLimits) -> Parsed<'a> {
         body: &[],
     };
     if request.header("transfer-encoding").is_some() {
-        return Parsed::Invalid(Response::text(501, "chunked bodies are not supported"));
+        return Parsed::Invalid(HttpError::new(
+            501,
+            "transfer_encoding_unsupported",
+            "chunked bodies are not supported",
+        ));
     }
     let body_len = match request.header("content-length").map(str::parse::<usize>) {
         None => 0,
         Some(Ok(len)) if len <= limits.max_body_bytes => len,
-        Some(Ok(_)) => return Parsed::Invalid(Response::text(413, "request body too large")),
+        Some(Ok(_)) => {
+            return Parsed::Invalid(HttpError::new(
+                413,
+                "body_too_large",
+                "request body too large",
+            ))
+        }
         Some(Err(_)) => return bad("invalid Content-Length"),
     };
     let body_start = head_end + 4;

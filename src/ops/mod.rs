@@ -1,5 +1,6 @@
-//! Owns: metrics registry, Prometheus exposition and the ops HTTP endpoint. Never: takes a
-//! lock or allocates on behalf of a hot thread.
+//! Owns: metrics registry, Prometheus exposition, the ops HTTP endpoint and the operator
+//! control API (server and `kestrel ctl` client). Never: takes a lock or allocates on behalf
+//! of a hot thread.
 //!
 //! Split of work between threads:
 //! - Start-up builds a [`Registry`] and registers every series (allocation happens here only).
@@ -37,6 +38,9 @@
 //! exported in seconds (`*_seconds`), the Prometheus base unit that `promtool check metrics`
 //! insists on; quantile read-outs ([`LatencySummary`]) stay in nanoseconds.
 
+mod control;
+mod control_client;
+mod control_views;
 mod http;
 mod latency;
 pub mod log;
@@ -45,8 +49,13 @@ mod prometheus;
 
 use std::net::SocketAddr;
 
+pub use control::{
+    risk_limits_from_toml, ControlConfig, ControlServer, DEFAULT_CONTROL_LISTEN, DEFAULT_TOKEN_ENV,
+};
+pub use control_client::{ctl_send, CtlArgs, CtlCommand, CtlError, CtlReply, CtlRequest};
 pub use http::{
-    Handler, HttpLimits, Method, MetricsConfig, OpsServer, Request, Response, DEFAULT_LISTEN,
+    ErrorPage, Handler, HttpLimits, Method, MetricsConfig, OpsServer, Request, Response,
+    DEFAULT_LISTEN,
 };
 pub use latency::{LatencyRecorder, LatencySummary, HISTOGRAM_HIGHEST_NS};
 pub use log::LogThrottle;
@@ -80,6 +89,9 @@ pub enum OpsError {
         name: String,
         source: hdrhistogram::CreationError,
     },
+    /// The control API was asked to listen beyond loopback without `allow_non_loopback`.
+    #[error("control api: refusing to listen on {addr}, which is not a loopback address (set control.allow_non_loopback = true to allow it)")]
+    NonLoopback { addr: SocketAddr },
     /// The ops HTTP listener could not be set up.
     #[error("ops http: cannot listen on {addr}: {source}")]
     Bind {

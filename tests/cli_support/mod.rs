@@ -14,9 +14,18 @@ pub const JOURNAL_TOOL: &str = env!("CARGO_BIN_EXE_kestrel-journal");
 /// Starts `kestrel run`; returns it, the metrics address it announced, its stderr and the
 /// start-up lines printed before the address.
 pub fn start(config: &Path) -> (Child, String, BufReader<std::process::ChildStderr>, String) {
+    start_with_env(config, &[])
+}
+
+/// [`start`] with extra environment variables.
+pub fn start_with_env(
+    config: &Path,
+    env: &[(&str, &str)],
+) -> (Child, String, BufReader<std::process::ChildStderr>, String) {
     let mut child = Command::new(KESTREL)
         .args(["run", "--config"])
         .arg(config)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -106,7 +115,8 @@ pub fn simex_run_config(dir: &Path, port: u16, cert: &Path, extra: &str) -> std:
         "dir = \"out/journal\"",
         &format!("dir = {:?}", dir.join("journal")),
     )
-    .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"");
+    .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"")
+    .replace("listen = \"127.0.0.1:9465\"", "listen = \"127.0.0.1:0\"");
     let config = dir.join("kestrel.toml");
     std::fs::write(&config, text).expect("write config");
     config

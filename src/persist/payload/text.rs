@@ -166,8 +166,9 @@ impl fmt::Display for JournalEntry {
             ),
             JournalEntry::Risk { symbol, event: r } => write!(
                 f,
-                "{kind:<8} {symbol} code={} observed={} limit={} order={} strat={}",
+                "{kind:<8} {symbol} code={} ({}) observed={} limit={} order={} strat={}",
                 r.code,
+                crate::risk::codes::name(r.code),
                 dec(r.observed.raw()),
                 dec(r.limit.raw()),
                 coid(r.client_order_id),
