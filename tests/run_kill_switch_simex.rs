@@ -68,11 +68,7 @@ fn status(control: &str) -> serde_json::Value {
 #[test]
 fn killed_engine_stays_halted_across_a_sigkill_restart_until_the_operator_resumes() {
     // ×5: the capture lasts minutes, so the restarted engine still has market data to trade on.
-    let handle = simex_support::start(simex_support::config(
-        Market::Spot,
-        Speed::Times(5.0),
-        true,
-    ));
+    let handle = simex_support::start(simex_support::config(Market::Spot, Speed::Times(5.0), true));
     let port = handle.addr(Market::Spot).expect("spot served").port();
     let dir = tempfile::tempdir().expect("temp dir");
     let cert = dir.path().join("simex.pem");
