@@ -36,7 +36,7 @@ fn checking_approving_and_refusing_intents_does_not_allocate() {
             ..limit(Side::Buy, "0", "0")
         },
     ];
-    let mut run = |rig: &mut Rig, rounds: usize| {
+    let run = |rig: &mut Rig, rounds: usize| {
         for round in 0..rounds {
             rig.book("59999.99", "60000.00"); // fresh market data: no stale refusals
             for intent in &intents {
