@@ -506,7 +506,8 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                 token: config.control.token_from_env(),
                 config_path: config_path.clone(),
             };
-            let control = setup.bind(client, &symbols)?;
+            let mut control = setup.bind(client, &symbols)?;
+            control.attach_alerts(&mut registry)?;
             if let Some(addr) = control.local_addr() {
                 eprintln!(
                     "kestrel: control API on http://{addr} (kestrel ctl --addr {addr} status){}",

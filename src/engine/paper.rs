@@ -164,6 +164,7 @@ pub fn run_paper(
     let (control_client, control_endpoint) = crate::engine::control::control_link();
     orders.attach_control(control_endpoint);
     let mut control = args.control.bind(control_client, &symbols)?;
+    control.attach_alerts(&mut registry)?;
     if let Some(addr) = control.local_addr() {
         eprintln!("kestrel paper: control API on http://{addr} (kestrel ctl --addr {addr} status)");
     }

@@ -47,13 +47,13 @@ use sha2::{Digest, Sha256};
 use super::control_views::{FillsView, HealthView, ListView, StatusView};
 use super::http::{HttpLimits, Method, OpsServer, Request, Response};
 use super::log::LogThrottle;
-use super::metrics::Registry;
+use super::metrics::{Counter, Registry};
 use super::{Handler, OpsError};
 use crate::config::{parse_toml, ConfigError};
 use crate::core::clock::mono_ns;
 use crate::core::StrategyId;
 use crate::engine::control::{ControlClient, ControlCommand, ControlOutcome, STATUS_STRATEGIES};
-use crate::risk::{RiskLimits, StrategyMode};
+use crate::risk::{HealthLevel, RiskLimits, StrategyMode, TradingMode};
 
 /// Default control listen address: loopback, next to the metrics port.
 pub const DEFAULT_CONTROL_LISTEN: SocketAddr =
@@ -109,6 +109,9 @@ pub struct ControlServer {
     /// Shared with the handlers; `poll` takes the order thread's snapshots off the ring
     /// every time, so it always has a spare to publish into and reads are never stale.
     state: Arc<Mutex<ControlState>>,
+    /// Health, mode, kill switch and cause last seen, for the alert on a change.
+    seen: Option<(HealthLevel, TradingMode, bool, u16)>,
+    alerts: Option<Counter>,
 }
 
 impl ControlServer {
@@ -160,7 +163,54 @@ impl ControlServer {
             http,
             registry: Registry::new(),
             state,
+            seen: None,
+            alerts: None,
         })
+    }
+
+    /// Registers `alerts_total{kind="trading_state"}`, counted with each alert line.
+    pub fn attach_alerts(&mut self, registry: &mut Registry) -> Result<(), OpsError> {
+        self.alerts = Some(registry.counter(
+            "alerts_total",
+            "Operator alerts raised (each also logged on stderr)",
+            &[("kind", "trading_state")],
+        )?);
+        Ok(())
+    }
+
+    /// The alert for a change of health, trading mode or kill switch (a halt found at
+    /// start-up included): one line on stderr and the counter.
+    fn alert_on_change(&mut self) {
+        let now = {
+            let mut state = lock(&self.state);
+            state
+                .client
+                .status()
+                .map(|s| (s.health, s.mode, s.kill_switch, s.mode_cause))
+        };
+        let Some(now) = now else {
+            return;
+        };
+        let first_and_fine =
+            self.seen.is_none() && now.1 == TradingMode::Active && now.0 == HealthLevel::Ok;
+        if self.seen != Some(now) && !first_and_fine {
+            let (health, mode, kill, cause) = now;
+            eprintln!(
+                "kestrel: ALERT: trading {} (health {}, kill switch {}, cause {})",
+                mode.as_str(),
+                health.as_str(),
+                if kill { "on" } else { "off" },
+                if cause == 0 {
+                    "none"
+                } else {
+                    crate::risk::codes::name(cause)
+                },
+            );
+            if let Some(alerts) = &self.alerts {
+                alerts.inc();
+            }
+        }
+        self.seen = Some(now);
     }
 
     /// Address actually bound (useful with port 0).
@@ -171,7 +221,7 @@ impl ControlServer {
     /// Accepts and serves whatever is ready for at most about `budget` (longer while a change
     /// waits for its reply); returns the number of responses completed.
     pub fn poll(&mut self, budget: Duration) -> usize {
-        lock(&self.state).client.status();
+        self.alert_on_change();
         self.http.poll(&self.registry, budget)
     }
 }
