@@ -3,9 +3,8 @@
 //! through it and the stop is cancelled; positions, orders and the journal messages agree.
 
 use kestrel::core::{
-    AssetName, BookTop, ExecEvent, Instrument, Level, Market, MarketEvent, MarketEventKind,
-    OrderIntent, OrderRole, OrderStatus, OrderType, Price, Qty, Side, StrategyId, SymbolId,
-    TradePrint,
+    AssetName, BookTop, ExecEvent, Level, Market, MarketEvent, MarketEventKind, OrderIntent,
+    OrderRole, OrderStatus, OrderType, Price, Qty, Side, StrategyId, SymbolId, TradePrint,
 };
 use kestrel::engine::stage::{OrderOutputs, OrderStage};
 use kestrel::engine::JournalMsg;
@@ -14,6 +13,10 @@ use kestrel::oms::paper::{PaperConfig, PaperVenue};
 use kestrel::oms::portfolio::{PairAssets, PortfolioLedger};
 use kestrel::oms::OmsStage;
 
+mod risk_support;
+
+use risk_support::instrument;
+
 const BTC: SymbolId = SymbolId(0);
 
 fn p(text: &str) -> Price {
@@ -21,20 +24,6 @@ fn p(text: &str) -> Price {
 }
 fn q(text: &str) -> Qty {
     Qty::parse(text).expect("qty")
-}
-
-fn instrument() -> Instrument {
-    let info = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/data/binance_spot_exchange_info_btcusdt.json"
-    ))
-    .expect("bundled exchangeInfo");
-    kestrel::oms::binance::exchange_info::parse_exchange_info(&info, Market::Spot)
-        .expect("parses")
-        .instruments
-        .into_iter()
-        .find(|i| i.symbol == "BTCUSDT")
-        .expect("BTCUSDT listed")
 }
 
 fn book(update_id: u64, bids: &[(&str, &str)], asks: &[(&str, &str)]) -> MarketEvent {

@@ -111,7 +111,10 @@ fn killed_engine_stays_halted_across_a_sigkill_restart_until_the_operator_resume
     assert_eq!(status_now["mode_cause"], "kill_switch");
     // The operator is told at start-up that the engine is halted.
     assert_eq!(
-        metric_value(&get_metrics(&metrics), "alerts_total{kind=\"trading_state\"}"),
+        metric_value(
+            &get_metrics(&metrics),
+            "alerts_total{kind=\"trading_state\"}"
+        ),
         Some(1.0)
     );
 

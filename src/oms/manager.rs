@@ -977,17 +977,7 @@ impl<L: Ledger> OrderManager<L> {
             // A fill of an order we do not track (an operator's manual order): the ledger
             // has it; journal it so the books reconcile.
             self.counters.fills_unknown_order += 1;
-            let record = Fill {
-                client_order_id: fill.client_order_id,
-                strategy: StrategyId::default(),
-                symbol: fill.symbol,
-                side: fill.side,
-                price: fill.price,
-                qty: fill.qty,
-                fee,
-                venue_trade_id: fill.venue_trade_id,
-                is_maker: fill.is_maker,
-            };
+            let record = kept; // no order: no strategy
             self.journal(
                 out,
                 JournalMsg::Fill {
@@ -1015,17 +1005,7 @@ impl<L: Ledger> OrderManager<L> {
                 OrderStatus::PartiallyFilled
             };
         }
-        let record = Fill {
-            client_order_id: fill.client_order_id,
-            strategy: order.state.strategy,
-            symbol: fill.symbol,
-            side: fill.side,
-            price: fill.price,
-            qty: fill.qty,
-            fee,
-            venue_trade_id: fill.venue_trade_id,
-            is_maker: fill.is_maker,
-        };
+        let record = kept; // its strategy is the order's
         let update = order.state;
         let role = update.role;
         let parent = update.parent;

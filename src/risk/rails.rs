@@ -542,32 +542,44 @@ impl RiskRails {
         mark.notional(long.max(short)).unwrap_or(Notional::MAX)
     }
 
-    fn check_exposure(
+    /// The mark of symbol `index` (zero when it has none yet).
+    #[inline]
+    fn mark_at(&self, index: usize) -> Price {
+        self.markets
+            .get(index)
+            .map_or(Price::ZERO, SymbolMarket::mark)
+    }
+
+    /// Gross exposure of `with`'s symbol, of `venue` and of everything, counting the order
+    /// `with` (symbol, side, quantity) on its symbol when given.
+    fn gross_totals(
         &self,
-        intent: &OrderIntent,
         exposure: &ExposureBook,
-    ) -> Result<(), RiskReject> {
-        let limits = &self.limits;
-        let venue = self.venue_of.get(intent.symbol.index()).copied();
+        venue: Option<u8>,
+        with: Option<(SymbolId, Side, Qty)>,
+    ) -> (Notional, Notional, Notional) {
         let mut symbol_after = Notional::ZERO;
         let mut venue_after = Notional::ZERO;
         let mut total_after = Notional::ZERO;
         for (index, held) in exposure.symbols().iter().enumerate() {
-            let this = index == intent.symbol.index();
-            if !this
+            let extra = with
+                .filter(|(symbol, _, _)| symbol.index() == index)
+                .map(|(_, side, qty)| (side, qty));
+            if extra.is_none()
                 && held.position.is_zero()
                 && held.open_buy.is_zero()
                 && held.open_sell.is_zero()
             {
                 continue;
             }
-            let mark = self
-                .markets
-                .get(index)
-                .map_or(Price::ZERO, SymbolMarket::mark);
-            let extra = this.then_some((intent.side, intent.qty));
-            let gross = Self::gross(held.position, held.open_buy, held.open_sell, extra, mark);
-            if this {
+            let gross = Self::gross(
+                held.position,
+                held.open_buy,
+                held.open_sell,
+                extra,
+                self.mark_at(index),
+            );
+            if extra.is_some() {
                 symbol_after = gross;
             }
             if self.venue_of.get(index).copied() == venue {
@@ -575,6 +587,49 @@ impl RiskRails {
             }
             total_after = total_after.saturating_add(gross);
         }
+        (symbol_after, venue_after, total_after)
+    }
+
+    /// Gross exposure of `strategy`'s own positions and orders, with `with` when given.
+    fn strategy_gross(
+        &self,
+        strategy: StrategyId,
+        exposure: &ExposureBook,
+        with: Option<(SymbolId, Side, Qty)>,
+    ) -> Notional {
+        let mut used = Notional::ZERO;
+        for index in 0..exposure.symbol_count() {
+            let own = exposure.strategy(strategy, SymbolId(index as u32));
+            let extra = with
+                .filter(|(symbol, _, _)| symbol.index() == index)
+                .map(|(_, side, qty)| (side, qty));
+            if extra.is_none()
+                && own.position.is_zero()
+                && own.open_buy.is_zero()
+                && own.open_sell.is_zero()
+            {
+                continue;
+            }
+            used = used.saturating_add(Self::gross(
+                own.position,
+                own.open_buy,
+                own.open_sell,
+                extra,
+                self.mark_at(index),
+            ));
+        }
+        used
+    }
+
+    fn check_exposure(
+        &self,
+        intent: &OrderIntent,
+        exposure: &ExposureBook,
+    ) -> Result<(), RiskReject> {
+        let limits = &self.limits;
+        let venue = self.venue_of.get(intent.symbol.index()).copied();
+        let order = Some((intent.symbol, intent.side, intent.qty));
+        let (symbol_after, venue_after, total_after) = self.gross_totals(exposure, venue, order);
         for (code, after, cap) in [
             (
                 codes::EXPOSURE_SYMBOL_CAP,
@@ -608,70 +663,23 @@ impl RiskRails {
         if !budget.is_positive() {
             return Ok(());
         }
-        let mut used = Notional::ZERO;
-        for index in 0..exposure.symbol_count() {
-            let symbol = SymbolId(index as u32);
-            let own = exposure.strategy(intent.strategy, symbol);
-            let this = symbol == intent.symbol;
-            if !this && own.position.is_zero() && own.open_buy.is_zero() && own.open_sell.is_zero()
-            {
-                continue;
-            }
-            let mark = self
-                .markets
-                .get(index)
-                .map_or(Price::ZERO, SymbolMarket::mark);
-            let extra = this.then_some((intent.side, intent.qty));
-            used = used.saturating_add(Self::gross(
-                own.position,
-                own.open_buy,
-                own.open_sell,
-                extra,
-                mark,
-            ));
-        }
+        let order = Some((intent.symbol, intent.side, intent.qty));
+        let used = self.strategy_gross(intent.strategy, exposure, order);
         if used > budget {
             return Err(reject(codes::STRATEGY_BUDGET, used, budget));
         }
         Ok(())
     }
 
-    /// Gross exposure per venue index 0 and of everything, for the gauges and the status.
+    /// Gross exposure of venue 0 and of everything, for the gauges and the status.
     pub fn exposures(&self, exposure: &ExposureBook) -> (Notional, Notional) {
-        let mut venue = Notional::ZERO;
-        let mut total = Notional::ZERO;
-        for (index, held) in exposure.symbols().iter().enumerate() {
-            let mark = self
-                .markets
-                .get(index)
-                .map_or(Price::ZERO, SymbolMarket::mark);
-            let gross = Self::gross(held.position, held.open_buy, held.open_sell, None, mark);
-            if self.venue_of.get(index).copied() == Some(0) {
-                venue = venue.saturating_add(gross);
-            }
-            total = total.saturating_add(gross);
-        }
+        let (_, venue, total) = self.gross_totals(exposure, Some(0), None);
         (venue, total)
     }
 
     /// A strategy's gross exposure (its position and growing orders), for the status.
     pub fn strategy_exposure(&self, strategy: StrategyId, exposure: &ExposureBook) -> Notional {
-        let mut used = Notional::ZERO;
-        for index in 0..exposure.symbol_count() {
-            let own = exposure.strategy(strategy, SymbolId(index as u32));
-            let mark = self
-                .markets
-                .get(index)
-                .map_or(Price::ZERO, SymbolMarket::mark);
-            used = used.saturating_add(Self::gross(
-                own.position,
-                own.open_buy,
-                own.open_sell,
-                None,
-                mark,
-            ));
-        }
-        used
+        self.strategy_gross(strategy, exposure, None)
     }
 }
 
