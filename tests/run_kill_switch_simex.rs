@@ -17,6 +17,25 @@ use kestrel::sim::{Market, Speed};
 
 const TOKEN: &str = "test-operator-token";
 
+/// Kills the engine if the test fails before it is stopped (a panicking test must not leave
+/// a trading process behind).
+struct Guard(Option<std::process::Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Guard {
+    fn take(&mut self) -> std::process::Child {
+        self.0.take().expect("the engine is still running")
+    }
+}
+
 /// `kestrel ctl --addr <control> <args…>`; (exit success, stdout, stderr).
 fn ctl(control: &str, args: &[&str], token: Option<&str>) -> (bool, String, String) {
     let mut command = Command::new(KESTREL);
@@ -80,7 +99,8 @@ fn killed_engine_stays_halted_across_a_sigkill_restart_until_the_operator_resume
     let sent = "orders_submitted_total{venue=\"paper\"}";
 
     // First run: the probe trades; then the operator's kill, with cancel-all and flatten.
-    let (mut first, metrics, _stderr, preamble) = start_with_env(&config, &env);
+    let (first, metrics, _stderr, preamble) = start_with_env(&config, &env);
+    let mut first = Guard(Some(first));
     let control = control_addr(&preamble);
     wait_for(&metrics, sent, |n| n >= 2.0);
     let (ok, _, err) = ctl(&control, &["kill", "--cancel-all", "--flatten"], None);
@@ -95,11 +115,13 @@ fn killed_engine_stays_halted_across_a_sigkill_restart_until_the_operator_resume
     assert_eq!(status(&control)["mode"], "halted");
     assert_eq!(status(&control)["kill_switch"], true);
     // SIGKILL: no orderly shutdown; the journal is all that survives.
+    let mut first = first.take();
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
 
     // Second run on the same journal: halted from the start, the probe's entries refused.
     let (second, metrics, mut stderr, preamble) = start_with_env(&config, &env);
+    let mut second = Guard(Some(second));
     let control = control_addr(&preamble);
     wait_for(&metrics, "risk_rejects_total{reason=\"halted\"}", |n| {
         n >= 2.0
@@ -131,7 +153,7 @@ fn killed_engine_stays_halted_across_a_sigkill_restart_until_the_operator_resume
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    stop_cleanly(second, stderr, dir.path());
+    stop_cleanly(second.take(), stderr, dir.path());
 
     // The journal tells the story: the kill, the restored halt, the resume.
     let tail = Command::new(env!("CARGO_BIN_EXE_kestrel-tail"))
