@@ -479,3 +479,32 @@ fn dry_run_checks_every_rail_journals_and_never_reaches_the_venue() {
     assert_eq!(rig.rejects_metric(codes::DRY_RUN), 1.0);
     assert_eq!(rig.rejects_metric(codes::NOTIONAL_TOO_LARGE), 1.0);
 }
+
+#[test]
+fn reduce_only_counts_resting_sells_against_the_position() {
+    let mut rig = Rig::new(RiskLimits {
+        max_tick_to_order_p99_us: 50,
+        latency_window: 10,
+        soft_recovery_ms: 60_000,
+        ..wide()
+    });
+    let entry = rig.market_order(S1, Side::Buy, "0.01");
+    rig.place(entry);
+    for _ in 0..10 {
+        rig.stage.on_tick_to_order(100_000);
+    }
+    rig.advance_quoting(100);
+    assert_eq!(rig.mode(), TradingMode::ReduceOnly);
+    // A take-profit sell for 0.006 of the 0.01 held rests above the market.
+    let first = rig.limit(S1, Side::Sell, "0.006", "61000");
+    let first = rig.place(first);
+    assert_eq!(rig.status(first), OrderStatus::New);
+    // Another 0.006 would sell 0.012 of 0.01: past flat, so it does not shrink.
+    let second = rig.limit(S2, Side::Sell, "0.006", "61000");
+    rig.refused(second, codes::REDUCE_ONLY);
+    // What is left of the position may still go.
+    let rest = rig.limit(S2, Side::Sell, "0.004", "61000");
+    rig.place(rest);
+    rig.publish();
+    assert_eq!(rig.rejects_metric(codes::REDUCE_ONLY), 1.0);
+}
