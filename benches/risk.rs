@@ -108,18 +108,37 @@ fn exposure(btc: &str) -> ExposureBook {
     book
 }
 
-/// A limit buy of BTC at 59 990; `variant` moves the quantity over 64 steps of 0.00001
-/// (more than the duplicate ring holds), so no two recent intents share their terms.
-fn intent(seq: u64, variant: u64) -> OrderIntent {
-    OrderIntent {
-        strategy: STRATEGY,
-        intent_seq: seq,
-        symbol: BTC,
-        side: Side::Buy,
-        order_type: OrderType::Limit,
-        price: p("59990"),
-        qty: Qty::from_raw(q("0.001").raw() + i128::from(variant % 64) * q("0.00001").raw()),
-        ..OrderIntent::default()
+/// Limit buys of BTC at 59 990, built without parsing inside the timed loop; `variant`
+/// moves the quantity over 64 steps of 0.00001 from 0.001 (more than the duplicate ring
+/// holds), so no two recent intents share their terms.
+struct Intents {
+    base: OrderIntent,
+    step_raw: i128,
+}
+
+impl Intents {
+    fn new() -> Self {
+        Self {
+            base: OrderIntent {
+                strategy: STRATEGY,
+                symbol: BTC,
+                side: Side::Buy,
+                order_type: OrderType::Limit,
+                price: p("59990"),
+                qty: q("0.001"),
+                ..OrderIntent::default()
+            },
+            step_raw: q("0.00001").raw(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, seq: u64, variant: u64) -> OrderIntent {
+        OrderIntent {
+            intent_seq: seq,
+            qty: Qty::from_raw(self.base.qty.raw() + i128::from(variant % 64) * self.step_raw),
+            ..self.base
+        }
     }
 }
 
@@ -132,6 +151,8 @@ fn code(verdict: RiskVerdict) -> u16 {
 
 fn risk_check(c: &mut Criterion) {
     let mut group = c.benchmark_group("risk_check");
+    let intents = Intents::new();
+    let intent = |seq: u64, variant: u64| intents.get(seq, variant);
 
     // 0.01 BTC held + 0.006 resting + ~0.0013 = ~1 040 of the 2 000 symbol cap; with ETH
     // (300 held + 300 resting) ~1 640 of strategy 1's 2 000 budget.
