@@ -43,12 +43,18 @@ fn venue_takes(rig: &mut Rig, price: &str) -> kestrel::core::ClientOrderId {
     rig.place(resting)
 }
 
-/// The breaker's gauges and the health / mode gauges after a publish.
-fn assert_tripped_gauges(rig: &mut Rig, cause: u16, health: f64, mode: f64) {
+/// The last transition went from active to `mode` for `cause`; after a publish the
+/// breaker's gauge is 1 and health (soft 1, critical 2) and mode gauges follow.
+fn assert_tripped(rig: &mut Rig, mode: TradingMode, cause: u16) {
+    assert_last_transition(rig, TradingMode::Active, mode, cause);
     rig.publish();
     assert_eq!(rig.breaker_metric(cause), 1.0, "{}", codes::name(cause));
-    assert_eq!(rig.metric("health_state"), health);
-    assert_eq!(rig.metric("trading_mode"), mode);
+    let level = match mode {
+        TradingMode::ReduceOnly => 1.0,
+        _ => 2.0,
+    };
+    assert_eq!(rig.metric("health_state"), level);
+    assert_eq!(rig.metric("trading_mode"), level);
 }
 
 fn assert_entries_refused(rig: &mut Rig, code: u16) {
@@ -67,7 +73,8 @@ fn assert_holds(rig: &mut Rig, ms: u64, mode: TradingMode) {
 /// A soft breach whose breakers are clear since the last evaluation: still reduce-only one
 /// step before `soft_recovery_ms`, active (journaled `soft_recovered`) at it; entries pass
 /// and the gauges are back.
-fn assert_soft_recovery(rig: &mut Rig, cause: u16) {
+fn assert_soft_recovery(rig: &mut Rig, breaker: Breaker) {
+    assert!(!rig.tripped(breaker), "{breaker:?} clear");
     let recovery_ms = rig.stage.rails().limits().soft_recovery_ms;
     assert_holds(rig, recovery_ms - RISK_STEP_MS, TradingMode::ReduceOnly);
     rig.advance_quoting(RISK_STEP_MS);
@@ -80,7 +87,7 @@ fn assert_soft_recovery(rig: &mut Rig, cause: u16) {
     let entry = rig.passive_buy(S1, "0.001");
     rig.place(entry);
     rig.publish();
-    assert_eq!(rig.breaker_metric(cause), 0.0);
+    assert_eq!(rig.breaker_metric(breaker.cause()), 0.0);
     assert_eq!(rig.metric("health_state"), 0.0);
     assert_eq!(rig.metric("trading_mode"), 0.0);
     assert_eq!(rig.metric("health_transitions_total"), 2.0);
@@ -90,7 +97,7 @@ fn assert_soft_recovery(rig: &mut Rig, cause: u16) {
 /// operator's resume does.
 fn assert_halt_until_resume(rig: &mut Rig, breaker: Breaker) {
     assert_holds(rig, 5_000, TradingMode::Halted);
-    assert!(!rig.stage.rails().breakers().reading(breaker).tripped);
+    assert!(!rig.tripped(breaker));
     assert_entries_refused(rig, codes::HALTED);
     assert_eq!(rig.command(ControlCommand::Resume), ControlOutcome::Done);
     assert_last_transition(
@@ -125,15 +132,9 @@ fn equity_floor_halts_when_a_position_is_marked_below_it_until_resume() {
     // 99.10 + 0.015 × 40 000 = 699.10.
     rig.quote("40000");
     rig.advance_quoting(RISK_STEP_MS);
-    assert_last_transition(
-        &rig,
-        TradingMode::Active,
-        TradingMode::Halted,
-        codes::CAUSE_EQUITY_FLOOR,
-    );
     let reading = rig.stage.rails().breakers().reading(Breaker::EquityFloor);
     assert!((reading.observed - 699.0998).abs() < 0.001, "{reading:?}");
-    assert_tripped_gauges(&mut rig, codes::CAUSE_EQUITY_FLOOR, 2.0, 2.0);
+    assert_tripped(&mut rig, TradingMode::Halted, codes::CAUSE_EQUITY_FLOOR);
     assert_eq!(rig.metric("risk_equity_floor_breach"), 1.0);
     assert_eq!(rig.metric("risk_equity_buffer_usd"), 0.0);
     assert_entries_refused(&mut rig, codes::HALTED);
@@ -162,13 +163,7 @@ fn total_drawdown_from_the_high_water_mark_halts_until_resume() {
     // 99.10 + 690 = 789.10: 21.1 % down.
     rig.quote("46000");
     rig.advance_quoting(RISK_STEP_MS);
-    assert_last_transition(
-        &rig,
-        TradingMode::Active,
-        TradingMode::Halted,
-        codes::CAUSE_DRAWDOWN_TOTAL,
-    );
-    assert_tripped_gauges(&mut rig, codes::CAUSE_DRAWDOWN_TOTAL, 2.0, 2.0);
+    assert_tripped(&mut rig, TradingMode::Halted, codes::CAUSE_DRAWDOWN_TOTAL);
     assert_eq!(rig.metric("risk_equity_high_water_mark_usd"), 1000.0);
     let drawdown = rig.metric("risk_equity_drawdown_pct");
     assert!((drawdown - 21.09).abs() < 0.01, "{drawdown}");
@@ -201,13 +196,11 @@ fn daily_drawdown_goes_reduce_only_and_the_next_utc_day_starts_a_new_mark() {
     // 99.10 + 795 = 894.10: 10.6 % below today's mark of 1 000.
     rig.quote("53000");
     rig.advance_quoting(RISK_STEP_MS);
-    assert_last_transition(
-        &rig,
-        TradingMode::Active,
+    assert_tripped(
+        &mut rig,
         TradingMode::ReduceOnly,
         codes::CAUSE_DRAWDOWN_DAILY,
     );
-    assert_tripped_gauges(&mut rig, codes::CAUSE_DRAWDOWN_DAILY, 1.0, 1.0);
     let daily = rig.metric("risk_equity_daily_drawdown_pct");
     assert!((daily - 10.59).abs() < 0.01, "{daily}");
     assert_entries_refused(&mut rig, codes::REDUCE_ONLY);
@@ -218,24 +211,11 @@ fn daily_drawdown_goes_reduce_only_and_the_next_utc_day_starts_a_new_mark() {
         to_boundary_ms - RISK_STEP_MS,
         TradingMode::ReduceOnly,
     );
-    assert!(
-        rig.stage
-            .rails()
-            .breakers()
-            .reading(Breaker::DrawdownDaily)
-            .tripped
-    );
+    assert!(rig.tripped(Breaker::DrawdownDaily));
     // Midnight UTC: today's mark is today's first equity, 894.10; the breaker clears.
     rig.advance_quoting(RISK_STEP_MS);
     assert_eq!(rig.now, boundary_ns);
-    assert!(
-        !rig.stage
-            .rails()
-            .breakers()
-            .reading(Breaker::DrawdownDaily)
-            .tripped
-    );
-    assert_soft_recovery(&mut rig, codes::CAUSE_DRAWDOWN_DAILY);
+    assert_soft_recovery(&mut rig, Breaker::DrawdownDaily);
     assert_eq!(rig.metric("risk_equity_daily_drawdown_pct"), 0.0);
     let total = rig.metric("risk_equity_drawdown_pct");
     assert!(
@@ -275,18 +255,16 @@ fn venue_error_rate_over_the_window_goes_reduce_only_and_recovers_when_it_ages_o
     assert_holds(&mut rig, RISK_STEP_MS, TradingMode::Active);
     venue_refuses(&mut rig);
     rig.advance_quoting(RISK_STEP_MS);
-    assert_last_transition(
-        &rig,
-        TradingMode::Active,
-        TradingMode::ReduceOnly,
-        codes::CAUSE_VENUE_ERROR_RATE,
-    );
     assert_eq!(
         rig.status(resting),
         OrderStatus::Canceled,
         "entries cancelled"
     );
-    assert_tripped_gauges(&mut rig, codes::CAUSE_VENUE_ERROR_RATE, 1.0, 1.0);
+    assert_tripped(
+        &mut rig,
+        TradingMode::ReduceOnly,
+        codes::CAUSE_VENUE_ERROR_RATE,
+    );
     assert_eq!(
         rig.metric("risk_breaker_value{breaker=\"venue_error_rate\"}"),
         75.0
@@ -298,14 +276,7 @@ fn venue_error_rate_over_the_window_goes_reduce_only_and_recovers_when_it_ages_o
     assert_holds(&mut rig, in_window_ms, TradingMode::ReduceOnly);
     rig.advance_quoting(RISK_STEP_MS);
     assert_eq!(rig.now, first_outcome_ns + 10_000 * MS);
-    assert!(
-        !rig.stage
-            .rails()
-            .breakers()
-            .reading(Breaker::VenueErrorRate)
-            .tripped
-    );
-    assert_soft_recovery(&mut rig, codes::CAUSE_VENUE_ERROR_RATE);
+    assert_soft_recovery(&mut rig, Breaker::VenueErrorRate);
 }
 
 #[test]
@@ -330,13 +301,11 @@ fn consecutive_venue_failures_go_reduce_only_and_a_success_clears_them() {
     assert_holds(&mut rig, RISK_STEP_MS, TradingMode::Active);
     venue_refuses(&mut rig);
     rig.advance_quoting(RISK_STEP_MS);
-    assert_last_transition(
-        &rig,
-        TradingMode::Active,
+    assert_tripped(
+        &mut rig,
         TradingMode::ReduceOnly,
         codes::CAUSE_CONSECUTIVE_FAILURES,
     );
-    assert_tripped_gauges(&mut rig, codes::CAUSE_CONSECUTIVE_FAILURES, 1.0, 1.0);
     assert_eq!(
         rig.metric("risk_breaker_value{breaker=\"consecutive_failures\"}"),
         3.0
@@ -348,14 +317,7 @@ fn consecutive_venue_failures_go_reduce_only_and_a_success_clears_them() {
     rig.place(exit);
     assert_eq!(rig.position(), q("0.004"));
     rig.advance_quoting(RISK_STEP_MS);
-    assert!(
-        !rig.stage
-            .rails()
-            .breakers()
-            .reading(Breaker::ConsecutiveFailures)
-            .tripped
-    );
-    assert_soft_recovery(&mut rig, codes::CAUSE_CONSECUTIVE_FAILURES);
+    assert_soft_recovery(&mut rig, Breaker::ConsecutiveFailures);
 }
 
 #[test]
@@ -372,13 +334,11 @@ fn market_data_silence_goes_reduce_only_and_recovers_once_the_feed_is_back() {
     assert!(rig.transitions().is_empty());
     rig.advance(RISK_STEP_MS);
     assert_eq!(rig.now - quoted_ns, 2_000 * MS);
-    assert_last_transition(
-        &rig,
-        TradingMode::Active,
+    assert_tripped(
+        &mut rig,
         TradingMode::ReduceOnly,
         codes::CAUSE_MARKET_DATA_STALE,
     );
-    assert_tripped_gauges(&mut rig, codes::CAUSE_MARKET_DATA_STALE, 1.0, 1.0);
     let silent_ms = rig.metric("risk_breaker_value{breaker=\"market_data_stale\"}");
     assert!(silent_ms >= 2_000.0, "{silent_ms}");
     // The rail's own age limit is off: the breach alone refuses the entry.
@@ -387,14 +347,7 @@ fn market_data_silence_goes_reduce_only_and_recovers_once_the_feed_is_back() {
     assert_eq!(rig.mode(), TradingMode::ReduceOnly);
     // The feed is back.
     rig.advance_quoting(RISK_STEP_MS);
-    assert!(
-        !rig.stage
-            .rails()
-            .breakers()
-            .reading(Breaker::MarketDataStale)
-            .tripped
-    );
-    assert_soft_recovery(&mut rig, codes::CAUSE_MARKET_DATA_STALE);
+    assert_soft_recovery(&mut rig, Breaker::MarketDataStale);
 }
 
 #[test]
@@ -414,13 +367,7 @@ fn slow_tick_to_order_p99_over_a_full_window_goes_reduce_only_and_recovers() {
     // The 20th fills the window: its p99 is the slow one, 80 µs.
     rig.stage.on_tick_to_order(5_000);
     rig.advance_quoting(RISK_STEP_MS);
-    assert_last_transition(
-        &rig,
-        TradingMode::Active,
-        TradingMode::ReduceOnly,
-        codes::CAUSE_LATENCY,
-    );
-    assert_tripped_gauges(&mut rig, codes::CAUSE_LATENCY, 1.0, 1.0);
+    assert_tripped(&mut rig, TradingMode::ReduceOnly, codes::CAUSE_LATENCY);
     assert_eq!(rig.metric("risk_breaker_value{breaker=\"latency\"}"), 80.0);
     assert_entries_refused(&mut rig, codes::REDUCE_ONLY);
     assert_holds(&mut rig, 5_000, TradingMode::ReduceOnly);
@@ -429,12 +376,5 @@ fn slow_tick_to_order_p99_over_a_full_window_goes_reduce_only_and_recovers() {
         rig.stage.on_tick_to_order(5_000);
     }
     rig.advance_quoting(RISK_STEP_MS);
-    assert!(
-        !rig.stage
-            .rails()
-            .breakers()
-            .reading(Breaker::Latency)
-            .tripped
-    );
-    assert_soft_recovery(&mut rig, codes::CAUSE_LATENCY);
+    assert_soft_recovery(&mut rig, Breaker::Latency);
 }

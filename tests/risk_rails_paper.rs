@@ -23,10 +23,8 @@ fn notional_min_passes_at_the_minimum_and_refuses_just_below() {
     let at_min = rig.limit(S1, Side::Buy, "0.0004", "50000");
     rig.place(at_min);
     let below = rig.limit(S1, Side::Buy, "0.00039", "50000");
-    let event = rig.refused(below, codes::NOTIONAL_TOO_SMALL);
-    assert_eq!((event.observed, event.limit), (usd("19.5"), usd("20")));
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::NOTIONAL_TOO_SMALL), 1.0);
+    rig.refused_with(below, codes::NOTIONAL_TOO_SMALL, "19.5", "20");
+    rig.assert_rejects_counted(codes::NOTIONAL_TOO_SMALL, 1);
 }
 
 #[test]
@@ -38,14 +36,12 @@ fn notional_max_passes_at_the_maximum_and_refuses_just_above() {
     let at_max = rig.limit(S1, Side::Buy, "0.002", "50000");
     rig.place(at_max);
     let above = rig.limit(S1, Side::Buy, "0.00201", "50000");
-    let event = rig.refused(above, codes::NOTIONAL_TOO_LARGE);
-    assert_eq!((event.observed, event.limit), (usd("100.5"), usd("100")));
+    rig.refused_with(above, codes::NOTIONAL_TOO_LARGE, "100.5", "100");
     // A market order is valued at the ask it would take (60 000.01).
     let market = rig.market_order(S1, Side::Buy, "0.0017");
     let event = rig.refused(market, codes::NOTIONAL_TOO_LARGE);
     assert_eq!(event.observed, usd("102.000017"));
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::NOTIONAL_TOO_LARGE), 2.0);
+    rig.assert_rejects_counted(codes::NOTIONAL_TOO_LARGE, 2);
 }
 
 /// A filled position of 0.005 and a resting buy of 0.005, marked at the mid 60 000: 600 of
@@ -71,14 +67,12 @@ fn symbol_exposure_counts_the_position_and_the_open_orders() {
     rig.place(inside);
     // + 0.0007 = 0.0167 × 60 000 = 1002: the order alone is 41.65, the cap counts it all.
     let over = rig.limit(S1, Side::Buy, "0.0007", "59500");
-    let event = rig.refused(over, codes::EXPOSURE_SYMBOL_CAP);
-    assert_eq!((event.observed, event.limit), (usd("1002"), usd("1000")));
+    rig.refused_with(over, codes::EXPOSURE_SYMBOL_CAP, "1002", "1000");
     // Selling what is held shrinks the position: never refused for exposure.
     let exit = rig.market_order(S1, Side::Sell, "0.005");
     rig.place(exit);
     assert_eq!(rig.position(), q("0"));
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::EXPOSURE_SYMBOL_CAP), 1.0);
+    rig.assert_rejects_counted(codes::EXPOSURE_SYMBOL_CAP, 1);
 }
 
 #[test]
@@ -91,10 +85,8 @@ fn venue_exposure_cap_counts_the_position_and_the_open_orders_on_the_venue() {
     let inside = rig.limit(S1, Side::Buy, "0.006", "59500");
     rig.place(inside);
     let over = rig.limit(S1, Side::Buy, "0.0007", "59500");
-    let event = rig.refused(over, codes::EXPOSURE_VENUE_CAP);
-    assert_eq!((event.observed, event.limit), (usd("1002"), usd("1000")));
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::EXPOSURE_VENUE_CAP), 1.0);
+    rig.refused_with(over, codes::EXPOSURE_VENUE_CAP, "1002", "1000");
+    rig.assert_rejects_counted(codes::EXPOSURE_VENUE_CAP, 1);
     assert_eq!(rig.metric("venue_exposure_usd{venue=\"paper\"}"), 960.0);
     assert_eq!(rig.metric("exposure_cap_usd{venue=\"paper\"}"), 1000.0);
     assert_eq!(
@@ -114,10 +106,8 @@ fn total_gross_exposure_cap_counts_the_position_and_the_open_orders() {
     let inside = rig.limit(S1, Side::Buy, "0.0033", "59500");
     rig.place(inside);
     let over = rig.limit(S1, Side::Buy, "0.0002", "59500");
-    let event = rig.refused(over, codes::EXPOSURE_TOTAL_CAP);
-    assert_eq!((event.observed, event.limit), (usd("810"), usd("800")));
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::EXPOSURE_TOTAL_CAP), 1.0);
+    rig.refused_with(over, codes::EXPOSURE_TOTAL_CAP, "810", "800");
+    rig.assert_rejects_counted(codes::EXPOSURE_TOTAL_CAP, 1);
     assert_eq!(rig.metric("gross_exposure_usd"), 798.0);
 }
 
@@ -140,14 +130,12 @@ fn strategy_budget_counts_only_the_strategys_own_position_and_orders() {
     let inside = rig.limit(S2, Side::Buy, "0.003", "59100");
     rig.place(inside);
     let over = rig.limit(S2, Side::Buy, "0.0004", "59100");
-    let event = rig.refused(over, codes::STRATEGY_BUDGET);
+    let event = rig.refused_with(over, codes::STRATEGY_BUDGET, "504", "500");
     assert_eq!(event.strategy, S2);
-    assert_eq!((event.observed, event.limit), (usd("504"), usd("500")));
     // Strategy 1 runs on the (wide) default budget.
     let other = rig.limit(S1, Side::Buy, "0.0004", "59100");
     rig.place(other);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::STRATEGY_BUDGET), 1.0);
+    rig.assert_rejects_counted(codes::STRATEGY_BUDGET, 1);
 }
 
 #[test]
@@ -164,14 +152,12 @@ fn order_rate_refuses_past_the_window_count_until_the_window_moves() {
         rig.now += MS;
     }
     let fourth = rig.limit(S1, Side::Buy, "0.001", "59003");
-    let event = rig.refused(fourth, codes::ORDER_RATE);
-    assert_eq!((event.observed, event.limit), (usd("3"), usd("3")));
+    rig.refused_with(fourth, codes::ORDER_RATE, "3", "3");
     // A minute after the first order it has left the window.
     rig.advance((first_ns + 60_000 * MS - rig.now) / MS);
     let later = rig.limit(S1, Side::Buy, "0.001", "59004");
     rig.place(later);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::ORDER_RATE), 1.0);
+    rig.assert_rejects_counted(codes::ORDER_RATE, 1);
 }
 
 #[test]
@@ -196,13 +182,11 @@ fn cancel_rate_refuses_past_the_window_count_and_the_order_stays() {
         );
     }
     let third = rig.cancel(S1, ids[2]);
-    let event = rig.refused(third, codes::CANCEL_RATE);
+    let event = rig.refused_with(third, codes::CANCEL_RATE, "2", "2");
     assert_eq!(event.client_order_id, ids[2], "the record names the order");
-    assert_eq!((event.observed, event.limit), (usd("2"), usd("2")));
     assert_eq!(rig.status(ids[2]), OrderStatus::New, "still working");
     assert_eq!(rig.stage.venue().open_orders(), 1);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::CANCEL_RATE), 1.0);
+    rig.assert_rejects_counted(codes::CANCEL_RATE, 1);
 }
 
 #[test]
@@ -215,11 +199,9 @@ fn price_band_passes_at_the_band_edge_and_refuses_beyond_it() {
     let at_edge = rig.limit(S1, Side::Buy, "0.001", "59400");
     rig.place(at_edge);
     let beyond = rig.limit(S1, Side::Buy, "0.001", "59300");
-    let event = rig.refused(beyond, codes::PRICE_BAND);
     // 700 from the mid: 116.7 bps, reported in whole bps.
-    assert_eq!((event.observed, event.limit), (usd("116"), usd("100")));
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::PRICE_BAND), 1.0);
+    rig.refused_with(beyond, codes::PRICE_BAND, "116", "100");
+    rig.assert_rejects_counted(codes::PRICE_BAND, 1);
 }
 
 #[test]
@@ -234,15 +216,13 @@ fn max_open_orders_of_all_symbols_refuses_until_one_ends() {
         ids.push(rig.place(order));
     }
     let fourth = rig.limit(S2, Side::Buy, "0.001", "59003");
-    let event = rig.refused(fourth, codes::MAX_OPEN_ORDERS);
-    assert_eq!((event.observed, event.limit), (usd("3"), usd("3")));
+    rig.refused_with(fourth, codes::MAX_OPEN_ORDERS, "3", "3");
     let cancel = rig.cancel(S1, ids[0]);
     rig.send(cancel);
     assert_eq!(rig.status(ids[0]), OrderStatus::Canceled);
     let again = rig.limit(S2, Side::Buy, "0.001", "59003");
     rig.place(again);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::MAX_OPEN_ORDERS), 1.0);
+    rig.assert_rejects_counted(codes::MAX_OPEN_ORDERS, 1);
 }
 
 #[test]
@@ -256,14 +236,12 @@ fn max_open_orders_per_symbol_refuses_until_one_ends() {
     let second = rig.limit(S2, Side::Buy, "0.001", "59001");
     rig.place(second);
     let third = rig.limit(S1, Side::Buy, "0.001", "59002");
-    let event = rig.refused(third, codes::MAX_OPEN_ORDERS_SYMBOL);
-    assert_eq!((event.observed, event.limit), (usd("2"), usd("2")));
+    rig.refused_with(third, codes::MAX_OPEN_ORDERS_SYMBOL, "2", "2");
     let cancel = rig.cancel(S1, first);
     rig.send(cancel);
     let again = rig.limit(S1, Side::Buy, "0.001", "59002");
     rig.place(again);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::MAX_OPEN_ORDERS_SYMBOL), 1.0);
+    rig.assert_rejects_counted(codes::MAX_OPEN_ORDERS_SYMBOL, 1);
 }
 
 #[test]
@@ -275,8 +253,7 @@ fn duplicate_intent_is_refused_by_sequence_and_by_terms_within_the_window() {
     let original = rig.limit(S1, Side::Buy, "0.001", "59000");
     rig.place(original);
     // The same intent again (a strategy replaying its output).
-    let event = rig.refused(original, codes::DUPLICATE_INTENT);
-    assert_eq!((event.observed, event.limit), (usd("0"), usd("0")));
+    rig.refused_with(original, codes::DUPLICATE_INTENT, "0", "0");
     // The same terms under a new sequence number, half a window later.
     rig.advance(500);
     let same_terms = rig.limit(S1, Side::Buy, "0.001", "59000");
@@ -289,8 +266,7 @@ fn duplicate_intent_is_refused_by_sequence_and_by_terms_within_the_window() {
     let later = rig.limit(S1, Side::Buy, "0.001", "59000");
     rig.place(later);
     assert_eq!(rig.stage.venue().open_orders(), 3);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::DUPLICATE_INTENT), 2.0);
+    rig.assert_rejects_counted(codes::DUPLICATE_INTENT, 2);
 }
 
 #[test]
@@ -306,13 +282,11 @@ fn stale_market_data_refuses_once_the_book_is_older_than_the_limit() {
     rig.place(at_limit);
     rig.now += MS;
     let stale = rig.limit(S1, Side::Buy, "0.001", "59001");
-    let event = rig.refused(stale, codes::STALE_MARKET_DATA);
-    assert_eq!((event.observed, event.limit), (usd("2001"), usd("2000")));
+    rig.refused_with(stale, codes::STALE_MARKET_DATA, "2001", "2000");
     rig.requote();
     let fresh = rig.limit(S1, Side::Buy, "0.001", "59001");
     rig.place(fresh);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::STALE_MARKET_DATA), 1.0);
+    rig.assert_rejects_counted(codes::STALE_MARKET_DATA, 1);
 }
 
 #[test]
@@ -323,14 +297,12 @@ fn an_invalid_book_refuses_entries_until_the_book_is_synced_again() {
     });
     rig.invalid_book();
     let during_resync = rig.limit(S1, Side::Buy, "0.001", "59000");
-    let event = rig.refused(during_resync, codes::STALE_MARKET_DATA);
     // Fresh (0 ms old) but invalid.
-    assert_eq!((event.observed, event.limit), (usd("0"), usd("5000")));
+    rig.refused_with(during_resync, codes::STALE_MARKET_DATA, "0", "5000");
     rig.requote();
     let synced = rig.limit(S1, Side::Buy, "0.001", "59000");
     rig.place(synced);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::STALE_MARKET_DATA), 1.0);
+    rig.assert_rejects_counted(codes::STALE_MARKET_DATA, 1);
 }
 
 #[test]
@@ -353,13 +325,11 @@ fn kill_switch_halts_everything_and_cancels_until_the_operator_resumes() {
     );
     assert_eq!(rig.status(resting), OrderStatus::Canceled, "cancel_all");
     let entry = rig.limit(S1, Side::Buy, "0.001", "59000");
-    let event = rig.refused(entry, codes::HALTED);
-    assert_eq!((event.observed, event.limit), (usd("0"), usd("0")));
+    rig.refused_with(entry, codes::HALTED, "0", "0");
     // Even an order that only shrinks the position waits for the operator.
     let exit = rig.market_order(S1, Side::Sell, "0.001");
     rig.refused(exit, codes::HALTED);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::HALTED), 2.0);
+    rig.assert_rejects_counted(codes::HALTED, 2);
     assert_eq!(rig.metric("trading_mode"), 2.0);
     assert_eq!(rig.metric("kill_switch_active"), 1.0);
     // Time does not clear it; the operator does.
@@ -379,39 +349,46 @@ fn kill_switch_halts_everything_and_cancels_until_the_operator_resumes() {
     assert_eq!(rig.metric("kill_switch_active"), 0.0);
 }
 
-#[test]
-fn reduce_only_after_a_soft_breach_refuses_growth_and_lets_a_position_shrink() {
-    let mut rig = Rig::new(RiskLimits {
+/// The latency breaker (soft, no recovery within the test) tripped by ten slow orders.
+fn slow_orders_trip_soft() -> RiskLimits {
+    RiskLimits {
         max_tick_to_order_p99_us: 50,
         latency_window: 10,
         soft_recovery_ms: 60_000,
         ..wide()
-    });
+    }
+}
+
+/// Buys 0.01 BTC, then ten slow tick-to-order samples put the stage in reduce-only.
+fn hold_then_reduce_only(rig: &mut Rig) {
     let entry = rig.market_order(S1, Side::Buy, "0.01");
     rig.place(entry);
     assert_eq!(rig.position(), q("0.01"));
-    // Ten slow orders: the latency breaker trips soft at the next evaluation.
     for _ in 0..10 {
         rig.stage.on_tick_to_order(100_000);
     }
     rig.advance_quoting(100);
     assert_last_transition(
-        &rig,
+        rig,
         TradingMode::Active,
         TradingMode::ReduceOnly,
         codes::CAUSE_LATENCY,
     );
+}
+
+#[test]
+fn reduce_only_after_a_soft_breach_refuses_growth_and_lets_a_position_shrink() {
+    let mut rig = Rig::new(slow_orders_trip_soft());
+    hold_then_reduce_only(&mut rig);
     let grow = rig.limit(S1, Side::Buy, "0.001", "59000");
-    let event = rig.refused(grow, codes::REDUCE_ONLY);
-    assert_eq!((event.observed, event.limit), (usd("0"), usd("0")));
+    rig.refused_with(grow, codes::REDUCE_ONLY, "0", "0");
     let shrink = rig.market_order(S1, Side::Sell, "0.004");
     rig.place(shrink);
     assert_eq!(rig.position(), q("0.006"));
     // Selling more than is held would open a short: growth.
     let flip = rig.market_order(S2, Side::Sell, "0.007");
     rig.refused(flip, codes::REDUCE_ONLY);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::REDUCE_ONLY), 2.0);
+    rig.assert_rejects_counted(codes::REDUCE_ONLY, 2);
     assert_eq!(rig.metric("trading_mode"), 1.0);
 }
 
@@ -431,8 +408,7 @@ fn a_disabled_strategy_is_refused_while_the_others_trade() {
         "journaled: strategy 2 → disabled"
     );
     let refused = rig.limit(S2, Side::Buy, "0.001", "59000");
-    let event = rig.refused(refused, codes::STRATEGY_DISABLED);
-    assert_eq!((event.observed, event.limit), (usd("0"), usd("0")));
+    rig.refused_with(refused, codes::STRATEGY_DISABLED, "0", "0");
     let other = rig.limit(S1, Side::Buy, "0.001", "59000");
     rig.place(other);
     assert_eq!(
@@ -448,8 +424,7 @@ fn a_disabled_strategy_is_refused_while_the_others_trade() {
     });
     let enabled = rig.limit(S2, Side::Buy, "0.001", "59001");
     rig.place(enabled);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::STRATEGY_DISABLED), 1.0);
+    rig.assert_rejects_counted(codes::STRATEGY_DISABLED, 1);
 }
 
 #[test]
@@ -469,32 +444,19 @@ fn dry_run_checks_every_rail_journals_and_never_reaches_the_venue() {
     assert_eq!(rig.stage.manager().open_orders().count(), 0);
     // The rails still run in front of it.
     let too_large = rig.limit(S1, Side::Buy, "0.02", "59000");
-    let event = rig.refused(too_large, codes::NOTIONAL_TOO_LARGE);
-    assert_eq!((event.observed, event.limit), (usd("1180"), usd("1000")));
+    rig.refused_with(too_large, codes::NOTIONAL_TOO_LARGE, "1180", "1000");
     // Strategy 2 trades for real.
     let live = rig.limit(S2, Side::Buy, "0.01", "59000");
     rig.place(live);
     assert_eq!(rig.stage.venue().open_orders(), 1);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::DRY_RUN), 1.0);
+    rig.assert_rejects_counted(codes::DRY_RUN, 1);
     assert_eq!(rig.rejects_metric(codes::NOTIONAL_TOO_LARGE), 1.0);
 }
 
 #[test]
 fn reduce_only_counts_resting_sells_against_the_position() {
-    let mut rig = Rig::new(RiskLimits {
-        max_tick_to_order_p99_us: 50,
-        latency_window: 10,
-        soft_recovery_ms: 60_000,
-        ..wide()
-    });
-    let entry = rig.market_order(S1, Side::Buy, "0.01");
-    rig.place(entry);
-    for _ in 0..10 {
-        rig.stage.on_tick_to_order(100_000);
-    }
-    rig.advance_quoting(100);
-    assert_eq!(rig.mode(), TradingMode::ReduceOnly);
+    let mut rig = Rig::new(slow_orders_trip_soft());
+    hold_then_reduce_only(&mut rig);
     // A take-profit sell for 0.006 of the 0.01 held rests above the market.
     let first = rig.limit(S1, Side::Sell, "0.006", "61000");
     let first = rig.place(first);
@@ -505,6 +467,5 @@ fn reduce_only_counts_resting_sells_against_the_position() {
     // What is left of the position may still go.
     let rest = rig.limit(S2, Side::Sell, "0.004", "61000");
     rig.place(rest);
-    rig.publish();
-    assert_eq!(rig.rejects_metric(codes::REDUCE_ONLY), 1.0);
+    rig.assert_rejects_counted(codes::REDUCE_ONLY, 1);
 }

@@ -18,7 +18,7 @@ use kestrel::oms::portfolio::{PairAssets, PortfolioLedger};
 use kestrel::oms::OmsStage;
 use kestrel::ops::Registry;
 use kestrel::persist::payload::{RiskEvent, TradingStateChange};
-use kestrel::risk::{codes, RiskLimits, RiskRails, StrategyMode, TradingMode};
+use kestrel::risk::{codes, Breaker, RiskLimits, RiskRails, StrategyMode, TradingMode};
 
 use crate::simex_support::{bundled_btcusdt, SPOT_INFO};
 
@@ -357,6 +357,40 @@ impl Rig {
         assert_eq!(event.code, code);
         assert_eq!(event.strategy, intent.strategy);
         event
+    }
+
+    /// Like [`Rig::refused`], and the record carries `observed` against `limit`.
+    pub fn refused_with(
+        &mut self,
+        intent: OrderIntent,
+        code: u16,
+        observed: &str,
+        limit: &str,
+    ) -> RiskEvent {
+        let event = self.refused(intent, code);
+        assert_eq!(
+            (event.observed, event.limit),
+            (usd(observed), usd(limit)),
+            "observed and limit of {}",
+            codes::name(code)
+        );
+        event
+    }
+
+    /// Publishes, then asserts `risk_rejects_total` counts `count` rejects of `code`.
+    pub fn assert_rejects_counted(&mut self, code: u16, count: u32) {
+        self.publish();
+        assert_eq!(
+            self.rejects_metric(code),
+            f64::from(count),
+            "{}",
+            codes::name(code)
+        );
+    }
+
+    /// True while `breaker` is tripped.
+    pub fn tripped(&self, breaker: Breaker) -> bool {
+        self.stage.rails().breakers().reading(breaker).tripped
     }
 
     /// Every trading-state change journaled so far.
