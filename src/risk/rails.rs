@@ -366,9 +366,17 @@ impl RiskRails {
     ) -> Result<(), RiskReject> {
         let limits = &self.limits;
         let held = exposure.symbol(intent.symbol);
+        // With what already rests on its side: two sells of the whole position take it
+        // past flat together, however small each is alone.
         let shrinks = match intent.side {
-            Side::Sell => held.position.is_positive() && intent.qty <= held.position,
-            Side::Buy => held.position.raw() < 0 && intent.qty <= held.position.abs(),
+            Side::Sell => {
+                held.position.is_positive()
+                    && held.open_sell.saturating_add(intent.qty) <= held.position
+            }
+            Side::Buy => {
+                held.position.raw() < 0
+                    && held.open_buy.saturating_add(intent.qty) <= held.position.abs()
+            }
         };
         // 1. Trading mode.
         match self.health.mode() {
