@@ -92,25 +92,57 @@ fn widening_mul_u128(a: u128, b: u128) -> (u128, u128) {
 }
 
 /// Divides the 256-bit value (hi, lo) by `d`, returning `None` if the quotient exceeds u128.
+/// Long division over 64-bit limbs, most significant first; each step divides a remainder
+/// below `d` with the next limb appended, so its quotient fits one limb.
 #[inline]
 fn div_u256_by_u64(hi: u128, lo: u128, d: u64) -> Option<u128> {
-    if hi == 0 {
-        return Some(lo / d as u128);
+    if (hi >> 64) as u64 >= d {
+        return None; // the quotient's top limb would be non-zero
     }
-    let d = d as u128;
-    // Long division over 64-bit limbs, most significant first.
-    let limbs = [(hi >> 64) as u64, hi as u64, (lo >> 64) as u64, lo as u64];
-    let mut remainder: u128 = 0;
-    let mut quotient = [0u64; 4];
-    for (i, &limb) in limbs.iter().enumerate() {
-        let current = (remainder << 64) | limb as u128;
-        quotient[i] = (current / d) as u64;
-        remainder = current % d;
+    let limbs = [hi as u64, (lo >> 64) as u64, lo as u64];
+    let mut remainder = (hi >> 64) as u64;
+    let mut quotient = [0u64; 3];
+    for (slot, &limb) in quotient.iter_mut().zip(limbs.iter()) {
+        let (q, r) = if remainder == 0 && limb < d {
+            (0, limb) // leading limbs of a small product: no division needed
+        } else {
+            div_two_limbs(remainder, limb, d)
+        };
+        *slot = q;
+        remainder = r;
     }
-    if quotient[0] != 0 || quotient[1] != 0 {
+    if quotient[0] != 0 {
         return None;
     }
-    Some(((quotient[2] as u128) << 64) | quotient[3] as u128)
+    Some(((quotient[1] as u128) << 64) | quotient[2] as u128)
+}
+
+/// `(high·2⁶⁴ + low) / d` and its remainder, for `high < d` (so the quotient fits 64 bits).
+/// One hardware division on x86-64 (a 128-bit `/` would call a library routine).
+#[inline]
+fn div_two_limbs(high: u64, low: u64, d: u64) -> (u64, u64) {
+    debug_assert!(high < d, "quotient must fit one limb");
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (quotient, remainder): (u64, u64);
+        // SAFETY: `div` faults only for a zero divisor or a quotient above 64 bits; callers
+        // pass `high < d`, which rules out both (d > high ≥ 0).
+        unsafe {
+            std::arch::asm!(
+                "div {d}",
+                d = in(reg) d,
+                inout("rax") low => quotient,
+                inout("rdx") high => remainder,
+                options(pure, nomem, nostack)
+            );
+        }
+        (quotient, remainder)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let n = ((high as u128) << 64) | low as u128;
+        ((n / d as u128) as u64, (n % d as u128) as u64)
+    }
 }
 
 macro_rules! fixed_point_type {
@@ -335,6 +367,59 @@ impl Price {
     }
 }
 
+/// The exact magnitude of a price × quantity product at 1e-36 scale (256 bits): notionals
+/// summed and compared without the division back to 1e-18 (the risk rails compare
+/// exposures with limits on every order; the division is the slow part).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
+pub struct WideNotional {
+    // Field order makes the derived ordering numeric: high half first.
+    hi: u128,
+    lo: u128,
+}
+
+impl WideNotional {
+    /// Zero.
+    pub const ZERO: Self = Self { hi: 0, lo: 0 };
+
+    /// |price| × |qty|.
+    #[inline]
+    pub fn product(price: Price, qty: Qty) -> Self {
+        let (hi, lo) = widening_mul_u128(price.0.unsigned_abs(), qty.0.unsigned_abs());
+        Self { hi, lo }
+    }
+
+    /// |notional| at the same scale.
+    #[inline]
+    pub fn of(notional: Notional) -> Self {
+        let (hi, lo) = widening_mul_u128(notional.0.unsigned_abs(), SCALE as u128);
+        Self { hi, lo }
+    }
+
+    /// Sum, saturating at the largest value.
+    #[inline]
+    pub fn saturating_add(self, other: Self) -> Self {
+        let (lo, carry) = self.lo.overflowing_add(other.lo);
+        match self
+            .hi
+            .checked_add(other.hi)
+            .and_then(|hi| hi.checked_add(u128::from(carry)))
+        {
+            Some(hi) => Self { hi, lo },
+            None => Self {
+                hi: u128::MAX,
+                lo: u128::MAX,
+            },
+        }
+    }
+
+    /// Back at 1e-18 (truncated), `Notional::MAX` when it does not fit.
+    pub fn to_notional(self) -> Notional {
+        div_u256_by_u64(self.hi, self.lo, SCALE as u64)
+            .and_then(|q| i128::try_from(q).ok())
+            .map_or(Notional::MAX, Notional)
+    }
+}
+
 impl Qty {
     /// Quote value of this quantity at `price`; see [`Price::notional`].
     #[inline]
@@ -427,6 +512,37 @@ mod tests {
             // a × b / b overflows 128 bits in the middle for most inputs; the result is exact.
             prop_assert_eq!(mul_div_raw(a.max(-i128::MAX), b, b), Some(a.max(-i128::MAX)));
             prop_assert_eq!(mul_div_raw(a, b, 0), None);
+        }
+
+        #[test]
+        fn mul_raw_matches_bitwise_long_division_across_the_range(a in any::<i128>(), b in any::<i128>(), small in any::<i64>()) {
+            // The hardware-limb division against the independent bit-by-bit one, on full-range
+            // operands (most products overflow: both must say so) and on realistic ones
+            // (a price times a quantity whose product passes 128 bits but the result fits).
+            for (x, y) in [(a, b), (a >> 40, b >> 50), (i128::from(small) << 20, b >> 60)] {
+                let negative = (x < 0) != (y < 0);
+                let (hi, lo) = widening_mul_u128(x.unsigned_abs(), y.unsigned_abs());
+                let reference = div_u256_by_u128(hi, lo, SCALE as u128)
+                    .and_then(|q| i128::try_from(q).ok())
+                    .map(|q| if negative { -q } else { q });
+                prop_assert_eq!(mul_raw(x, y), reference, "{} × {}", x, y);
+            }
+        }
+
+        #[test]
+        fn wide_notionals_compare_and_add_like_exact_notionals(p in 0i128..i128::MAX >> 40, q in 0i128..i128::MAX >> 50, r in 0i128..i128::MAX >> 50) {
+            let (price, a, b) = (Price::from_raw(p), Qty::from_raw(q), Qty::from_raw(r));
+            let (wide_a, wide_b) = (WideNotional::product(price, a), WideNotional::product(price, b));
+            prop_assert_eq!(wide_a <= wide_b, q <= r);
+            if let (Some(na), Some(nb)) = (price.notional(a), price.notional(b)) {
+                prop_assert_eq!(wide_a.to_notional(), na);
+                // The sum compares with a limit as the exact products do: sum ≤ limit
+                // exactly when the 1e-36 sum ≤ limit × 1e18.
+                let sum = wide_a.saturating_add(wide_b);
+                let limit = na.saturating_add(nb);
+                prop_assert!(sum >= WideNotional::of(limit));
+                prop_assert!(sum < WideNotional::of(limit.saturating_add(Notional::from_raw(2))));
+            }
         }
 
         #[test]

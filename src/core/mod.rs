@@ -9,7 +9,7 @@ pub mod ids;
 pub mod instrument;
 pub mod symbol;
 
-pub use decimal::{DecimalError, Notional, Price, Qty, Ratio};
+pub use decimal::{DecimalError, Notional, Price, Qty, Ratio, WideNotional};
 pub use event::{
     BookTicker, BookTop, DepthDiff, DepthSnapshot, ExecEvent, Fill, IntentAction, Level,
     MarketEvent, MarketEventKind, OrderIntent, OrderRole, OrderStatus, OrderType, OrderUpdate,

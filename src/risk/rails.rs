@@ -6,7 +6,7 @@
 
 use crate::core::{
     IntentAction, MarketEvent, MarketEventKind, Notional, OrderIntent, OrderType, Price, Qty, Side,
-    StrategyId, SymbolId,
+    StrategyId, SymbolId, WideNotional,
 };
 use crate::oms::venue::{LinkState, VenueReport};
 
@@ -77,6 +77,44 @@ impl SymbolMarket {
     }
 }
 
+/// The notional limits at 1e-36, computed once per set of limits (a check compares, it
+/// never multiplies a limit).
+#[derive(Debug, Clone, Copy)]
+struct WideLimits {
+    overflow: WideNotional,
+    min_order: WideNotional,
+    max_order: WideNotional,
+    /// Symbol, venue, total gross caps (`None`: off).
+    caps: [Option<WideNotional>; 3],
+    /// Budget per strategy slot (`None`: off).
+    budgets: [Option<WideNotional>; MAX_STRATEGIES],
+}
+
+impl WideLimits {
+    fn of(limits: &RiskLimits) -> Self {
+        let cap = |n: Notional| n.is_positive().then(|| WideNotional::of(n));
+        let mut budgets = [None; MAX_STRATEGIES];
+        for (slot, budget) in budgets.iter_mut().enumerate() {
+            *budget = cap(limits.budget_of(StrategyId(slot as u16)));
+        }
+        Self {
+            overflow: WideNotional::of(Notional::MAX),
+            min_order: WideNotional::of(limits.min_order_notional),
+            max_order: if limits.max_order_notional.is_positive() {
+                WideNotional::of(limits.max_order_notional)
+            } else {
+                WideNotional::of(Notional::MAX)
+            },
+            caps: [
+                cap(limits.max_symbol_exposure),
+                cap(limits.max_venue_exposure),
+                cap(limits.max_gross_exposure),
+            ],
+            budgets,
+        }
+    }
+}
+
 /// Recently approved orders, for duplicate suppression.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Fingerprint {
@@ -90,7 +128,30 @@ struct Fingerprint {
     approved_ns: u64,
 }
 
+/// Approved orders remembered (one bit each in the scan's candidate mask).
 const RECENT: usize = 32;
+
+impl Fingerprint {
+    /// A 64-bit digest of the order's terms: the scan compares these first (one contiguous
+    /// array), the full fingerprint only on a match.
+    #[inline]
+    fn key(intent: &OrderIntent) -> u64 {
+        let mix = |h: u64, v: u64| (h ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        let qty = intent.qty.raw() as u128;
+        let price = intent.price.raw() as u128;
+        let mut h = mix(0, qty as u64);
+        h = mix(h, (qty >> 64) as u64);
+        h = mix(h, price as u64);
+        h = mix(h, (price >> 64) as u64);
+        mix(
+            h,
+            u64::from(intent.symbol.0)
+                | u64::from(intent.strategy.0) << 32
+                | (intent.side as u64) << 48
+                | (intent.order_type as u64) << 56,
+        )
+    }
+}
 
 /// Reject counts by code, for the metrics.
 pub type RejectCounts = [u64; codes::REJECT_CODES.len()];
@@ -99,6 +160,7 @@ pub type RejectCounts = [u64; codes::REJECT_CODES.len()];
 #[derive(Debug, Clone)]
 pub struct RiskRails {
     limits: RiskLimits,
+    wide: WideLimits,
     markets: Vec<SymbolMarket>,
     /// Venue index of each symbol (exposure per venue).
     venue_of: Vec<u8>,
@@ -107,6 +169,9 @@ pub struct RiskRails {
     orders: RateWindow,
     cancels: RateWindow,
     recent: [Fingerprint; RECENT],
+    /// `Fingerprint::key` of each entry of `recent`, and its intent sequence number.
+    recent_keys: [u64; RECENT],
+    recent_seqs: [u64; RECENT],
     recent_next: usize,
     breakers: Breakers,
     health: HealthState,
@@ -124,6 +189,7 @@ impl RiskRails {
     /// clock minus monotonic clock at start-up.
     pub fn new(limits: RiskLimits, symbols: usize, wall_offset_ns: i128) -> Self {
         Self {
+            wide: WideLimits::of(&limits),
             limits,
             markets: vec![SymbolMarket::default(); symbols],
             venue_of: vec![0; symbols],
@@ -132,6 +198,8 @@ impl RiskRails {
             orders: RateWindow::default(),
             cancels: RateWindow::default(),
             recent: [Fingerprint::default(); RECENT],
+            recent_keys: [0; RECENT],
+            recent_seqs: [0; RECENT],
             recent_next: 0,
             breakers: Breakers::default(),
             health: HealthState::default(),
@@ -185,6 +253,7 @@ impl RiskRails {
 
     /// Swaps in new limits (operator reload).
     pub fn set_limits(&mut self, limits: RiskLimits) {
+        self.wide = WideLimits::of(&limits);
         self.limits = limits;
     }
 
@@ -409,19 +478,34 @@ impl RiskRails {
                 Notional::from_int(limits.max_market_data_age_ms as i64),
             ));
         }
-        // 4. Duplicate.
+        // 4. Duplicate: the cheapest, most telling fields first (most intents differ in
+        // quantity or price from every recent one); a zero window switches the rail off.
         let window_ns = limits.duplicate_window_ms.saturating_mul(1_000_000);
-        let duplicate = self.recent.iter().any(|r| {
-            r.approved_ns != 0
+        let seq = intent.intent_seq;
+        let key = Fingerprint::key(intent);
+        // Branch-free over the key arrays (vectorised), then the few candidates in full.
+        let seq_probe = if seq == 0 { u64::MAX } else { seq };
+        let mut candidates = 0u32;
+        if window_ns > 0 {
+            for i in 0..RECENT {
+                let hit = (self.recent_keys[i] == key) | (self.recent_seqs[i] == seq_probe);
+                candidates |= u32::from(hit) << i;
+            }
+        }
+        let mut duplicate = false;
+        while candidates != 0 && !duplicate {
+            let r = &self.recent[candidates.trailing_zeros() as usize];
+            candidates &= candidates - 1;
+            let same_order = r.qty == intent.qty
+                && r.price == intent.price
+                && r.side == intent.side
+                && r.symbol == intent.symbol
+                && r.order_type == intent.order_type
+                && now_ns.saturating_sub(r.approved_ns) < window_ns;
+            duplicate = (same_order || (seq != 0 && r.intent_seq == seq))
                 && r.strategy == intent.strategy
-                && ((intent.intent_seq != 0 && r.intent_seq == intent.intent_seq)
-                    || (now_ns.saturating_sub(r.approved_ns) < window_ns
-                        && r.symbol == intent.symbol
-                        && r.side == intent.side
-                        && r.order_type == intent.order_type
-                        && r.price == intent.price
-                        && r.qty == intent.qty))
-        });
+                && r.approved_ns != 0;
+        }
         if duplicate {
             return Err(code_only(codes::DUPLICATE_INTENT));
         }
@@ -439,22 +523,23 @@ impl RiskRails {
                 _ => mark,
             }
         };
-        // 6. Order notional.
-        let notional = order_price
-            .notional(intent.qty)
-            .ok_or(code_only(codes::NOTIONAL_OVERFLOW))?;
+        // 6. Order notional, compared exactly at 1e-36 (no division on the way to "yes").
+        let notional = WideNotional::product(order_price, intent.qty);
+        if notional >= self.wide.overflow {
+            return Err(code_only(codes::NOTIONAL_OVERFLOW));
+        }
         if !shrinks {
-            if notional < limits.min_order_notional {
+            if notional < self.wide.min_order {
                 return Err(reject(
                     codes::NOTIONAL_TOO_SMALL,
-                    notional,
+                    notional.to_notional(),
                     limits.min_order_notional,
                 ));
             }
-            if limits.max_order_notional.is_positive() && notional > limits.max_order_notional {
+            if notional > self.wide.max_order {
                 return Err(reject(
                     codes::NOTIONAL_TOO_LARGE,
-                    notional,
+                    notional.to_notional(),
                     limits.max_order_notional,
                 ));
             }
@@ -466,8 +551,9 @@ impl RiskRails {
                 .raw()
                 .saturating_sub(mark.raw())
                 .saturating_abs();
-            let band = mark.raw() / 10_000 * i128::from(limits.price_band_bps);
-            if distance > band {
+            // distance / mark > bps / 10 000, without a 128-bit division.
+            let band = mark.raw().saturating_mul(i128::from(limits.price_band_bps));
+            if distance.saturating_mul(10_000) > band {
                 let bps = distance.saturating_mul(10_000) / mark.raw().max(1);
                 return Err(reject(
                     codes::PRICE_BAND,
@@ -513,7 +599,11 @@ impl RiskRails {
             self.check_budget(intent, exposure)?;
         }
         if mode == StrategyMode::DryRun {
-            return Err(reject(codes::DRY_RUN, notional, Notional::ZERO));
+            return Err(reject(
+                codes::DRY_RUN,
+                notional.to_notional(),
+                Notional::ZERO,
+            ));
         }
         self.orders.record(now_ns);
         self.recent[self.recent_next] = Fingerprint {
@@ -526,6 +616,8 @@ impl RiskRails {
             qty: intent.qty,
             approved_ns: now_ns.max(1),
         };
+        self.recent_keys[self.recent_next] = key;
+        self.recent_seqs[self.recent_next] = seq;
         self.recent_next = (self.recent_next + 1) % RECENT;
         Ok(())
     }
@@ -538,7 +630,7 @@ impl RiskRails {
         open_sell: Qty,
         extra: Option<(Side, Qty)>,
         mark: Price,
-    ) -> Notional {
+    ) -> WideNotional {
         let (mut buy, mut sell) = (open_buy, open_sell);
         match extra {
             Some((Side::Buy, q)) => buy = buy.saturating_add(q),
@@ -547,7 +639,7 @@ impl RiskRails {
         }
         let long = position.saturating_add(buy).abs();
         let short = position.saturating_sub(sell).abs();
-        mark.notional(long.max(short)).unwrap_or(Notional::MAX)
+        WideNotional::product(mark, long.max(short))
     }
 
     /// The mark of symbol `index` (zero when it has none yet).
@@ -565,10 +657,10 @@ impl RiskRails {
         exposure: &ExposureBook,
         venue: Option<u8>,
         with: Option<(SymbolId, Side, Qty)>,
-    ) -> (Notional, Notional, Notional) {
-        let mut symbol_after = Notional::ZERO;
-        let mut venue_after = Notional::ZERO;
-        let mut total_after = Notional::ZERO;
+    ) -> (WideNotional, WideNotional, WideNotional) {
+        let mut symbol_after = WideNotional::ZERO;
+        let mut venue_after = WideNotional::ZERO;
+        let mut total_after = WideNotional::ZERO;
         for (index, held) in exposure.symbols().iter().enumerate() {
             let extra = with
                 .filter(|(symbol, _, _)| symbol.index() == index)
@@ -604,8 +696,8 @@ impl RiskRails {
         strategy: StrategyId,
         exposure: &ExposureBook,
         with: Option<(SymbolId, Side, Qty)>,
-    ) -> Notional {
-        let mut used = Notional::ZERO;
+    ) -> WideNotional {
+        let mut used = WideNotional::ZERO;
         for index in 0..exposure.symbol_count() {
             let own = exposure.strategy(strategy, SymbolId(index as u32));
             let extra = with
@@ -638,7 +730,7 @@ impl RiskRails {
         let venue = self.venue_of.get(intent.symbol.index()).copied();
         let order = Some((intent.symbol, intent.side, intent.qty));
         let (symbol_after, venue_after, total_after) = self.gross_totals(exposure, venue, order);
-        for (code, after, cap) in [
+        let checks = [
             (
                 codes::EXPOSURE_SYMBOL_CAP,
                 symbol_after,
@@ -654,9 +746,10 @@ impl RiskRails {
                 total_after,
                 limits.max_gross_exposure,
             ),
-        ] {
-            if cap.is_positive() && after > cap {
-                return Err(reject(code, after, cap));
+        ];
+        for ((code, after, cap), wide_cap) in checks.into_iter().zip(self.wide.caps) {
+            if wide_cap.is_some_and(|wide| after > wide) {
+                return Err(reject(code, after.to_notional(), cap));
             }
         }
         Ok(())
@@ -667,14 +760,22 @@ impl RiskRails {
         intent: &OrderIntent,
         exposure: &ExposureBook,
     ) -> Result<(), RiskReject> {
-        let budget = self.limits.budget_of(intent.strategy);
-        if !budget.is_positive() {
+        let id = usize::from(intent.strategy.0);
+        let budget = match self.wide.budgets.get(id) {
+            Some(budget) => *budget,
+            None => {
+                let limit = self.limits.budget_of(intent.strategy);
+                limit.is_positive().then(|| WideNotional::of(limit))
+            }
+        };
+        let Some(budget) = budget else {
             return Ok(());
-        }
+        };
         let order = Some((intent.symbol, intent.side, intent.qty));
         let used = self.strategy_gross(intent.strategy, exposure, order);
         if used > budget {
-            return Err(reject(codes::STRATEGY_BUDGET, used, budget));
+            let limit = self.limits.budget_of(intent.strategy);
+            return Err(reject(codes::STRATEGY_BUDGET, used.to_notional(), limit));
         }
         Ok(())
     }
@@ -682,12 +783,12 @@ impl RiskRails {
     /// Gross exposure of venue 0 and of everything, for the gauges and the status.
     pub fn exposures(&self, exposure: &ExposureBook) -> (Notional, Notional) {
         let (_, venue, total) = self.gross_totals(exposure, Some(0), None);
-        (venue, total)
+        (venue.to_notional(), total.to_notional())
     }
 
     /// A strategy's gross exposure (its position and growing orders), for the status.
     pub fn strategy_exposure(&self, strategy: StrategyId, exposure: &ExposureBook) -> Notional {
-        self.strategy_gross(strategy, exposure, None)
+        self.strategy_gross(strategy, exposure, None).to_notional()
     }
 }
 

@@ -1,6 +1,6 @@
-//! Shared by `risk_rails_paper` and `risk_breakers_paper`: the real order stage — risk rails in front of an
-//! order manager and its portfolio, joined to the paper venue, trading the bundled BTCUSDT
-//! instrument — with its metrics registry and control link, driven by hand-made market
+//! Shared by `risk_rails_paper` and `risk_breakers_paper`: the real order stage — risk
+//! rails in front of an order manager and its portfolio, joined to the paper venue, trading
+//! the bundled BTCUSDT instrument — with its metrics registry and control link, driven by
 //! events and a test clock; everything it emits is kept for the assertions.
 #![allow(dead_code)] // each test binary uses its own subset
 
