@@ -408,3 +408,32 @@ fn high_water_mark_is_journaled_when_it_rises_a_tenth_of_a_percent() {
         "35 % below the mark an earlier run reached"
     );
 }
+
+#[test]
+fn no_price_and_an_absurd_notional_are_refused_with_their_codes() {
+    let mut r = rails(open_limits());
+    let b = book();
+    // Symbol 1 has only seen a trade without a price: fresh, but nothing to value with.
+    let mut quiet = RiskRails::new(open_limits(), 2, 0);
+    quiet.add_strategy(StrategyId(1), StrategyMode::Enabled);
+    quiet.on_market(&MarketEvent {
+        symbol: SymbolId(1),
+        recv_ns: NOW,
+        exch_ts_ms: 0,
+        kind: MarketEventKind::Trade(crate::core::TradePrint::default()),
+    });
+    let market_order = OrderIntent {
+        symbol: SymbolId(1),
+        order_type: OrderType::Market,
+        price: Price::ZERO,
+        ..buy("1")
+    };
+    assert_eq!(code(quiet.check(&market_order, &b, NOW)), codes::NO_PRICE);
+    // A price and quantity whose product passes the 1e-18 notional range.
+    let absurd = OrderIntent {
+        price: Price::from_raw(i128::MAX / 4),
+        qty: q("1000000"),
+        ..buy("0")
+    };
+    assert_eq!(code(r.check(&absurd, &b, NOW)), codes::NOTIONAL_OVERFLOW);
+}
