@@ -7,7 +7,7 @@
 //! the operator resumes.
 
 mod risk_stage_support;
-mod simex_support;
+mod risk_support;
 
 use kestrel::core::{OrderStatus, Side};
 use kestrel::engine::control::{ControlCommand, ControlOutcome};

@@ -5,7 +5,7 @@
 //! `risk_rejects_total{reason}` counting it after a publish.
 
 mod risk_stage_support;
-mod simex_support;
+mod risk_support;
 
 use kestrel::core::{OrderStatus, Side, StrategyId};
 use kestrel::engine::control::{ControlCommand, ControlOutcome};

@@ -5,22 +5,21 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use kestrel::core::{
-    AssetName, BookTop, ClientOrderId, ExecEvent, IntentAction, Level, Market, MarketEvent,
-    MarketEventKind, Notional, OrderIntent, OrderStatus, OrderType, OrderUpdate, Price, Qty, Side,
-    StrategyId, SymbolId,
+    BookTop, ClientOrderId, ExecEvent, IntentAction, Level, Market, MarketEvent, MarketEventKind,
+    Notional, OrderIntent, OrderStatus, OrderType, OrderUpdate, Price, Qty, Side, StrategyId,
+    SymbolId,
 };
-use kestrel::engine::control::{control_link, ControlClient, ControlCommand, ControlOutcome};
+use kestrel::engine::control::{ControlClient, ControlCommand, ControlOutcome};
 use kestrel::engine::stage::{OrderOutputs, OrderStage};
 use kestrel::engine::JournalMsg;
-use kestrel::oms::manager::{OmsConfig, OrderManager};
-use kestrel::oms::paper::{PaperConfig, PaperVenue};
-use kestrel::oms::portfolio::{PairAssets, PortfolioLedger};
+use kestrel::oms::paper::PaperVenue;
+use kestrel::oms::portfolio::PortfolioLedger;
 use kestrel::oms::OmsStage;
 use kestrel::ops::Registry;
 use kestrel::persist::payload::{RiskEvent, TradingStateChange};
-use kestrel::risk::{codes, Breaker, RiskLimits, RiskRails, StrategyMode, TradingMode};
+use kestrel::risk::{codes, Breaker, RiskLimits, TradingMode};
 
-use crate::simex_support::{bundled_btcusdt, SPOT_INFO};
+use crate::risk_support::{paper_stage, PaperStage};
 
 pub const BTC: SymbolId = SymbolId(0);
 pub const MS: u64 = 1_000_000;
@@ -73,35 +72,11 @@ impl Rig {
     /// `wall_offset_ns` (the UTC day of the daily drawdown), reconciled and quoting
     /// BTCUSDT at 60 000.
     pub fn with(limits: RiskLimits, usdt: &str, wall_offset_ns: i128) -> Self {
-        let (_, instrument) = bundled_btcusdt(SPOT_INFO, Market::Spot);
-        let assets = PairAssets {
-            base: AssetName::new("BTC").expect("asset"),
-            quote: AssetName::new("USDT").expect("asset"),
-        };
-        let mut ledger = PortfolioLedger::new(Market::Spot, assets.quote);
-        ledger.add_instrument(BTC, assets);
-        ledger.fund(assets.quote, q(usdt));
-        let manager = OrderManager::new(
-            OmsConfig::default(),
-            1,
-            vec![Some(instrument.clone())],
-            ledger,
-        )
-        .expect("manager");
-        let mut venue =
-            PaperVenue::new(PaperConfig::default(), &[(BTC, instrument)]).expect("paper venue");
-        venue.fund(Market::Spot, assets.quote, q(usdt));
-        let mut rails = RiskRails::new(limits, 1, wall_offset_ns);
-        rails.add_traded_symbol(BTC, 0);
-        rails.add_strategy(S1, StrategyMode::Enabled);
-        rails.add_strategy(S2, StrategyMode::Enabled);
-        let mut stage = OmsStage::new(manager, venue, rails);
-        let mut registry = Registry::new();
-        stage
-            .attach_metrics(&mut registry, "paper")
-            .expect("metrics register once");
-        let (control, endpoint) = control_link();
-        stage.attach_control(endpoint);
+        let PaperStage {
+            stage,
+            registry,
+            control,
+        } = paper_stage(limits, usdt, wall_offset_ns);
         let mut rig = Self {
             stage,
             registry,

@@ -43,6 +43,52 @@ pub fn instrument() -> Instrument {
         .expect("BTCUSDT listed")
 }
 
+/// The real order stage on the paper venue, with its metrics and control link.
+pub struct PaperStage {
+    pub stage: OmsStage<PaperVenue, PortfolioLedger>,
+    pub registry: Registry,
+    pub control: ControlClient,
+}
+
+/// Risk rails with `limits` (strategies 1 and 2; `wall_offset_ns` = wall clock − monotonic
+/// clock, for the UTC day) in front of an order manager and a portfolio funded with `usdt`,
+/// joined to a paper venue holding the same; BTCUSDT from the bundled exchangeInfo.
+pub fn paper_stage(limits: RiskLimits, usdt: &str, wall_offset_ns: i128) -> PaperStage {
+    let instrument = instrument();
+    let assets = PairAssets {
+        base: AssetName::new("BTC").expect("asset"),
+        quote: AssetName::new("USDT").expect("asset"),
+    };
+    let mut ledger = PortfolioLedger::new(Market::Spot, assets.quote);
+    ledger.add_instrument(BTC, assets);
+    ledger.fund(assets.quote, q(usdt));
+    let manager = OrderManager::new(
+        OmsConfig::default(),
+        1,
+        vec![Some(instrument.clone())],
+        ledger,
+    )
+    .expect("manager");
+    let mut venue = PaperVenue::new(PaperConfig::default(), &[(BTC, instrument)]).expect("venue");
+    venue.fund(Market::Spot, assets.quote, q(usdt));
+    let mut rails = RiskRails::new(limits, 1, wall_offset_ns);
+    rails.add_traded_symbol(BTC, 0);
+    rails.add_strategy(StrategyId(1), StrategyMode::Enabled);
+    rails.add_strategy(StrategyId(2), StrategyMode::Enabled);
+    let mut stage = OmsStage::new(manager, venue, rails);
+    let mut registry = Registry::new();
+    stage
+        .attach_metrics(&mut registry, "paper")
+        .expect("metrics register once");
+    let (control, endpoint) = control_link();
+    stage.attach_control(endpoint);
+    PaperStage {
+        stage,
+        registry,
+        control,
+    }
+}
+
 /// The order stage under test and everything it emitted.
 pub struct Rig {
     pub stage: OmsStage<PaperVenue, PortfolioLedger>,
@@ -59,35 +105,11 @@ impl Rig {
     /// A stage with `limits`, strategies 1 and 2, `usdt` of cash, reconciled, with a book
     /// of 59999.99 / 60000.00 (deep on both sides).
     pub fn new(limits: RiskLimits, usdt: &str) -> Self {
-        let instrument = instrument();
-        let assets = PairAssets {
-            base: AssetName::new("BTC").expect("asset"),
-            quote: AssetName::new("USDT").expect("asset"),
-        };
-        let mut ledger = PortfolioLedger::new(Market::Spot, assets.quote);
-        ledger.add_instrument(BTC, assets);
-        ledger.fund(assets.quote, q(usdt));
-        let manager = OrderManager::new(
-            OmsConfig::default(),
-            1,
-            vec![Some(instrument.clone())],
-            ledger,
-        )
-        .expect("manager");
-        let mut venue =
-            PaperVenue::new(PaperConfig::default(), &[(BTC, instrument)]).expect("venue");
-        venue.fund(Market::Spot, assets.quote, q(usdt));
-        let mut rails = RiskRails::new(limits, 1, 0);
-        rails.add_traded_symbol(BTC, 0);
-        rails.add_strategy(StrategyId(1), StrategyMode::Enabled);
-        rails.add_strategy(StrategyId(2), StrategyMode::Enabled);
-        let mut stage = OmsStage::new(manager, venue, rails);
-        let mut registry = Registry::new();
-        stage
-            .attach_metrics(&mut registry, "paper")
-            .expect("metrics");
-        let (control, endpoint) = control_link();
-        stage.attach_control(endpoint);
+        let PaperStage {
+            stage,
+            registry,
+            control,
+        } = paper_stage(limits, usdt, 0);
         let mut rig = Self {
             stage,
             control,
