@@ -20,8 +20,9 @@
 //!     on the growing side and this order;
 //! 11. the strategy's budget.
 //!
-//! Orders that only shrink a position skip the minimum notional, the exposure caps and the
-//! budget: getting out is never refused for being too large. Cancels pass the cancel-rate
+//! Orders that only shrink a position — with what already rests on their side, they stay
+//! within it — skip the minimum notional, the exposure caps and the budget: getting out is
+//! never refused for being too large. Cancels pass the cancel-rate
 //! rail only (and never when the rails themselves cancel).
 
 pub mod breakers;
