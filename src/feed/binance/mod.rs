@@ -18,6 +18,7 @@ pub mod book_replay;
 pub mod feed_metrics;
 pub mod live;
 pub(crate) mod snapshot_fetch;
+pub mod vision;
 
 pub use error::{BadDecimal, DecodeError, DecodeErrorKind};
 pub use types::{
