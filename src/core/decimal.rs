@@ -354,6 +354,13 @@ fixed_point_type!(
 );
 
 impl Price {
+    /// The midpoint of this price and `other`, truncated toward zero, without overflow (the
+    /// mid of a best bid and ask).
+    #[inline]
+    pub fn midpoint(self, other: Price) -> Price {
+        Price(self.0 / 2 + other.0 / 2 + (self.0 % 2 + other.0 % 2) / 2)
+    }
+
     /// Quote value of `qty` at this price, exact to 1e-18 quote (truncated toward zero);
     /// `None` if it would not fit.
     #[inline]
@@ -543,6 +550,12 @@ mod tests {
                 prop_assert!(sum >= WideNotional::of(limit));
                 prop_assert!(sum < WideNotional::of(limit.saturating_add(Notional::from_raw(2))));
             }
+        }
+
+        #[test]
+        fn midpoint_is_the_floor_of_the_exact_mean_without_overflow(a in 0i128..=i128::MAX, b in 0i128..=i128::MAX) {
+            let exact = (a as u128 + b as u128) / 2;
+            prop_assert_eq!(Price::from_raw(a).midpoint(Price::from_raw(b)).raw() as u128, exact);
         }
 
         #[test]

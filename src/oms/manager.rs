@@ -1278,7 +1278,7 @@ fn mid(bid: Price, ask: Price) -> Price {
     if !bid.is_positive() || !ask.is_positive() {
         return Price::ZERO;
     }
-    Price::from_raw(bid.raw() / 2 + ask.raw() / 2 + (bid.raw() % 2 + ask.raw() % 2) / 2)
+    bid.midpoint(ask)
 }
 
 const fn is_stop(order_type: OrderType) -> bool {

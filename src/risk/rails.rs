@@ -70,7 +70,7 @@ impl SymbolMarket {
     #[inline]
     fn mark(&self) -> Price {
         if self.bid.is_positive() && self.ask.is_positive() {
-            Price::from_raw(self.bid.raw() / 2 + self.ask.raw() / 2)
+            self.bid.midpoint(self.ask)
         } else {
             self.last_trade
         }

@@ -167,9 +167,7 @@ impl SymbolMatcher {
     pub fn mid(book: &dyn ReplayedBook) -> Option<Price> {
         let bid = Self::best(book, Side::Buy)?;
         let ask = Self::best(book, Side::Sell)?;
-        Some(Price::from_raw(
-            bid.raw() / 2 + ask.raw() / 2 + (bid.raw() % 2 + ask.raw() % 2) / 2,
-        ))
+        Some(bid.midpoint(ask))
     }
 
     /// Puts an order on the book behind every order already at its price.

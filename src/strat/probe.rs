@@ -144,7 +144,7 @@ impl StrategyStage for ProbeStrategy {
             self.cooldown -= 1;
             return;
         }
-        let mid = Price::from_raw(top.bids[0].price.raw() / 2 + top.asks[0].price.raw() / 2);
+        let mid = top.bids[0].price.midpoint(top.asks[0].price);
         let mut intent = self.intent(Side::Buy, event.recv_ns);
         intent.stop_loss = bps(mid, -self.config.bracket_bps);
         intent.take_profit = bps(mid, self.config.bracket_bps);

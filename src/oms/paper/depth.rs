@@ -157,8 +157,7 @@ impl Liquidity {
     pub fn mid(&self) -> Option<Price> {
         let bid = self.bids.as_slice().first()?.price;
         let ask = self.asks.as_slice().first()?.price;
-        // Both prices are positive (see `Levels::push`), so neither step can overflow.
-        Some(Price::from_raw(bid.raw() + (ask.raw() - bid.raw()) / 2))
+        Some(bid.midpoint(ask))
     }
 
     /// True when an order on `side` at `limit` would take liquidity now.
