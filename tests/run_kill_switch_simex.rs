@@ -13,7 +13,7 @@ mod simex_support;
 use cli_support::{
     get_metrics, metric_value, simex_run_config, start_with_env, stop_cleanly, KESTREL,
 };
-use kestrel::sim::{Market, Speed};
+use kestrel::sim::Speed;
 
 const TOKEN: &str = "test-operator-token";
 
@@ -87,11 +87,8 @@ fn status(control: &str) -> serde_json::Value {
 #[test]
 fn killed_engine_stays_halted_across_a_sigkill_restart_until_the_operator_resumes() {
     // ×5: the capture lasts minutes, so the restarted engine still has market data to trade on.
-    let handle = simex_support::start(simex_support::config(Market::Spot, Speed::Times(5.0), true));
-    let port = handle.addr(Market::Spot).expect("spot served").port();
     let dir = tempfile::tempdir().expect("temp dir");
-    let cert = dir.path().join("simex.pem");
-    std::fs::write(&cert, handle.cert_pem().expect("TLS on")).expect("write cert");
+    let (handle, port, cert) = simex_support::start_spot_tls(Speed::Times(5.0), dir.path());
     let orders = "[orders]\nvenue = \"paper\"\npaper_balances = { USDT = \"10000\" }\n\
                   [orders.probe]\nqty = \"0.001\"\nbracket_bps = 10\ncooldown_events = 5\n";
     let config = simex_run_config(dir.path(), port, &cert, orders);

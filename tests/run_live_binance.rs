@@ -9,19 +9,12 @@ mod cli_support;
 mod simex_support;
 
 use cli_support::{get_metrics, metric_value, simex_run_config, start, stop_cleanly};
-use kestrel::sim::{Market, Speed};
+use kestrel::sim::Speed;
 
 #[test]
 fn run_with_a_binance_section_syncs_the_book_from_the_simulator() {
-    let handle = simex_support::start(simex_support::config(
-        Market::Spot,
-        Speed::Times(20.0),
-        true,
-    ));
-    let port = handle.addr(Market::Spot).expect("spot served").port();
     let dir = tempfile::tempdir().expect("temp dir");
-    let cert = dir.path().join("simex.pem");
-    std::fs::write(&cert, handle.cert_pem().expect("TLS on")).expect("write cert");
+    let (handle, port, cert) = simex_support::start_spot_tls(Speed::Times(20.0), dir.path());
 
     let config = simex_run_config(dir.path(), port, &cert, "");
 

@@ -14,15 +14,8 @@ use simex_support::orders::{params, Rest};
 
 #[test]
 fn run_with_a_margin_account_trades_on_the_simulators_margin_account() {
-    let handle = simex_support::start(simex_support::config(
-        Market::Spot,
-        Speed::Times(20.0),
-        true,
-    ));
-    let port = handle.addr(Market::Spot).expect("spot served").port();
     let dir = tempfile::tempdir().expect("temp dir");
-    let cert = dir.path().join("simex.pem");
-    std::fs::write(&cert, handle.cert_pem().expect("TLS on")).expect("write cert");
+    let (handle, port, cert) = simex_support::start_spot_tls(Speed::Times(20.0), dir.path());
 
     let orders = format!(
         "[orders]\nvenue = \"binance\"\naccount = \"margin\"\n\

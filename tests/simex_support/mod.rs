@@ -49,6 +49,16 @@ pub fn bundled_btcusdt(
     (info, instrument)
 }
 
+/// The simulator serving the bundled spot capture over TLS at `speed`, its port, and the
+/// path of its certificate, written to `dir/simex.pem` for clients to trust.
+pub fn start_spot_tls(speed: Speed, dir: &std::path::Path) -> (SimexHandle, u16, PathBuf) {
+    let handle = start(config(Market::Spot, speed, true));
+    let port = handle.addr(Market::Spot).expect("spot served").port();
+    let cert = dir.join("simex.pem");
+    std::fs::write(&cert, handle.cert_pem().expect("TLS on")).expect("write cert");
+    (handle, port, cert)
+}
+
 pub fn config(market: Market, speed: Speed, tls: bool) -> SimexConfig {
     let (capture, info) = match market {
         Market::Spot => (SPOT_CAPTURE, SPOT_INFO),
