@@ -320,7 +320,7 @@ fn paper(cli: PaperCli) -> anyhow::Result<ExitCode> {
         metrics_listen: cli.metrics.unwrap_or(config.metrics.listen),
         status_line: !cli.quiet,
         risk: config.risk,
-        control: kestrel::engine::paper::ControlSetup {
+        control: kestrel::engine::control::ControlSetup {
             token: config.control.token_from_env(),
             config: kestrel::ops::ControlConfig {
                 listen: cli.control.unwrap_or(config.control.listen),
@@ -501,7 +501,7 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         Some(side) => {
             let (client, endpoint) = engine::control::control_link();
             side.stage.attach_control(endpoint);
-            let setup = kestrel::engine::paper::ControlSetup {
+            let setup = kestrel::engine::control::ControlSetup {
                 config: config.control.clone(),
                 token: config.control.token_from_env(),
                 config_path: config_path.clone(),
@@ -536,7 +536,7 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
                 served += control.poll(Duration::from_millis(50));
             }
             if served == 0 {
-                std::thread::sleep(kestrel::engine::paper::OPS_IDLE);
+                std::thread::sleep(kestrel::ops::OPS_IDLE);
             }
         }
     };

@@ -1,8 +1,10 @@
 //! Owns: the link between the ops thread's control API and the order thread — operator
 //! commands one way, their replies and the engine's status snapshots the other — over
-//! bounded SPSC rings. Never: blocks or allocates on the order thread; a snapshot that finds
+//! bounded SPSC rings, and binding the ops side's server to it. Never: blocks or allocates on the order thread; a snapshot that finds
 //! its ring full is skipped (the next one supersedes it), a command ring that is full makes
 //! the ops side answer "busy".
+
+use std::path::PathBuf;
 
 use crate::core::{Fill, Notional, OrderUpdate, Price, Qty, StrategyId, SymbolId};
 use crate::risk::{HealthLevel, RiskLimits, StrategyMode, TradingMode, BREAKER_COUNT};
@@ -167,6 +169,43 @@ impl EngineStatus {
     /// The strategies.
     pub fn strategies(&self) -> &[StrategyRow] {
         &self.strategies[..self.strategy_count.min(STATUS_STRATEGIES)]
+    }
+}
+
+/// Where the control API listens and what it needs.
+#[derive(Debug, Clone)]
+pub struct ControlSetup {
+    pub config: crate::ops::ControlConfig,
+    /// The bearer token state changes need (`None`: every change is refused).
+    pub token: Option<String>,
+    /// The file `POST /reload` re-reads (`None`: reload is refused).
+    pub config_path: Option<PathBuf>,
+}
+
+impl ControlSetup {
+    /// Binds the control API for the symbols of `symbols`, joined to `client`.
+    pub fn bind(
+        &self,
+        client: crate::engine::control::ControlClient,
+        symbols: &crate::core::SymbolTable,
+    ) -> anyhow::Result<crate::ops::ControlServer> {
+        use anyhow::Context;
+        let names = (0..symbols.len())
+            .map(|i| {
+                symbols
+                    .name(crate::core::SymbolId(i as u32))
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect();
+        crate::ops::ControlServer::bind(
+            &self.config,
+            client,
+            names,
+            self.config_path.clone(),
+            self.token.clone(),
+        )
+        .with_context(|| format!("control API {}", self.config.listen))
     }
 }
 

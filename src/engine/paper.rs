@@ -55,48 +55,8 @@ pub struct PaperArgs {
     /// The risk rails' limits (`[risk]`).
     pub risk: crate::risk::RiskLimits,
     /// The operator control API.
-    pub control: ControlSetup,
+    pub control: crate::engine::control::ControlSetup,
 }
-
-/// Where the control API listens and what it needs.
-#[derive(Debug, Clone)]
-pub struct ControlSetup {
-    pub config: crate::ops::ControlConfig,
-    /// The bearer token state changes need (`None`: every change is refused).
-    pub token: Option<String>,
-    /// The file `POST /reload` re-reads (`None`: reload is refused).
-    pub config_path: Option<PathBuf>,
-}
-
-impl ControlSetup {
-    /// Binds the control API for the symbols of `symbols`, joined to `client`.
-    pub fn bind(
-        &self,
-        client: crate::engine::control::ControlClient,
-        symbols: &SymbolTable,
-    ) -> anyhow::Result<crate::ops::ControlServer> {
-        use anyhow::Context;
-        let names = (0..symbols.len())
-            .map(|i| {
-                symbols
-                    .name(crate::core::SymbolId(i as u32))
-                    .unwrap_or("")
-                    .to_owned()
-            })
-            .collect();
-        crate::ops::ControlServer::bind(
-            &self.config,
-            client,
-            names,
-            self.config_path.clone(),
-            self.token.clone(),
-        )
-        .with_context(|| format!("control API {}", self.config.listen))
-    }
-}
-
-/// How long an idle ops loop sleeps between polls of its servers (they never block).
-pub const OPS_IDLE: Duration = Duration::from_millis(2);
 
 /// What the run did, for the summary and tests.
 #[derive(Debug, Clone, Default)]
@@ -198,7 +158,7 @@ pub fn run_paper(
             let served = server.poll(&ops_registry, Duration::from_millis(50))
                 + control.poll(Duration::from_millis(50));
             if served == 0 {
-                std::thread::sleep(OPS_IDLE);
+                std::thread::sleep(crate::ops::OPS_IDLE);
             }
             let now = Instant::now();
             let replayed = ops_simex.replay_finished(sim::Market::Spot);

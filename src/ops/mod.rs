@@ -49,6 +49,9 @@ mod prometheus;
 
 use std::net::SocketAddr;
 
+/// How long an idle ops loop sleeps between polls of its servers (they never block).
+pub const OPS_IDLE: std::time::Duration = std::time::Duration::from_millis(2);
+
 pub use control::{
     risk_limits_from_toml, ControlConfig, ControlServer, DEFAULT_CONTROL_LISTEN, DEFAULT_TOKEN_ENV,
 };
