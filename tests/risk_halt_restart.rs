@@ -120,6 +120,13 @@ impl Session {
         self.stage.manager().counters().orders_sent > before
     }
 
+    /// The operator's resume, through the control link; the order thread answers it.
+    fn resume(&mut self) {
+        let id = self.control.send(ControlCommand::Resume).expect("room");
+        self.settle();
+        assert_eq!(self.control.reply(id), Some(ControlOutcome::Done));
+    }
+
     fn last_state(&self) -> Option<(TradingMode, TradingMode, u16)> {
         self.journal.iter().rev().find_map(|m| match m {
             JournalMsg::State { change, .. } => Some((change.from, change.to, change.cause_code)),
@@ -168,9 +175,7 @@ fn a_critical_halt_survives_a_restart_and_only_resume_clears_it() {
     second.now += 3_600_000 * MS; // an hour later, past any timer
     second.settle();
     assert!(!second.entry_sent(), "no timer clears it");
-    let id = second.control.send(ControlCommand::Resume).expect("room");
-    second.settle();
-    assert_eq!(second.control.reply(id), Some(ControlOutcome::Done));
+    second.resume();
     assert_eq!(
         second.last_state(),
         Some((
@@ -212,8 +217,6 @@ fn a_kill_switch_survives_a_restart() {
         ))
     );
     assert!(!second.entry_sent());
-    let id = second.control.send(ControlCommand::Resume).expect("room");
-    second.settle();
-    assert_eq!(second.control.reply(id), Some(ControlOutcome::Done));
+    second.resume();
     assert!(second.entry_sent());
 }

@@ -5,9 +5,8 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use kestrel::core::{
-    BookTop, ClientOrderId, ExecEvent, IntentAction, Level, Market, MarketEvent, MarketEventKind,
-    Notional, OrderIntent, OrderStatus, OrderType, OrderUpdate, Price, Qty, Side, StrategyId,
-    SymbolId,
+    BookTop, ClientOrderId, ExecEvent, IntentAction, Level, MarketEvent, MarketEventKind, Notional,
+    OrderIntent, OrderStatus, OrderType, OrderUpdate, Price, Qty, Side, StrategyId, SymbolId,
 };
 use kestrel::engine::control::{ControlClient, ControlCommand, ControlOutcome};
 use kestrel::engine::stage::{OrderOutputs, OrderStage};
@@ -424,12 +423,7 @@ impl Rig {
 
     /// The spot BTC position.
     pub fn position(&self) -> Qty {
-        self.stage
-            .manager()
-            .ledger()
-            .portfolio()
-            .position(Market::Spot, BTC)
-            .map_or(Qty::ZERO, |p| p.qty)
+        crate::risk_support::spot_position(&self.stage)
     }
 
     /// The manager's latest state of an order.

@@ -89,6 +89,16 @@ pub fn paper_stage(limits: RiskLimits, usdt: &str, wall_offset_ns: i128) -> Pape
     }
 }
 
+/// The signed spot BTC position `stage`'s portfolio holds.
+pub fn spot_position(stage: &OmsStage<PaperVenue, PortfolioLedger>) -> Qty {
+    stage
+        .manager()
+        .ledger()
+        .portfolio()
+        .position(Market::Spot, BTC)
+        .map_or(Qty::ZERO, |p| p.qty)
+}
+
 /// The order stage under test and everything it emitted.
 pub struct Rig {
     pub stage: OmsStage<PaperVenue, PortfolioLedger>,
@@ -246,12 +256,7 @@ impl Rig {
 
     /// The signed BTC position the portfolio holds.
     pub fn position(&self) -> Qty {
-        self.stage
-            .manager()
-            .ledger()
-            .portfolio()
-            .position(Market::Spot, BTC)
-            .map_or(Qty::ZERO, |p| p.qty)
+        spot_position(&self.stage)
     }
 
     /// Publishes the metrics now and reads one series from the exposition text
