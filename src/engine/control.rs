@@ -1,8 +1,8 @@
 //! Owns: the link between the ops thread's control API and the order thread — operator
 //! commands one way, their replies and the engine's status snapshots the other — over
-//! bounded SPSC rings, and binding the ops side's server to it. Never: blocks or allocates on the order thread; a snapshot that finds
-//! its ring full is skipped (the next one supersedes it), a command ring that is full makes
-//! the ops side answer "busy".
+//! bounded SPSC rings, and binding the ops side's server to it. Never: blocks or allocates
+//! on the order thread; a snapshot that finds its ring full is skipped (the next one
+//! supersedes it), a command ring that is full makes the ops side answer "busy".
 
 use std::path::PathBuf;
 

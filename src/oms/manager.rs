@@ -122,8 +122,6 @@ pub struct OmsCounters {
     pub outbox_full: u64,
     /// Orders the venue never answered about, even after every status query.
     pub unanswered: u64,
-    /// Intents the risk rails refused (dry runs included).
-    pub risk_rejects: u64,
 }
 
 /// Longest wait between attempts of a failing reconciliation.

@@ -28,7 +28,6 @@ impl<L: Ledger> OrderManager<L> {
                 intent: *intent,
             },
         );
-        self.counters.risk_rejects += 1;
         let mut update = rejected_intent(intent, code);
         if intent.action != IntentAction::New {
             update.client_order_id = ClientOrderId::default();
