@@ -4,6 +4,7 @@
 //! machines; `engine` wires them to pinned threads and SPSC rings; `persist` journals what
 //! happened; `ops` exports it. See `README.md` and the module docs.
 
+pub mod backtest;
 pub mod book;
 pub mod config;
 pub mod core;
