@@ -1,0 +1,77 @@
+//! Owns: the backtest's market data — recorded files turned into one time-ordered stream of
+//! market events and closed bars. Never: decides what an event means for trading, or
+//! reorders, invents or drops data silently (every repair is counted and reported).
+
+use crate::book::Bar;
+use crate::core::MarketEvent;
+
+/// Which clock an item's time was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stamp {
+    /// The recorder's local receive time (hftbacktest-style captures, journal captures):
+    /// when the engine saw it; the venue had it `feed latency` earlier.
+    Received,
+    /// The venue's own event time (data.binance.vision archives, candles): when the venue
+    /// had it; the engine sees it `feed latency` later.
+    Exchange,
+}
+
+/// What an item carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputEvent {
+    /// A market event exactly as the live feed would publish it (book tops after each applied
+    /// diff, tickers, trades).
+    Market(MarketEvent),
+    /// A closed candle, delivered at its close time.
+    Bar(Bar),
+}
+
+/// One item of the merged stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputItem {
+    /// ns since the UTC epoch, on the clock `stamp` names; non-decreasing along a stream.
+    pub ts_ns: u64,
+    pub stamp: Stamp,
+    pub event: InputEvent,
+}
+
+/// A source of items in time order.
+pub trait MarketInput {
+    /// The next item, `Ok(None)` at the end. Errors name the file and line.
+    fn next_item(&mut self) -> anyhow::Result<Option<InputItem>>;
+    /// Repairs made so far, by name (`duplicate_rows`, `kline_gaps`, …), for the report.
+    fn repairs(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+    /// Input consumed and total, in bytes of the files read (for a progress bar; 0 total when
+    /// unknown).
+    fn progress(&self) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
+/// Items already in memory (tests, benchmarks, pre-decoded data).
+#[derive(Debug, Clone, Default)]
+pub struct VecInput {
+    items: Vec<InputItem>,
+    next: usize,
+}
+
+impl VecInput {
+    /// Replays `items` in the order given (they must be in time order).
+    pub fn new(items: Vec<InputItem>) -> Self {
+        Self { items, next: 0 }
+    }
+}
+
+impl MarketInput for VecInput {
+    fn next_item(&mut self) -> anyhow::Result<Option<InputItem>> {
+        let item = self.items.get(self.next).copied();
+        self.next += usize::from(item.is_some());
+        Ok(item)
+    }
+
+    fn progress(&self) -> (u64, u64) {
+        (self.next as u64, self.items.len() as u64)
+    }
+}
