@@ -15,7 +15,10 @@
 //! - [`config`] and [`sweep`]: the `kestrel backtest` settings and parameter grids run in
 //!   parallel (one run per thread, each run still single-threaded and deterministic).
 
+pub mod config;
+pub mod driver;
 pub mod input;
 pub mod recording;
+pub mod setup;
 
 pub use recording::Recording;

@@ -2,6 +2,7 @@
 //! strategy stage, order stage) and the fixed-capacity outboxes they write into. Never:
 //! lets a component see a thread, a ring or a clock; the runner passes time in.
 
+use crate::book::Bar;
 use crate::core::{ExecEvent, MarketEvent, OrderIntent};
 
 use super::JournalMsg;
@@ -112,6 +113,9 @@ pub trait StrategyStage: Send {
     fn on_exec(&mut self, event: &ExecEvent, intents: &mut Outbox<OrderIntent>);
     /// Periodic call with the current time, for timers and cooldowns.
     fn on_timer(&mut self, now_ns: u64, intents: &mut Outbox<OrderIntent>);
+    /// A closed candle from candle data (backtests on klines); strategies that trade on
+    /// bars take it, the rest ignore it.
+    fn on_bar(&mut self, _bar: &Bar, _intents: &mut Outbox<OrderIntent>) {}
 }
 
 /// What the order stage emits.
@@ -149,6 +153,11 @@ pub trait OrderStage: Send {
     /// without a wire); the runner ends tick-to-order there when it falls inside the
     /// intent's handling.
     fn last_wire_ns(&self) -> Option<u64> {
+        None
+    }
+    /// The earliest simulated time the stage has queued work due (its venue's latency
+    /// queues); None when nothing is queued. Only the backtester asks.
+    fn next_wakeup_ns(&self) -> Option<u64> {
         None
     }
 }

@@ -105,6 +105,25 @@ pub fn rebuild_order_side(
     traded: &[(SymbolId, Instrument)],
     funding: &[(AssetName, Qty)],
 ) -> anyhow::Result<(OrderManager<PortfolioLedger>, RebuildReport)> {
+    let (mut manager, quotes, valuation) =
+        fresh_order_side(session, oms, symbols, traded, funding)?;
+    let report = rebuild(journal_dir, &mut manager, symbols, |id| {
+        quotes.get(id.index()).copied().unwrap_or(valuation)
+    })
+    .with_context(|| format!("rebuilding from journal {}", journal_dir.display()))?;
+    Ok((manager, report))
+}
+
+/// A new order manager and portfolio for `traded`, funded with `funding`, with nothing
+/// replayed (a backtest's start); also each symbol's quote asset (by symbol index) and the
+/// valuation asset.
+pub fn fresh_order_side(
+    session: u32,
+    oms: OmsConfig,
+    symbols: &SymbolTable,
+    traded: &[(SymbolId, Instrument)],
+    funding: &[(AssetName, Qty)],
+) -> anyhow::Result<(OrderManager<PortfolioLedger>, Vec<AssetName>, AssetName)> {
     let first = traded.first().context("no traded instrument")?;
     let valuation = pair_assets(&first.1)?.quote;
     let mut ledger = PortfolioLedger::new(oms.market, valuation);
@@ -123,12 +142,8 @@ pub fn rebuild_order_side(
     for &(asset, qty) in funding {
         ledger.fund(asset, qty);
     }
-    let mut manager = OrderManager::new(oms, session, instruments, ledger)?;
-    let report = rebuild(journal_dir, &mut manager, symbols, |id| {
-        quotes.get(id.index()).copied().unwrap_or(valuation)
-    })
-    .with_context(|| format!("rebuilding from journal {}", journal_dir.display()))?;
-    Ok((manager, report))
+    let manager = OrderManager::new(oms, session, instruments, ledger)?;
+    Ok((manager, quotes, valuation))
 }
 
 /// The risk rails for the traded symbols and strategies `1..=strategies`, holding what the

@@ -586,6 +586,15 @@ impl Venue for PaperVenue {
         self.reports.len() != before
     }
 
+    fn next_wakeup_ns(&self) -> Option<u64> {
+        let command = self.pending.front().map(|&(ready_ns, _)| ready_ns);
+        let report = self.reports.front().map(|&(ready_ns, _)| ready_ns);
+        match (command, report) {
+            (Some(c), Some(r)) => Some(c.min(r)),
+            (c, r) => c.or(r),
+        }
+    }
+
     fn poll(&mut self, now_ns: u64, reports: &mut Outbox<VenueReport>) -> bool {
         let mut progressed = self.advance(now_ns);
         self.orders.retain(|o| !o.done);

@@ -455,6 +455,10 @@ impl<V: Venue, L: Ledger + Send> OrderStage for OmsStage<V, L> {
         self.venue.last_wire_ns()
     }
 
+    fn next_wakeup_ns(&self) -> Option<u64> {
+        self.venue.next_wakeup_ns()
+    }
+
     fn poll(&mut self, now_ns: u64, out: &mut OrderOutputs) -> bool {
         if now_ns >= self.next_publish_ns {
             self.next_publish_ns = now_ns.saturating_add(PUBLISH_EVERY_NS);

@@ -300,4 +300,10 @@ pub trait Venue: Send {
     fn last_wire_ns(&self) -> Option<u64> {
         None
     }
+    /// The earliest time something queued inside the venue becomes due (a command waiting
+    /// out its entry latency, a report waiting out its report latency); None when nothing
+    /// is queued or the venue's work arrives from sockets. The backtester polls then.
+    fn next_wakeup_ns(&self) -> Option<u64> {
+        None
+    }
 }

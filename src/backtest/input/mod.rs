@@ -17,6 +17,9 @@ pub enum Stamp {
 }
 
 /// What an item carries.
+// Items are the market events themselves (as `MarketEventKind` keeps `BookTop` inline):
+// boxing would allocate per event on the replay's hot path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputEvent {
     /// A market event exactly as the live feed would publish it (book tops after each applied

@@ -1,0 +1,144 @@
+//! Owns: building one backtest from its settings — instruments from an exchangeInfo file,
+//! the order manager and portfolio funded with the starting cash, the risk rails on
+//! simulated time, the paper venue with the configured models, the strategies — the same
+//! wiring `kestrel paper` does, minus sockets and journal. Never: reads market data or the
+//! clock.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::core::{Instrument, SymbolId, SymbolTable};
+use crate::engine::trading::{fresh_order_side, pair_assets, traded_instruments, Probes};
+use crate::oms::binance::exchange_info::parse_exchange_info;
+use crate::oms::manager::OmsConfig;
+use crate::oms::{OmsStage, PaperVenue};
+use crate::risk::{RiskRails, StrategyMode};
+
+use super::config::{BacktestConfig, MarketChoice};
+use super::driver::{symbol_metas, Backtest, SimulatedVenue};
+use super::recording::{Recording, StrategyMeta};
+
+/// Instruments and the symbol table a run trades with.
+#[derive(Debug, Clone)]
+pub struct Instruments {
+    pub symbols: SymbolTable,
+    pub traded: Vec<(SymbolId, Instrument)>,
+}
+
+/// The bundled exchangeInfo of a market.
+pub fn bundled_exchange_info(market: MarketChoice) -> PathBuf {
+    PathBuf::from(match market {
+        MarketChoice::Spot => "data/binance_spot_exchange_info_btcusdt.json",
+        MarketChoice::Usdm => "data/binance_usdm_exchange_info_btcusdt.json",
+    })
+}
+
+/// A relative path as given when it exists from the working directory, else from the crate
+/// root (so the bundled defaults work from anywhere inside a checkout).
+pub fn resolve(path: &Path) -> PathBuf {
+    if path.is_absolute() || path.exists() {
+        return path.to_path_buf();
+    }
+    let from_root = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    if from_root.exists() {
+        from_root
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Reads the instruments of `config`'s symbols.
+pub fn load_instruments(config: &BacktestConfig) -> anyhow::Result<Instruments> {
+    let b = &config.backtest;
+    let path = resolve(
+        &b.exchange_info
+            .clone()
+            .unwrap_or_else(|| bundled_exchange_info(b.market)),
+    );
+    let body =
+        std::fs::read(&path).with_context(|| format!("reading exchangeInfo {}", path.display()))?;
+    let info = parse_exchange_info(&body, b.market.market())
+        .with_context(|| format!("parsing exchangeInfo {}", path.display()))?;
+    let mut symbols = SymbolTable::new();
+    for name in &b.symbols {
+        symbols
+            .intern(name)
+            .with_context(|| format!("backtest.symbols: {name:?}"))?;
+    }
+    let traded = traded_instruments(&info, &symbols, &b.symbols)
+        .with_context(|| format!("instruments from {}", path.display()))?;
+    Ok(Instruments { symbols, traded })
+}
+
+/// The strategies `config` runs: one probe per traded symbol (ids 1, 2, …), as `kestrel
+/// paper` and `kestrel run` give them.
+pub fn strategies(
+    config: &BacktestConfig,
+    instruments: &Instruments,
+) -> (Probes, Vec<StrategyMeta>) {
+    let ids: Vec<SymbolId> = instruments.traded.iter().map(|(id, _)| *id).collect();
+    let probes = Probes::new(Some(&config.probe), &ids);
+    let metas = instruments
+        .traded
+        .iter()
+        .enumerate()
+        .map(|(index, (_, instrument))| StrategyMeta {
+            id: crate::core::StrategyId(index as u16 + 1),
+            name: format!("probe:{}", instrument.symbol),
+        })
+        .collect();
+    (probes, metas)
+}
+
+/// A ready backtest of `config` on `instruments`; `inputs` are named in the report.
+pub fn build(
+    config: &BacktestConfig,
+    instruments: &Instruments,
+    inputs: &[String],
+) -> anyhow::Result<Backtest<Probes>> {
+    let b = &config.backtest;
+    let market = b.market.market();
+    let first = instruments.traded.first().context("no traded instrument")?;
+    let quote = pair_assets(&first.1)?.quote;
+    let oms = OmsConfig {
+        market,
+        ..OmsConfig::default()
+    };
+    let (manager, _, valuation) = fresh_order_side(
+        1,
+        oms,
+        &instruments.symbols,
+        &instruments.traded,
+        &[(quote, b.starting_cash)],
+    )?;
+    let mut paper = PaperVenue::new(config.paper(), &instruments.traded)?;
+    for balance in manager.ledger().portfolio().balances() {
+        paper.fund(balance.wallet, balance.asset, balance.qty);
+    }
+    let (strategy, strategy_metas) = strategies(config, instruments);
+    // Simulated time is UTC epoch ns already: no offset to the wall clock.
+    let mut rails = RiskRails::new(config.risk, instruments.symbols.len(), 0);
+    for (id, _) in &instruments.traded {
+        rails.add_traded_symbol(*id, 0);
+    }
+    for meta in &strategy_metas {
+        rails.add_strategy(meta.id, StrategyMode::Enabled);
+    }
+    let orders = OmsStage::new(manager, SimulatedVenue::new(paper), rails);
+    let mut recording = Recording {
+        symbols: symbol_metas(&instruments.traded),
+        strategies: strategy_metas,
+        account_asset: valuation.as_str().to_owned(),
+        ..Recording::default()
+    };
+    recording.meta.inputs = inputs.to_vec();
+    recording.meta.settings = config.describe();
+    Ok(Backtest::new(
+        strategy,
+        orders,
+        config.loop_settings(),
+        recording,
+        instruments.symbols.len(),
+    ))
+}
