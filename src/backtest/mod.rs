@@ -20,5 +20,7 @@ pub mod driver;
 pub mod input;
 pub mod recording;
 pub mod setup;
+pub mod sweep;
+pub mod when;
 
 pub use recording::Recording;
