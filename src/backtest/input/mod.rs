@@ -1,6 +1,40 @@
 //! Owns: the backtest's market data — recorded files turned into one time-ordered stream of
 //! market events and closed bars. Never: decides what an event means for trading, or
 //! reorders, invents or drops data silently (every repair is counted and reported).
+//!
+//! - [`capture`]: hftbacktest-style captures and journal directories, through the live
+//!   feed's own frame handling (`feed::binance::frames`): the live feed's exact events.
+//! - [`vision`]: data.binance.vision CSV archives (spot and USDⓈ-M dialects).
+//! - [`candles`]: candle JSON (freqtrade, Binance REST klines).
+//! - [`candle_path`]: the documented price path candles are replayed as.
+//! - [`merge`] and [`spec`]: `open_inputs` — several files and symbols merged in time
+//!   order within a window.
+//!
+//! Clocks: captures and journals are stamped `Stamp::Received`, archives and candles
+//! `Stamp::Exchange`; the merge orders items on `ts_ns` as given (it does not shift one clock
+//! onto the other: the driver applies the feed latency per stamp).
+//!
+//! Repairs, by name (summed over the inputs by `MergedInput::repairs`): `duplicate_rows`
+//! (exact repeats dropped), `kline_gaps` (missing candles, none invented), and for captures
+//! the live feed's own drops: `foreign_symbol`, `ticker_duplicates`, `trade_duplicates`,
+//! `decode_errors`, `ignored_messages`, `snapshot_decode_errors`, `unassigned_snapshots`,
+//! `book_gaps` and `book_resyncs`. Everything else that is wrong (rows back in time, unknown
+//! formats or file names, malformed fields, cut-off gzip files, symbols not in the run's
+//! table) is an error naming the file and line.
+
+pub mod candle_path;
+pub mod candles;
+pub mod capture;
+mod file;
+pub mod merge;
+pub mod spec;
+pub mod vision;
+
+pub use candles::CandleFileInput;
+pub use capture::{guess_capture_market, CaptureInput};
+pub use merge::MergedInput;
+pub use spec::{open_input, open_inputs, InputKind, InputOptions, InputSpec};
+pub use vision::VisionInput;
 
 use crate::book::Bar;
 use crate::core::MarketEvent;

@@ -13,17 +13,20 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::book::{BookSync, SyncConfig, SyncCounters, SyncStatus, TopOfBook};
-use crate::core::{BookTop, MarketEvent, MarketEventKind, SymbolId, SymbolTable};
+use crate::book::{BookSync, SyncCounters, TopOfBook};
+use crate::core::{MarketEvent, SymbolId, SymbolTable};
 use crate::engine::stage::{FrameSink, MarketSource, Outbox, SourceState};
 use crate::feed::ws::{
     DisconnectReason, FrameMeta, WsCounters, WsError, WsEvent, WsFeed, WsFeedConfig,
 };
 
-use crate::ops::{LogThrottle, OpsError, Registry};
+use crate::ops::{OpsError, Registry};
 
 use super::feed_metrics::{FeedMetrics, PUBLISH_EVERY_NS};
-use super::{BinanceDecoder, BinanceMarket, DecodeErrorKind, Decoded};
+use super::frames::FrameBooks;
+use super::BinanceMarket;
+
+pub use super::frames::LiveCounters;
 
 pub use super::snapshot_fetch::{FetchCounters, FetchError};
 use super::snapshot_fetch::{SnapshotFetcher, SnapshotReply};
@@ -179,78 +182,6 @@ pub enum LiveError {
     Fetch(#[from] FetchError),
 }
 
-/// Source-level counters (the WS feed, fetcher and book syncs have their own).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LiveCounters {
-    /// Frames handed to the decoder.
-    pub frames: u64,
-    /// Events published, indexed like `feed_metrics::EVENT_TYPES` (bookTicker, trade, book).
-    pub published: [u64; 3],
-    /// Decode errors, indexed like `DecodeErrorKind::ALL`.
-    pub decode_errors: [u64; DecodeErrorKind::ALL.len()],
-    /// Decoded messages of a type this source does not publish.
-    pub ignored: u64,
-    /// Frames of a symbol that is not configured.
-    pub foreign_symbol: u64,
-    /// bookTickers dropped for an older update id.
-    pub ticker_duplicates: u64,
-    /// Trades dropped for a trade id already seen.
-    pub trade_duplicates: u64,
-    /// Events dropped because the outbox was full.
-    pub outbox_full: u64,
-    /// Snapshot requests sent to the fetcher.
-    pub snapshot_requests: u64,
-    /// Snapshot bodies that failed to decode.
-    pub snapshot_decode_errors: u64,
-    /// Book resets after a connection ended.
-    pub disconnect_resets: u64,
-    /// `WsFeed::poll` errors (readiness poll failures).
-    pub ws_poll_errors: u64,
-    /// Idle warm-ups run (the last depth frame decoded again and its levels looked up).
-    pub warm_runs: u64,
-}
-
-impl LiveCounters {
-    /// Decode errors of one kind.
-    pub fn decode_errors_of(&self, kind: DecodeErrorKind) -> u64 {
-        self.decode_errors[kind_index(kind)]
-    }
-}
-
-fn kind_index(kind: DecodeErrorKind) -> usize {
-    DecodeErrorKind::ALL
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(0)
-}
-
-/// One configured symbol's state.
-struct SymbolState {
-    id: SymbolId,
-    sync: BookSync,
-    top: TopOfBook,
-    last_trade_id: u64,
-    /// A snapshot request is with the fetcher.
-    in_flight: bool,
-    /// A snapshot is wanted as soon as none is in flight.
-    wanted: bool,
-    book_top: BookTop,
-}
-
-/// Everything `poll`'s frame callback touches, apart from the feed that calls it.
-struct Books {
-    /// Source name for log lines and metric labels, e.g. `binance-spot`.
-    name: String,
-    decoder: BinanceDecoder,
-    symbols: Vec<SymbolState>,
-    counters: LiveCounters,
-    bad_input_log: LogThrottle,
-    /// A copy of the last depth frame, for the idle warm-up (`Books::warm`).
-    last_depth: Vec<u8>,
-}
-
-/// One log line about bad frames per this interval at most.
-const BAD_INPUT_LOG_EVERY_NS: u64 = 10_000_000_000;
 /// How often an idle source decodes its last depth frame again and looks its levels up in
 /// the book (changing nothing). Between ticks the core runs other work that evicts the
 /// decoder's and the book's code and data: on the 2-vCPU dev machine a median spot diff
@@ -258,8 +189,6 @@ const BAD_INPUT_LOG_EVERY_NS: u64 = 10_000_000_000;
 /// ~1.3 µs for both in a hot criterion loop. A warm-up costs about one decode; a tick that
 /// arrives during one waits for it.
 const WARM_EVERY_NS: u64 = 200_000;
-/// Depth frames longer than this are not kept for the warm-up (the copy must not allocate).
-const WARM_FRAME_BYTES: usize = 16 * 1024;
 
 /// One WebSocket feed of the source (spot has one; USDⓈ-M one per route).
 struct FeedPart {
@@ -273,11 +202,11 @@ struct FeedPart {
 /// The live Binance market source: WS streams in, market events and synced books out.
 pub struct BinanceFeedSource {
     parts: Vec<FeedPart>,
-    books: Books,
+    books: FrameBooks,
     fetcher: SnapshotFetcher,
     /// Capture stream name of each tag, e.g. `binance-usdm/public#0`.
     stream_names: Vec<String>,
-    /// Configured symbol names, in `books.symbols` order.
+    /// Configured symbol names, in `books` order.
     symbol_names: Vec<String>,
     metrics: Option<FeedMetrics>,
     next_publish_ns: u64,
@@ -288,7 +217,7 @@ impl std::fmt::Debug for BinanceFeedSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BinanceFeedSource")
             .field("streams", &self.stream_names)
-            .field("counters", &self.books.counters)
+            .field("counters", self.books.counters())
             .finish()
     }
 }
@@ -313,15 +242,7 @@ impl BinanceFeedSource {
                 config.market.depth_path(),
                 config.snapshot_limit
             ));
-            symbols.push(SymbolState {
-                id,
-                sync: BookSync::new(config.market.sync_rule(), SyncConfig::default()),
-                top: TopOfBook::new(),
-                last_trade_id: 0,
-                in_flight: false,
-                wanted: false,
-                book_top: BookTop::default(),
-            });
+            symbols.push(id);
         }
         let hosts = config.stream_hosts();
         let mut parts = Vec::new();
@@ -363,14 +284,12 @@ impl BinanceFeedSource {
         let fetcher = SnapshotFetcher::start(urls, config.trusted_cert.as_deref())?;
         Ok(Self {
             parts,
-            books: Books {
-                name: format!("binance-{}", config.market.as_str()),
-                decoder: BinanceDecoder::new(table),
-                symbols,
-                counters: LiveCounters::default(),
-                bad_input_log: LogThrottle::new(BAD_INPUT_LOG_EVERY_NS),
-                last_depth: Vec::with_capacity(WARM_FRAME_BYTES),
-            },
+            books: FrameBooks::new(
+                format!("binance-{}", config.market.as_str()),
+                config.market,
+                &symbols,
+                table,
+            ),
             fetcher,
             stream_names,
             symbol_names: config.symbols.clone(),
@@ -385,7 +304,7 @@ impl BinanceFeedSource {
     pub fn attach_metrics(&mut self, registry: &mut Registry) -> Result<(), OpsError> {
         self.metrics = Some(FeedMetrics::register(
             registry,
-            &self.books.name,
+            self.books.name(),
             &self.symbol_names,
         )?);
         Ok(())
@@ -396,8 +315,7 @@ impl BinanceFeedSource {
         let ws = self.ws_counters();
         let sync = self.sync_counters();
         if let Some(metrics) = &mut self.metrics {
-            let valid = self.books.symbols.iter().map(|s| s.sync.is_valid());
-            metrics.publish(&self.books.counters, &ws, &sync, valid);
+            metrics.publish(self.books.counters(), &ws, &sync, self.books.books_valid());
         }
     }
 
@@ -408,7 +326,7 @@ impl BinanceFeedSource {
 
     /// Source counters.
     pub fn counters(&self) -> &LiveCounters {
-        &self.books.counters
+        self.books.counters()
     }
 
     /// The WebSocket feeds' counters, summed.
@@ -427,31 +345,17 @@ impl BinanceFeedSource {
 
     /// The book sync of `symbol`, if configured (book, validity, sync counters).
     pub fn book(&self, symbol: SymbolId) -> Option<&BookSync> {
-        self.books.state(symbol).map(|s| &s.sync)
+        self.books.book(symbol)
     }
 
     /// The venue top of book (bookTicker) of `symbol`, if configured.
     pub fn top_of_book(&self, symbol: SymbolId) -> Option<&TopOfBook> {
-        self.books.state(symbol).map(|s| &s.top)
+        self.books.top_of_book(symbol)
     }
 
     /// Sync counters summed over all symbols.
     pub fn sync_counters(&self) -> SyncCounters {
-        let mut sum = SyncCounters::default();
-        for s in &self.books.symbols {
-            let c = s.sync.counters();
-            sum.applied += c.applied;
-            sum.buffered += c.buffered;
-            sum.stale_drops += c.stale_drops;
-            sum.gaps += c.gaps;
-            sum.crossed += c.crossed;
-            sum.overflows += c.overflows;
-            sum.resyncs += c.resyncs;
-            sum.snapshots_loaded += c.snapshots_loaded;
-            sum.snapshots_too_old += c.snapshots_too_old;
-            sum.snapshots_ignored += c.snapshots_ignored;
-        }
-        sum
+        self.books.sync_counters()
     }
 
     /// Closes every connection (the fetcher thread ends when the source is dropped).
@@ -470,12 +374,7 @@ impl BinanceFeedSource {
                 SnapshotReply::Body { index, body } => {
                     books.on_snapshot(index, &body, now_ns, events)
                 }
-                SnapshotReply::Failed { index } => {
-                    if let Some(s) = books.symbols.get_mut(index) {
-                        s.in_flight = false;
-                        s.wanted = true;
-                    }
-                }
+                SnapshotReply::Failed { index } => books.snapshot_failed(index),
             }
         }
         any
@@ -512,11 +411,9 @@ impl BinanceFeedSource {
     }
 
     fn send_requests(&mut self) {
-        for (index, s) in self.books.symbols.iter_mut().enumerate() {
-            if s.wanted && !s.in_flight && self.fetcher.request(index) {
-                s.wanted = false;
-                s.in_flight = true;
-                self.books.counters.snapshot_requests += 1;
+        for index in 0..self.books.symbol_count() {
+            if self.books.wants_snapshot(index) && self.fetcher.request(index) {
+                self.books.snapshot_requested(index);
             }
         }
     }
@@ -539,7 +436,7 @@ impl MarketSource for BinanceFeedSource {
             });
             match polled {
                 Ok(n) => active |= n > 0,
-                Err(_) => books.counters.ws_poll_errors += 1,
+                Err(_) => books.counters_mut().ws_poll_errors += 1,
             }
         }
         self.on_ws_events(now_ns, events);
@@ -557,184 +454,6 @@ impl MarketSource for BinanceFeedSource {
         } else {
             SourceState::Idle
         }
-    }
-}
-
-impl Books {
-    fn state(&self, symbol: SymbolId) -> Option<&SymbolState> {
-        self.symbols.iter().find(|s| s.id == symbol)
-    }
-
-    fn index(&self, symbol: SymbolId) -> Option<usize> {
-        self.symbols.iter().position(|s| s.id == symbol)
-    }
-
-    fn push(&mut self, event: MarketEvent, events: &mut Outbox<MarketEvent>) {
-        let kind = match event.kind {
-            MarketEventKind::BookTicker(_) => 0,
-            MarketEventKind::Trade(_) => 1,
-            MarketEventKind::Book(_) => 2,
-        };
-        if events.push(event).is_err() {
-            self.counters.outbox_full += 1;
-        } else {
-            self.counters.published[kind] += 1;
-        }
-    }
-
-    fn on_frame(&mut self, payload: &[u8], recv_ns: u64, events: &mut Outbox<MarketEvent>) {
-        self.counters.frames += 1;
-        let decoded = match self.decoder.decode(payload, recv_ns) {
-            Ok(decoded) => decoded,
-            Err(e) => {
-                self.counters.decode_errors[kind_index(e.kind())] += 1;
-                if let Some(held_back) = self.bad_input_log.allow(recv_ns) {
-                    // Rate-limited: a flood of bad frames costs one line per interval.
-                    eprintln!(
-                        "kestrel: {}: dropped a frame of {} bytes: {e} ({held_back} more bad frames since the last report)",
-                        self.name,
-                        payload.len()
-                    );
-                }
-                return;
-            }
-        };
-        let (symbol, event) = match decoded {
-            Decoded::BookTicker(event) => (event.symbol, Some(event)),
-            // Futures publish trades as aggTrade; the aggregate id orders them like a trade id.
-            Decoded::Trade(event) | Decoded::AggTrade { event, .. } => (event.symbol, Some(event)),
-            Decoded::Depth(diff) => {
-                if payload.len() <= WARM_FRAME_BYTES {
-                    self.last_depth.clear();
-                    self.last_depth.extend_from_slice(payload);
-                }
-                let Some(index) = self.symbols.iter().position(|s| s.id == diff.symbol) else {
-                    self.counters.foreign_symbol += 1;
-                    return;
-                };
-                let status = self.symbols[index].sync.on_diff(&diff);
-                let exch_ts_ms = diff.exch_ts_ms;
-                self.after_sync(index, status, recv_ns, exch_ts_ms, events);
-                return;
-            }
-            _ => {
-                self.counters.ignored += 1;
-                return;
-            }
-        };
-        let (Some(index), Some(event)) = (self.index(symbol), event) else {
-            self.counters.foreign_symbol += 1;
-            return;
-        };
-        let s = &mut self.symbols[index];
-        let keep = match &event.kind {
-            MarketEventKind::BookTicker(ticker) => {
-                let taken = s.top.on_book_ticker(ticker);
-                self.counters.ticker_duplicates += u64::from(!taken);
-                taken
-            }
-            MarketEventKind::Trade(trade) => {
-                let fresh = trade.trade_id > s.last_trade_id;
-                if fresh {
-                    s.last_trade_id = trade.trade_id;
-                } else {
-                    self.counters.trade_duplicates += 1;
-                }
-                fresh
-            }
-            MarketEventKind::Book(_) => false,
-        };
-        if keep {
-            self.push(event, events);
-        }
-    }
-
-    /// Decodes the last depth frame again and looks its levels up in its symbol's book,
-    /// changing neither (see [`WARM_EVERY_NS`]).
-    fn warm(&mut self) {
-        let Ok(Decoded::Depth(diff)) = self.decoder.decode(&self.last_depth, 0) else {
-            return;
-        };
-        if let Some(s) = self.symbols.iter().find(|s| s.id == diff.symbol) {
-            std::hint::black_box(s.sync.book().count_held(diff.bids, diff.asks));
-            self.counters.warm_runs += 1;
-        }
-    }
-
-    /// Publishes the book after an applied update or a resync, and notes a wanted snapshot.
-    fn after_sync(
-        &mut self,
-        index: usize,
-        status: SyncStatus,
-        recv_ns: u64,
-        exch_ts_ms: u64,
-        events: &mut Outbox<MarketEvent>,
-    ) {
-        let s = &mut self.symbols[index];
-        if status.needs_snapshot() {
-            s.wanted = true;
-        }
-        let publish = matches!(
-            status,
-            SyncStatus::Applied
-                | SyncStatus::Synced
-                | SyncStatus::ResyncGap
-                | SyncStatus::ResyncCrossed
-                | SyncStatus::ResyncOverflow
-        );
-        if publish {
-            s.sync.fill_top(&mut s.book_top);
-            let event = MarketEvent {
-                symbol: s.id,
-                recv_ns,
-                exch_ts_ms,
-                kind: MarketEventKind::Book(s.book_top),
-            };
-            self.push(event, events);
-        }
-    }
-
-    fn on_snapshot(
-        &mut self,
-        index: usize,
-        body: &[u8],
-        now_ns: u64,
-        events: &mut Outbox<MarketEvent>,
-    ) {
-        let Some(s) = self.symbols.get_mut(index) else {
-            return;
-        };
-        s.in_flight = false;
-        let id = s.id;
-        match self.decoder.decode_snapshot(body, id) {
-            Ok(snapshot) => {
-                let status = self.symbols[index].sync.on_snapshot(&snapshot);
-                self.symbols[index].wanted = false;
-                self.after_sync(index, status, now_ns, snapshot.exch_ts_ms, events);
-            }
-            Err(_) => {
-                self.counters.snapshot_decode_errors += 1;
-                self.symbols[index].wanted = true;
-            }
-        }
-    }
-
-    /// Drops a symbol's book after its connection ended and publishes it as invalid.
-    fn reset(&mut self, index: usize, now_ns: u64, events: &mut Outbox<MarketEvent>) {
-        let Some(s) = self.symbols.get_mut(index) else {
-            return;
-        };
-        s.sync.reset();
-        s.wanted = false;
-        s.sync.fill_top(&mut s.book_top);
-        let event = MarketEvent {
-            symbol: s.id,
-            recv_ns: now_ns,
-            exch_ts_ms: 0,
-            kind: MarketEventKind::Book(s.book_top),
-        };
-        self.counters.disconnect_resets += 1;
-        self.push(event, events);
     }
 }
 

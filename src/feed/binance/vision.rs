@@ -52,7 +52,7 @@ impl VisionKind {
 }
 
 /// Minutes of a Binance kline interval (`1m` … `1d`, `1w`); `1M` has no fixed length.
-fn interval_minutes(interval: &str) -> Option<u32> {
+pub fn interval_minutes(interval: &str) -> Option<u32> {
     let (count, unit) = interval.split_at(interval.len().checked_sub(1)?);
     let count: u32 = count.parse().ok().filter(|&n| n > 0)?;
     let unit_min = match unit {
@@ -169,6 +169,11 @@ impl VisionReader {
             last_time_ms: 0,
             counts: VisionCounts::default(),
         }
+    }
+
+    /// The 1-based line last read (0 before the first).
+    pub fn line(&self) -> u64 {
+        self.line
     }
 
     /// What was read, dropped and noticed so far.
