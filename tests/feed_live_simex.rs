@@ -493,9 +493,10 @@ fn engine_holds_the_exchange_book(market: Market, faults: bool) {
         .attach_metrics(&mut registry)
         .expect("feed metrics register");
     let stream_names = source.stream_names().to_vec();
+    // The WS connections, then one REST snapshot stream per symbol.
     let expected_streams = match market {
-        Market::Spot => 1,
-        Market::UsdmFutures => 2,
+        Market::Spot => 2,
+        Market::UsdmFutures => 3,
     };
     assert_eq!(stream_names.len(), expected_streams, "{stream_names:?}");
     let mut symbols = SymbolTable::new();

@@ -204,6 +204,8 @@ pub struct BinanceFeedSource {
     parts: Vec<FeedPart>,
     books: FrameBooks,
     fetcher: SnapshotFetcher,
+    /// Capture tag of the first symbol's REST snapshots (one tag per symbol after it).
+    snapshot_first_tag: u16,
     /// Capture stream name of each tag, e.g. `binance-usdm/public#0`.
     stream_names: Vec<String>,
     /// Configured symbol names, in `books` order.
@@ -282,6 +284,18 @@ impl BinanceFeedSource {
             });
         }
         let fetcher = SnapshotFetcher::start(urls, config.trusted_cert.as_deref())?;
+        // The fetched REST snapshots are captured too (one tag per symbol), so a journal
+        // capture replays through the backtester with the books synced where the live run's
+        // were.
+        let snapshot_first_tag = u16::try_from(stream_names.len())
+            .map_err(|_| LiveError::Config("too many stream connections".to_owned()))?;
+        for name in &config.symbols {
+            stream_names.push(format!(
+                "binance-{}/rest-snapshot/{}",
+                config.market.as_str(),
+                name.to_ascii_uppercase()
+            ));
+        }
         Ok(Self {
             parts,
             books: FrameBooks::new(
@@ -291,6 +305,7 @@ impl BinanceFeedSource {
                 table,
             ),
             fetcher,
+            snapshot_first_tag,
             stream_names,
             symbol_names: config.symbols.clone(),
             metrics: None,
@@ -365,13 +380,20 @@ impl BinanceFeedSource {
         }
     }
 
-    fn take_snapshots(&mut self, now_ns: u64, events: &mut Outbox<MarketEvent>) -> bool {
+    fn take_snapshots(
+        &mut self,
+        now_ns: u64,
+        events: &mut Outbox<MarketEvent>,
+        frames: &mut dyn FrameSink,
+    ) -> bool {
         let mut any = false;
         while let Some(reply) = self.fetcher.try_recv() {
             any = true;
             let books = &mut self.books;
             match reply {
                 SnapshotReply::Body { index, body } => {
+                    let tag = self.snapshot_first_tag.saturating_add(index as u16);
+                    frames.capture(tag, now_ns, &body);
                     books.on_snapshot(index, &body, now_ns, events)
                 }
                 SnapshotReply::Failed { index } => books.snapshot_failed(index),
@@ -426,7 +448,7 @@ impl MarketSource for BinanceFeedSource {
         events: &mut Outbox<MarketEvent>,
         frames: &mut dyn FrameSink,
     ) -> SourceState {
-        let mut active = self.take_snapshots(now_ns, events);
+        let mut active = self.take_snapshots(now_ns, events, frames);
         let books = &mut self.books;
         for part in &mut self.parts {
             let first_tag = part.first_tag;
