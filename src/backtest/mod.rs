@@ -17,5 +17,6 @@
 
 pub mod input;
 pub mod recording;
+pub mod report;
 
 pub use recording::Recording;
