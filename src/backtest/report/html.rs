@@ -131,7 +131,30 @@ fn duration_label(ns: u64) -> String {
         1_000_000..=999_999_999 => (ns as f64 / 1e6, "ms"),
         _ => (ns as f64 / 1e9, "s"),
     };
-    format!("{value}{unit}")
+    let text = format!("{value:.3}");
+    format!("{}{unit}", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// UTC time as `YYYY-MM-DD HH:MM:SS.mmm` for tables.
+fn short_time(ns: u64) -> String {
+    let full = format_utc_ns(ns);
+    // `format_utc_ns` writes `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`: ASCII, fixed width.
+    match (full.get(..10), full.get(11..23)) {
+        (Some(date), Some(time)) => format!("{date} {time}"),
+        _ => full,
+    }
+}
+
+/// A decimal cut to at most six decimals (truncated), trailing zeros dropped, for tables.
+fn short_decimal(raw: i128) -> String {
+    let mut buf = [0u8; crate::core::decimal::MAX_TEXT_LEN];
+    let n = crate::core::decimal::write_raw_with_decimals(raw, Some(6), &mut buf);
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 fn page_data(recording: &Recording, report: &Report, names: &Names) -> PageData {
@@ -412,13 +435,15 @@ pub fn report_html(recording: &Recording, report: &Report) -> anyhow::Result<Str
             } else {
                 "SHORT"
             },
-            format_utc_ns(trade.open_ts_ns),
-            trade.close_ts_ns.map_or("open".into(), format_utc_ns),
+            short_time(trade.open_ts_ns),
+            trade.close_ts_ns.map_or("open".into(), short_time),
             trade.entry_qty,
             trade
                 .avg_entry_price()
-                .map_or("–".into(), |p| p.to_string()),
-            trade.avg_exit_price().map_or("–".into(), |p| p.to_string()),
+                .map_or("–".into(), |p| short_decimal(p.raw())),
+            trade
+                .avg_exit_price()
+                .map_or("–".into(), |p| short_decimal(p.raw())),
             money_cell(trade.fees),
             sign_class(net),
             money_cell(net),
@@ -457,6 +482,7 @@ pub fn report_html(recording: &Recording, report: &Report) -> anyhow::Result<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::Price;
 
     #[test]
     fn decimation_is_bounded_and_keeps_the_extremes() {
@@ -502,5 +528,19 @@ mod tests {
         assert_eq!(duration_label(250), "250ns");
         assert_eq!(duration_label(1_500), "1.5µs");
         assert_eq!(duration_label(2_000_000), "2ms");
+        assert_eq!(duration_label(1_239_941), "1.24ms");
+        assert_eq!(
+            short_time(1_715_677_200_003_000_000),
+            "2024-05-14 09:00:00.003"
+        );
+        assert_eq!(
+            short_decimal(Price::parse("67228.743333333333333333").expect("p").raw()),
+            "67228.743333"
+        );
+        assert_eq!(short_decimal(Price::from_int(60_500).raw()), "60500");
+        assert_eq!(
+            short_decimal(Price::parse("-0.5").expect("p").raw()),
+            "-0.5"
+        );
     }
 }
