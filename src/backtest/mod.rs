@@ -19,6 +19,7 @@ pub mod config;
 pub mod driver;
 pub mod input;
 pub mod recording;
+pub mod report;
 pub mod setup;
 pub mod sweep;
 pub mod when;

@@ -38,7 +38,7 @@ mod ledger;
 mod position;
 
 pub use ledger::PortfolioLedger;
-use position::book_fill;
+pub(crate) use position::book_fill;
 pub use position::{Position, PositionChange};
 
 /// The two assets of a trading pair.

@@ -72,18 +72,18 @@ pub enum PositionChange {
 }
 
 /// The work of one fill, computed before anything is written.
-pub(super) struct Booking {
-    pub(super) change: PositionChange,
-    pub(super) qty: Qty,
-    pub(super) cost_basis: Notional,
-    pub(super) avg_entry_price: Price,
-    pub(super) realized: Notional,
+pub(crate) struct Booking {
+    pub(crate) change: PositionChange,
+    pub(crate) qty: Qty,
+    pub(crate) cost_basis: Notional,
+    pub(crate) avg_entry_price: Price,
+    pub(crate) realized: Notional,
     /// Quote paid (positive) or received (negative) for the whole fill, before fees.
-    pub(super) signed_notional: Notional,
+    pub(crate) signed_notional: Notional,
 }
 
 /// Books a fill of `signed_qty` at `price` on top of (`qty`, `cost_basis`, `avg`).
-pub(super) fn book_fill(
+pub(crate) fn book_fill(
     qty: Qty,
     cost_basis: Notional,
     avg: Price,
