@@ -58,6 +58,11 @@ enum Command {
     /// trades the probe strategy on the paper venue against its book, journals everything
     /// and prints a live status line and a summary. Run again on the same journal to continue.
     Paper(PaperCli),
+    /// Backtest: replay recorded data (captures, journal captures, data.binance.vision CSVs,
+    /// candle JSON) through the same strategy, risk and order code on the paper venue with
+    /// latency and queue models; writes JSON, CSV and an HTML report to --out. Without
+    /// --config it runs `kestrel paper`'s strategy; without --data, on the bundled capture.
+    Backtest(BacktestCli),
     /// Benchmarks that need the whole engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -130,6 +135,37 @@ struct E2eCli {
     /// default measures the decryption of the tick and the encryption of the order too).
     #[arg(long)]
     plain: bool,
+}
+
+/// `kestrel backtest` flags.
+#[derive(clap::Args)]
+struct BacktestCli {
+    /// Settings file (TOML: [backtest], [probe], [risk], [sweep]); see README.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Input, repeatable: `[SYMBOL:][KIND[@QUALIFIER]:]PATH` with KIND capture, journal,
+    /// vision or candles (detected from the path when left out), e.g.
+    /// `BTCUSDT:candles@1m:UNITTEST_BTC-1m.json` or `capture@usdm:day.gz`.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    data: Vec<String>,
+    /// Start: `2024-08-08`, `2024-08-08T00:05:00Z` or epoch milliseconds (UTC).
+    #[arg(long)]
+    from: Option<String>,
+    /// End (exclusive), same forms.
+    #[arg(long)]
+    to: Option<String>,
+    /// Directory for summary.json, the CSV files and report.html.
+    #[arg(long, default_value = "out/backtest")]
+    out: PathBuf,
+    /// Run the config's [sweep] grid, one run per combination on all cores.
+    #[arg(long, requires = "config")]
+    sweep: bool,
+    /// Threads for --sweep (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress line and no summary table.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// `kestrel paper` flags.
@@ -256,6 +292,19 @@ fn main() -> ExitCode {
         }
         Command::Simex(args) => simex(*args),
         Command::Paper(args) => paper(args),
+        Command::Backtest(cli) => {
+            kestrel::backtest::command::run_command(&kestrel::backtest::command::BacktestArgs {
+                config: cli.config,
+                data: cli.data,
+                from: cli.from,
+                to: cli.to,
+                out: cli.out,
+                sweep: cli.sweep,
+                threads: cli.threads,
+                quiet: cli.quiet,
+            })
+            .map(|()| ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::E2e(args)) => bench_e2e(args),
         Command::Replay {
             capture,

@@ -15,6 +15,7 @@
 //! - [`config`] and [`sweep`]: the `kestrel backtest` settings and parameter grids run in
 //!   parallel (one run per thread, each run still single-threaded and deterministic).
 
+pub mod command;
 pub mod config;
 pub mod driver;
 pub mod input;
