@@ -18,6 +18,7 @@
 pub mod config;
 pub mod driver;
 pub mod input;
+pub mod latency;
 pub mod recording;
 pub mod setup;
 
