@@ -159,3 +159,25 @@ fn constant_latencies_report_their_ready_times_too() {
     assert_eq!(accepted(&poll_at(&mut h, t0 + 135)), vec![id(2)]);
     assert_eq!(h.venue.next_wakeup_ns(), None);
 }
+
+#[test]
+fn a_report_with_a_shorter_latency_waits_behind_the_one_before_it() {
+    let mut h = Harness::spot();
+    h.venue
+        .set_recorded_latency(vec![(100, 50), (10, 0)])
+        .expect("samples");
+    let t0 = h.now_ns + 1_000;
+    submit_at(&mut h, t0, |h: &Harness| {
+        h.order(1, Side::Buy, OrderType::Limit, "90", "1")
+    });
+    assert!(poll_at(&mut h, t0 + 100).is_empty());
+    // Order 2 reaches the venue at +120 and is answered at once, but order 1's ack (+150)
+    // is ahead of it on the connection.
+    submit_at(&mut h, t0 + 110, |h: &Harness| {
+        h.order(2, Side::Buy, OrderType::Limit, "91", "1")
+    });
+    assert!(poll_at(&mut h, t0 + 120).is_empty());
+    assert_eq!(h.venue.open_orders(), 2);
+    assert_eq!(h.venue.next_wakeup_ns(), Some(t0 + 150));
+    assert_eq!(accepted(&poll_at(&mut h, t0 + 150)), vec![id(1), id(2)]);
+}
