@@ -17,17 +17,17 @@
 //!   it (up to the crossing quantity) or a trade prints strictly through it (up to the trade's
 //!   quantity, shared by our orders in arrival order); [`TradeFillRule::Touch`] also fills on
 //!   a trade at the limit. `LIMIT_MAKER` that would take is rejected (`WouldTake`).
-//! - **Queue position** ([`QueueModel`]; the rules in `queue`). `Off` (the default): not modelled, the
-//!   rule above. `RiskAverse` / `Probabilistic { power }` (hftbacktest's queue models): each
-//!   resting limit keeps the quantity ahead of it at its price, starting from the visible
-//!   level there when it starts resting (zero inside the visible range without a level;
-//!   past the visible levels unknown until the level first shows, and until then trades at
-//!   its price cannot fill it). A trade at our price whose taker is on the other side
-//!   reduces it; what the trade takes beyond it fills us as maker (rounded down to the lot
-//!   step), a trade shared by our orders in arrival order (what earlier orders of ours took
-//!   of it counts as ahead of later ones). Level changes move it per the model; the
-//!   `trade_fill` rule no longer applies at the limit. A trade strictly through our price
-//!   and the book crossing it fill as without a queue.
+//! - **Queue position** ([`QueueModel`]; the rules in `queue`). `Off` (the default, so paper
+//!   trading is unchanged): not modelled, the rule above. `RiskAverse` / `Probabilistic { power }`
+//!   (hftbacktest's queue models): each resting limit keeps the quantity ahead of it at its price,
+//!   starting from the visible level there when it starts resting (zero inside the visible range
+//!   without a level; past the visible levels unknown until the level first shows, and until then
+//!   trades at its price cannot fill it). A trade at our price whose taker is on the other side
+//!   reduces it; what the trade takes beyond it fills us as maker (rounded down to the lot step), a
+//!   trade shared by our orders in arrival order (what earlier orders of ours took of it counts as
+//!   ahead of later ones). Book and ticker updates move it per the model (after the update's
+//!   crossing fills); the `trade_fill` rule no longer applies at the limit. A trade strictly
+//!   through our price and the book crossing it fill as without a queue.
 //! - **Stops.** `STOP_MARKET` / `TAKE_PROFIT_MARKET` trigger on trade prices (a stop buys on a
 //!   rise, sells on a fall; a take-profit the other way), report `Triggered`, then execute as a
 //!   market order. With a `price` they are `STOP_LOSS_LIMIT` / `TAKE_PROFIT_LIMIT`: once

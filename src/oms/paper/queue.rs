@@ -11,11 +11,15 @@
 //!   levels do not reach: the queue is unknown until the level first shows, and from then on
 //!   starts at that level's quantity. A price inside the visible range with no level there
 //!   starts at zero.
-//! - **Trades** at our price reduce the quantity ahead by the trade's quantity (`trade`);
-//!   what the trade takes beyond the queue fills us. hftbacktest lets the quantity ahead go
-//!   negative and fills `min(-ahead, trade, leaves)`; we stop it at zero and fill
-//!   `min(trade − ahead before, leaves)`, which is the same quantity, since a trade after
-//!   the queue is gone fills up to its own size either way.
+//! - **Trades** at our price whose taker is on the other side (a sell hits our bid, as
+//!   hftbacktest checks buy orders against sell trades only) reduce the quantity ahead by the
+//!   trade's quantity (`trade`); what the trade takes beyond the queue fills us, rounded down
+//!   to the lot step (hftbacktest: `is_filled` floors to the lot size). hftbacktest lets the
+//!   quantity ahead go negative and fills `min(-ahead, trade, leaves)`; we stop it at zero
+//!   and fill `min(trade − ahead before, leaves)`, the same quantity, since a trade after the
+//!   queue is gone fills up to its own size either way. Ours differs when several of our
+//!   orders take part in one trade: hftbacktest gives each the whole trade, we share it in
+//!   arrival order (the part our earlier orders took counts as ahead of later ones).
 //! - **Level changes** (`depth`) apply when the published quantity at our price differs from
 //!   the one last seen: risk-averse keeps `min(ahead, new level)`; probabilistic takes the
 //!   decrease net of the trades at our price since the last change (hftbacktest's
