@@ -1,6 +1,7 @@
 //! After construction, the paper venue makes zero heap allocations while it takes market
 //! events (books, tickers, trades), commands of every kind, fills orders, books them into its
-//! account and hands reports to `poll`, counted by a per-thread counting global allocator.
+//! account and hands reports to `poll`, counted by a per-thread counting global allocator;
+//! with each queue model, and with recorded latencies cycling through their samples.
 
 mod alloc_support;
 
@@ -15,7 +16,7 @@ use kestrel::core::{
     BOOK_TOP_LEVELS,
 };
 use kestrel::engine::stage::Outbox;
-use kestrel::oms::paper::{PaperConfig, PaperVenue};
+use kestrel::oms::paper::{PaperConfig, PaperVenue, QueueModel};
 use kestrel::oms::venue::{OcoOrder, Venue, VenueCommand, VenueOrder, VenueReport};
 
 const BTC: SymbolId = SymbolId(0);
@@ -122,13 +123,22 @@ fn commands(i: u64, mid: i64) -> [Option<VenueCommand>; 2] {
     }
 }
 
-#[test]
-fn paper_venue_does_not_allocate_after_construction() {
+/// What one run saw.
+struct Run {
+    fills: u64,
+    triggers: u64,
+    allocations: u64,
+}
+
+/// Runs the scripted session on a venue built with `config` (and `recorded` latencies).
+fn run(config: PaperConfig, recorded: Option<Vec<(u64, u64)>>) -> Run {
     let usdt = AssetName::new("USDT").expect("valid");
     let btc = AssetName::new("BTC").expect("valid");
     let instrument = Instrument::new("BTCUSDT", Market::Spot, "BTC", "USDT");
-    let mut venue =
-        PaperVenue::new(PaperConfig::default(), &[(BTC, instrument)]).expect("valid instrument");
+    let mut venue = PaperVenue::new(config, &[(BTC, instrument)]).expect("valid instrument");
+    if let Some(samples) = recorded {
+        venue.set_recorded_latency(samples).expect("samples");
+    }
     venue.fund(Market::Spot, usdt, Qty::from_int(10_000_000));
     venue.fund(Market::Spot, btc, Qty::from_int(10_000));
     let mut reports = Outbox::with_capacity(4096);
@@ -153,7 +163,8 @@ fn paper_venue_does_not_allocate_after_construction() {
                 trade_id: i,
                 price: Price::from_int(mid + if i % 2 == 0 { 2 } else { -2 }),
                 qty: Qty::from_int(1),
-                aggressor: Side::Buy,
+                // Buyers lift the resting sells at mid + 2, sellers hit the bids at mid − 2.
+                aggressor: if i % 2 == 0 { Side::Buy } else { Side::Sell },
             }),
         ];
         for kind in kinds {
@@ -179,13 +190,51 @@ fn paper_venue_does_not_allocate_after_construction() {
         }
     }
     let allocations = thread_allocs() - before;
-
-    assert!(
-        fills > 1_000 && triggers > 100,
-        "the run exercised fills ({fills}) and stops ({triggers})"
-    );
     assert_eq!(venue.stats().report_queue_growths, 0);
     assert_eq!(venue.stats().accounting_errors, 0);
     assert!(polled > fills);
-    assert_eq!(allocations, 0, "heap allocations after construction");
+    Run {
+        fills,
+        triggers,
+        allocations,
+    }
+}
+
+#[test]
+fn paper_venue_does_not_allocate_after_construction() {
+    let runs = [
+        ("off", run(PaperConfig::default(), None)),
+        (
+            "risk-averse",
+            run(
+                PaperConfig {
+                    queue_model: QueueModel::RiskAverse,
+                    ..PaperConfig::default()
+                },
+                None,
+            ),
+        ),
+        (
+            "probabilistic, recorded latency",
+            run(
+                PaperConfig {
+                    queue_model: QueueModel::Probabilistic { power: 3 },
+                    ..PaperConfig::default()
+                },
+                Some(vec![(300, 200), (0, 0), (1_500, 700), (50, 2_000)]),
+            ),
+        ),
+    ];
+    for (name, run) in runs {
+        assert!(
+            run.fills > 1_000 && run.triggers > 100,
+            "{name}: the run exercised fills ({}) and stops ({})",
+            run.fills,
+            run.triggers
+        );
+        assert_eq!(
+            run.allocations, 0,
+            "{name}: heap allocations after construction"
+        );
+    }
 }

@@ -8,6 +8,8 @@
 //!   (hftbacktest-style captures, journal captures, data.binance.vision CSVs, candle JSON),
 //!   several files and symbols merged in time order, with bad data refused or repaired and
 //!   counted.
+//! - [`latency`]: order round trips read from a kestrel journal, the paper venue's recorded
+//!   latencies.
 //! - [`driver`]: the event loop — simulated time, feed latency between the venue and the
 //!   engine, venue wake-ups for latency queues, strategy timers — and the [`Recording`].
 //! - [`report`]: statistics per strategy and total, trades list, JSON / CSV / HTML files
@@ -19,6 +21,7 @@ pub mod command;
 pub mod config;
 pub mod driver;
 pub mod input;
+pub mod latency;
 pub mod recording;
 pub mod report;
 pub mod setup;

@@ -16,8 +16,18 @@
 //!   of it, GTC rests. A resting order fills at its own price (maker fee) when the book crosses
 //!   it (up to the crossing quantity) or a trade prints strictly through it (up to the trade's
 //!   quantity, shared by our orders in arrival order); [`TradeFillRule::Touch`] also fills on
-//!   a trade at the limit. Queue position is not modelled. `LIMIT_MAKER` that would take is
-//!   rejected (`WouldTake`).
+//!   a trade at the limit. `LIMIT_MAKER` that would take is rejected (`WouldTake`).
+//! - **Queue position** ([`QueueModel`]; the rules in `queue`). `Off` (the default, so paper
+//!   trading is unchanged): not modelled, the rule above. `RiskAverse` / `Probabilistic { power }`
+//!   (hftbacktest's queue models): each resting limit keeps the quantity ahead of it at its price,
+//!   starting from the visible level there when it starts resting (zero inside the visible range
+//!   without a level; past the visible levels unknown until the level first shows, and until then
+//!   trades at its price cannot fill it). A trade at our price whose taker is on the other side
+//!   reduces it; what the trade takes beyond it fills us as maker (rounded down to the lot step), a
+//!   trade shared by our orders in arrival order (what earlier orders of ours took of it counts as
+//!   ahead of later ones). Book and ticker updates move it per the model (after the update's
+//!   crossing fills); the `trade_fill` rule no longer applies at the limit. A trade strictly
+//!   through our price and the book crossing it fill as without a queue.
 //! - **Stops.** `STOP_MARKET` / `TAKE_PROFIT_MARKET` trigger on trade prices (a stop buys on a
 //!   rise, sells on a fall; a take-profit the other way), report `Triggered`, then execute as a
 //!   market order. With a `price` they are `STOP_LOSS_LIMIT` / `TAKE_PROFIT_LIMIT`: once
@@ -34,9 +44,17 @@
 //!   expire once it is closed.
 //! - **Fees** are `notional × maker/taker rate` in the quote asset.
 //! - **Time.** Commands take effect `entry_latency_ns` after `submit` (immediately at zero),
-//!   against the book as it is then; reports become visible to `poll`
-//!   `report_latency_ns` after the step that made them. Venue time in reports is the latest
-//!   exchange time seen in market data.
+//!   against the book as it is then (a command ready at the same ns as a market event runs
+//!   before it); reports become visible to `poll` `report_latency_ns` after the step that
+//!   made them. [`PaperVenue::set_recorded_latency`] replaces both constants with recorded
+//!   `(entry, report)` samples, one per command, used in order and cycled: the command waits
+//!   its sample's entry latency, the reports its execution makes wait its report latency,
+//!   and reports made by market events (resting fills, triggers) wait the report latency of
+//!   the last command executed (the constant before any). Commands and reports stay FIFO as
+//!   over one TCP connection: a command is ready at `max(now + entry, previous command's
+//!   ready time)`, a report at `max(step + report latency, previous report's ready time)`.
+//!   [`Venue::next_wakeup_ns`] is the earliest of those ready times still waiting. Venue
+//!   time in reports is the latest exchange time seen in market data.
 //! - **Capacity.** The order table is fixed (`max_open_orders`; full → `Rejected{Unavailable}`
 //!   with [`CODE_ORDER_TABLE_FULL`]), as are the latency queue, the trade log and the
 //!   order history. The report queue is preallocated to `report_capacity`; if the caller stops
@@ -56,6 +74,7 @@ mod depth;
 mod matching;
 mod orders;
 mod placing;
+mod queue;
 #[cfg(test)]
 mod tests;
 
@@ -77,6 +96,7 @@ use super::venue::{
 
 use depth::Liquidity;
 use orders::{Outcome, PaperOrder};
+pub use queue::QueueModel;
 
 /// Binance's codes for the refusals the paper venue makes.
 mod code {
@@ -128,8 +148,10 @@ pub struct PaperConfig {
     pub report_latency_ns: u64,
     /// What market orders do past the visible levels.
     pub beyond_visible_depth: BeyondVisibleDepth,
-    /// When a trade fills a resting limit.
+    /// When a trade fills a resting limit (at the limit: only with `queue_model` off).
     pub trade_fill: TradeFillRule,
+    /// How a resting limit advances in the queue at its price.
+    pub queue_model: QueueModel,
     /// Open orders the venue holds (an OCO takes two).
     pub max_open_orders: usize,
     /// Commands waiting out `entry_latency_ns`.
@@ -153,6 +175,7 @@ impl Default for PaperConfig {
             report_latency_ns: 0,
             beyond_visible_depth: BeyondVisibleDepth::FillWithSlippage { ticks: 1 },
             trade_fill: TradeFillRule::ThroughOnly,
+            queue_model: QueueModel::Off,
             max_open_orders: 256,
             max_pending_commands: 256,
             report_capacity: 4096,
@@ -227,8 +250,18 @@ pub struct PaperVenue {
     locks: Vec<Lock>,
     /// Open orders in arrival order (time priority among our own orders).
     orders: Vec<PaperOrder>,
-    pending: VecDeque<(u64, VenueCommand)>,
+    /// Commands waiting out their entry latency: (ready ns, report latency, command).
+    pending: VecDeque<(u64, u64, VenueCommand)>,
     reports: VecDeque<(u64, VenueReport)>,
+    /// Recorded (entry, report) latencies cycled one per command; empty: the constants.
+    latency_samples: Vec<(u64, u64)>,
+    next_latency_sample: usize,
+    /// Ready time of the last command queued (commands leave in order).
+    last_command_ready_ns: u64,
+    /// Ready time of the last report queued (reports leave in order).
+    last_report_ready_ns: u64,
+    /// Report latency of the step being processed.
+    report_latency_ns: u64,
     trades: VecDeque<VenueFill>,
     closed: VecDeque<ClosedOrder>,
     newest_evicted_trade_id: u64,
@@ -291,6 +324,11 @@ impl PaperVenue {
             orders: Vec::with_capacity(config.max_open_orders),
             pending: VecDeque::with_capacity(config.max_pending_commands),
             reports: VecDeque::with_capacity(config.report_capacity),
+            latency_samples: Vec::new(),
+            next_latency_sample: 0,
+            last_command_ready_ns: 0,
+            last_report_ready_ns: 0,
+            report_latency_ns: config.report_latency_ns,
             trades: VecDeque::with_capacity(config.trade_history),
             closed: VecDeque::with_capacity(config.order_history),
             newest_evicted_trade_id: 0,
@@ -383,6 +421,43 @@ impl PaperVenue {
         self.next_venue_order_id = self.next_venue_order_id.max(next);
     }
 
+    /// Replaces the constant latencies with recorded `(entry ns, report ns)` samples, used
+    /// one per command in order and cycled (see the module docs); restarts at the first.
+    pub fn set_recorded_latency(&mut self, samples: Vec<(u64, u64)>) -> Result<(), PaperError> {
+        if samples.is_empty() {
+            return Err(PaperError::Config(
+                "recorded latency needs at least one (entry, report) sample",
+            ));
+        }
+        if self.config.max_pending_commands == 0 && samples.iter().any(|s| s.0 > 0) {
+            return Err(PaperError::Config(
+                "max_pending_commands must be positive with an entry latency",
+            ));
+        }
+        self.latency_samples = samples;
+        self.next_latency_sample = 0;
+        Ok(())
+    }
+
+    /// Quantity ahead of an open resting order at its price under the queue model (`None`:
+    /// no such order, the model is off, or its level was never visible).
+    pub fn queue_ahead(&self, client_order_id: ClientOrderId) -> Option<Qty> {
+        if self.config.queue_model == QueueModel::Off {
+            return None;
+        }
+        let index = self.open_index(client_order_id)?;
+        self.orders[index].queue.ahead
+    }
+
+    /// The (entry, report) latency of the next command.
+    fn next_latency(&mut self) -> (u64, u64) {
+        let Some(&sample) = self.latency_samples.get(self.next_latency_sample) else {
+            return (self.config.entry_latency_ns, self.config.report_latency_ns);
+        };
+        self.next_latency_sample = (self.next_latency_sample + 1) % self.latency_samples.len();
+        sample
+    }
+
     /// The venue's own account: balances, positions and PnL from its fills.
     pub fn account(&self) -> &Portfolio {
         &self.account
@@ -425,12 +500,13 @@ impl PaperVenue {
     fn advance(&mut self, now_ns: u64) -> bool {
         self.clock_ns = self.clock_ns.max(now_ns);
         let mut ran = false;
-        while let Some(&(ready_ns, command)) = self.pending.front() {
+        while let Some(&(ready_ns, report_latency_ns, command)) = self.pending.front() {
             if ready_ns > self.clock_ns {
                 break;
             }
             self.pending.pop_front();
             self.event_ns = self.event_ns.max(ready_ns);
+            self.report_latency_ns = report_latency_ns;
             self.execute(command);
             ran = true;
         }
@@ -499,7 +575,11 @@ impl PaperVenue {
         if self.reports.len() >= self.config.report_capacity {
             self.stats.report_queue_growths += 1;
         }
-        let ready_ns = self.event_ns.saturating_add(self.config.report_latency_ns);
+        let ready_ns = self
+            .event_ns
+            .saturating_add(self.report_latency_ns)
+            .max(self.last_report_ready_ns);
+        self.last_report_ready_ns = ready_ns;
         self.reports.push_back((ready_ns, report));
     }
 
@@ -542,15 +622,22 @@ impl PaperVenue {
 impl Venue for PaperVenue {
     fn submit(&mut self, command: &VenueCommand, now_ns: u64) {
         self.advance(now_ns);
-        if self.config.entry_latency_ns == 0 {
+        let (entry_ns, report_latency_ns) = self.next_latency();
+        if entry_ns == 0 && self.pending.is_empty() {
             self.event_ns = self.event_ns.max(self.clock_ns);
+            self.report_latency_ns = report_latency_ns;
             self.execute(*command);
         } else if self.pending.len() >= self.config.max_pending_commands {
             self.event_ns = self.event_ns.max(self.clock_ns);
+            self.report_latency_ns = report_latency_ns;
             self.refuse(*command);
         } else {
-            let ready_ns = now_ns.saturating_add(self.config.entry_latency_ns);
-            self.pending.push_back((ready_ns, *command));
+            let ready_ns = now_ns
+                .saturating_add(entry_ns)
+                .max(self.last_command_ready_ns);
+            self.last_command_ready_ns = ready_ns;
+            self.pending
+                .push_back((ready_ns, report_latency_ns, *command));
         }
     }
 
@@ -586,15 +673,6 @@ impl Venue for PaperVenue {
         self.reports.len() != before
     }
 
-    fn next_wakeup_ns(&self) -> Option<u64> {
-        let command = self.pending.front().map(|&(ready_ns, _)| ready_ns);
-        let report = self.reports.front().map(|&(ready_ns, _)| ready_ns);
-        match (command, report) {
-            (Some(c), Some(r)) => Some(c.min(r)),
-            (c, r) => c.or(r),
-        }
-    }
-
     fn poll(&mut self, now_ns: u64, reports: &mut Outbox<VenueReport>) -> bool {
         let mut progressed = self.advance(now_ns);
         self.orders.retain(|o| !o.done);
@@ -606,5 +684,15 @@ impl Venue for PaperVenue {
             progressed = true;
         }
         progressed
+    }
+
+    fn next_wakeup_ns(&self) -> Option<u64> {
+        // Both queues leave in order, so their fronts are their earliest.
+        let command = self.pending.front().map(|c| c.0);
+        let report = self.reports.front().map(|r| r.0);
+        match (command, report) {
+            (Some(c), Some(r)) => Some(c.min(r)),
+            (c, r) => c.or(r),
+        }
     }
 }

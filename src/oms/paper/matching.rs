@@ -7,7 +7,8 @@ use crate::oms::venue::{VenueFill, VenueReport};
 
 use super::depth::Walk;
 use super::orders::{stop_triggers, Outcome, Stage};
-use super::{funds_tracked, ClosedOrder, PaperVenue, TradeFillRule};
+use super::queue::{level_qty_at, QueueSpot};
+use super::{funds_tracked, ClosedOrder, PaperVenue, QueueModel, TradeFillRule};
 
 impl PaperVenue {
     /// Quantity an order may still fill: reduce-only futures orders stop at the position.
@@ -214,6 +215,7 @@ impl PaperVenue {
             triggered.lock_price = order.stop_limit;
             self.relock(index);
             self.take_within_limit(index);
+            self.start_queue(index);
             return;
         }
         self.orders[index].stage = Stage::Taking;
@@ -264,6 +266,75 @@ impl PaperVenue {
                 self.fill(index, order.order.price, walk.qty, true);
             }
         }
+        self.update_queues(symbol);
+    }
+
+    /// A limit starts resting: its queue starts at the level visible at its price.
+    pub(super) fn start_queue(&mut self, index: usize) {
+        let order = self.orders[index];
+        if self.config.queue_model == QueueModel::Off || order.done || order.stage != Stage::Resting
+        {
+            return;
+        }
+        let side = order.order.side;
+        let level = self.state(order.order.symbol).and_then(|state| {
+            let own_side = state.liquidity.takeable(side.opposite()).as_slice();
+            level_qty_at(own_side, side, order.order.price)
+        });
+        self.orders[index].queue = QueueSpot::start(level);
+    }
+
+    /// The book changed: resting orders' queues follow the levels at their prices.
+    fn update_queues(&mut self, symbol: SymbolId) {
+        let model = self.config.queue_model;
+        if model == QueueModel::Off {
+            return;
+        }
+        let Some(state) = self.symbols.get(symbol.index()).and_then(Option::as_ref) else {
+            return;
+        };
+        for order in &mut self.orders {
+            if order.done || order.order.symbol != symbol || order.stage != Stage::Resting {
+                continue;
+            }
+            let side = order.order.side;
+            let own_side = state.liquidity.takeable(side.opposite()).as_slice();
+            let level = level_qty_at(own_side, side, order.order.price);
+            order.queue.on_level(model, level);
+        }
+    }
+
+    /// A trade under a queue model: through our price it fills as without one; at our price
+    /// (taker on the other side) it advances the queue and fills what it takes beyond it.
+    /// Returns what is left of `budget`, the trade quantity not yet given to our orders.
+    fn trade_in_queue(&mut self, index: usize, trade: TradePrint, mut budget: Qty) -> Qty {
+        let order = self.orders[index];
+        let limit = order.order.price;
+        let through = match order.order.side {
+            Side::Buy => trade.price < limit,
+            Side::Sell => trade.price > limit,
+        };
+        let reached = if through {
+            budget
+        } else {
+            if trade.price != limit || trade.aggressor == order.order.side {
+                return budget;
+            }
+            let Some(ahead) = order.queue.ahead else {
+                return budget;
+            };
+            self.orders[index].queue.on_trade(trade.qty);
+            let step = self
+                .state(order.order.symbol)
+                .map_or(Qty::ZERO, |s| s.instrument.lot_size.step_size);
+            budget.saturating_sub(ahead).floor_to(step)
+        };
+        let qty = self.fillable(index).min(reached);
+        if qty.is_positive() {
+            budget = budget.saturating_sub(qty);
+            self.fill(index, limit, qty, true);
+        }
+        budget
     }
 
     /// A trade fires stops at or through their trigger and fills resting orders it went through.
@@ -284,6 +355,9 @@ impl PaperVenue {
                     ) =>
                 {
                     self.trigger(index);
+                }
+                Stage::Resting if self.config.queue_model != QueueModel::Off => {
+                    budget = self.trade_in_queue(index, trade, budget);
                 }
                 Stage::Resting if budget.is_positive() => {
                     let limit = order.order.price;

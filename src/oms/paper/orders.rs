@@ -4,6 +4,8 @@
 use crate::core::{AssetName, ClientOrderId, OrderType, Price, Qty, Side};
 use crate::oms::venue::VenueOrder;
 
+use super::queue::QueueSpot;
+
 /// Where an order is in its life at the paper venue.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Stage {
@@ -46,6 +48,8 @@ pub struct PaperOrder {
     pub lock_asset: AssetName,
     /// Left the table (filled, canceled, expired); removed at the end of the step.
     pub done: bool,
+    /// Place in the queue at its price while resting (queue models only).
+    pub queue: QueueSpot,
 }
 
 impl PaperOrder {

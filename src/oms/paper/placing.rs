@@ -14,6 +14,7 @@ use crate::oms::venue::{OcoOrder, RejectKind, VenueOrder, VenueReport};
 
 use super::depth::Walk;
 use super::orders::{stop_triggers, Outcome, PaperOrder, Stage};
+use super::queue::QueueSpot;
 use super::{
     code, funds_tracked, BeyondVisibleDepth, PaperVenue, SymbolState, CODE_NO_MARKET_DATA,
     CODE_ORDER_TABLE_FULL,
@@ -298,6 +299,7 @@ impl PaperVenue {
             (OrderType::Limit, TimeInForce::Gtc) => self.take_within_limit(index),
             _ => {}
         }
+        self.start_queue(index);
     }
 
     /// Adds an accepted order to the table, acknowledges it and locks its funds.
@@ -325,6 +327,7 @@ impl PaperVenue {
                 Side::Sell => assets.base,
             },
             done: false,
+            queue: QueueSpot::default(),
         });
         self.stats.accepted += 1;
         self.report(VenueReport::Accepted {
@@ -400,6 +403,7 @@ impl PaperVenue {
         stop_leg.stop_limit = oco.stop_limit.max(Price::ZERO);
         self.relock(tp_index);
         self.relock(stop_index);
+        self.start_queue(tp_index);
     }
 
     pub(super) fn validate_oco(

@@ -2,6 +2,8 @@ use super::*;
 
 mod account;
 mod execution;
+mod latency;
+mod queue;
 
 use crate::core::{
     BookTop, Level, LotSizeFilter, Notional, NotionalFilter, OrderType, PriceFilter, Side,
