@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::core::{Market, Qty, Ratio};
 use crate::engine::trading::config::ProbeSettings;
-use crate::oms::paper::{BeyondVisibleDepth, PaperConfig, TradeFillRule};
+use crate::oms::paper::{BeyondVisibleDepth, PaperConfig, QueueModel, TradeFillRule};
 use crate::risk::RiskLimits;
 
 use super::driver::LoopSettings;
@@ -111,6 +111,18 @@ pub enum TradeFill {
     Touch,
 }
 
+/// Where a resting limit order stands in its price level's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueChoice {
+    /// No queue: fills on trades through the price (or at it with `trade_fill = "touch"`).
+    Off,
+    /// hftbacktest's risk-averse model: cancels never move us up.
+    RiskAverse,
+    /// hftbacktest's power-probabilistic model with exponent `queue_power`.
+    Probabilistic,
+}
+
 /// `[backtest]`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -136,6 +148,10 @@ pub struct BacktestSection {
     pub beyond_visible_depth: BeyondDepth,
     pub slippage_ticks: u32,
     pub trade_fill: TradeFill,
+    /// Queue position model of resting limit orders.
+    pub queue_model: QueueChoice,
+    /// Exponent of the probabilistic queue model (hftbacktest's examples use 2 or 3).
+    pub queue_power: u32,
     /// Equity and mark sampling cadence for the reports.
     pub sample_every_ms: u64,
     /// Strategy timer and order-stage poll cadence (live: 1 ms).
@@ -160,6 +176,8 @@ impl Default for BacktestSection {
             beyond_visible_depth: BeyondDepth::Slippage,
             slippage_ticks: 1,
             trade_fill: TradeFill::Through,
+            queue_model: QueueChoice::Off,
+            queue_power: 3,
             sample_every_ms: 1_000,
             timer_every_us: 1_000,
         }
@@ -233,6 +251,13 @@ impl BacktestConfig {
             trade_fill: match b.trade_fill {
                 TradeFill::Through => TradeFillRule::ThroughOnly,
                 TradeFill::Touch => TradeFillRule::Touch,
+            },
+            queue_model: match b.queue_model {
+                QueueChoice::Off => QueueModel::Off,
+                QueueChoice::RiskAverse => QueueModel::RiskAverse,
+                QueueChoice::Probabilistic => QueueModel::Probabilistic {
+                    power: b.queue_power,
+                },
             },
             max_pending_commands: 4096,
             ..PaperConfig::default()

@@ -113,6 +113,14 @@ pub fn build(
         &[(quote, b.starting_cash)],
     )?;
     let mut paper = PaperVenue::new(config.paper(), &instruments.traded)?;
+    if let Some(journal) = &b.recorded_latency {
+        let journal = resolve(journal);
+        let samples = super::latency::recorded_round_trips(&journal)
+            .with_context(|| format!("backtest.recorded_latency {}", journal.display()))?;
+        paper
+            .set_recorded_latency(samples)
+            .context("backtest.recorded_latency")?;
+    }
     for balance in manager.ledger().portfolio().balances() {
         paper.fund(balance.wallet, balance.asset, balance.qty);
     }
