@@ -774,3 +774,60 @@ fn bad_archives_and_candles_are_refused_with_file_and_line_or_counted() {
     let error = open_error(&no_timeframe.display().to_string(), &table);
     assert!(error.contains("no timeframe"), "{error}");
 }
+
+#[test]
+fn a_journal_capture_yields_the_same_items_as_the_same_frames_in_a_file() {
+    use kestrel::persist::payload::encode_market_frame;
+    use kestrel::persist::{JournalConfig, JournalWriter, RecordType};
+
+    // The first 5,000 lines of the spot capture (its snapshot is line 8), as a plain file
+    // and as journal MarketFrame records stamped with the same receive times.
+    let source = data("binance_spot_btcusdt_20240808.gz");
+    let reader = BufReader::new(flate2::read::MultiGzDecoder::new(
+        std::fs::File::open(&source).expect("open capture"),
+    ));
+    let lines: Vec<String> = reader
+        .lines()
+        .take(5_000)
+        .map(|l| l.expect("line"))
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("head.txt");
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    write_lines(&file, &refs);
+    let journal_dir = dir.path().join("journal");
+    let mut config = JournalConfig::new(&journal_dir);
+    config.segment_bytes = 4 << 20;
+    let (mut journal, _) = JournalWriter::open(&config).expect("open journal");
+    let mut payload = vec![0u8; 1 << 20];
+    for line in &lines {
+        let (stamp, frame) = line.split_once(' ').expect("<recv_ns> <frame>");
+        let recv_ns: u64 = stamp.parse().expect("stamp");
+        let len = encode_market_frame(
+            "binance-spot/stream#0",
+            recv_ns,
+            frame.as_bytes(),
+            &mut payload,
+        )
+        .expect("encode");
+        journal
+            .append(RecordType::MarketFrame, recv_ns, &payload[..len])
+            .expect("append");
+    }
+    journal.close().expect("close journal");
+
+    let table = table(&["BTCUSDT"]);
+    let from_file = open_all(
+        &[&file.display().to_string()],
+        &table,
+        &InputOptions::default(),
+    );
+    let spec = journal_dir.display().to_string();
+    let from_journal = open_all(&[&spec], &table, &InputOptions::default());
+    assert!(
+        kinds(&from_file).iter().all(|&n| n > 0),
+        "{:?}",
+        kinds(&from_file)
+    );
+    assert_eq!(from_journal, from_file);
+}
