@@ -89,7 +89,10 @@ fn paper_run(journal: &Path, config: &Path) {
         .expect("run kestrel paper");
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "kestrel paper failed: {text}");
-    assert!(text.contains("layout fused"), "the run used the fused loop: {text}");
+    assert!(
+        text.contains("layout fused"),
+        "the run used the fused loop: {text}"
+    );
 }
 
 fn journaled(journal: &Path) -> (Vec<String>, Vec<String>, u64) {
@@ -116,7 +119,10 @@ fn backtest_of_the_live_runs_capture_matches_the_paper_run_order_for_order() {
     std::fs::write(&config, example).expect("write config");
     paper_run(&journal, &config);
     let (paper_orders, paper_fills, frames) = journaled(&journal);
-    assert!(frames > 30_000, "the run captured the replay: {frames} frames");
+    assert!(
+        frames > 30_000,
+        "the run captured the replay: {frames} frames"
+    );
     assert!(
         paper_fills.len() >= 6,
         "the paper run traded (entries and bracket exits): {paper_fills:?}"
@@ -133,7 +139,11 @@ fn backtest_of_the_live_runs_capture_matches_the_paper_run_order_for_order() {
     let (recording, counts) =
         replay(&settings, &[spec], InputOptions::default(), false).expect("backtest runs");
     assert!(counts.market_events > 30_000, "{counts:?}");
-    let orders: Vec<String> = recording.orders.iter().map(|o| order_key(&o.update)).collect();
+    let orders: Vec<String> = recording
+        .orders
+        .iter()
+        .map(|o| order_key(&o.update))
+        .collect();
     let fills: Vec<String> = recording.fills.iter().map(|f| fill_key(&f.fill)).collect();
 
     let first_difference = |a: &[String], b: &[String]| {
@@ -148,12 +158,22 @@ fn backtest_of_the_live_runs_capture_matches_the_paper_run_order_for_order() {
         "fill count; first difference {:?}",
         first_difference(&paper_fills, &fills)
     );
-    assert_eq!(fills, paper_fills, "{:?}", first_difference(&paper_fills, &fills));
+    assert_eq!(
+        fills,
+        paper_fills,
+        "{:?}",
+        first_difference(&paper_fills, &fills)
+    );
     assert_eq!(
         orders.len(),
         paper_orders.len(),
         "order update count; first difference {:?}",
         first_difference(&paper_orders, &orders)
     );
-    assert_eq!(orders, paper_orders, "{:?}", first_difference(&paper_orders, &orders));
+    assert_eq!(
+        orders,
+        paper_orders,
+        "{:?}",
+        first_difference(&paper_orders, &orders)
+    );
 }

@@ -194,8 +194,19 @@ impl BacktestConfig {
         Self::from_table(value).with_context(|| format!("backtest config {}", path.display()))
     }
 
-    /// Checks a parsed settings table.
-    pub fn from_table(table: toml::Table) -> anyhow::Result<Self> {
+    /// Checks a parsed settings table. A `[probe]` section that sets only some keys takes
+    /// the others from `kestrel paper`'s probe (not from the probe's own defaults), so a
+    /// sweep over one probe key changes only that key.
+    pub fn from_table(mut table: toml::Table) -> anyhow::Result<Self> {
+        if let Some(toml::Value::Table(probe)) = table.get_mut("probe") {
+            let paper = paper_probe();
+            probe
+                .entry("qty")
+                .or_insert_with(|| toml::Value::String(paper.qty.to_string()));
+            probe
+                .entry("bracket_bps")
+                .or_insert(toml::Value::Integer(paper.bracket_bps));
+        }
         let config: Self = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| anyhow::anyhow!("{e}"))?;
@@ -300,6 +311,16 @@ impl BacktestConfig {
             (
                 "trade_fill".into(),
                 format!("{:?}", b.trade_fill).to_lowercase(),
+            ),
+            (
+                "queue_model".into(),
+                match b.queue_model {
+                    QueueChoice::Off => "off".to_owned(),
+                    QueueChoice::RiskAverse => "risk_averse".to_owned(),
+                    QueueChoice::Probabilistic => {
+                        format!("probabilistic (power {})", b.queue_power)
+                    }
+                },
             ),
             (
                 "probe".into(),

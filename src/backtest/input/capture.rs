@@ -14,8 +14,8 @@
 //! applied as the live source applies a fetched snapshot, to: the spec's symbol when one is
 //! given, else the only configured symbol, else the symbol of the last depth diff read
 //! before it (a snapshot with none of these is counted as `unassigned_snapshots`). The live
-//! engine's journal does not record its fetched snapshots, so a journal capture syncs only
-//! if a snapshot frame was recorded in it.
+//! source captures each REST snapshot it applies (stream `binance-<market>/rest-snapshot/
+//! <SYMBOL>`) at the point it applied it, so a journal capture syncs where the live run did.
 //!
 //! Bad data: a line that is not `<integer> <frame>` or a receive time going back in time is
 //! an error naming the file and line (the bundled captures have no backward step); an exact
