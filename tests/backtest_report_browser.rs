@@ -340,18 +340,18 @@ fn report_html_loads_in_headless_chromium_without_errors_and_draws_every_plot() 
     // The recording is what the test claims: both strategies traded, one flip, rejects.
     assert_eq!(summary.strategies.len(), 2);
     assert_eq!(
-        summary.strategies[0].trades,
+        summary.strategies[0].trades.closed_trades,
         3,
         "{}",
         summary_table(&summary)
     );
     assert_eq!(
-        summary.strategies[1].trades,
+        summary.strategies[1].trades.closed_trades,
         3,
         "{}",
         summary_table(&summary)
     );
-    assert_eq!(summary.total.risk_rejects, 3);
+    assert_eq!(summary.total.activity.risk_rejects, 3);
     let page: PathBuf = out
         .path()
         .join("report.html")

@@ -11,7 +11,8 @@
 //! an equity sample or a fill.
 //!
 //! The total curve is the recording's own equity samples after a starting point (the span
-//! start, the starting equity).
+//! start, the starting equity). In both, a point equal to the one before it (same time,
+//! same equity) is kept once.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -129,6 +130,13 @@ impl Exposure {
             self.total_ns += end_ns.saturating_sub(self.since_ns);
         }
         self.total_ns
+    }
+}
+
+/// Appends `point` unless it repeats the last point (same time, same equity).
+fn push_point(curve: &mut Vec<CurvePoint>, point: CurvePoint) {
+    if curve.last() != Some(&point) {
+        curve.push(point);
     }
 }
 
@@ -251,7 +259,7 @@ pub fn replay(recording: &Recording) -> Result<Replay, ReportError> {
                     equity = equity.saturating_add(position.unrealized_pnl(price));
                 }
             }
-            strategy.curve.push(CurvePoint { ts_ns: t, equity });
+            push_point(&mut strategy.curve, CurvePoint { ts_ns: t, equity });
         }
     }
     for (strategy, exposure) in strategies.iter_mut().zip(exposures.iter_mut()) {
@@ -259,8 +267,6 @@ pub fn replay(recording: &Recording) -> Result<Replay, ReportError> {
     }
     let total_exposure_ns = total_exposure.finish(span.end_ns);
 
-    let mut total_curve = Vec::with_capacity(recording.equity.len() + 1);
-    total_curve.push(start_point);
     let mut samples: Vec<CurvePoint> = recording
         .equity
         .iter()
@@ -270,7 +276,11 @@ pub fn replay(recording: &Recording) -> Result<Replay, ReportError> {
         })
         .collect();
     samples.sort_by_key(|p| p.ts_ns);
-    total_curve.extend(samples);
+    let mut total_curve = Vec::with_capacity(samples.len() + 1);
+    total_curve.push(start_point);
+    for point in samples {
+        push_point(&mut total_curve, point);
+    }
 
     Ok(Replay {
         span,

@@ -267,7 +267,7 @@ pub fn stats_csv(summary: &ReportSummary) -> String {
     out.push_str(
         "name,strategy_id,starting_equity,ending_equity,pnl,total_return,cagr,max_drawdown,\
          max_drawdown_amount,max_drawdown_duration_seconds,sharpe,sortino,calmar,\
-         return_samples,trades,open_trades,wins,losses,win_rate,profit_factor,average_win,\
+         return_samples,closed_trades,open_trades,wins,losses,win_rate,profit_factor,average_win,\
          average_loss,gross_profit,gross_loss,closed_trades_pnl,exposure_time,fees_paid,\
          turnover,orders,order_updates,rejected_orders,fills,risk_rejects,risk_rejects_by_code\n",
     );
@@ -279,7 +279,7 @@ pub fn stats_csv(summary: &ReportSummary) -> String {
 
 fn stats_fields(s: &PerformanceStats) -> Vec<String> {
     let mut by_code = String::new();
-    for (i, (name, count)) in s.risk_rejects_by_code.iter().enumerate() {
+    for (i, (name, count)) in s.activity.risk_rejects_by_code.iter().enumerate() {
         let separator = if i > 0 { ";" } else { "" };
         // Writing to a String cannot fail.
         let _ = write!(by_code, "{separator}{name}={count}");
@@ -287,37 +287,37 @@ fn stats_fields(s: &PerformanceStats) -> Vec<String> {
     vec![
         s.name.clone(),
         opt(s.strategy_id),
-        s.starting_equity.to_string(),
-        s.ending_equity.to_string(),
-        s.pnl.to_string(),
-        opt(s.total_return),
-        opt(s.cagr),
-        opt(s.max_drawdown),
-        s.max_drawdown_amount.to_string(),
-        s.max_drawdown_duration_seconds.to_string(),
-        opt(s.sharpe),
-        opt(s.sortino),
-        opt(s.calmar),
-        s.return_samples.to_string(),
-        s.trades.to_string(),
-        s.open_trades.to_string(),
-        s.wins.to_string(),
-        s.losses.to_string(),
-        opt(s.win_rate),
-        opt(s.profit_factor),
-        opt(s.average_win),
-        opt(s.average_loss),
-        s.gross_profit.to_string(),
-        s.gross_loss.to_string(),
-        s.closed_trades_pnl.to_string(),
+        s.equity.starting_equity.to_string(),
+        s.equity.ending_equity.to_string(),
+        s.equity.pnl.to_string(),
+        opt(s.equity.total_return),
+        opt(s.equity.cagr),
+        opt(s.equity.max_drawdown),
+        s.equity.max_drawdown_amount.to_string(),
+        s.equity.max_drawdown_duration_seconds.to_string(),
+        opt(s.equity.sharpe),
+        opt(s.equity.sortino),
+        opt(s.equity.calmar),
+        s.equity.return_samples.to_string(),
+        s.trades.closed_trades.to_string(),
+        s.trades.open_trades.to_string(),
+        s.trades.wins.to_string(),
+        s.trades.losses.to_string(),
+        opt(s.trades.win_rate),
+        opt(s.trades.profit_factor),
+        opt(s.trades.average_win),
+        opt(s.trades.average_loss),
+        s.trades.gross_profit.to_string(),
+        s.trades.gross_loss.to_string(),
+        s.trades.closed_trades_pnl.to_string(),
         opt(s.exposure_time),
         s.fees_paid.to_string(),
         s.turnover.to_string(),
-        s.orders.to_string(),
-        s.order_updates.to_string(),
-        s.rejected_orders.to_string(),
-        s.fills.to_string(),
-        s.risk_rejects.to_string(),
+        s.activity.orders.to_string(),
+        s.activity.order_updates.to_string(),
+        s.activity.rejected_orders.to_string(),
+        s.activity.fills.to_string(),
+        s.activity.risk_rejects.to_string(),
         by_code,
     ]
 }

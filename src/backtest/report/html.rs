@@ -287,44 +287,53 @@ type StatRow = (&'static str, fn(&PerformanceStats) -> String);
 
 fn stats_rows() -> Vec<StatRow> {
     vec![
-        ("PnL", |s| money_cell(s.pnl)),
-        ("Ending equity", |s| money_cell(s.ending_equity)),
-        ("Total return", |s| ratio_cell(s.total_return, true)),
-        ("CAGR (span ≥ 30 days)", |s| ratio_cell(s.cagr, true)),
-        ("Max drawdown", |s| ratio_cell(s.max_drawdown, true)),
-        ("Max drawdown amount", |s| money_cell(s.max_drawdown_amount)),
-        ("Longest drawdown (s)", |s| {
-            format!("{:.0}", s.max_drawdown_duration_seconds)
+        ("PnL", |s| money_cell(s.equity.pnl)),
+        ("Ending equity", |s| money_cell(s.equity.ending_equity)),
+        ("Total return", |s| ratio_cell(s.equity.total_return, true)),
+        ("CAGR (span ≥ 30 days)", |s| {
+            ratio_cell(s.equity.cagr, true)
         }),
-        ("Sharpe", |s| ratio_cell(s.sharpe, false)),
-        ("Sortino", |s| ratio_cell(s.sortino, false)),
-        ("Calmar", |s| ratio_cell(s.calmar, false)),
-        ("Trades (closed)", |s| s.trades.to_string()),
-        ("Open trades", |s| s.open_trades.to_string()),
-        ("Win rate", |s| ratio_cell(s.win_rate, true)),
-        ("Profit factor", |s| ratio_cell(s.profit_factor, false)),
+        ("Max drawdown", |s| ratio_cell(s.equity.max_drawdown, true)),
+        ("Max drawdown amount", |s| {
+            money_cell(s.equity.max_drawdown_amount)
+        }),
+        ("Longest drawdown (s)", |s| {
+            format!("{:.0}", s.equity.max_drawdown_duration_seconds)
+        }),
+        ("Sharpe", |s| ratio_cell(s.equity.sharpe, false)),
+        ("Sortino", |s| ratio_cell(s.equity.sortino, false)),
+        ("Calmar", |s| ratio_cell(s.equity.calmar, false)),
+        ("Trades (closed)", |s| s.trades.closed_trades.to_string()),
+        ("Open trades", |s| s.trades.open_trades.to_string()),
+        ("Win rate", |s| ratio_cell(s.trades.win_rate, true)),
+        ("Profit factor", |s| {
+            ratio_cell(s.trades.profit_factor, false)
+        }),
         ("Average win", |s| {
-            s.average_win.map_or("–".into(), money_cell)
+            s.trades.average_win.map_or("–".into(), money_cell)
         }),
         ("Average loss", |s| {
-            s.average_loss.map_or("–".into(), money_cell)
+            s.trades.average_loss.map_or("–".into(), money_cell)
         }),
         ("Exposure time", |s| ratio_cell(s.exposure_time, true)),
         ("Fees paid", |s| money_cell(s.fees_paid)),
         ("Turnover", |s| money_cell(s.turnover)),
-        ("Orders", |s| s.orders.to_string()),
-        ("Rejected orders", |s| s.rejected_orders.to_string()),
-        ("Fills", |s| s.fills.to_string()),
+        ("Orders", |s| s.activity.orders.to_string()),
+        ("Rejected orders", |s| {
+            s.activity.rejected_orders.to_string()
+        }),
+        ("Fills", |s| s.activity.fills.to_string()),
         ("Risk rejects", |s| {
             let by_code: Vec<String> = s
+                .activity
                 .risk_rejects_by_code
                 .iter()
                 .map(|(name, count)| format!("{name}: {count}"))
                 .collect();
             if by_code.is_empty() {
-                s.risk_rejects.to_string()
+                s.activity.risk_rejects.to_string()
             } else {
-                format!("{} ({})", s.risk_rejects, by_code.join(", "))
+                format!("{} ({})", s.activity.risk_rejects, by_code.join(", "))
             }
         }),
     ]

@@ -55,11 +55,27 @@ impl ReturnPeriod {
     }
 }
 
-/// Metrics of one strategy, or of the whole account (`strategy_id` null).
+/// Metrics of one strategy, or of the whole account (`strategy_id` null). The groups are
+/// flattened in JSON: one object with every metric as a key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PerformanceStats {
     pub name: String,
     pub strategy_id: Option<u16>,
+    #[serde(flatten)]
+    pub equity: CurveStats,
+    #[serde(flatten)]
+    pub trades: TradeStats,
+    pub exposure_time: Option<f64>,
+    pub exposure_ns: u64,
+    pub fees_paid: Notional,
+    pub turnover: Notional,
+    #[serde(flatten)]
+    pub activity: Activity,
+}
+
+/// What an equity curve says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CurveStats {
     pub starting_equity: Notional,
     pub ending_equity: Notional,
     pub pnl: Notional,
@@ -73,7 +89,12 @@ pub struct PerformanceStats {
     pub sortino: Option<f64>,
     pub calmar: Option<f64>,
     pub return_samples: u64,
-    pub trades: u64,
+}
+
+/// What a set of trades says (closed trades only, except `open_trades`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TradeStats {
+    pub closed_trades: u64,
     pub open_trades: u64,
     pub wins: u64,
     pub losses: u64,
@@ -84,49 +105,6 @@ pub struct PerformanceStats {
     pub gross_profit: Notional,
     pub gross_loss: Notional,
     pub closed_trades_pnl: Notional,
-    pub exposure_time: Option<f64>,
-    pub exposure_ns: u64,
-    pub fees_paid: Notional,
-    pub turnover: Notional,
-    pub orders: u64,
-    pub order_updates: u64,
-    pub rejected_orders: u64,
-    pub fills: u64,
-    pub risk_rejects: u64,
-    pub risk_rejects_by_code: BTreeMap<String, u64>,
-}
-
-/// What an equity curve says.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CurveStats {
-    pub starting_equity: Notional,
-    pub ending_equity: Notional,
-    pub pnl: Notional,
-    pub total_return: Option<f64>,
-    pub cagr: Option<f64>,
-    pub max_drawdown: Option<f64>,
-    pub max_drawdown_amount: Notional,
-    pub max_drawdown_duration_ns: u64,
-    pub sharpe: Option<f64>,
-    pub sortino: Option<f64>,
-    pub calmar: Option<f64>,
-    pub return_samples: u64,
-}
-
-/// What a set of trades says (closed trades only, except `open_trades`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TradeStats {
-    pub trades: u64,
-    pub open_trades: u64,
-    pub wins: u64,
-    pub losses: u64,
-    pub win_rate: Option<f64>,
-    pub profit_factor: Option<f64>,
-    pub average_win: Option<Notional>,
-    pub average_loss: Option<Notional>,
-    pub gross_profit: Notional,
-    pub gross_loss: Notional,
-    pub net_pnl: Notional,
 }
 
 /// `Some(x)` only for a finite `x`.
@@ -168,6 +146,7 @@ pub fn curve_stats(curve: &[CurvePoint], span: Span) -> CurveStats {
         max_drawdown: drawdown.fraction,
         max_drawdown_amount: drawdown.amount,
         max_drawdown_duration_ns: drawdown.longest_ns,
+        max_drawdown_duration_seconds: drawdown.longest_ns as f64 / NS_PER_SECOND as f64,
         sharpe: returns.as_deref().and_then(|r| sharpe(r, per_year)),
         sortino: returns.as_deref().and_then(|r| sortino(r, per_year)),
         calmar,
@@ -308,7 +287,7 @@ pub fn sortino(returns: &[f64], periods_per_year: f64) -> Option<f64> {
 /// Win/loss figures of the closed trades among `trades`.
 pub fn trade_stats<'a>(trades: impl IntoIterator<Item = &'a Trade>) -> TradeStats {
     let mut stats = TradeStats {
-        trades: 0,
+        closed_trades: 0,
         open_trades: 0,
         wins: 0,
         losses: 0,
@@ -318,16 +297,16 @@ pub fn trade_stats<'a>(trades: impl IntoIterator<Item = &'a Trade>) -> TradeStat
         average_loss: None,
         gross_profit: Notional::ZERO,
         gross_loss: Notional::ZERO,
-        net_pnl: Notional::ZERO,
+        closed_trades_pnl: Notional::ZERO,
     };
     for trade in trades {
         if !trade.is_closed() {
             stats.open_trades += 1;
             continue;
         }
-        stats.trades += 1;
+        stats.closed_trades += 1;
         let net = trade.net_pnl();
-        stats.net_pnl = stats.net_pnl.saturating_add(net);
+        stats.closed_trades_pnl = stats.closed_trades_pnl.saturating_add(net);
         if net.is_positive() {
             stats.wins += 1;
             stats.gross_profit = stats.gross_profit.saturating_add(net);
@@ -336,8 +315,8 @@ pub fn trade_stats<'a>(trades: impl IntoIterator<Item = &'a Trade>) -> TradeStat
             stats.gross_loss = stats.gross_loss.saturating_add(net.abs());
         }
     }
-    if stats.trades > 0 {
-        stats.win_rate = finite(stats.wins as f64 / stats.trades as f64);
+    if stats.closed_trades > 0 {
+        stats.win_rate = finite(stats.wins as f64 / stats.closed_trades as f64);
     }
     if stats.losses > 0 {
         stats.profit_factor = ratio(stats.gross_profit, stats.gross_loss);
@@ -354,7 +333,7 @@ pub fn trade_stats<'a>(trades: impl IntoIterator<Item = &'a Trade>) -> TradeStat
 }
 
 /// Orders, fills and refusals of one strategy (or all).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Activity {
     pub orders: u64,
     pub order_updates: u64,
@@ -380,50 +359,19 @@ pub struct StatsInputs<'a> {
 impl PerformanceStats {
     /// Computes every metric from its inputs.
     pub fn compute(inputs: StatsInputs<'_>) -> Self {
-        let curve = curve_stats(inputs.curve, inputs.span);
         let span_ns = inputs.span.len_ns();
-        let trades = inputs.trades;
-        let activity = inputs.activity;
         Self {
             name: inputs.name.to_string(),
             strategy_id: inputs.strategy_id.map(|id| id.0),
-            starting_equity: curve.starting_equity,
-            ending_equity: curve.ending_equity,
-            pnl: curve.pnl,
-            total_return: curve.total_return,
-            cagr: curve.cagr,
-            max_drawdown: curve.max_drawdown,
-            max_drawdown_amount: curve.max_drawdown_amount,
-            max_drawdown_duration_ns: curve.max_drawdown_duration_ns,
-            max_drawdown_duration_seconds: curve.max_drawdown_duration_ns as f64
-                / NS_PER_SECOND as f64,
-            sharpe: curve.sharpe,
-            sortino: curve.sortino,
-            calmar: curve.calmar,
-            return_samples: curve.return_samples,
-            trades: trades.trades,
-            open_trades: trades.open_trades,
-            wins: trades.wins,
-            losses: trades.losses,
-            win_rate: trades.win_rate,
-            profit_factor: trades.profit_factor,
-            average_win: trades.average_win,
-            average_loss: trades.average_loss,
-            gross_profit: trades.gross_profit,
-            gross_loss: trades.gross_loss,
-            closed_trades_pnl: trades.net_pnl,
+            equity: curve_stats(inputs.curve, inputs.span),
+            trades: inputs.trades,
             exposure_time: (span_ns > 0)
                 .then(|| finite(inputs.exposure_ns as f64 / span_ns as f64))
                 .flatten(),
             exposure_ns: inputs.exposure_ns,
             fees_paid: inputs.fees_paid,
             turnover: inputs.turnover,
-            orders: activity.orders,
-            order_updates: activity.order_updates,
-            rejected_orders: activity.rejected_orders,
-            fills: activity.fills,
-            risk_rejects: activity.risk_rejects,
-            risk_rejects_by_code: activity.risk_rejects_by_code,
+            activity: inputs.activity,
         }
     }
 }

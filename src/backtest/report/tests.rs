@@ -66,7 +66,7 @@ fn win_rate_profit_factor_and_averages_from_net_pnl() {
         open,
     ];
     let stats = trade_stats(&trades);
-    assert_eq!((stats.trades, stats.open_trades), (5, 1));
+    assert_eq!((stats.closed_trades, stats.open_trades), (5, 1));
     assert_eq!((stats.wins, stats.losses), (2, 2));
     assert_eq!(stats.win_rate, Some(0.4));
     assert_eq!(stats.gross_profit, n("45"));
@@ -74,14 +74,14 @@ fn win_rate_profit_factor_and_averages_from_net_pnl() {
     assert_eq!(stats.profit_factor, Some(3.0));
     assert_eq!(stats.average_win, Some(n("22.5")));
     assert_eq!(stats.average_loss, Some(n("-7.5")));
-    assert_eq!(stats.net_pnl, n("30"));
+    assert_eq!(stats.closed_trades_pnl, n("30"));
 }
 
 #[test]
 fn no_trades_and_no_losses_give_nulls_not_nan() {
     let none = trade_stats(&[]);
     assert_eq!(
-        (none.trades, none.win_rate, none.profit_factor),
+        (none.closed_trades, none.win_rate, none.profit_factor),
         (0, None, None)
     );
     assert_eq!((none.average_win, none.average_loss), (None, None));
@@ -353,27 +353,44 @@ fn a_recording_reports_hand_calculated_fees_pnl_exposure_and_counts() {
     assert_eq!(probe.name, "probe");
     assert_eq!(probe.fees_paid, n("1.206"));
     assert_eq!(probe.turnover, n("1206"));
-    assert_eq!(probe.closed_trades_pnl, n("4.794"));
+    assert_eq!(probe.trades.closed_trades_pnl, n("4.794"));
     assert_eq!(
-        probe.pnl,
+        probe.equity.pnl,
         n("4.794"),
         "flat at the end: equity moved by the trade alone"
     );
-    assert_eq!(probe.ending_equity, n("10004.794"));
-    assert_eq!((probe.trades, probe.wins, probe.losses), (1, 1, 0));
+    assert_eq!(probe.equity.ending_equity, n("10004.794"));
+    assert_eq!(
+        (
+            probe.trades.closed_trades,
+            probe.trades.wins,
+            probe.trades.losses
+        ),
+        (1, 1, 0)
+    );
     assert_eq!(probe.exposure_ns, 30 * MINUTE);
     assert_eq!(probe.exposure_time, Some(0.5));
-    assert_eq!((probe.orders, probe.order_updates, probe.fills), (2, 4, 2));
+    assert_eq!(
+        (
+            probe.activity.orders,
+            probe.activity.order_updates,
+            probe.activity.fills
+        ),
+        (2, 4, 2)
+    );
 
     // fade: short 0.02 at 60200, fee 1.204, marked at 60600 at the end:
     // unrealized 0.02 × (60200 − 60600) = −8, so pnl −9.204.
     let fade = &summary.strategies[1];
-    assert_eq!(fade.pnl, n("-9.204"));
-    assert_eq!((fade.trades, fade.open_trades), (0, 1));
-    assert_eq!(fade.win_rate, None);
+    assert_eq!(fade.equity.pnl, n("-9.204"));
+    assert_eq!((fade.trades.closed_trades, fade.trades.open_trades), (0, 1));
+    assert_eq!(fade.trades.win_rate, None);
     assert_eq!(fade.exposure_ns, 40 * MINUTE);
-    assert_eq!(fade.risk_rejects, 2);
-    assert_eq!(fade.risk_rejects_by_code.get("order_rate"), Some(&2));
+    assert_eq!(fade.activity.risk_rejects, 2);
+    assert_eq!(
+        fade.activity.risk_rejects_by_code.get("order_rate"),
+        Some(&2)
+    );
 
     let total = &summary.total;
     assert_eq!(total.fees_paid, n("2.41"));
@@ -383,8 +400,19 @@ fn a_recording_reports_hand_calculated_fees_pnl_exposure_and_counts() {
         50 * MINUTE,
         "any position from minute 10 to the end"
     );
-    assert_eq!(total.pnl, n("6"), "the recording's own equity samples");
-    assert_eq!((total.trades, total.open_trades, total.fills), (1, 1, 3));
+    assert_eq!(
+        total.equity.pnl,
+        n("6"),
+        "the recording's own equity samples"
+    );
+    assert_eq!(
+        (
+            total.trades.closed_trades,
+            total.trades.open_trades,
+            total.activity.fills
+        ),
+        (1, 1, 3)
+    );
     assert_eq!(summary.meta.returns_period, ReturnPeriod::Minute);
     assert_eq!(summary.order_latency.p50_ns, Some(1_200_000));
 }
@@ -517,7 +545,7 @@ fn an_empty_recording_writes_every_file_with_nulls() {
     }
     let text = String::from_utf8(read(&dir, "summary.json")).expect("utf-8");
     assert!(!text.contains("NaN") && !text.contains("inf"), "{text}");
-    assert_eq!(summary.total.sharpe, None);
+    assert_eq!(summary.total.equity.sharpe, None);
     assert_eq!(summary.total.exposure_time, None);
     assert!(summary_table(&summary).contains("total"));
 }
@@ -533,5 +561,41 @@ fn a_zero_quantity_fill_is_an_error_naming_it() {
             fill: 1,
             ts_ns: T0 + 20 * MINUTE
         }
+    );
+}
+
+#[test]
+fn strategy_equity_values_open_positions_at_the_last_mark_or_fill_price() {
+    let report = analyze(&hour_recording()).expect("valid recording");
+    let probe = &report.replay.strategies[0];
+    let at = |ts_ns: u64| {
+        probe
+            .curve
+            .iter()
+            .rev()
+            .find(|p| p.ts_ns <= ts_ns)
+            .map(|p| p.equity)
+    };
+    assert_eq!(at(T0), Some(n("10000")));
+    // Bought 0.01 at 60000 (the mark at minute 10 is 60100; the fill price is later news).
+    assert_eq!(at(T0 + 10 * MINUTE), Some(n("9999.4")));
+    // Minute 11 marks 60110: 0.01 × 110 = 1.1 unrealized.
+    assert_eq!(at(T0 + 11 * MINUTE), Some(n("10000.5")));
+    assert!(
+        probe
+            .curve
+            .windows(2)
+            .all(|w| w[0] != w[1] && w[0].ts_ns <= w[1].ts_ns),
+        "ascending, no repeated point"
+    );
+    assert_eq!(
+        probe.curve.len(),
+        61,
+        "one point per minute, the start being minute 0"
+    );
+    assert_eq!(
+        report.replay.total_curve.len(),
+        61,
+        "start point equals the first sample"
     );
 }
