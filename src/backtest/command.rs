@@ -87,12 +87,12 @@ pub fn run_command(args: &BacktestArgs) -> anyhow::Result<()> {
     let config = BacktestConfig::from_table(single).context("backtest settings")?;
     let result = run_once(&config, &specs, options, &args.out, !args.quiet)?;
     if !args.quiet {
-        print!("{}", super::report::table::summary_table(&result.summary));
+        print!("{}", super::report::summary_table(&result.summary));
         eprintln!(
             "kestrel backtest: {} events, {} orders, {} fills in {:.2} s ({:.0} events/s); reports in {}",
             result.counts.market_events + result.counts.bars,
-            result.summary.total.orders,
-            result.summary.total.fills,
+            result.summary.total.activity.orders,
+            result.summary.total.activity.fills,
             result.wall.as_secs_f64(),
             (result.counts.items as f64) / result.wall.as_secs_f64().max(1e-9),
             args.out.display()
@@ -310,13 +310,13 @@ fn sweep_run(
     match result {
         Ok(result) => {
             let total = &result.summary.total;
-            row.total_return = total.total_return;
-            row.max_drawdown = total.max_drawdown;
-            row.sharpe = total.sharpe;
-            row.trades = total.trades;
-            row.win_rate = total.win_rate;
+            row.total_return = total.equity.total_return;
+            row.max_drawdown = total.equity.max_drawdown;
+            row.sharpe = total.equity.sharpe;
+            row.trades = total.trades.closed_trades;
+            row.win_rate = total.trades.win_rate;
             row.fees_paid = total.fees_paid.to_string();
-            row.pnl = total.pnl.to_string();
+            row.pnl = total.equity.pnl.to_string();
         }
         Err(e) => row.error = Some(format!("{e:#}")),
     }
