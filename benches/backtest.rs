@@ -1,17 +1,19 @@
 //! Backtest throughput on the bundled L2 capture (`data/binance_spot_btcusdt_20240808.gz`,
 //! 41,249 lines, 346 s of BTCUSDT spot: depth diffs, trades, bookTicker, one REST snapshot)
-//! with the order latency model on (1 ms entry, 1 ms report) and fees, the risk rails
+//! with the probabilistic queue model (power 3) and the order latency model on (1 ms entry,
+//! 1 ms report) and fees, the risk rails
 //! non-binding (`RiskLimits::non_binding()`) so no order is throttled. Mode: one thread,
 //! unpinned, release profile (fat LTO), on the 2-vCPU KVM dev machine shared with builds
 //! (wall-clock varies ±25 % run to run; for A/B use callgrind instruction counts).
 //!
-//! - `backtest_file/{probe,grid}`: the whole pipeline from the `.gz` file — gunzip, the live
-//!   Binance decoder, the live `BookSync`, then the driver: strategy, risk rails, order
+//! - `backtest_file/{replay,probe,grid}`: the whole pipeline from the `.gz` file — the
+//!   backtester's capture input (gunzip, the live Binance decoder and `BookSync`), then the
+//!   driver: strategy, risk rails, order
 //!   manager, portfolio, paper venue.
-//! - `backtest_memory/{probe,grid}`: the same run from the items decoded once into memory
+//! - `backtest_memory/{replay,probe,grid}`: the same run from the items decoded once into memory
 //!   (`VecInput`): the backtester alone.
 //!
-//! Loads: `probe` is the default `kestrel backtest` strategy (market entry with a bracket);
+//! Loads: `replay` runs no strategy (`CaptureOnly`); `probe` is the default `kestrel backtest` strategy (market entry with a bracket);
 //! `grid` is hftbacktest's grid-trading example (10 post-only levels a side re-quoted every
 //! 100 ms of simulated time, benches/support/grid.rs) sending `OrderIntent`s through the
 //! same funnel. Criterion's throughput is in hftbacktest-equivalent events (one per
@@ -30,7 +32,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use kestrel::backtest::input::VecInput;
 
-use capture::{capture_path, capture_symbols, decode_items, hbt_rows, CaptureInput};
+use capture::{capture_path, decode_items, hbt_rows, open_input};
 use runs::{Load, Setup};
 
 /// Runs timed outside criterion for the summary line (median taken).
@@ -43,15 +45,20 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 fn bench_backtest(c: &mut Criterion) {
     let path = capture_path();
-    let (items, input) = decode_items(&path).unwrap_or_else(|e| panic!("decode capture: {e:#}"));
+    let (items, input, symbol) =
+        decode_items(&path).unwrap_or_else(|e| panic!("decode capture: {e:#}"));
     let hbt_events = hbt_rows(&path)
         .unwrap_or_else(|e| panic!("convert capture: {e:#}"))
         .len() as u64;
     let item_count = items.len() as u64;
-    let book = input.sync().book();
+    let book = input
+        .frame_books()
+        .book(symbol)
+        .unwrap_or_else(|| panic!("the capture input holds the BTCUSDT book"))
+        .book();
     eprintln!(
-        "capture: {item_count} input items, {hbt_events} hftbacktest-equivalent events, {} frames skipped; final book {:?} / {:?}",
-        input.skipped,
+        "capture: {item_count} input items, {hbt_events} hftbacktest-equivalent events, {} snapshots; final book {:?} / {:?}",
+        input.snapshots(),
         book.best_bid().map(|l| l.price),
         book.best_ask().map(|l| l.price),
     );
@@ -59,9 +66,8 @@ fn bench_backtest(c: &mut Criterion) {
     for load in Load::ALL {
         let setup = Setup::new(load);
         let from_file = || {
-            let (table, symbol) = capture_symbols();
-            let mut input = CaptureInput::open(&path, &table, symbol)
-                .unwrap_or_else(|e| panic!("open capture: {e:#}"));
+            let (mut input, _) =
+                open_input(&path).unwrap_or_else(|e| panic!("open capture: {e:#}"));
             setup
                 .run(&mut input)
                 .unwrap_or_else(|e| panic!("file run: {e:#}"))

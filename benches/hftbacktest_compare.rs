@@ -12,7 +12,9 @@
 //!
 //! - `replay`: hftbacktest `goto_end` with no orders; ours with no strategy (`CaptureOnly`).
 //! - `grid`: hftbacktest's grid-trading example logic (10 levels a side, 100 ms steps,
-//!   written here against its `Bot` API) with `ProbQueueModel(PowerProbQueueFunc3(3))`,
+//!   written here against its `Bot` API) with `ProbQueueModel(PowerProbQueueFunc(3))` (the
+//!   example uses `PowerProbQueueFunc3`; `PowerProbQueueFunc` is the rule our
+//!   `QueueModel::Probabilistic { power: 3 }` implements, so both run the same model),
 //!   `ConstantLatency(1 ms, 1 ms)`, `NoPartialFillExchange`, fees 0 / 0.0007 on
 //!   `HashMapMarketDepth`; ours the same grid (benches/support/grid.rs) through risk rails,
 //!   order manager and paper venue with the same latencies and fees.
@@ -20,9 +22,10 @@
 //! Mode: one thread, unpinned, release (fat LTO), 2-vCPU KVM VM shared with builds; the
 //! wall clock varies ±25 %, so the ratio is printed from medians of interleaved runs. For
 //! the noise-free A/B, count instructions of one run each:
-//! `KESTREL_COMPARE_RUNS=1 valgrind --tool=callgrind target/release/deps/hftbacktest_compare-*
-//! --bench no-criterion-group` then `callgrind_annotate --inclusive=yes` and read the
-//! `timed_ours` / `timed_hbt` lines (the filter skips the criterion groups). The final best
+//! `KESTREL_COMPARE_RUNS=1 KESTREL_COMPARE_ONLY=grid valgrind --tool=callgrind
+//! target/release/deps/hftbacktest_compare-* --bench no-criterion-group` (or `=replay`), then
+//! `callgrind_annotate --inclusive=yes` and read the `timed_ours` / `timed_hbt` lines (the
+//! filter skips the criterion groups). The final best
 //! bid/ask of both books are compared as a check that both ran on identical data.
 
 #[path = "support/capture.rs"]
@@ -39,7 +42,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use hftbacktest::backtest::assettype::LinearAsset;
 use hftbacktest::backtest::data::Data;
 use hftbacktest::backtest::models::{
-    CommonFees, ConstantLatency, PowerProbQueueFunc3, ProbQueueModel, TradingValueFeeModel,
+    CommonFees, ConstantLatency, PowerProbQueueFunc, ProbQueueModel, TradingValueFeeModel,
 };
 use hftbacktest::backtest::{Backtest, DataSource, ExchangeKind, L2AssetBuilder};
 use hftbacktest::prelude::{
@@ -99,9 +102,9 @@ fn hbt_backtest(data: &Data<Event>) -> Backtest<HashMapMarketDepth> {
             runs::TAKER_FEE,
         )))
         .exchange(ExchangeKind::NoPartialFillExchange)
-        .queue_model(ProbQueueModel::new(PowerProbQueueFunc3::new(
+        .queue_model(ProbQueueModel::new(PowerProbQueueFunc::new(f64::from(
             runs::QUEUE_POWER,
-        )))
+        ))))
         .depth(|| HashMapMarketDepth::new(TICK, LOT))
         .build()
         .unwrap_or_else(|e| panic!("hftbacktest asset: {e:?}"));
@@ -273,7 +276,7 @@ fn median(mut samples: Vec<Duration>) -> f64 {
 
 fn bench_compare(c: &mut Criterion) {
     let path = capture_path();
-    let (items, _) = decode_items(&path).unwrap_or_else(|e| panic!("decode capture: {e:#}"));
+    let (items, _, _) = decode_items(&path).unwrap_or_else(|e| panic!("decode capture: {e:#}"));
     let rows = hbt_rows(&path).unwrap_or_else(|e| panic!("convert capture: {e:#}"));
     let events: Vec<Event> = rows.iter().map(to_event).collect();
     let bbo_rows = rows
@@ -306,7 +309,11 @@ fn bench_compare(c: &mut Criterion) {
         ("replay", Load::Replay, hbt_replay),
         ("grid", Load::Grid, hbt_grid),
     ];
+    let only = std::env::var("KESTREL_COMPARE_ONLY").ok();
     for (name, load, hbt_run) in pairs {
+        if only.as_deref().is_some_and(|only| only != name) {
+            continue;
+        }
         let setup = Setup::new(load);
         let ours_run = |items: Vec<InputItem>| {
             setup

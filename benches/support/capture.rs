@@ -1,7 +1,6 @@
-//! Owns: the bundled spot capture as the backtest benchmarks read it — gunzipped and decoded
-//! through the live Binance decoder and the live `BookSync` into the driver's input items
-//! (as the live feed publishes them: a book top after each applied diff or snapshot, each
-//! trade, each bookTicker), and the same data as hftbacktest `Event` rows (a depth clear and
+//! Owns: the bundled spot capture as the backtest benchmarks read it — through the
+//! backtester's capture input (the live decoder and `BookSync`) into the driver's input
+//! items, and the same data as hftbacktest `Event` rows (a depth clear and
 //! one row per snapshot level, one per diff level, one per trade, one per bookTicker side),
 //! in the order our book applies them. Never: repairs or reorders data, or depends on
 //! hftbacktest (the comparison bench maps the rows to its `Event`).
@@ -13,9 +12,9 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use kestrel::backtest::input::{InputEvent, InputItem, MarketInput, Stamp};
+use kestrel::backtest::input::{CaptureInput, InputItem, MarketInput};
 use kestrel::book::{BookSync, SyncConfig, SyncStatus};
-use kestrel::core::{BookTop, Level, MarketEvent, MarketEventKind, Side, SymbolId, SymbolTable};
+use kestrel::core::{Level, MarketEventKind, Side, SymbolId, SymbolTable};
 use kestrel::feed::binance::{BinanceDecoder, BinanceMarket, Decoded};
 use kestrel::feed::replay::{open_capture, split_capture_line};
 
@@ -37,151 +36,22 @@ fn is_snapshot(frame: &str) -> bool {
     frame.starts_with("{\"lastUpdateId\"")
 }
 
-/// Whether a sync status publishes the book (the live feed's rule, `after_sync`).
-fn publishes(status: SyncStatus) -> bool {
-    matches!(
-        status,
-        SyncStatus::Applied
-            | SyncStatus::Synced
-            | SyncStatus::ResyncGap
-            | SyncStatus::ResyncCrossed
-            | SyncStatus::ResyncOverflow
-    )
-}
-
-/// The capture read lazily from its `.gz` file: gunzip, decode and book sync happen in
-/// `next_item`, so a run over it measures the whole pipeline.
-pub struct CaptureInput {
-    path: PathBuf,
-    reader: Box<dyn BufRead + Send>,
-    line: String,
-    line_no: u64,
-    decoder: BinanceDecoder,
-    sync: BookSync,
-    symbol: SymbolId,
-    top: BookTop,
-    /// Frames that decoded to nothing the driver replays (acks, other symbols).
-    pub skipped: u64,
-}
-
-impl CaptureInput {
-    /// Opens `path` for `symbol` of `table`.
-    pub fn open(path: &Path, table: &SymbolTable, symbol: SymbolId) -> anyhow::Result<Self> {
-        Ok(Self {
-            path: path.to_path_buf(),
-            reader: open_capture(path)?,
-            line: String::with_capacity(64 * 1024),
-            line_no: 0,
-            decoder: BinanceDecoder::new(table),
-            sync: BookSync::new(BinanceMarket::Spot.sync_rule(), SyncConfig::default()),
-            symbol,
-            top: BookTop::default(),
-            skipped: 0,
-        })
-    }
-
-    /// The synced book (for the end-of-run cross-check).
-    pub fn sync(&self) -> &BookSync {
-        &self.sync
-    }
-
-    fn book_item(
-        &mut self,
-        status: SyncStatus,
-        recv_ns: u64,
-        exch_ts_ms: u64,
-    ) -> Option<InputItem> {
-        if !publishes(status) {
-            return None;
-        }
-        self.sync.fill_top(&mut self.top);
-        Some(received(MarketEvent {
-            symbol: self.symbol,
-            recv_ns,
-            exch_ts_ms,
-            kind: MarketEventKind::Book(self.top),
-        }))
-    }
-
-    fn frame(&mut self, recv_ns: u64, frame: &str) -> anyhow::Result<Option<InputItem>> {
-        if is_snapshot(frame) {
-            let snapshot = self
-                .decoder
-                .decode_snapshot(frame.as_bytes(), self.symbol)
-                .with_context(|| format!("{}:{}: snapshot", self.path.display(), self.line_no))?;
-            let status = self.sync.on_snapshot(&snapshot);
-            return Ok(self.book_item(status, recv_ns, snapshot.exch_ts_ms));
-        }
-        let decoded = self
-            .decoder
-            .decode(frame.as_bytes(), recv_ns)
-            .with_context(|| format!("{}:{}: frame", self.path.display(), self.line_no))?;
-        let event = match decoded {
-            Decoded::Depth(diff) if diff.symbol == self.symbol => {
-                let exch_ts_ms = diff.exch_ts_ms;
-                let status = self.sync.on_diff(&diff);
-                return Ok(self.book_item(status, recv_ns, exch_ts_ms));
-            }
-            Decoded::BookTicker(event) | Decoded::Trade(event) if event.symbol == self.symbol => {
-                event
-            }
-            _ => {
-                self.skipped += 1;
-                return Ok(None);
-            }
-        };
-        Ok(Some(received(event)))
-    }
-}
-
-fn received(event: MarketEvent) -> InputItem {
-    InputItem {
-        ts_ns: event.recv_ns,
-        stamp: Stamp::Received,
-        event: InputEvent::Market(event),
-    }
-}
-
-impl MarketInput for CaptureInput {
-    fn next_item(&mut self) -> anyhow::Result<Option<InputItem>> {
-        loop {
-            self.line.clear();
-            let n = self
-                .reader
-                .read_line(&mut self.line)
-                .with_context(|| format!("reading {}", self.path.display()))?;
-            if n == 0 {
-                return Ok(None);
-            }
-            self.line_no += 1;
-            let line = std::mem::take(&mut self.line);
-            let parsed = split_capture_line(&line);
-            let result = match parsed {
-                Some((recv_ns, frame)) => self.frame(recv_ns, frame),
-                None if line.trim().is_empty() => Ok(None),
-                None => Err(anyhow::anyhow!(
-                    "{}:{}: not a capture line",
-                    self.path.display(),
-                    self.line_no
-                )),
-            };
-            self.line = line;
-            if let Some(item) = result? {
-                return Ok(Some(item));
-            }
-        }
-    }
-}
-
-/// The whole capture decoded into items, with the input that produced them (its book).
-pub fn decode_items(path: &Path) -> anyhow::Result<(Vec<InputItem>, CaptureInput)> {
+/// The capture opened through the backtester's own input (`backtest::input::CaptureInput`:
+/// gunzip, the live frame handling — decoder, `BookSync`, top of book, de-dup — per line).
+pub fn open_input(path: &Path) -> anyhow::Result<(CaptureInput, SymbolId)> {
     let (table, symbol) = capture_symbols();
-    let mut input = CaptureInput::open(path, &table, symbol)?;
+    let input = CaptureInput::open(path, false, BinanceMarket::Spot, Some(symbol), &table)?;
+    Ok((input, symbol))
+}
+
+/// The whole capture decoded into items, with the input that produced them (its books).
+pub fn decode_items(path: &Path) -> anyhow::Result<(Vec<InputItem>, CaptureInput, SymbolId)> {
+    let (mut input, symbol) = open_input(path)?;
     let mut items = Vec::with_capacity(64 * 1024);
     while let Some(item) = input.next_item()? {
         items.push(item);
     }
-    Ok((items, input))
+    Ok((items, input, symbol))
 }
 
 /// What an hftbacktest row says (its `ev` flags are set by the comparison bench).

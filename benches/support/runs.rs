@@ -1,5 +1,6 @@
-//! Owns: the benchmark runs of our backtester — the settings both loads run with (order
-//! latencies, fees, queue model, non-binding risk rails), the probe and grid strategy
+//! Owns: the benchmark runs of our backtester — the settings every load runs with (order
+//! latencies 1 ms / 1 ms, fees 0 / 0.0007, the probabilistic queue model with power 3,
+//! non-binding risk rails), the probe and grid strategy
 //! stages, and one run over an input with what it produced. Never: measures time (the
 //! benches do) or changes a setting between the probe and the grid other than the
 //! instrument (below).
@@ -16,9 +17,10 @@ use kestrel::backtest::config::{BacktestConfig, MarketChoice};
 use kestrel::backtest::driver::LoopCounts;
 use kestrel::backtest::input::MarketInput;
 use kestrel::backtest::recording::StrategyMeta;
-use kestrel::backtest::setup::{build, build_with, load_instruments, Instruments};
+use kestrel::backtest::setup::{build_with, load_instruments, strategies, Instruments};
 use kestrel::core::{Price, Qty, Ratio, StrategyId};
 use kestrel::engine::stage::CaptureOnly;
+use kestrel::oms::paper::{PaperConfig, QueueModel};
 use kestrel::risk::RiskLimits;
 
 use super::grid::{GridSettings, GridStrategy};
@@ -31,8 +33,9 @@ pub const REPORT_LATENCY_US: u64 = 1_000;
 pub const MAKER_FEE: f64 = 0.0;
 /// Taker fee rate (the example's 0.0007).
 pub const TAKER_FEE: f64 = 0.0007;
-/// Power of the probabilistic queue model (hftbacktest `PowerProbQueueFunc3::new(3.0)`).
-pub const QUEUE_POWER: f64 = 3.0;
+/// Power of the probabilistic queue model (ours `QueueModel::Probabilistic`, hftbacktest
+/// `ProbQueueModel(PowerProbQueueFunc::new(3.0))`, the same rule).
+pub const QUEUE_POWER: u32 = 3;
 /// Grid order quantity, BTC (the instrument's lot).
 pub const GRID_QTY: &str = "0.001";
 /// Grid levels per side.
@@ -116,6 +119,14 @@ impl Setup {
         }
     }
 
+    /// The paper venue: the settings file's, with the probabilistic queue model on.
+    fn paper(&self) -> PaperConfig {
+        PaperConfig {
+            queue_model: QueueModel::Probabilistic { power: QUEUE_POWER },
+            ..self.config.paper()
+        }
+    }
+
     fn grid(&self) -> GridStrategy {
         let symbol = self.instruments.traded[0].0;
         let qty: Qty = parse(GRID_QTY);
@@ -141,6 +152,7 @@ impl Setup {
             Load::Replay => {
                 let mut backtest = build_with(
                     &self.config,
+                    self.paper(),
                     &self.instruments,
                     &inputs,
                     CaptureOnly,
@@ -150,7 +162,15 @@ impl Setup {
                 Ok(Outcome::of(backtest.finish(Vec::new())))
             }
             Load::Probe => {
-                let mut backtest = build(&self.config, &self.instruments, &inputs)?;
+                let (probes, metas) = strategies(&self.config, &self.instruments);
+                let mut backtest = build_with(
+                    &self.config,
+                    self.paper(),
+                    &self.instruments,
+                    &inputs,
+                    probes,
+                    metas,
+                )?;
                 backtest.run(input, 0, &mut quiet)?;
                 Ok(Outcome::of(backtest.finish(Vec::new())))
             }
@@ -159,8 +179,14 @@ impl Setup {
                     id: StrategyId(1),
                     name: "grid:BTCUSDT".to_owned(),
                 }];
-                let mut backtest =
-                    build_with(&self.config, &self.instruments, &inputs, self.grid(), metas)?;
+                let mut backtest = build_with(
+                    &self.config,
+                    self.paper(),
+                    &self.instruments,
+                    &inputs,
+                    self.grid(),
+                    metas,
+                )?;
                 backtest.run(input, 0, &mut quiet)?;
                 let requotes = backtest.strategy().requotes;
                 let position = backtest.strategy().position();

@@ -13,6 +13,7 @@ use crate::engine::stage::StrategyStage;
 use crate::engine::trading::{fresh_order_side, pair_assets, traded_instruments, Probes};
 use crate::oms::binance::exchange_info::parse_exchange_info;
 use crate::oms::manager::OmsConfig;
+use crate::oms::paper::PaperConfig;
 use crate::oms::{OmsStage, PaperVenue};
 use crate::risk::{RiskRails, StrategyMode};
 
@@ -99,13 +100,22 @@ pub fn build(
     inputs: &[String],
 ) -> anyhow::Result<Backtest<Probes>> {
     let (strategy, strategy_metas) = strategies(config, instruments);
-    build_with(config, instruments, inputs, strategy, strategy_metas)
+    build_with(
+        config,
+        config.paper(),
+        instruments,
+        inputs,
+        strategy,
+        strategy_metas,
+    )
 }
 
-/// [`build`] with another strategy stage; `strategy_metas` name its strategy ids (each gets
-/// enabled on the risk rails and listed in the report).
+/// [`build`] with another strategy stage and paper venue settings (benchmarks: models the
+/// settings file does not name); `strategy_metas` name its strategy ids (each gets enabled
+/// on the risk rails and listed in the report).
 pub fn build_with<G: StrategyStage>(
     config: &BacktestConfig,
+    paper: PaperConfig,
     instruments: &Instruments,
     inputs: &[String],
     strategy: G,
@@ -126,7 +136,7 @@ pub fn build_with<G: StrategyStage>(
         &instruments.traded,
         &[(quote, b.starting_cash)],
     )?;
-    let mut paper = PaperVenue::new(config.paper(), &instruments.traded)?;
+    let mut paper = PaperVenue::new(paper, &instruments.traded)?;
     for balance in manager.ledger().portfolio().balances() {
         paper.fund(balance.wallet, balance.asset, balance.qty);
     }
