@@ -40,12 +40,19 @@ const DEADLINE: Duration = Duration::from_secs(180);
 /// Counts captured frames.
 #[derive(Default)]
 struct CountingSink {
+    /// WebSocket frames captured.
     frames: u64,
+    /// REST depth snapshots captured (the source captures each one it applies).
+    snapshots: u64,
 }
 
 impl FrameSink for CountingSink {
-    fn capture(&mut self, _stream_tag: u16, _recv_ns: u64, _frame: &[u8]) -> bool {
-        self.frames += 1;
+    fn capture(&mut self, _stream_tag: u16, _recv_ns: u64, frame: &[u8]) -> bool {
+        if kestrel::feed::binance::frames::is_rest_snapshot(frame) {
+            self.snapshots += 1;
+        } else {
+            self.frames += 1;
+        }
         true
     }
 }
@@ -288,6 +295,12 @@ fn live_source_over_tls_ends_with_the_exchange_book() {
 
     let counters = *source.counters();
     assert_eq!(sink.frames, counters.frames, "every frame captured");
+    assert!(
+        sink.snapshots >= 1 && sink.snapshots <= counters.snapshot_requests,
+        "every applied snapshot captured: {} of {} requested",
+        sink.snapshots,
+        counters.snapshot_requests
+    );
     assert_eq!(counters.decode_errors.iter().sum::<u64>(), 0);
     assert_eq!(counters.outbox_full, 0);
     assert!(
@@ -346,6 +359,12 @@ fn live_source_resyncs_through_malformed_frames_gap_and_dropped_connections() {
     );
     assert!(counters.disconnect_resets > 0);
     assert_eq!(sink.frames, counters.frames, "every frame captured");
+    assert!(
+        sink.snapshots >= 1 && sink.snapshots <= counters.snapshot_requests,
+        "every applied snapshot captured: {} of {} requested",
+        sink.snapshots,
+        counters.snapshot_requests
+    );
     let sync = source.sync_counters();
     assert!(sync.gaps > 0 && sync.resyncs > 0, "{sync:?}");
     assert!(

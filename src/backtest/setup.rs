@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::core::{Instrument, SymbolId, SymbolTable};
+use crate::engine::stage::StrategyStage;
 use crate::engine::trading::{fresh_order_side, pair_assets, traded_instruments, Probes};
 use crate::oms::binance::exchange_info::parse_exchange_info;
 use crate::oms::manager::OmsConfig;
+use crate::oms::paper::PaperConfig;
 use crate::oms::{OmsStage, PaperVenue};
 use crate::risk::{RiskRails, StrategyMode};
 
@@ -97,6 +99,28 @@ pub fn build(
     instruments: &Instruments,
     inputs: &[String],
 ) -> anyhow::Result<Backtest<Probes>> {
+    let (strategy, strategy_metas) = strategies(config, instruments);
+    build_with(
+        config,
+        config.paper(),
+        instruments,
+        inputs,
+        strategy,
+        strategy_metas,
+    )
+}
+
+/// [`build`] with another strategy stage and paper venue settings (benchmarks: models the
+/// settings file does not name); `strategy_metas` name its strategy ids (each gets enabled
+/// on the risk rails and listed in the report).
+pub fn build_with<G: StrategyStage>(
+    config: &BacktestConfig,
+    paper: PaperConfig,
+    instruments: &Instruments,
+    inputs: &[String],
+    strategy: G,
+    strategy_metas: Vec<StrategyMeta>,
+) -> anyhow::Result<Backtest<G>> {
     let b = &config.backtest;
     let market = b.market.market();
     let first = instruments.traded.first().context("no traded instrument")?;
@@ -112,7 +136,7 @@ pub fn build(
         &instruments.traded,
         &[(quote, b.starting_cash)],
     )?;
-    let mut paper = PaperVenue::new(config.paper(), &instruments.traded)?;
+    let mut paper = PaperVenue::new(paper, &instruments.traded)?;
     if let Some(journal) = &b.recorded_latency {
         let journal = resolve(journal);
         let samples = super::latency::recorded_round_trips(&journal)
@@ -124,7 +148,6 @@ pub fn build(
     for balance in manager.ledger().portfolio().balances() {
         paper.fund(balance.wallet, balance.asset, balance.qty);
     }
-    let (strategy, strategy_metas) = strategies(config, instruments);
     // Simulated time is UTC epoch ns already: no offset to the wall clock.
     let mut rails = RiskRails::new(config.risk, instruments.symbols.len(), 0);
     for (id, _) in &instruments.traded {
