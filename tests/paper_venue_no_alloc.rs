@@ -1,7 +1,8 @@
 //! After construction, the paper venue makes zero heap allocations while it takes market
 //! events (books, tickers, trades), commands of every kind, fills orders, books them into its
-//! account and hands reports to `poll`, counted by a per-thread counting global allocator;
-//! with each queue model, and with recorded latencies cycling through their samples.
+//! account and hands reports to `poll` (limits that keep taking past the visible book
+//! included), counted by a per-thread counting global allocator; with each queue model, and
+//! with recorded latencies cycling through their samples.
 
 mod alloc_support;
 
@@ -119,7 +120,19 @@ fn commands(i: u64, mid: i64) -> [Option<VenueCommand>; 2] {
             }),
             None,
         ],
-        _ => [None, None],
+        _ => {
+            // A limit far through the book, bigger than what is visible: it keeps taking.
+            let (side, price) = if (i / 8) % 2 == 0 {
+                (Side::Buy, mid + 10)
+            } else {
+                (Side::Sell, mid - 10)
+            };
+            let through = VenueOrder {
+                qty: Qty::from_int(40),
+                ..order(n, side, OrderType::Limit, price, 0)
+            };
+            [place(through), None]
+        }
     }
 }
 

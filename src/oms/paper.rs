@@ -13,26 +13,42 @@
 //!   trade price stands in; with no trade either the order is refused (`Unavailable`).
 //! - **Limit orders** take what the visible book offers within their price on arrival (taker
 //!   fee), then IOC expires the rest, FOK expires entirely unless the visible book covers all
-//!   of it, GTC rests. A resting order fills at its own price (maker fee) when the book crosses
-//!   it (up to the crossing quantity) or a trade prints strictly through it (up to the trade's
-//!   quantity, shared by our orders in arrival order); [`TradeFillRule::Touch`] also fills on
-//!   a trade at the limit. `LIMIT_MAKER` that would take is rejected (`WouldTake`).
-//! - **Queue position** ([`QueueModel`]; the rules in `queue`). `Off` (the default, so paper
-//!   trading is unchanged): not modelled, the rule above. `RiskAverse` / `Probabilistic { power }`
-//!   (hftbacktest's queue models): each resting limit keeps the quantity ahead of it at its price,
-//!   starting from the visible level there when it starts resting (zero inside the visible range
-//!   without a level; past the visible levels unknown until the level first shows, and until then
-//!   trades at its price cannot fill it). A trade at our price whose taker is on the other side
-//!   reduces it; what the trade takes beyond it fills us as maker (rounded down to the lot step), a
-//!   trade shared by our orders in arrival order (what earlier orders of ours took of it counts as
-//!   ahead of later ones). Book and ticker updates move it per the model (after the update's
-//!   crossing fills); the `trade_fill` rule no longer applies at the limit. A trade strictly
-//!   through our price and the book crossing it fill as without a queue.
+//!   of it, GTC rests. `LIMIT_MAKER` that would take is rejected (`WouldTake`), so it never
+//!   takes.
+//! - **Still taking.** A GTC rest (or a triggered stop-limit's) is still marketable when the
+//!   book crossed it on arrival and the take left no level visible on that side: nothing we
+//!   see shows where the liquidity within its limit ends (five levels and a ticker; the depth
+//!   stream lags the ticker), and a real venue would keep matching it. Such an order keeps
+//!   taking: on each later book or ticker update it takes what is visible within its limit at
+//!   the book's prices (taker fee), exactly as on arrival, and a trade at or through its limit
+//!   fills it at the trade's price (taker fee; it is the aggressor, so the trade shows
+//!   liquidity there; up to the trade's quantity, shared with our other orders in arrival
+//!   order). An update that leaves no level on that side keeps it taking; one that shows a
+//!   level there (after it took what is within its limit, so a level beyond it) makes it
+//!   passive. A rest with a visible level beyond its limit after the arrival take is passive
+//!   at once, as is one the book did not cross on arrival.
+//! - **Passive orders** fill at their own price (maker fee) when the book crosses them (up to
+//!   the crossing quantity; the crossing order is the aggressor) or a trade prints strictly
+//!   through them (up to the trade's quantity, shared by our orders in arrival order);
+//!   [`TradeFillRule::Touch`] also fills on a trade at the limit.
+//! - **Queue position** ([`QueueModel`]; the rules in `queue`), for passive orders only.
+//!   `Off` (the default, so paper trading is unchanged): not modelled, the rule above.
+//!   `RiskAverse` / `Probabilistic { power }` (hftbacktest's queue models): each passive limit
+//!   keeps the quantity ahead of it at its price, starting from the visible level there when
+//!   it turns passive (zero inside the visible range without a level; past the visible levels
+//!   unknown until the level first shows, and until then trades at its price cannot fill it).
+//!   A trade at our price whose taker is on the other side reduces it; what the trade takes
+//!   beyond it fills us as maker (rounded down to the lot step), a trade shared by our orders
+//!   in arrival order (what earlier orders of ours took of it counts as ahead of later ones).
+//!   Book and ticker updates move it per the model (after the update's crossing fills); the
+//!   `trade_fill` rule no longer applies at the limit. A trade strictly through our price and
+//!   the book crossing it fill as without a queue.
 //! - **Stops.** `STOP_MARKET` / `TAKE_PROFIT_MARKET` trigger on trade prices (a stop buys on a
 //!   rise, sells on a fall; a take-profit the other way), report `Triggered`, then execute as a
 //!   market order. With a `price` they are `STOP_LOSS_LIMIT` / `TAKE_PROFIT_LIMIT`: once
-//!   triggered they work as a GTC limit at that price (taking what the book offers within
-//!   it, resting for the rest). A stop that would trigger at once is rejected (`WouldTrigger`).
+//!   triggered they work as a GTC limit at that price arriving then (taking what the book
+//!   offers within it, still taking or passive for the rest, as above). A stop that would
+//!   trigger at once is rejected (`WouldTrigger`).
 //! - **OCO.** A `LIMIT_MAKER` take-profit leg and a stop leg (stop-market, or stop-limit when
 //!   `stop_limit` is set). A take-profit fill or the stop's trigger cancels the other leg;
 //!   canceling either leg cancels both (Binance's behaviour).

@@ -1,11 +1,12 @@
-//! Owns: executions: taking from the visible book, resting orders crossed by books and
-//! trades, stops firing, fills booked into the account, locks kept in step, orders finished
-//! with their final report. Never: validates a new order (that is `placing`).
+//! Owns: executions: taking from the visible book, limits that keep taking while they are
+//! marketable, passive orders crossed by books and trades, stops firing, fills booked into the
+//! account, locks kept in step, orders finished with their final report. Never: validates a
+//! new order (that is `placing`).
 
 use crate::core::{Market, OrderType, Price, Qty, Side, SymbolId, TradePrint};
 use crate::oms::venue::{VenueFill, VenueReport};
 
-use super::depth::Walk;
+use super::depth::{marketable, Walk};
 use super::orders::{stop_triggers, Outcome, Stage};
 use super::queue::{level_qty_at, QueueSpot};
 use super::{funds_tracked, ClosedOrder, PaperVenue, QueueModel, TradeFillRule};
@@ -73,6 +74,35 @@ impl PaperVenue {
             .take(order.order.side, fillable, Some(order.order.price));
         for piece in walk.pieces() {
             self.fill(index, piece.price, piece.qty, false);
+        }
+    }
+
+    /// A limit that may take (a GTC limit arriving, a stop-limit triggering, a still-taking
+    /// order on a book or ticker update) takes what the visible book offers within its price
+    /// as a taker. What is left keeps taking while nothing visible on that side shows where
+    /// the liquidity within its limit ends (the book crossed it and ran out, or shows no
+    /// level); a visible level, necessarily beyond its limit, makes it a passive order.
+    pub(super) fn take_then_rest(&mut self, index: usize) {
+        let order = self.orders[index];
+        let (symbol, side) = (order.order.symbol, order.order.side);
+        let crossed = self
+            .state(symbol)
+            .is_some_and(|s| s.liquidity.crosses(side, order.order.price));
+        if crossed {
+            self.take_within_limit(index);
+        }
+        if self.orders[index].done {
+            return;
+        }
+        let side_empty = self
+            .state(symbol)
+            .is_none_or(|s| s.liquidity.takeable(side).as_slice().is_empty());
+        let marketable_before = crossed || order.stage == Stage::StillTaking;
+        if marketable_before && side_empty {
+            self.orders[index].stage = Stage::StillTaking;
+        } else {
+            self.orders[index].stage = Stage::Resting;
+            self.start_queue(index);
         }
     }
 
@@ -214,9 +244,7 @@ impl PaperVenue {
             triggered.stage = Stage::Resting;
             triggered.lock_price = order.stop_limit;
             self.relock(index);
-            self.take_within_limit(index);
-            self.start_queue(index);
-            return;
+            return self.take_then_rest(index);
         }
         self.orders[index].stage = Stage::Taking;
         self.relock(index);
@@ -240,16 +268,24 @@ impl PaperVenue {
         self.execute_market(index);
     }
 
-    /// Resting orders the (new) book crosses fill at their own price, best levels first.
+    /// The book changed: still-taking orders take what it shows within their limit at its
+    /// prices; passive orders it crosses fill at their own price, best levels first.
     pub(super) fn match_book(&mut self, symbol: SymbolId) {
         for index in 0..self.orders.len() {
             let order = self.orders[index];
-            if order.done || order.order.symbol != symbol || order.stage != Stage::Resting {
+            if order.done
+                || order.order.symbol != symbol
+                || !matches!(order.stage, Stage::Resting | Stage::StillTaking)
+            {
                 continue;
             }
             let fillable = self.fillable(index);
             if fillable.is_zero() {
                 self.finish(index, Outcome::Expired);
+                continue;
+            }
+            if order.stage == Stage::StillTaking {
+                self.take_then_rest(index);
                 continue;
             }
             let Some(state) = self
@@ -337,7 +373,8 @@ impl PaperVenue {
         budget
     }
 
-    /// A trade fires stops at or through their trigger and fills resting orders it went through.
+    /// A trade fires stops at or through their trigger, fills still-taking orders at or
+    /// through their limit at its price (taker) and passive orders it went through at theirs.
     pub(super) fn match_trade(&mut self, symbol: SymbolId, trade: TradePrint) {
         let mut budget = trade.qty;
         for index in 0..self.orders.len() {
@@ -355,6 +392,17 @@ impl PaperVenue {
                     ) =>
                 {
                     self.trigger(index);
+                }
+                Stage::StillTaking
+                    if budget.is_positive()
+                        && marketable(order.order.side, trade.price, order.order.price) =>
+                {
+                    // We are the aggressor: the trade shows liquidity at its price.
+                    let qty = self.fillable(index).min(budget);
+                    if qty.is_positive() {
+                        budget = budget.saturating_sub(qty);
+                        self.fill(index, trade.price, qty, false);
+                    }
                 }
                 Stage::Resting if self.config.queue_model != QueueModel::Off => {
                     budget = self.trade_in_queue(index, trade, budget);

@@ -11,8 +11,12 @@ use super::queue::QueueSpot;
 pub enum Stage {
     /// Executing as a taker right now (a market order, a triggered stop-market).
     Taking,
-    /// A limit resting on the book, filled by crossing books and trades.
+    /// A limit resting on the book as a passive order, filled by crossing books and trades.
     Resting,
+    /// A limit whose rest was still marketable when it started resting (the visible book
+    /// crossed it and ran out inside its limit): it keeps taking, at the book's and the
+    /// trades' prices, until an update shows the book no longer crosses it.
+    StillTaking,
     /// A stop or take-profit waiting for its trigger.
     Armed,
 }

@@ -3,7 +3,7 @@
 //! acknowledgement. Never: fills anything itself (that is `matching`) or reads the clock.
 //!
 //! A stop or take-profit with a positive `price` is the limit kind (`STOP_LOSS_LIMIT`,
-//! `TAKE_PROFIT_LIMIT`): once triggered it rests as a limit at that price.
+//! `TAKE_PROFIT_LIMIT`): once triggered it works as a GTC limit at that price.
 
 use crate::core::decimal::mul_raw;
 use crate::core::{
@@ -296,7 +296,7 @@ impl PaperVenue {
                 self.take_within_limit(index);
                 self.finish(index, Outcome::Expired);
             }
-            (OrderType::Limit, TimeInForce::Gtc) => self.take_within_limit(index),
+            (OrderType::Limit, TimeInForce::Gtc) => self.take_then_rest(index),
             _ => {}
         }
         self.start_queue(index);

@@ -4,6 +4,7 @@ mod account;
 mod execution;
 mod latency;
 mod queue;
+mod still_taking;
 
 use crate::core::{
     BookTop, Level, LotSizeFilter, Notional, NotionalFilter, OrderType, PriceFilter, Side,

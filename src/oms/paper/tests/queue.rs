@@ -299,3 +299,36 @@ fn a_newer_ticker_moves_the_queue_at_the_best_bid_and_a_crossing_book_fills_as_b
         vec![(id(1), p("60000"), q("0.4"), true, q("24"))]
     );
 }
+
+#[test]
+fn a_still_taking_order_has_no_queue_until_it_turns_passive() {
+    let mut h = with_queue(QueueModel::RiskAverse);
+    h.venue.fund(Market::Spot, asset("USDT"), q("1000000"));
+    h.market_event(book_60000(2, "2.5"));
+    // Asks 60001 … 60005, 1 BTC each, all under the limit 60010: 5 of 7 fill as taker and
+    // nothing visible is left, so the other 2 keep taking, outside any queue.
+    let arrival = h.place(h.order(1, Side::Buy, OrderType::Limit, "60010", "7"));
+    assert_eq!(fill_rows(&arrival).len(), 5);
+    assert_eq!(h.venue.queue_ahead(id(1)), None);
+    // A trade under the limit: we are the aggressor, 1 at 60008 as taker (fee 0.2 %).
+    let traded = h.market_event(print(1, "60008", "1", Side::Sell));
+    assert_eq!(
+        fill_rows(&traded),
+        vec![(id(1), p("60008"), q("1"), false, q("120.016"))]
+    );
+    // The book shows an ask above the limit: no longer crossed, passive behind the 2 BTC bid
+    // at 60010.
+    let moved = h.market_event(levels_book(
+        3,
+        &[("60010", "2"), ("60009", "1")],
+        &[("60012", "1")],
+    ));
+    assert!(fill_rows(&moved).is_empty());
+    assert_eq!(h.venue.queue_ahead(id(1)), Some(q("2")));
+    // Trades at our price clear the 2 ahead; the 0.5 beyond fills us as maker (fee 0.1 %).
+    let reports = h.market_event(print(2, "60010", "2.5", Side::Sell));
+    assert_eq!(
+        fill_rows(&reports),
+        vec![(id(1), p("60010"), q("0.5"), true, q("30.005"))]
+    );
+}
