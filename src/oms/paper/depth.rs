@@ -122,27 +122,39 @@ impl Liquidity {
     }
 
     fn rebuild(&mut self) {
+        self.rebuild_side(Side::Sell);
+        self.rebuild_side(Side::Buy);
+    }
+
+    /// Rebuilds the levels a `taker` takes from (the asks for a buy), from the book top, the
+    /// newer ticker and what our fills took.
+    fn rebuild_side(&mut self, taker: Side) {
         let top = self.top.filter(|t| t.valid);
         let ticker = self
             .ticker
             .filter(|t| top.is_none_or(|top| t.update_id > top.last_update_id));
-        let (book_bids, book_asks) = match &top {
-            Some(t) => (
-                &t.bids[..usize::from(t.bid_count).min(BOOK_TOP_LEVELS)],
-                &t.asks[..usize::from(t.ask_count).min(BOOK_TOP_LEVELS)],
-            ),
-            None => (&[][..], &[][..]),
-        };
-        let best_bid = ticker.map(|t| Level {
-            price: t.bid_price,
-            qty: t.bid_qty,
-        });
-        let best_ask = ticker.map(|t| Level {
-            price: t.ask_price,
-            qty: t.ask_qty,
-        });
-        self.bids = merge(book_bids, best_bid, &self.bids_taken, Side::Sell);
-        self.asks = merge(book_asks, best_ask, &self.asks_taken, Side::Buy);
+        match taker {
+            Side::Sell => {
+                let book = top.as_ref().map_or(&[][..], |t| {
+                    &t.bids[..usize::from(t.bid_count).min(BOOK_TOP_LEVELS)]
+                });
+                let best = ticker.map(|t| Level {
+                    price: t.bid_price,
+                    qty: t.bid_qty,
+                });
+                self.bids = merge(book, best, &self.bids_taken, Side::Sell);
+            }
+            Side::Buy => {
+                let book = top.as_ref().map_or(&[][..], |t| {
+                    &t.asks[..usize::from(t.ask_count).min(BOOK_TOP_LEVELS)]
+                });
+                let best = ticker.map(|t| Level {
+                    price: t.ask_price,
+                    qty: t.ask_qty,
+                });
+                self.asks = merge(book, best, &self.asks_taken, Side::Buy);
+            }
+        }
     }
 
     /// The levels an order on `side` takes from (asks for a buy).
@@ -194,6 +206,9 @@ impl Liquidity {
     /// Takes up to `qty` at or through `limit` (or anywhere visible) out of the view.
     pub fn take(&mut self, side: Side, qty: Qty, limit: Option<Price>) -> Walk {
         let walk = self.walk(side, qty, limit);
+        if walk.count == 0 {
+            return walk;
+        }
         let (levels, taken) = match side {
             Side::Buy => (&self.asks, &mut self.asks_taken),
             Side::Sell => (&self.bids, &mut self.bids_taken),
@@ -203,7 +218,8 @@ impl Liquidity {
             let charged = taken.of(source);
             *charged = charged.saturating_add(piece.qty);
         }
-        self.rebuild();
+        // Only the side taken from changed.
+        self.rebuild_side(side);
         walk
     }
 }
