@@ -1,18 +1,21 @@
 //! The backtest loop on hand-made market data, hand-checked: the probe's market entry fills
 //! at the ask it takes with the taker fee; an order latency moves the fill to the book as it
 //! is when the order reaches the venue, and a report latency moves the moment the engine
-//! learns of it; a feed latency makes the venue see data before the strategy does.
+//! learns of it; a feed latency makes the venue see data before the strategy does; a limit
+//! order behind a known queue fills exactly when the traded volume has cleared it.
 
-use kestrel::backtest::config::BacktestConfig;
+use kestrel::backtest::config::{BacktestConfig, QueueChoice};
 use kestrel::backtest::driver::LoopCounts;
 use kestrel::backtest::input::{InputEvent, InputItem, Stamp, VecInput};
-use kestrel::backtest::setup::{build, load_instruments};
+use kestrel::backtest::recording::StrategyMeta;
+use kestrel::backtest::setup::{build, build_with, load_instruments};
 use kestrel::backtest::Recording;
 use kestrel::core::event::{BookTop, Level};
 use kestrel::core::{
-    MarketEvent, MarketEventKind, Notional, OrderRole, OrderStatus, Price, Qty, Side, SymbolId,
-    TradePrint,
+    ExecEvent, MarketEvent, MarketEventKind, Notional, OrderIntent, OrderRole, OrderStatus,
+    OrderType, Price, Qty, Side, StrategyId, SymbolId, TradePrint,
 };
+use kestrel::engine::stage::{Outbox, StrategyStage};
 
 /// 2024-08-08 00:00:00 UTC.
 const T0: u64 = 1_723_075_200_000_000_000;
@@ -27,6 +30,10 @@ fn q(text: &str) -> Qty {
 }
 
 fn book(ts_ns: u64, bid: &str, ask: &str) -> InputItem {
+    book_sized(ts_ns, bid, "1", ask)
+}
+
+fn book_sized(ts_ns: u64, bid: &str, bid_qty: &str, ask: &str) -> InputItem {
     let mut top = BookTop {
         valid: true,
         bid_count: 1,
@@ -35,7 +42,7 @@ fn book(ts_ns: u64, bid: &str, ask: &str) -> InputItem {
     };
     top.bids[0] = Level {
         price: p(bid),
-        qty: q("1"),
+        qty: q(bid_qty),
     };
     top.asks[0] = Level {
         price: p(ask),
@@ -54,6 +61,10 @@ fn book(ts_ns: u64, bid: &str, ask: &str) -> InputItem {
 }
 
 fn trade(ts_ns: u64, price: &str, qty: &str, id: u64) -> InputItem {
+    trade_by(ts_ns, price, qty, id, Side::Buy)
+}
+
+fn trade_by(ts_ns: u64, price: &str, qty: &str, id: u64, aggressor: Side) -> InputItem {
     InputItem {
         ts_ns,
         stamp: Stamp::Received,
@@ -65,7 +76,7 @@ fn trade(ts_ns: u64, price: &str, qty: &str, id: u64) -> InputItem {
                 trade_id: id,
                 price: p(price),
                 qty: q(qty),
-                aggressor: Side::Buy,
+                aggressor,
             }),
         }),
     }
@@ -219,5 +230,105 @@ fn take_profit_fills_on_a_trade_through_it_and_pnl_adds_up() {
         last,
         Notional::from_int(10_000).checked_add(pnl).expect("sum"),
         "flat at the end: equity is cash"
+    );
+}
+
+/// Joins the best bid with one GTC limit buy of 0.01 on the first valid book, then waits.
+struct BidJoiner {
+    sent: bool,
+}
+
+impl StrategyStage for BidJoiner {
+    fn on_market(&mut self, event: &MarketEvent, intents: &mut Outbox<OrderIntent>) {
+        let MarketEventKind::Book(top) = &event.kind else {
+            return;
+        };
+        if self.sent || !top.valid {
+            return;
+        }
+        self.sent = true;
+        let _ = intents.push(OrderIntent {
+            strategy: StrategyId(1),
+            intent_seq: 1,
+            symbol: SymbolId(0),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            price: top.bids[0].price,
+            qty: q("0.01"),
+            cause_recv_ns: event.recv_ns,
+            ..OrderIntent::default()
+        });
+    }
+    fn on_exec(&mut self, _event: &ExecEvent, _intents: &mut Outbox<OrderIntent>) {}
+    fn on_timer(&mut self, _now_ns: u64, _intents: &mut Outbox<OrderIntent>) {}
+}
+
+#[test]
+fn a_limit_behind_a_known_queue_fills_when_the_traded_volume_clears_it() {
+    let mut config = BacktestConfig::default();
+    config.backtest.queue_model = QueueChoice::RiskAverse;
+    let instruments = load_instruments(&config).expect("bundled exchangeInfo");
+    let strategy = BidJoiner { sent: false };
+    let metas = vec![StrategyMeta {
+        id: StrategyId(1),
+        name: "bid-joiner".to_owned(),
+    }];
+    let mut backtest = build_with(
+        &config,
+        config.paper(),
+        &instruments,
+        &["hand-made".to_owned()],
+        strategy,
+        metas,
+    )
+    .expect("builds");
+    let items = vec![
+        // 2 BTC bid at 60000.00 ahead of our 0.01.
+        book_sized(T0, "60000.00", "2", "60000.10"),
+        // Sellers take 1.5 of it: 0.5 left ahead, nothing for us.
+        trade_by(T0 + MS, "60000.00", "1.5", 1, Side::Sell),
+        book_sized(T0 + 2 * MS, "60000.00", "0.5", "60000.10"),
+        // A buyer at our price does not reach a bid.
+        trade_by(T0 + 3 * MS, "60000.00", "0.3", 2, Side::Buy),
+        // 0.504 sold: 0.5 clears the queue, 0.004 reaches us.
+        trade_by(T0 + 4 * MS, "60000.00", "0.504", 3, Side::Sell),
+        // The rest of ours.
+        trade_by(T0 + 5 * MS, "60000.00", "0.02", 4, Side::Sell),
+    ];
+    let mut input = VecInput::new(items);
+    backtest.run(&mut input, 0, &mut |_| {}).expect("runs");
+    let (recording, _) = backtest.finish(Vec::new());
+    let fills: Vec<_> = recording
+        .fills
+        .iter()
+        .map(|f| {
+            (
+                f.ts_ns,
+                f.fill.price,
+                f.fill.qty,
+                f.fill.fee,
+                f.fill.is_maker,
+            )
+        })
+        .collect();
+    // Maker fee 0.1 %: 0.004 × 60000 × 0.001 = 0.24; 0.006 × 60000 × 0.001 = 0.36.
+    assert_eq!(
+        fills,
+        vec![
+            (
+                T0 + 4 * MS,
+                p("60000"),
+                q("0.004"),
+                Notional::parse("0.24").expect("fee"),
+                true
+            ),
+            (
+                T0 + 5 * MS,
+                p("60000"),
+                q("0.006"),
+                Notional::parse("0.36").expect("fee"),
+                true
+            ),
+        ]
     );
 }

@@ -232,6 +232,10 @@ pub struct OrderManager<L> {
     counters: OmsCounters,
     /// Final orders kept for late reports, oldest first; pruned when the table is full.
     finished: std::collections::VecDeque<ClientOrderId>,
+    /// The timer's scan of the order table for retries and ack timeouts is skipped before
+    /// this time: the earliest deadline the last scan found. Anything that can set an
+    /// earlier one (an order update, a retry scheduled) resets it to 0.
+    next_order_scan_ns: u64,
     /// Live OCO lists: list id → [stop leg, take-profit leg].
     oco_lists: HashMap<ClientOrderId, [ClientOrderId; 2]>,
     /// What the risk rails count: open quantities and positions, kept in step here, where
@@ -258,6 +262,7 @@ impl<L: Ledger> OrderManager<L> {
         Ok(Self {
             exposure: ExposureBook::new(symbol_count, capacity),
             flatten_pending: vec![false; symbol_count],
+            next_order_scan_ns: 0,
             recent_fills: [Fill::default(); RECENT_FILLS],
             fills_seen: 0,
             ids: ClientOrderIdGen::new(session)?,
@@ -362,6 +367,7 @@ impl<L: Ledger> OrderManager<L> {
             .entry(update.client_order_id)
             .or_insert_with(|| Order::new(*update, market, 0, 0, floor));
         entry.state = *update;
+        self.next_order_scan_ns = 0;
         self.exposure.on_update(update);
         // A bracket order names its entry: restore the link both ways (a final leg too: its
         // entry was protected, and a trip its bracket closed is not bracketed again).
@@ -546,12 +552,21 @@ impl<L: Ledger> OrderManager<L> {
                 self.counters.outbox_full += 1;
             }
         }
+        if now_ns < self.next_order_scan_ns {
+            return;
+        }
         let timeout = self.config.ack_timeout_ns;
         let mut due: [(ClientOrderId, bool); 32] = [(ClientOrderId::default(), false); 32];
         let mut n = 0;
+        let mut next_deadline = u64::MAX;
         for (id, order) in &self.orders {
             if n == due.len() {
+                // More are due than one pass takes: scan again on the next call.
+                next_deadline = 0;
                 break;
+            }
+            if order.retry_at_ns != 0 && now_ns < order.retry_at_ns {
+                next_deadline = next_deadline.min(order.retry_at_ns);
             }
             let retry = order.retry_at_ns != 0 && now_ns >= order.retry_at_ns;
             // A new order or a cancel without an answer: ask, again after each timeout, up
@@ -561,15 +576,18 @@ impl<L: Ledger> OrderManager<L> {
                 order.state.status,
                 OrderStatus::PendingNew | OrderStatus::PendingCancel
             );
-            let unanswered = waiting
-                && order.retry_at_ns == 0
-                && order.queries <= MAX_STATUS_QUERIES
-                && now_ns.saturating_sub(order.sent_ns) >= timeout;
+            let asks = waiting && order.retry_at_ns == 0 && order.queries <= MAX_STATUS_QUERIES;
+            let unanswered = asks && now_ns.saturating_sub(order.sent_ns) >= timeout;
+            if asks && !unanswered {
+                next_deadline = next_deadline.min(order.sent_ns.saturating_add(timeout));
+            }
             if retry || unanswered {
                 due[n] = (*id, retry);
                 n += 1;
             }
         }
+        // What this pass sends or queries gets new deadlines: look again next time then.
+        self.next_order_scan_ns = if n > 0 { 0 } else { next_deadline };
         for &(id, retry) in &due[..n] {
             if retry && self.orders.get(&id).is_some_and(|o| o.oco_list.0 != 0) {
                 self.retry_oco(id, now_ns, commands);
@@ -1211,6 +1229,7 @@ impl<L: Ledger> OrderManager<L> {
     }
 
     fn emit(&mut self, out: &mut OrderOutputs, now_ns: u64, update: OrderUpdate) {
+        self.next_order_scan_ns = 0;
         self.exposure.on_update(&update);
         self.journal(
             out,

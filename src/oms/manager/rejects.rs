@@ -118,6 +118,7 @@ impl<L: Ledger> OrderManager<L> {
                     _ => order.sent_ns = 0,
                 }
             }
+            self.next_order_scan_ns = 0;
             return;
         };
         let mut last = None;
