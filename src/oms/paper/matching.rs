@@ -272,19 +272,21 @@ impl PaperVenue {
     /// prices; passive orders it crosses fill at their own price, best levels first.
     pub(super) fn match_book(&mut self, symbol: SymbolId) {
         for index in 0..self.orders.len() {
-            let order = self.orders[index];
+            // Read in place: this runs for every open order on every book event.
+            let order = &self.orders[index];
             if order.done
                 || order.order.symbol != symbol
                 || !matches!(order.stage, Stage::Resting | Stage::StillTaking)
             {
                 continue;
             }
+            let (stage, side, price) = (order.stage, order.order.side, order.order.price);
             let fillable = self.fillable(index);
             if fillable.is_zero() {
                 self.finish(index, Outcome::Expired);
                 continue;
             }
-            if order.stage == Stage::StillTaking {
+            if stage == Stage::StillTaking {
                 self.take_then_rest(index);
                 continue;
             }
@@ -295,11 +297,13 @@ impl PaperVenue {
             else {
                 return;
             };
-            let walk = state
-                .liquidity
-                .take(order.order.side, fillable, Some(order.order.price));
+            // A passive order fills only when the book crosses it: one comparison decides.
+            if !state.liquidity.crosses(side, price) {
+                continue;
+            }
+            let walk = state.liquidity.take(side, fillable, Some(price));
             if walk.qty.is_positive() {
-                self.fill(index, order.order.price, walk.qty, true);
+                self.fill(index, price, walk.qty, true);
             }
         }
         self.update_queues(symbol);
