@@ -442,9 +442,8 @@ impl<G: StrategyStage> Backtest<G> {
         let mut event = item.event;
         if let InputEvent::Market(market) = &mut event {
             // The venue's view: the event at venue time.
-            let mut at_venue = *market;
-            at_venue.recv_ns = venue_ns;
-            self.orders.venue_mut().arrive(&at_venue);
+            market.recv_ns = venue_ns;
+            self.orders.venue_mut().arrive(market);
             market.recv_ns = engine_ns;
         }
         let meta = &mut self.recorder.recording.meta;
@@ -452,7 +451,14 @@ impl<G: StrategyStage> Backtest<G> {
             meta.first_event_ns = engine_ns;
         }
         meta.last_event_ns = meta.last_event_ns.max(engine_ns);
-        self.in_flight.push_back(InFlight { engine_ns, event });
+        let flight = InFlight { engine_ns, event };
+        if engine_ns == venue_ns && self.in_flight.is_empty() {
+            // No feed latency and nothing ahead of it: the engine's delivery is the very next
+            // action (a delivery goes first at a tie), so it happens here, without the queue.
+            self.deliver(flight, engine_ns);
+        } else {
+            self.in_flight.push_back(flight);
+        }
     }
 
     fn deliver(&mut self, flight: InFlight, now: u64) {
