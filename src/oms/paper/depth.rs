@@ -37,6 +37,11 @@ impl Levels {
         &self.levels[..self.count]
     }
 
+    /// Empties the view (the arrays are overwritten as levels are pushed).
+    fn clear(&mut self) {
+        self.count = 0;
+    }
+
     fn push(&mut self, level: Level, source: Source) {
         if self.count < DEPTH_LEVELS && level.qty.is_positive() && level.price.is_positive() {
             self.levels[self.count] = level;
@@ -129,30 +134,32 @@ impl Liquidity {
     /// Rebuilds the levels a `taker` takes from (the asks for a buy), from the book top, the
     /// newer ticker and what our fills took.
     fn rebuild_side(&mut self, taker: Side) {
-        let top = self.top.filter(|t| t.valid);
+        // By reference: a book top is a few hundred bytes and this runs on every event.
+        let top = self.top.as_ref().filter(|t| t.valid);
         let ticker = self
             .ticker
+            .as_ref()
             .filter(|t| top.is_none_or(|top| t.update_id > top.last_update_id));
         match taker {
             Side::Sell => {
-                let book = top.as_ref().map_or(&[][..], |t| {
+                let book = top.map_or(&[][..], |t| {
                     &t.bids[..usize::from(t.bid_count).min(BOOK_TOP_LEVELS)]
                 });
                 let best = ticker.map(|t| Level {
                     price: t.bid_price,
                     qty: t.bid_qty,
                 });
-                self.bids = merge(book, best, &self.bids_taken, Side::Sell);
+                merge(book, best, &self.bids_taken, Side::Sell, &mut self.bids);
             }
             Side::Buy => {
-                let book = top.as_ref().map_or(&[][..], |t| {
+                let book = top.map_or(&[][..], |t| {
                     &t.asks[..usize::from(t.ask_count).min(BOOK_TOP_LEVELS)]
                 });
                 let best = ticker.map(|t| Level {
                     price: t.ask_price,
                     qty: t.ask_qty,
                 });
-                self.asks = merge(book, best, &self.asks_taken, Side::Buy);
+                merge(book, best, &self.asks_taken, Side::Buy, &mut self.asks);
             }
         }
     }
@@ -224,10 +231,11 @@ impl Liquidity {
     }
 }
 
-/// The book's levels with a newer best level laid on top, less what we took from each;
-/// `taker` is the side that would take from them (a buy takes asks, better when lower).
-fn merge(book: &[Level], best: Option<Level>, taken: &Taken, taker: Side) -> Levels {
-    let mut out = Levels::default();
+/// The book's levels with a newer best level laid on top, less what we took from each,
+/// written over `out`; `taker` is the side that would take from them (a buy takes asks,
+/// better when lower).
+fn merge(book: &[Level], best: Option<Level>, taken: &Taken, taker: Side, out: &mut Levels) {
+    out.clear();
     let best = best.filter(|b| b.qty.is_positive() && b.price.is_positive());
     if let Some(best) = best {
         let qty = best.qty.saturating_sub(taken.ticker);
@@ -241,7 +249,6 @@ fn merge(book: &[Level], best: Option<Level>, taken: &Taken, taker: Side) -> Lev
         let qty = level.qty.saturating_sub(taken.book[index]);
         out.push(Level { qty, ..*level }, Source::Book(index));
     }
-    out
 }
 
 #[cfg(test)]
