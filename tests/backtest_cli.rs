@@ -88,15 +88,7 @@ fn two_runs_write_identical_files_with_and_without_models() {
             outputs.push(files(&out));
         }
         let names: Vec<_> = outputs[0].keys().cloned().collect();
-        for expected in [
-            "summary.json",
-            "trades.csv",
-            "fills.csv",
-            "orders.csv",
-            "equity.csv",
-            "stats.csv",
-            "report.html",
-        ] {
+        for expected in kestrel::backtest::report::REPORT_FILES {
             assert!(
                 names.iter().any(|n| n == expected),
                 "{name}: {expected} written: {names:?}"
