@@ -19,7 +19,8 @@
 //! back to the strategy until both are quiet. Timers (`on_timer` of the strategy, `poll` of
 //! the order stage: risk breakers, order time-outs) run every `timer_every_ns` of simulated
 //! time, at the first action at or after they fall due — as in the live loop, which runs
-//! them on its next turn.
+//! them on its next turn. With no feed latency an item is delivered to the engine right
+//! after the venue took it (the same order, without the queue).
 //!
 //! **Recording.** Order updates, fills and risk refusals come from the order stage's journal
 //! output, so they are the records a live run journals. Equity and marks are sampled every
