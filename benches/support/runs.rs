@@ -13,13 +13,14 @@
 // Shared by two bench binaries (backtest, hftbacktest_compare); each uses a part.
 #![allow(dead_code)]
 
-use kestrel::backtest::config::{BacktestConfig, MarketChoice};
+use kestrel::backtest::config::BacktestConfig;
 use kestrel::backtest::driver::LoopCounts;
 use kestrel::backtest::input::MarketInput;
 use kestrel::backtest::recording::StrategyMeta;
 use kestrel::backtest::setup::{build_with, load_instruments, strategies, Instruments};
 use kestrel::core::{Price, Qty, Ratio, StrategyId};
 use kestrel::engine::stage::CaptureOnly;
+use kestrel::feed::binance::BinanceMarket;
 use kestrel::oms::paper::{PaperConfig, QueueModel};
 use kestrel::risk::RiskLimits;
 
@@ -60,7 +61,7 @@ fn ratio(rate: f64) -> Ratio {
 }
 
 /// The settings every run shares.
-fn base_config(market: MarketChoice) -> BacktestConfig {
+fn base_config(market: BinanceMarket) -> BacktestConfig {
     let mut config = BacktestConfig::default();
     config.backtest.market = market;
     config.backtest.order_entry_latency_us = ENTRY_LATENCY_US;
@@ -107,8 +108,8 @@ pub struct Setup {
 impl Setup {
     pub fn new(load: Load) -> Self {
         let config = base_config(match load {
-            Load::Replay | Load::Probe => MarketChoice::Spot,
-            Load::Grid => MarketChoice::Usdm,
+            Load::Replay | Load::Probe => BinanceMarket::Spot,
+            Load::Grid => BinanceMarket::Usdm,
         });
         let instruments =
             load_instruments(&config).unwrap_or_else(|e| panic!("bench instruments: {e:#}"));

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rayon::prelude::*;
 
-use super::config::BacktestConfig;
+use super::config::{read_table, BacktestConfig};
 use super::driver::LoopCounts;
 use super::input::spec::{open_inputs, InputOptions, InputSpec};
 use super::input::MarketInput;
@@ -111,12 +111,6 @@ pub fn input_specs(data: &[String]) -> anyhow::Result<Vec<InputSpec>> {
         .collect()
 }
 
-fn read_table(path: &Path) -> anyhow::Result<toml::Table> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading backtest config {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("parsing backtest config {}", path.display()))
-}
-
 /// One backtest of `config` on `specs`, its reports written to `out`.
 pub fn run_once(
     config: &BacktestConfig,
@@ -146,7 +140,7 @@ pub fn replay(
 ) -> anyhow::Result<(Recording, LoopCounts)> {
     let instruments = load_instruments(config)?;
     let options = InputOptions {
-        market: options.market.or(Some(config.backtest.market.feed())),
+        market: options.market.or(Some(config.backtest.market)),
         ..options
     };
     let mut input = open_inputs(specs, &instruments.symbols, &options)?;

@@ -6,10 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-
 use crate::core::{Market, Qty, Ratio};
 use crate::engine::trading::config::ProbeSettings;
+use crate::feed::binance::BinanceMarket;
 use crate::oms::paper::{BeyondVisibleDepth, PaperConfig, QueueModel, TradeFillRule};
 use crate::risk::RiskLimits;
 
@@ -55,42 +54,7 @@ fn paper_probe() -> ProbeSettings {
 
 /// The `[risk]` of the embedded example configuration (`kestrel paper`'s default).
 fn paper_risk() -> RiskLimits {
-    #[derive(serde::Deserialize)]
-    struct RiskOnly {
-        #[serde(default)]
-        risk: RiskLimits,
-    }
-    let table: Result<toml::Table, _> = toml::from_str(crate::config::EXAMPLE);
-    table
-        .ok()
-        .and_then(|t| toml::Value::Table(t).try_into::<RiskOnly>().ok())
-        .map_or_else(RiskLimits::default, |r| r.risk)
-}
-
-/// Which market a backtest trades.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MarketChoice {
-    Spot,
-    Usdm,
-}
-
-impl MarketChoice {
-    /// The engine's market.
-    pub fn market(self) -> Market {
-        match self {
-            MarketChoice::Spot => Market::Spot,
-            MarketChoice::Usdm => Market::UsdmFutures,
-        }
-    }
-
-    /// The feed's market (its book-sync rule).
-    pub fn feed(self) -> crate::feed::binance::BinanceMarket {
-        match self {
-            MarketChoice::Spot => crate::feed::binance::BinanceMarket::Spot,
-            MarketChoice::Usdm => crate::feed::binance::BinanceMarket::Usdm,
-        }
-    }
+    crate::config::Config::embedded_default().map_or_else(|_| RiskLimits::default(), |c| c.risk)
 }
 
 /// What market orders do past the visible levels.
@@ -127,7 +91,8 @@ pub enum QueueChoice {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BacktestSection {
-    pub market: MarketChoice,
+    /// `spot` or `usdm`: the instruments' market and the captures' book-sync rule.
+    pub market: BinanceMarket,
     /// exchangeInfo body with the instruments' filters (default: the bundled file of the
     /// market, relative to the crate root or the working directory).
     pub exchange_info: Option<PathBuf>,
@@ -163,7 +128,7 @@ impl Default for BacktestSection {
     fn default() -> Self {
         let paper = PaperConfig::default();
         Self {
-            market: MarketChoice::Spot,
+            market: BinanceMarket::Spot,
             exchange_info: None,
             symbols: vec!["BTCUSDT".to_owned()],
             starting_cash: Qty::from_int(10_000),
@@ -184,16 +149,22 @@ impl Default for BacktestSection {
     }
 }
 
-impl BacktestConfig {
-    /// Reads and checks a settings file.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading backtest config {}", path.display()))?;
-        let value: toml::Table = toml::from_str(&text)
-            .with_context(|| format!("parsing backtest config {}", path.display()))?;
-        Self::from_table(value).with_context(|| format!("backtest config {}", path.display()))
-    }
+/// A settings file as a table (a sweep edits it before it is checked).
+pub fn read_table(path: &Path) -> anyhow::Result<toml::Table> {
+    Ok(crate::config::load_toml(path)?)
+}
 
+impl BacktestSection {
+    /// The engine's market of the traded instruments.
+    pub fn engine_market(&self) -> Market {
+        match self.market {
+            BinanceMarket::Spot => Market::Spot,
+            BinanceMarket::Usdm => Market::UsdmFutures,
+        }
+    }
+}
+
+impl BacktestConfig {
     /// Checks a parsed settings table. A `[probe]` section that sets only some keys takes
     /// the others from `kestrel paper`'s probe (not from the probe's own defaults), so a
     /// sweep over one probe key changes only that key.
@@ -297,7 +268,7 @@ impl BacktestConfig {
             ),
         };
         vec![
-            ("market".into(), format!("{:?}", b.market).to_lowercase()),
+            ("market".into(), b.market.as_str().to_owned()),
             ("symbols".into(), b.symbols.join(",")),
             ("starting_cash".into(), b.starting_cash.to_string()),
             ("feed_latency_us".into(), b.feed_latency_us.to_string()),

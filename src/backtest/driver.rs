@@ -29,8 +29,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::core::{
-    ExecEvent, Fill, Instrument, MarketEvent, MarketEventKind, OrderIntent, OrderStatus, Price,
-    SymbolId,
+    ExecEvent, Instrument, MarketEvent, MarketEventKind, OrderIntent, OrderStatus, Price, SymbolId,
 };
 use crate::engine::stage::{OrderOutputs, OrderStage, Outbox, StrategyStage};
 use crate::engine::JournalMsg;
@@ -527,11 +526,6 @@ impl<G: StrategyStage> Backtest<G> {
         }
         self.counts.reaction_overruns += 1;
     }
-}
-
-/// The fills of a recording, for comparisons.
-pub fn fills_of(recording: &Recording) -> Vec<Fill> {
-    recording.fills.iter().map(|f| f.fill).collect()
 }
 
 /// Instruments and their symbol ids, for a run's metadata.

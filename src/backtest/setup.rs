@@ -10,14 +10,16 @@ use anyhow::Context;
 
 use crate::core::{Instrument, SymbolId, SymbolTable};
 use crate::engine::stage::StrategyStage;
-use crate::engine::trading::{fresh_order_side, pair_assets, traded_instruments, Probes};
+use crate::engine::trading::{
+    fresh_order_side, fresh_risk_rails, pair_assets, paper_venue_with, traded_instruments, Probes,
+};
+use crate::feed::binance::BinanceMarket;
 use crate::oms::binance::exchange_info::parse_exchange_info;
 use crate::oms::manager::OmsConfig;
 use crate::oms::paper::PaperConfig;
-use crate::oms::{OmsStage, PaperVenue};
-use crate::risk::{RiskRails, StrategyMode};
+use crate::oms::OmsStage;
 
-use super::config::{BacktestConfig, MarketChoice};
+use super::config::BacktestConfig;
 use super::driver::{symbol_metas, Backtest, SimulatedVenue};
 use super::recording::{Recording, StrategyMeta};
 
@@ -29,10 +31,10 @@ pub struct Instruments {
 }
 
 /// The bundled exchangeInfo of a market.
-pub fn bundled_exchange_info(market: MarketChoice) -> PathBuf {
+pub fn bundled_exchange_info(market: BinanceMarket) -> PathBuf {
     PathBuf::from(match market {
-        MarketChoice::Spot => "data/binance_spot_exchange_info_btcusdt.json",
-        MarketChoice::Usdm => "data/binance_usdm_exchange_info_btcusdt.json",
+        BinanceMarket::Spot => "data/binance_spot_exchange_info_btcusdt.json",
+        BinanceMarket::Usdm => "data/binance_usdm_exchange_info_btcusdt.json",
     })
 }
 
@@ -60,7 +62,7 @@ pub fn load_instruments(config: &BacktestConfig) -> anyhow::Result<Instruments> 
     );
     let body =
         std::fs::read(&path).with_context(|| format!("reading exchangeInfo {}", path.display()))?;
-    let info = parse_exchange_info(&body, b.market.market())
+    let info = parse_exchange_info(&body, b.engine_market())
         .with_context(|| format!("parsing exchangeInfo {}", path.display()))?;
     let mut symbols = SymbolTable::new();
     for name in &b.symbols {
@@ -122,7 +124,7 @@ pub fn build_with<G: StrategyStage>(
     strategy_metas: Vec<StrategyMeta>,
 ) -> anyhow::Result<Backtest<G>> {
     let b = &config.backtest;
-    let market = b.market.market();
+    let market = b.engine_market();
     let first = instruments.traded.first().context("no traded instrument")?;
     let quote = pair_assets(&first.1)?.quote;
     let oms = OmsConfig {
@@ -136,7 +138,7 @@ pub fn build_with<G: StrategyStage>(
         &instruments.traded,
         &[(quote, b.starting_cash)],
     )?;
-    let mut paper = PaperVenue::new(paper, &instruments.traded)?;
+    let mut paper = paper_venue_with(paper, &manager, &instruments.traded)?;
     if let Some(journal) = &b.recorded_latency {
         let journal = resolve(journal);
         let samples = super::latency::recorded_round_trips(&journal)
@@ -145,17 +147,14 @@ pub fn build_with<G: StrategyStage>(
             .set_recorded_latency(samples)
             .context("backtest.recorded_latency")?;
     }
-    for balance in manager.ledger().portfolio().balances() {
-        paper.fund(balance.wallet, balance.asset, balance.qty);
-    }
     // Simulated time is UTC epoch ns already: no offset to the wall clock.
-    let mut rails = RiskRails::new(config.risk, instruments.symbols.len(), 0);
-    for (id, _) in &instruments.traded {
-        rails.add_traded_symbol(*id, 0);
-    }
-    for meta in &strategy_metas {
-        rails.add_strategy(meta.id, StrategyMode::Enabled);
-    }
+    let rails = fresh_risk_rails(
+        config.risk,
+        instruments.symbols.len(),
+        &instruments.traded,
+        strategy_metas.iter().map(|meta| meta.id),
+        0,
+    );
     let orders = OmsStage::new(manager, SimulatedVenue::new(paper), rails);
     let mut recording = Recording {
         symbols: symbol_metas(&instruments.traded),

@@ -158,15 +158,34 @@ pub fn risk_rails(
 ) -> (RiskRails, Option<Transition>) {
     let wall_offset_ns =
         i128::from(crate::core::clock::wall_ns()) - i128::from(crate::core::clock::mono_ns());
-    let mut rails = RiskRails::new(limits, symbols.len(), wall_offset_ns);
+    let mut rails = fresh_risk_rails(
+        limits,
+        symbols.len(),
+        traded,
+        crate::oms::stage::strategy_ids(strategies),
+        wall_offset_ns,
+    );
+    let restored = rails.restore(rebuilt.high_water_mark, rebuilt.halt_cause);
+    (rails, restored)
+}
+
+/// Risk rails for `traded` and `strategies` (enabled), on a clock `wall_offset_ns` behind
+/// the wall clock, with nothing restored.
+pub fn fresh_risk_rails(
+    limits: RiskLimits,
+    symbol_count: usize,
+    traded: &[(SymbolId, Instrument)],
+    strategies: impl IntoIterator<Item = StrategyId>,
+    wall_offset_ns: i128,
+) -> RiskRails {
+    let mut rails = RiskRails::new(limits, symbol_count, wall_offset_ns);
     for (id, _) in traded {
         rails.add_traded_symbol(*id, 0);
     }
-    for strategy in crate::oms::stage::strategy_ids(strategies) {
+    for strategy in strategies {
         rails.add_strategy(strategy, StrategyMode::Enabled);
     }
-    let restored = rails.restore(rebuilt.high_water_mark, rebuilt.halt_cause);
-    (rails, restored)
+    rails
 }
 
 /// Where the Binance gateway connects and how it signs.
@@ -217,7 +236,16 @@ pub fn paper_venue(
     manager: &OrderManager<PortfolioLedger>,
     traded: &[(SymbolId, Instrument)],
 ) -> anyhow::Result<PaperVenue> {
-    let mut venue = PaperVenue::new(PaperConfig::default(), traded)?;
+    paper_venue_with(PaperConfig::default(), manager, traded)
+}
+
+/// [`paper_venue`] with the given fill, fee, latency and queue models (the backtester's).
+pub fn paper_venue_with(
+    config: PaperConfig,
+    manager: &OrderManager<PortfolioLedger>,
+    traded: &[(SymbolId, Instrument)],
+) -> anyhow::Result<PaperVenue> {
+    let mut venue = PaperVenue::new(config, traded)?;
     for balance in manager.ledger().portfolio().balances() {
         venue.fund(balance.wallet, balance.asset, balance.qty);
     }
