@@ -23,20 +23,20 @@
 //! after the venue took it (the same order, without the queue).
 //!
 //! **Recording.** Order updates, fills and risk refusals come from the order stage's journal
-//! output, so they are the records a live run journals. Equity and marks are sampled every
-//! `sample_every_ns` of simulated time and after each fill.
+//! output, so they are the records a live run journals. Equity and the portfolio's marks
+//! (the prices it values positions at) are sampled every `sample_every_ns` of simulated
+//! time, equity also after each fill.
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::core::{
-    ExecEvent, Instrument, MarketEvent, MarketEventKind, OrderIntent, OrderStatus, Price, SymbolId,
-};
+use crate::core::{ExecEvent, Instrument, MarketEvent, OrderIntent, OrderStatus, SymbolId};
 use crate::engine::stage::{OrderOutputs, OrderStage, Outbox, StrategyStage};
 use crate::engine::JournalMsg;
 use crate::oms::manager::Ledger;
 use crate::oms::{OmsStage, PaperVenue, PortfolioLedger, Venue, VenueCommand, VenueReport};
 
 use super::input::{InputEvent, InputItem, MarketInput, Stamp};
+use super::latency::is_venue_answer;
 use super::recording::{EquitySample, FillRecord, MarkSample, OrderRecord, Recording, RiskRecord};
 
 /// How the loop runs.
@@ -151,35 +151,13 @@ const WARM_UP_NS: u64 = 1_000_000_000;
 /// The running state that is neither a component nor an input.
 struct Recorder {
     recording: Recording,
-    marks: Vec<Option<Price>>,
+    symbol_count: usize,
     sent_at: HashMap<crate::core::ClientOrderId, u64>,
     next_sample_ns: u64,
     sample_every_ns: u64,
 }
 
 impl Recorder {
-    fn on_market(&mut self, event: &MarketEvent) {
-        let mark = match &event.kind {
-            MarketEventKind::Book(top) if top.valid && top.bid_count > 0 && top.ask_count > 0 => {
-                Some(top.bids[0].price.midpoint(top.asks[0].price))
-            }
-            MarketEventKind::BookTicker(t)
-                if t.bid_price.is_positive() && t.ask_price.is_positive() =>
-            {
-                Some(t.bid_price.midpoint(t.ask_price))
-            }
-            MarketEventKind::Trade(trade) => match self.marks.get(event.symbol.index()) {
-                // A book gives the mark once there is one; trades only before that.
-                Some(Some(_)) => None,
-                _ => Some(trade.price),
-            },
-            _ => None,
-        };
-        if let (Some(price), Some(slot)) = (mark, self.marks.get_mut(event.symbol.index())) {
-            *slot = Some(price);
-        }
-    }
-
     fn journal(&mut self, msg: &JournalMsg) -> bool {
         match *msg {
             JournalMsg::Update { event_ns, update } => {
@@ -187,10 +165,13 @@ impl Recorder {
                     self.sent_at
                         .entry(update.client_order_id)
                         .or_insert(event_ns);
-                } else if let Some(sent) = self.sent_at.remove(&update.client_order_id) {
-                    self.recording
-                        .order_latency_ns
-                        .push(event_ns.saturating_sub(sent));
+                } else if is_venue_answer(update.status) {
+                    // Not the engine's own changes (a cancel sent before any answer).
+                    if let Some(sent) = self.sent_at.remove(&update.client_order_id) {
+                        self.recording
+                            .order_latency_ns
+                            .push(event_ns.saturating_sub(sent));
+                    }
                 }
                 self.recording.orders.push(OrderRecord {
                     ts_ns: event_ns,
@@ -254,12 +235,14 @@ impl Recorder {
         if force {
             return;
         }
-        for (index, mark) in self.marks.iter().enumerate() {
-            if let Some(price) = mark {
+        // The portfolio's own marks, so every equity figure values positions alike.
+        for index in 0..self.symbol_count {
+            let symbol = SymbolId(index as u32);
+            if let Some(price) = ledger.portfolio().mark(symbol) {
                 self.recording.marks.push(MarkSample {
                     ts_ns: now_ns,
-                    symbol: SymbolId(index as u32),
-                    price: *price,
+                    symbol,
+                    price,
                 });
             }
         }
@@ -310,7 +293,7 @@ impl<G: StrategyStage> Backtest<G> {
             pending_exec: VecDeque::with_capacity(1024),
             recorder: Recorder {
                 recording,
-                marks: vec![None; symbol_count],
+                symbol_count,
                 sent_at: HashMap::new(),
                 next_sample_ns: 0,
                 sample_every_ns: settings.sample_every_ns,
@@ -471,7 +454,6 @@ impl<G: StrategyStage> Backtest<G> {
             InputEvent::Market(mut event) => {
                 event.recv_ns = now;
                 self.counts.market_events += 1;
-                self.recorder.on_market(&event);
                 self.orders.on_market(&event, now, &mut self.out);
                 self.strategy.on_market(&event, &mut self.intents);
             }

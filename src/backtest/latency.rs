@@ -20,6 +20,19 @@ use crate::core::{ClientOrderId, OrderStatus};
 use crate::persist::payload::JournalEntry;
 use crate::persist::JournalReader;
 
+/// True for the order states only a venue answer produces (what ends a round trip, with a
+/// fill); `PendingCancel` and `Canceled` can be the engine's own before any answer.
+pub fn is_venue_answer(status: OrderStatus) -> bool {
+    matches!(
+        status,
+        OrderStatus::New
+            | OrderStatus::PartiallyFilled
+            | OrderStatus::Filled
+            | OrderStatus::Rejected
+            | OrderStatus::Expired
+    )
+}
+
 /// One order's request time and, once seen, its first answer's time.
 struct Trip {
     sent_ns: u64,
@@ -48,17 +61,9 @@ pub fn recorded_round_trips(journal_dir: &Path) -> anyhow::Result<Vec<(u64, u64)
             .with_context(|| format!("decoding journal {}", journal_dir.display()))?;
         let (client_order_id, is_request) = match entry {
             JournalEntry::Update { update, .. } => {
-                let answer = matches!(
-                    update.status,
-                    OrderStatus::New
-                        | OrderStatus::PartiallyFilled
-                        | OrderStatus::Filled
-                        | OrderStatus::Rejected
-                        | OrderStatus::Expired
-                );
                 if update.status == OrderStatus::PendingNew {
                     (update.client_order_id, true)
-                } else if answer {
+                } else if is_venue_answer(update.status) {
                     (update.client_order_id, false)
                 } else {
                     continue;

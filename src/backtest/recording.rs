@@ -76,7 +76,7 @@ pub struct EquitySample {
     pub equity: Notional,
 }
 
-/// A symbol's mid (or last trade when no book) at a moment.
+/// The price the portfolio values a symbol at (book mid, or the last trade) at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MarkSample {
     pub ts_ns: u64,
