@@ -1,8 +1,15 @@
-//! Owns: strategies — the components that turn market events and their own fills into order
-//! intents. Never: talks to a venue, reads the clock or sizes an order past the risk rails;
-//! every intent goes through the order stage's one funnel.
+//! Owns: strategies — the components that turn market events, closed bars and their own
+//! fills into signals — and the dispatcher that runs several of them side by side and turns
+//! their signals into order intents. Never: talks to a venue, reads the clock or sizes an
+//! order past the risk rails; every intent goes through the order stage's one funnel.
 
+pub mod api;
 pub mod indicators;
 pub mod probe;
+pub mod testkit;
 
+pub use api::{
+    CtxView, EntryPlan, Holding, MetricsScope, RestoreError, Signal, Size, Strategy, StrategyCtx,
+    StrategyInfo, SymbolState,
+};
 pub use probe::{ProbeConfig, ProbeStrategy};
