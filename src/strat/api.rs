@@ -313,6 +313,10 @@ pub trait Strategy: Send {
     /// A closed bar of one of its timeframes on one of its symbols (never a forming one).
     fn on_bar(&mut self, _bar: &Bar, _ctx: &mut StrategyCtx<'_>) {}
 
+    /// A closed bar from history (REST klines at start-up, before any live event): it
+    /// only warms indicators up and must never lead to a signal.
+    fn on_warmup_bar(&mut self, _bar: &Bar) {}
+
     /// One of its own fills; `ctx.holding` already includes it.
     fn on_fill(&mut self, _fill: &Fill, _ctx: &mut StrategyCtx<'_>) {}
 
