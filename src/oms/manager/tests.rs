@@ -227,7 +227,7 @@ fn updates(exec: &[ExecEvent]) -> Vec<OrderStatus> {
     exec.iter()
         .filter_map(|e| match e {
             ExecEvent::Update(u) => Some(u.status),
-            ExecEvent::Fill(_) => None,
+            ExecEvent::Fill(_) | ExecEvent::Account { .. } => None,
         })
         .collect()
 }
