@@ -1349,3 +1349,6 @@ fn roll_up(bars: &mut SymbolBars, bar: &Bar, out: &mut Vec<Bar>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
