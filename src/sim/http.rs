@@ -236,6 +236,12 @@ pub(crate) fn weight(state: &MarketState, target: &str) -> u32 {
             _ => 20,
         },
         ("exchangeInfo", false) => 20,
+        ("klines", _) => match limit.unwrap_or(500) {
+            0..=99 => 1,
+            100..=499 => 2,
+            500..=1000 => 5,
+            _ => 10,
+        },
         _ => 1,
     }
 }
@@ -250,7 +256,10 @@ pub(crate) fn answer(state: &MarketState, method: &str, target: &str, now_ms: u6
     let Some(endpoint) = path.strip_prefix(prefix) else {
         return Reply::error(404, -1, "Unknown path.");
     };
-    if !matches!(endpoint, "depth" | "exchangeInfo" | "time" | "ping") {
+    if !matches!(
+        endpoint,
+        "depth" | "klines" | "exchangeInfo" | "time" | "ping"
+    ) {
         return Reply::error(404, -1, "Unknown path.");
     }
     if method != "GET" {
@@ -258,6 +267,14 @@ pub(crate) fn answer(state: &MarketState, method: &str, target: &str, now_ms: u6
     }
     match endpoint {
         "depth" => depth(state, query),
+        "klines" => match state.klines.lock() {
+            Ok(klines) => klines.answer(query),
+            Err(_) => Reply::error(
+                500,
+                -1000,
+                "An unknown error occurred while processing the request.",
+            ),
+        },
         "exchangeInfo" => Reply::ok(state.exchange_info.clone()),
         "ping" => Reply::ok("{}".to_owned()),
         _ => Reply::ok(format!("{{\"serverTime\":{now_ms}}}")),

@@ -28,6 +28,7 @@ mod exchange;
 mod faults;
 mod http;
 mod json_out;
+mod klines;
 mod limits;
 mod matching;
 mod order_side;

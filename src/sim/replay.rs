@@ -94,6 +94,8 @@ pub(crate) struct MarketState {
     pub market: Market,
     /// Exchange-side books by symbol (`BTCUSDT`).
     pub books: Mutex<HashMap<String, ExchangeBook>>,
+    /// One-minute klines of the trades replayed so far (`/klines`).
+    pub klines: Mutex<super::klines::KlineHistory>,
     /// Exchange time of the replay position (ms).
     pub replay_ms: AtomicU64,
     /// Exchange clock minus recorded receive clock, from the last depth diff's `E`.
@@ -157,6 +159,7 @@ pub(crate) fn prime(
         state: Arc::new(MarketState {
             market,
             books: Mutex::new(books),
+            klines: Mutex::new(super::klines::KlineHistory::default()),
             replay_ms: AtomicU64::new(first_ms),
             exchange_offset_ms: AtomicI64::new(0),
             clients: Mutex::new(Vec::new()),
@@ -290,6 +293,9 @@ impl Replay {
         if frame.is_trade() {
             if let Ok(books) = self.primed.state.books.lock() {
                 self.orders.on_trade_frame(frame.data(), &books);
+            }
+            if let Ok(mut klines) = self.primed.state.klines.lock() {
+                klines.on_trade_frame(frame.data());
             }
         }
         let state = &self.primed.state;
