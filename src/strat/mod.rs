@@ -7,9 +7,11 @@ pub mod api;
 pub mod indicators;
 pub mod probe;
 pub mod testkit;
+pub mod trend;
 
 pub use api::{
     CtxView, EntryPlan, Holding, MetricsScope, RestoreError, Signal, Size, Strategy, StrategyCtx,
     StrategyInfo, SymbolState,
 };
 pub use probe::{ProbeConfig, ProbeStrategy};
+pub use trend::{TrendConfig, TrendStrategy};
