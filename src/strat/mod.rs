@@ -4,6 +4,7 @@
 //! order past the risk rails; every intent goes through the order stage's one funnel.
 
 pub mod api;
+pub mod dispatch;
 pub mod indicators;
 pub mod probe;
 pub mod testkit;
@@ -11,7 +12,8 @@ pub mod trend;
 
 pub use api::{
     CtxView, EntryPlan, Holding, MetricsScope, RestoreError, Signal, Size, Strategy, StrategyCtx,
-    StrategyInfo, SymbolState,
+    StrategyInfo, SymbolSelector, SymbolState,
 };
+pub use dispatch::{DispatchCounts, Dispatcher, DispatcherConfig};
 pub use probe::{ProbeConfig, ProbeStrategy};
 pub use trend::{TrendConfig, TrendStrategy};
