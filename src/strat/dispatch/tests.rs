@@ -495,7 +495,7 @@ fn trades_close_minute_bars_and_data_bars_roll_up() {
         dry_run: false,
     }];
     let mut d = Dispatcher::new(config, 1, entries, None).expect("valid");
-    let base = 1_700_000_100_000u64 - 1_700_000_100_000 % 300_000;
+    let base = 1_700_000_100_000u64; // a 5-minute boundary
     for k in 0..6u64 {
         let open = p(&format!("{}", 100 + k));
         let bar = Bar {
