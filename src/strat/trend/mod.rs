@@ -42,8 +42,10 @@
 //! rules; shorts done properly need mirrored entry, stop and exit rules on a futures side.
 
 mod config;
+mod fills;
 mod frames;
 mod metrics;
+mod snapshot;
 mod tuner;
 
 #[cfg(test)]
@@ -57,7 +59,7 @@ pub use tuner::{
 };
 
 use crate::book::Bar;
-use crate::core::decimal::{mul_div_raw, mul_raw, SCALE};
+use crate::core::decimal::mul_raw;
 use crate::core::{
     ClientOrderId, Fill, MarketEvent, Notional, OrderRole, OrderUpdate, Price, Qty, Ratio, Side,
     SymbolId,
@@ -153,28 +155,6 @@ struct EntrySetup {
     close: f64,
     atr: f64,
     swing_low: f64,
-}
-
-/// Per-symbol persisted state.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct SymbolSnapshot {
-    name: String,
-    symbol: u32,
-    long: bool,
-    entry_avg: Price,
-    initial_stop: Price,
-    stop: Price,
-    target: Price,
-    #[serde(with = "tuner::exact_f64")]
-    stop_bps: f64,
-    cooldown_until_ms: u64,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct Snapshot {
-    version: u32,
-    symbols: Vec<SymbolSnapshot>,
-    tuner: TunerSnapshot,
 }
 
 /// The trend-following strategy.
@@ -558,73 +538,6 @@ impl TrendStrategy {
             ctx.mark_dirty();
         }
     }
-
-    fn start_cooldown(&mut self, slot: usize, at_ms: u64) {
-        let period_ms = u64::from(self.primary_minutes.max(1)) * 60_000;
-        let bars = u64::from(self.tuner.params().cooldown_bars.max(1));
-        let until = at_ms.saturating_add(bars.saturating_mul(period_ms));
-        self.states[slot].cooldown_until_ms = until;
-        self.metrics[slot].cooldown_epoch.set((until / 1000) as i64);
-    }
-
-    fn leg_role(&self, slot: usize, id: ClientOrderId) -> Option<OrderRole> {
-        self.states[slot]
-            .legs
-            .iter()
-            .find(|(leg, _)| *leg == id && id.0 != 0)
-            .map(|&(_, role)| role)
-    }
-
-    fn close_trade(&mut self, slot: usize, fill: &Fill, ctx: &mut StrategyCtx<'_>) {
-        let state = &self.states[slot];
-        let position = state.position;
-        let exit = mul_div_raw(position.exit_notional.raw(), SCALE, position.exit_qty.raw())
-            .map_or(fill.price, Price::from_raw);
-        let entry = position.entry_avg;
-        let pnl_pct = if entry.is_positive() {
-            let ratio = exit.to_f64() / entry.to_f64();
-            if ratio.is_finite() {
-                (ratio - 1.0) * 100.0
-            } else {
-                0.0
-            }
-        } else {
-            0.0
-        };
-        let reason = match self.leg_role(slot, fill.client_order_id) {
-            Some(OrderRole::StopLoss) => ExitReason::Stop,
-            Some(OrderRole::TakeProfit) => ExitReason::Target,
-            _ if position.exit_requested => ExitReason::Signal,
-            _ => ExitReason::Other,
-        };
-        let closed_ms = if ctx.venue_ms > 0 {
-            ctx.venue_ms
-        } else {
-            state.primary.last_close_ms()
-        };
-        let result = TradeResult::of(pnl_pct);
-        let record = TradeRecord {
-            symbol: state.symbol.0,
-            entry,
-            exit,
-            pnl_pct,
-            result,
-            reason,
-            initial_stop: position.initial_stop,
-            final_stop: position.stop,
-            stop_bps: position.stop_bps,
-            closed_ms,
-        };
-        self.tuner.record(record);
-        self.counters.trades += 1;
-        let metrics = &self.metrics[slot];
-        metrics.trades[result.index()].inc();
-        metrics.trade_pnl_pct.set_f64(pnl_pct);
-        self.states[slot].position = Position::default();
-        self.states[slot].planned = Planned::default();
-        self.start_cooldown(slot, closed_ms);
-        ctx.mark_dirty();
-    }
 }
 
 impl Strategy for TrendStrategy {
@@ -668,128 +581,19 @@ impl Strategy for TrendStrategy {
     }
 
     fn on_fill(&mut self, fill: &Fill, ctx: &mut StrategyCtx<'_>) {
-        let Some(slot) = self.slot(fill.symbol) else {
-            return;
-        };
-        let holding = ctx.holding(fill.symbol);
-        let state = &mut self.states[slot];
-        match fill.side {
-            Side::Buy => {
-                let position = &mut state.position;
-                if !position.long {
-                    let planned = state.planned;
-                    *position = Position {
-                        long: true,
-                        initial_stop: planned.stop,
-                        stop: planned.stop.max(holding.stop_loss),
-                        target: planned.target,
-                        stop_bps: planned.stop_bps,
-                        ..Position::default()
-                    };
-                }
-                if holding.avg_entry.is_positive() {
-                    position.entry_avg = holding.avg_entry;
-                }
-                ctx.mark_dirty();
-            }
-            Side::Sell => {
-                if !state.position.long {
-                    return;
-                }
-                let position = &mut state.position;
-                position.exit_qty = position.exit_qty.saturating_add(fill.qty);
-                let notional = fill.price.notional(fill.qty).unwrap_or(Notional::ZERO);
-                position.exit_notional = position.exit_notional.saturating_add(notional);
-                if !holding.qty.is_positive() {
-                    self.close_trade(slot, fill, ctx);
-                }
-            }
-        }
+        self.take_fill(fill, ctx);
     }
 
     fn on_order(&mut self, update: &OrderUpdate, _ctx: &mut StrategyCtx<'_>) {
-        let Some(slot) = self.slot(update.symbol) else {
-            return;
-        };
-        if !matches!(update.role, OrderRole::StopLoss | OrderRole::TakeProfit) {
-            return;
-        }
-        if self.leg_role(slot, update.client_order_id).is_some() {
-            return;
-        }
-        let state = &mut self.states[slot];
-        state.legs[state.next_leg] = (update.client_order_id, update.role);
-        state.next_leg = (state.next_leg + 1) % LEGS_KEPT;
+        self.take_order_update(update);
     }
 
     fn snapshot(&self, out: &mut Vec<u8>) {
-        let snapshot = Snapshot {
-            version: SNAPSHOT_VERSION,
-            symbols: self
-                .states
-                .iter()
-                .map(|s| SymbolSnapshot {
-                    name: s.name.clone(),
-                    symbol: s.symbol.0,
-                    long: s.position.long,
-                    entry_avg: s.position.entry_avg,
-                    initial_stop: s.position.initial_stop,
-                    stop: s.position.stop,
-                    target: s.position.target,
-                    stop_bps: s.position.stop_bps,
-                    cooldown_until_ms: s.cooldown_until_ms,
-                })
-                .collect(),
-            tuner: self.tuner.snapshot(),
-        };
-        // Serialising plain data into a Vec cannot fail; an empty body restores nothing.
-        if serde_json::to_writer(&mut *out, &snapshot).is_err() {
-            out.clear();
-        }
+        self.write_snapshot(out);
     }
 
     fn restore(&mut self, body: &[u8]) -> Result<(), RestoreError> {
-        let snapshot: Snapshot = serde_json::from_slice(body).map_err(|e| RestoreError {
-            strategy: NAME,
-            message: e.to_string(),
-        })?;
-        if snapshot.version != SNAPSHOT_VERSION {
-            return Err(RestoreError {
-                strategy: NAME,
-                message: format!(
-                    "snapshot version {} (this build reads {SNAPSHOT_VERSION})",
-                    snapshot.version
-                ),
-            });
-        }
-        for saved in &snapshot.symbols {
-            let found = self.states.iter_mut().find(|s| {
-                if !saved.name.is_empty() && !s.name.is_empty() {
-                    s.name == saved.name
-                } else {
-                    s.symbol.0 == saved.symbol
-                }
-            });
-            let Some(state) = found else {
-                continue;
-            };
-            state.cooldown_until_ms = saved.cooldown_until_ms;
-            state.position = Position {
-                long: saved.long,
-                entry_avg: saved.entry_avg,
-                initial_stop: saved.initial_stop,
-                stop: saved.stop,
-                target: saved.target,
-                stop_bps: if saved.stop_bps.is_finite() {
-                    saved.stop_bps
-                } else {
-                    0.0
-                },
-                ..Position::default()
-            };
-        }
-        self.tuner.restore(&snapshot.tuner);
-        Ok(())
+        self.read_snapshot(body)
     }
 
     fn attach_metrics(&mut self, scope: &mut MetricsScope<'_>) -> Result<(), OpsError> {
