@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod indicators;
 pub mod probe;
 pub mod testkit;
+pub mod trend;
 
 pub use api::{
     CtxView, EntryPlan, Holding, MetricsScope, Reloaded, RestoreError, Signal, Size, Strategy,
@@ -15,3 +16,4 @@ pub use api::{
 };
 pub use dispatch::{DispatchCounts, Dispatcher, DispatcherConfig};
 pub use probe::{ProbeConfig, ProbeStrategy};
+pub use trend::{TrendConfig, TrendStrategy};
