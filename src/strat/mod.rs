@@ -4,12 +4,17 @@
 //! order past the risk rails; every intent goes through the order stage's one funnel.
 
 pub mod api;
+pub mod bar_window;
 pub mod indicators;
+pub mod momentum_breakout;
 pub mod probe;
+pub mod scanner;
 pub mod testkit;
 
 pub use api::{
     CtxView, EntryPlan, Holding, MetricsScope, RestoreError, Signal, Size, Strategy, StrategyCtx,
     StrategyInfo, SymbolState,
 };
+pub use momentum_breakout::{MomentumBreakoutConfig, MomentumBreakoutStrategy};
 pub use probe::{ProbeConfig, ProbeStrategy};
+pub use scanner::{ScannerConfig, SymbolScanner};
