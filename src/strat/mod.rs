@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod bar_window;
+pub mod dispatch;
 pub mod indicators;
 pub mod momentum_breakout;
 pub mod probe;
@@ -13,8 +14,9 @@ pub mod testkit;
 
 pub use api::{
     CtxView, EntryPlan, Holding, MetricsScope, RestoreError, Signal, Size, Strategy, StrategyCtx,
-    StrategyInfo, SymbolState,
+    StrategyInfo, SymbolSelector, SymbolState,
 };
+pub use dispatch::{DispatchCounts, Dispatcher, DispatcherConfig};
 pub use momentum_breakout::{MomentumBreakoutConfig, MomentumBreakoutStrategy};
 pub use probe::{ProbeConfig, ProbeStrategy};
 pub use scanner::{ScannerConfig, SymbolScanner};
