@@ -42,8 +42,9 @@ use crate::book::{Bar, DAY_MINUTES, MINUTE_MS};
 use crate::core::{Notional, SymbolId};
 use crate::ops::{Counter, Gauge, OpsError};
 
-use super::api::MetricsScope;
+use super::api::{MetricsScope, RestoreError, SymbolSelector};
 use super::bar_window::BarWindow;
+use super::dispatch::SCANNER_SNAPSHOT;
 
 /// Closes the trend term averages over.
 pub const TREND_CLOSES: usize = 5;
@@ -247,35 +248,8 @@ impl SymbolScanner {
         }
     }
 
-    /// The kline timeframe it scores, in minutes.
-    pub fn timeframe_min(&self) -> u32 {
-        self.timeframe_min
-    }
-
-    /// The universe, in config order.
-    pub fn universe(&self) -> &[SymbolId] {
-        &self.universe
-    }
-
     fn slot(&self, symbol: SymbolId) -> Option<usize> {
         self.slot_of.get(symbol.index()).copied().flatten()
-    }
-
-    /// A closed bar; ignored unless it is of [`timeframe_min`](Self::timeframe_min) on a
-    /// universe symbol.
-    pub fn on_bar(&mut self, bar: &Bar) {
-        if bar.timeframe_min != self.timeframe_min {
-            return;
-        }
-        if let Some(slot) = self.slot(bar.symbol) {
-            self.windows[slot].push(bar);
-        }
-    }
-
-    /// A closed bar from history (start-up klines): the same as a live one, since the
-    /// scanner only scores at [`rescan`](Self::rescan).
-    pub fn on_warmup_bar(&mut self, bar: &Bar) {
-        self.on_bar(bar);
     }
 
     /// The score of `symbol` over its current window (`None` when it cannot be scored).
@@ -337,10 +311,49 @@ impl SymbolScanner {
                 .is_some_and(|since| venue_ms.saturating_sub(since) < self.min_reselect_ms)
     }
 
+    /// True when `symbol` is selected.
+    pub fn is_selected(&self, symbol: SymbolId) -> bool {
+        self.slot(symbol).is_some_and(|slot| self.member[slot])
+    }
+
+    /// Venue time of the last scan (`None`: none yet).
+    pub fn last_scan_ms(&self) -> Option<u64> {
+        self.last_scan_ms
+    }
+}
+
+impl SymbolSelector for SymbolScanner {
+    /// The kline timeframe it scores, in minutes.
+    fn timeframe_min(&self) -> u32 {
+        self.timeframe_min
+    }
+
+    /// The universe, in config order.
+    fn universe(&self) -> &[SymbolId] {
+        &self.universe
+    }
+
+    /// A closed bar; ignored unless it is of [`timeframe_min`](Self::timeframe_min) on a
+    /// universe symbol.
+    fn on_bar(&mut self, bar: &Bar) {
+        if bar.timeframe_min != self.timeframe_min {
+            return;
+        }
+        if let Some(slot) = self.slot(bar.symbol) {
+            self.windows[slot].push(bar);
+        }
+    }
+
+    /// A closed bar from history (start-up klines): the same as a live one, since the
+    /// scanner only scores at [`rescan`](Self::rescan).
+    fn on_warmup_bar(&mut self, bar: &Bar) {
+        self.on_bar(bar);
+    }
+
     /// Scans when `interval_sec` of venue time has passed since the last scan (or none
     /// was done yet); true when the selection (as a set) changed. A zero `venue_ms` (no
     /// venue time yet) never scans.
-    pub fn rescan(&mut self, venue_ms: u64) -> bool {
+    fn rescan(&mut self, venue_ms: u64) -> bool {
         if venue_ms == 0 {
             return false;
         }
@@ -407,22 +420,12 @@ impl SymbolScanner {
     }
 
     /// The current selection (see the module doc for its order).
-    pub fn selected(&self) -> &[SymbolId] {
+    fn selected(&self) -> &[SymbolId] {
         &self.selected
     }
 
-    /// True when `symbol` is selected.
-    pub fn is_selected(&self, symbol: SymbolId) -> bool {
-        self.slot(symbol).is_some_and(|slot| self.member[slot])
-    }
-
-    /// Venue time of the last scan (`None`: none yet).
-    pub fn last_scan_ms(&self) -> Option<u64> {
-        self.last_scan_ms
-    }
-
     /// Writes the selection, the entry times and the last scan time as JSON into `out`.
-    pub fn snapshot(&self, out: &mut Vec<u8>) {
+    fn snapshot(&self, out: &mut Vec<u8>) {
         let snapshot = ScannerSnapshot {
             selected: self
                 .selected
@@ -437,8 +440,11 @@ impl SymbolScanner {
 
     /// Restores what [`snapshot`](Self::snapshot) wrote. Symbols no longer in the universe
     /// are dropped (and at most N kept); when none is left the start-up selection stays.
-    pub fn restore(&mut self, body: &[u8]) -> Result<(), serde_json::Error> {
-        let snapshot: ScannerSnapshot = serde_json::from_slice(body)?;
+    fn restore(&mut self, body: &[u8]) -> Result<(), RestoreError> {
+        let snapshot: ScannerSnapshot = serde_json::from_slice(body).map_err(|e| RestoreError {
+            strategy: SCANNER_SNAPSHOT,
+            message: e.to_string(),
+        })?;
         self.last_scan_ms = snapshot.last_scan_ms;
         let known = || {
             snapshot
@@ -466,7 +472,7 @@ impl SymbolScanner {
 
     /// Registers `symbol_scanner_score{symbol}` and `symbol_scanner_selected_total{symbol}`
     /// for every universe symbol.
-    pub fn attach_metrics(&mut self, scope: &mut MetricsScope<'_>) -> Result<(), OpsError> {
+    fn attach_metrics(&mut self, scope: &mut MetricsScope<'_>) -> Result<(), OpsError> {
         for (slot, &symbol) in self.universe.iter().enumerate() {
             let name = scope.symbol_name(symbol).to_owned();
             let labels = [("symbol", name.as_str())];

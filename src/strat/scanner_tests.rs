@@ -3,6 +3,7 @@
 use super::*;
 use crate::core::{Price, Qty};
 use crate::ops::Registry;
+use crate::strat::api::SymbolSelector;
 
 const HOUR_MS: u64 = 60 * MINUTE_MS;
 const A: SymbolId = SymbolId(0);
