@@ -272,6 +272,7 @@ fn a_limit_behind_a_known_queue_fills_when_the_traded_volume_clears_it() {
     let metas = vec![StrategyMeta {
         id: StrategyId(1),
         name: "bid-joiner".to_owned(),
+        mode: kestrel::risk::StrategyMode::Enabled,
     }];
     let mut backtest = build_with(
         &config,

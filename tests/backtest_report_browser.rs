@@ -156,10 +156,12 @@ fn realistic_recording() -> Recording {
                 StrategyMeta {
                     id: StrategyId(1),
                     name: "momentum".into(),
+                    mode: kestrel::risk::StrategyMode::Enabled,
                 },
                 StrategyMeta {
                     id: StrategyId(2),
                     name: "fade".into(),
+                    mode: kestrel::risk::StrategyMode::Enabled,
                 },
             ],
             account_asset: "USDT".into(),

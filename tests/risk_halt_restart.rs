@@ -5,7 +5,7 @@
 
 mod risk_support;
 
-use kestrel::core::{AssetName, Notional, Side, SymbolTable};
+use kestrel::core::{AssetName, Notional, Side, StrategyId, SymbolTable};
 use kestrel::engine::control::{control_link, ControlCommand, ControlOutcome};
 use kestrel::engine::persist_loop::encode;
 use kestrel::engine::stage::{OrderOutputs, OrderStage};
@@ -14,7 +14,7 @@ use kestrel::engine::JournalMsg;
 use kestrel::oms::manager::OmsConfig;
 use kestrel::oms::OmsStage;
 use kestrel::persist::{JournalConfig, JournalWriter};
-use kestrel::risk::{codes, RiskLimits, TradingMode};
+use kestrel::risk::{codes, RiskLimits, StrategyMode, TradingMode};
 use risk_support::{instrument, limit, q, Rig, BTC, MS};
 
 /// Appends `messages` to the journal in `dir` as a new session, as the persist thread does.
@@ -59,7 +59,13 @@ impl Session {
         )
         .expect("rebuilt");
         let venue = paper_venue(&manager, &traded).expect("venue");
-        let (rails, restored) = risk_rails(limits, symbols, &traded, 1, &rebuilt);
+        let (rails, restored) = risk_rails(
+            limits,
+            symbols,
+            &traded,
+            &[(StrategyId(1), StrategyMode::Enabled)],
+            &rebuilt,
+        );
         let mut stage = OmsStage::new(manager, venue, rails);
         stage.set_restored(restored);
         let (control, endpoint) = control_link();

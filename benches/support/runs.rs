@@ -179,6 +179,7 @@ impl Setup {
                 let metas = vec![StrategyMeta {
                     id: StrategyId(1),
                     name: "grid:BTCUSDT".to_owned(),
+                    mode: kestrel::risk::StrategyMode::Enabled,
                 }];
                 let mut backtest = build_with(
                     &self.config,

@@ -24,6 +24,8 @@ pub struct StrategyMeta {
     pub id: StrategyId,
     /// Its config name, e.g. `probe`.
     pub name: String,
+    /// Its mode on the risk rails (dry-run strategies are checked, never sent).
+    pub mode: crate::risk::StrategyMode,
 }
 
 /// What ran on what.

@@ -90,6 +90,7 @@ pub fn strategies(
         .map(|(index, (_, instrument))| StrategyMeta {
             id: crate::core::StrategyId(index as u16 + 1),
             name: format!("probe:{}", instrument.symbol),
+            mode: crate::risk::StrategyMode::Enabled,
         })
         .collect();
     (probes, metas)
@@ -152,7 +153,7 @@ pub fn build_with<G: StrategyStage>(
         config.risk,
         instruments.symbols.len(),
         &instruments.traded,
-        strategy_metas.iter().map(|meta| meta.id),
+        strategy_metas.iter().map(|meta| (meta.id, meta.mode)),
         0,
     );
     let orders = OmsStage::new(manager, SimulatedVenue::new(paper), rails);

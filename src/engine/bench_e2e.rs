@@ -153,7 +153,10 @@ pub fn run_e2e(
         crate::risk::RiskLimits::non_binding(),
         &venue.symbols,
         &traded,
-        1,
+        &[(
+            crate::core::StrategyId(1),
+            crate::risk::StrategyMode::Enabled,
+        )],
         &rebuilt,
     );
     let mut orders = OmsStage::new(manager, gateway, rails);

@@ -7,9 +7,10 @@ use crate::core::clock::mono_ns;
 use crate::core::{ExecEvent, OrderIntent};
 use crate::ops::LatencyRecorder;
 
-use super::ring::{FrameTx, RingTx};
+use super::ring::{FrameTx, RingTx, SnapshotTx};
 use super::runner::{
-    drain_into, hand_intent, RunnerMetrics, BATCH, PUBLISH_EVERY_NS, TIMER_EVERY_NS,
+    drain_into, hand_intent, RunnerMetrics, BATCH, PUBLISH_EVERY_NS, SNAPSHOT_POLL_NS,
+    TIMER_EVERY_NS,
 };
 use super::shutdown::Shutdown;
 use super::stage::{MarketSource, OrderOutputs, OrderStage, Outbox, SourceState, StrategyStage};
@@ -37,6 +38,7 @@ pub(super) struct FusedLoop<S, G, O> {
     pub(super) source: S,
     pub(super) exec_backlog: usize,
     pub(super) strategy: G,
+    pub(super) snapshots: SnapshotTx,
     pub(super) orders: O,
     pub(super) capture: Option<FrameTx>,
     pub(super) journal: RingTx<JournalMsg>,
@@ -72,6 +74,7 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
         let mut backoff = Backoff::new(self.wait);
         let mut next_timer = 0u64;
         let mut next_publish = 0u64;
+        let mut next_snapshot = 0u64;
         let mut finished = false;
         loop {
             let mut worked = false;
@@ -107,6 +110,10 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
                 self.react(&mut r, shutdown);
                 next_timer = now + TIMER_EVERY_NS;
             }
+            if now >= next_snapshot {
+                self.strategy.snapshots(now, &mut self.snapshots);
+                next_snapshot = now + SNAPSHOT_POLL_NS;
+            }
             if now >= next_publish {
                 self.market_hop.publish();
                 self.tick_to_order.publish();
@@ -122,6 +129,7 @@ impl<S: MarketSource, G: StrategyStage, O: OrderStage> FusedLoop<S, G, O> {
             }
             backoff.idle();
         }
+        self.strategy.snapshots(u64::MAX, &mut self.snapshots);
         self.market_hop.publish();
         self.tick_to_order.publish();
         self.stages.publish();

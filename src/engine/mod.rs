@@ -19,6 +19,7 @@ pub mod journal_msg;
 pub mod metrics;
 pub mod paper;
 pub mod persist_loop;
+pub mod reload;
 pub mod ring;
 pub mod runner;
 pub mod shutdown;

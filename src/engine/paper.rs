@@ -117,7 +117,13 @@ pub fn run_paper(
 
     let mut registry = Registry::new();
     let (runner_metrics, latency) = metrics::register(&mut registry)?;
-    let (rails, restored) = risk_rails(args.risk, &symbols, &traded, 1, &rebuilt);
+    let (rails, restored) = risk_rails(
+        args.risk,
+        &symbols,
+        &traded,
+        &[(StrategyId(1), crate::risk::StrategyMode::Enabled)],
+        &rebuilt,
+    );
     let mut orders = OmsStage::new(manager, venue, rails);
     orders.set_restored(restored);
     orders.attach_metrics(&mut registry, "paper")?;

@@ -8,7 +8,7 @@ use crate::ops::{Counter, LatencyRecorder};
 use crate::persist::{payload, JournalWriter, RecordType};
 
 use super::journal_msg::NOTE_MAX;
-use super::ring::{FrameRx, RingRx};
+use super::ring::{split_snapshot, FrameRx, RingRx};
 use super::shutdown::{Shutdown, Stage};
 use super::wait::{Backoff, WaitStrategy};
 use super::JournalMsg;
@@ -33,6 +33,8 @@ pub struct PersistMetrics {
 pub struct PersistInputs {
     pub journal: RingRx<JournalMsg>,
     pub frames: FrameRx,
+    /// Strategy state snapshots (see `ring::SnapshotTx`).
+    pub snapshots: FrameRx,
     pub symbols: SymbolTable,
     /// Capture stream names, indexed by a frame's stream tag.
     pub stream_names: Vec<String>,
@@ -43,7 +45,7 @@ const UNKNOWN_STREAM: &str = "unknown";
 /// Fixed bytes of a market-frame payload besides the stream name and the frame.
 const FRAME_PAYLOAD_OVERHEAD: usize = 14;
 
-/// Runs until the order and feed stages are done and both rings are empty, then closes the
+/// Runs until the order, feed and strategy stages are done and every ring is empty, then closes the
 /// journal (final flush). A journal write error fails the whole run: the engine must not
 /// trade on without a record of what it does.
 pub fn run_persist(
@@ -114,6 +116,34 @@ pub fn run_persist(
                 failed = true;
             }
         }
+        while !failed {
+            let Some(_) = inputs.snapshots.pop_frame(&mut frame_buf) else {
+                break;
+            };
+            worked = true;
+            let Some((component, body)) = split_snapshot(&frame_buf) else {
+                metrics.errors.inc();
+                continue;
+            };
+            frame_payload.clear();
+            frame_payload.resize(FRAME_PAYLOAD_OVERHEAD + component.len() + body.len(), 0);
+            let as_of = writer.next_seq().saturating_sub(1);
+            let Ok(len) = payload::encode_snapshot(component, as_of, body, &mut frame_payload)
+            else {
+                metrics.errors.inc();
+                continue;
+            };
+            let event_ns = mono_ns().saturating_add(wall_offset);
+            if !append(
+                &mut writer,
+                RecordType::Snapshot,
+                event_ns,
+                &frame_payload[..len],
+                &metrics,
+            ) {
+                failed = true;
+            }
+        }
         if failed {
             shutdown.fail();
             break;
@@ -134,7 +164,12 @@ pub fn run_persist(
             continue;
         }
         let producers_done = shutdown.is_done(Stage::Oms) && shutdown.is_done(Stage::Feed);
-        if (producers_done && inputs.journal.is_empty() && inputs.frames.is_empty())
+        let strat_done = shutdown.is_done(Stage::Strat);
+        if (producers_done
+            && strat_done
+            && inputs.journal.is_empty()
+            && inputs.frames.is_empty()
+            && inputs.snapshots.is_empty())
             || shutdown.failed()
         {
             break;

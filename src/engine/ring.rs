@@ -244,6 +244,44 @@ impl FrameTx {
     }
 }
 
+/// Producing end of the strategy snapshot ring: each snapshot travels as one frame of
+/// `[name length u8][component name][body]` (see [`split_snapshot`]).
+pub struct SnapshotTx {
+    tx: FrameTx,
+    scratch: Vec<u8>,
+}
+
+impl SnapshotTx {
+    /// Wraps a byte ring.
+    pub fn new(tx: FrameTx) -> Self {
+        Self {
+            tx,
+            scratch: Vec::with_capacity(64 * 1024),
+        }
+    }
+}
+
+impl super::stage::SnapshotSink for SnapshotTx {
+    fn snapshot(&mut self, component: &str, body: &[u8]) -> bool {
+        let Ok(name_len) = u8::try_from(component.len()) else {
+            return true; // a name this long can never be journaled: do not offer it again
+        };
+        self.scratch.clear();
+        self.scratch.push(name_len);
+        self.scratch.extend_from_slice(component.as_bytes());
+        self.scratch.extend_from_slice(body);
+        self.tx.push_frame(0, 0, &self.scratch)
+    }
+}
+
+/// Splits a snapshot frame into component name and body (None: malformed).
+pub fn split_snapshot(frame: &[u8]) -> Option<(&str, &[u8])> {
+    let (&len, rest) = frame.split_first()?;
+    let name = rest.get(..len as usize)?;
+    let body = rest.get(len as usize..)?;
+    Some((std::str::from_utf8(name).ok()?, body))
+}
+
 /// A frame taken out of the capture ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameMeta {

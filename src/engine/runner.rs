@@ -27,6 +27,11 @@ pub(super) const BATCH: usize = 256;
 pub(super) const PUBLISH_EVERY_NS: u64 = 10_000_000;
 /// Timer period for strategies.
 pub(super) const TIMER_EVERY_NS: u64 = 1_000_000;
+/// How often the strategy stage is asked for due state snapshots (each strategy is
+/// snapshotted at most once a second, and only after a change).
+pub(super) const SNAPSHOT_POLL_NS: u64 = 100_000_000;
+/// Bytes of the strategy snapshot ring.
+const SNAPSHOT_RING_BYTES: usize = 4 << 20;
 
 /// Resolved run-time settings of the thread topology.
 #[derive(Debug, Clone)]
@@ -206,6 +211,14 @@ where
         metrics.capture_ring.clone(),
     );
     let capture = settings.capture_frames.then_some(frame_tx);
+    // Snapshots that do not fit are offered again by the stage; a full ring is counted
+    // with the capture ring's drops.
+    let (snapshot_tx, snapshot_rx) = frame_ring(
+        "snapshots",
+        SNAPSHOT_RING_BYTES,
+        metrics.capture_ring.clone(),
+    );
+    let snapshots = super::ring::SnapshotTx::new(snapshot_tx);
     let RunnerLatency {
         tick_to_order,
         market_hop,
@@ -231,6 +244,7 @@ where
         let inputs = PersistInputs {
             journal: journal_rx,
             frames: frame_rx,
+            snapshots: snapshot_rx,
             symbols,
             stream_names,
         };
@@ -285,6 +299,7 @@ where
             )?);
             let strat = StratLoop {
                 strategy,
+                snapshots,
                 market: market_rx,
                 exec: exec_rx,
                 intents: intent_tx,
@@ -330,6 +345,7 @@ where
                 source,
                 exec_backlog: settings.exec_backlog,
                 strategy,
+                snapshots,
                 orders,
                 capture,
                 journal: journal_tx,

@@ -7,9 +7,10 @@ use crate::core::clock::mono_ns;
 use crate::core::{ExecEvent, MarketEvent, OrderIntent};
 use crate::ops::LatencyRecorder;
 
-use super::ring::{FrameTx, RingRx, RingTx};
+use super::ring::{FrameTx, RingRx, RingTx, SnapshotTx};
 use super::runner::{
-    drain_into, hand_intent, RunnerMetrics, BATCH, PUBLISH_EVERY_NS, TIMER_EVERY_NS,
+    drain_into, hand_intent, RunnerMetrics, BATCH, PUBLISH_EVERY_NS, SNAPSHOT_POLL_NS,
+    TIMER_EVERY_NS,
 };
 use super::shutdown::{Shutdown, Stage};
 use super::stage::{MarketSource, OrderOutputs, OrderStage, Outbox, SourceState, StrategyStage};
@@ -74,6 +75,7 @@ impl<S: MarketSource> FeedLoop<S> {
 
 pub(super) struct StratLoop<G> {
     pub(super) strategy: G,
+    pub(super) snapshots: SnapshotTx,
     pub(super) market: RingRx<MarketEvent>,
     pub(super) exec: RingRx<ExecEvent>,
     pub(super) intents: RingTx<OrderIntent>,
@@ -90,6 +92,7 @@ impl<G: StrategyStage> StratLoop<G> {
         let mut push_backoff = Backoff::new(self.wait);
         let mut next_timer = 0u64;
         let mut next_publish = 0u64;
+        let mut next_snapshot = 0u64;
         let mut input_closed = false;
         loop {
             let mut worked = self.drain_exec(&mut out, &mut push_backoff, shutdown);
@@ -113,6 +116,10 @@ impl<G: StrategyStage> StratLoop<G> {
                 self.flush(&mut out, &mut push_backoff, shutdown);
                 next_timer = now + TIMER_EVERY_NS;
             }
+            if now >= next_snapshot {
+                self.strategy.snapshots(now, &mut self.snapshots);
+                next_snapshot = now + SNAPSHOT_POLL_NS;
+            }
             if now >= next_publish {
                 self.market_hop.publish();
                 self.strategy_stage.publish();
@@ -131,6 +138,9 @@ impl<G: StrategyStage> StratLoop<G> {
                 // No more market input: the order stage may finish once it has drained our
                 // intents; we stay to hear the acknowledgements and fills of the last ones.
                 input_closed = true;
+                // The last state changes reach the journal before the persist thread may
+                // finish.
+                self.strategy.snapshots(u64::MAX, &mut self.snapshots);
                 shutdown.mark_done(Stage::Strat);
             }
             if input_closed && shutdown.is_done(Stage::Oms) && self.exec.is_empty() {

@@ -6,6 +6,7 @@
 //! figure for a real venue (its balances come from reconciliation), or holds a secret.
 
 pub mod config;
+pub mod strategies;
 
 use std::path::Path;
 
@@ -146,14 +147,15 @@ pub fn fresh_order_side(
     Ok((manager, quotes, valuation))
 }
 
-/// The risk rails for the traded symbols and strategies `1..=strategies`, holding what the
-/// journal replay found (the equity high-water mark, a halt still in force); the halt's
-/// transition is for [`OmsStage::set_restored`].
+/// The risk rails for the traded symbols and `strategies` (each in its mode: a dry-run
+/// strategy's orders are checked and journaled, never sent), holding what the journal
+/// replay found (the equity high-water mark, a halt still in force); the halt's transition
+/// is for [`OmsStage::set_restored`].
 pub fn risk_rails(
     limits: RiskLimits,
     symbols: &SymbolTable,
     traded: &[(SymbolId, Instrument)],
-    strategies: usize,
+    strategies: &[(StrategyId, StrategyMode)],
     rebuilt: &RebuildReport,
 ) -> (RiskRails, Option<Transition>) {
     let wall_offset_ns =
@@ -162,28 +164,28 @@ pub fn risk_rails(
         limits,
         symbols.len(),
         traded,
-        crate::oms::stage::strategy_ids(strategies),
+        strategies.iter().copied(),
         wall_offset_ns,
     );
     let restored = rails.restore(rebuilt.high_water_mark, rebuilt.halt_cause);
     (rails, restored)
 }
 
-/// Risk rails for `traded` and `strategies` (enabled), on a clock `wall_offset_ns` behind
-/// the wall clock, with nothing restored.
+/// Risk rails for `traded` and `strategies` (in their modes), on a clock `wall_offset_ns`
+/// behind the wall clock, with nothing restored.
 pub fn fresh_risk_rails(
     limits: RiskLimits,
     symbol_count: usize,
     traded: &[(SymbolId, Instrument)],
-    strategies: impl IntoIterator<Item = StrategyId>,
+    strategies: impl IntoIterator<Item = (StrategyId, StrategyMode)>,
     wall_offset_ns: i128,
 ) -> RiskRails {
     let mut rails = RiskRails::new(limits, symbol_count, wall_offset_ns);
     for (id, _) in traded {
         rails.add_traded_symbol(*id, 0);
     }
-    for strategy in strategies {
-        rails.add_strategy(strategy, StrategyMode::Enabled);
+    for (strategy, mode) in strategies {
+        rails.add_strategy(strategy, mode);
     }
     rails
 }
@@ -291,6 +293,13 @@ impl Probes {
 }
 
 impl Probes {
+    /// Each probe's id and mode (all enabled).
+    pub fn modes(&self) -> Vec<(StrategyId, StrategyMode)> {
+        (1..=self.0.len())
+            .map(|i| (StrategyId(i as u16), StrategyMode::Enabled))
+            .collect()
+    }
+
     /// Strategies run (ids `1..=len`).
     pub fn len(&self) -> usize {
         self.0.len()
@@ -408,7 +417,8 @@ pub fn prepare_trading(
                 Market::Margin => "binance-margin",
                 Market::Spot => "binance-spot",
             };
-            let (rails, restored) = risk_rails(limits, symbols, &traded, strategy.len(), &rebuilt);
+            let (rails, restored) =
+                risk_rails(limits, symbols, &traded, &strategy.modes(), &rebuilt);
             let mut stage = OmsStage::new(manager, gateway, rails);
             stage.set_restored(restored);
             stage.attach_metrics(registry, label)?;
@@ -424,7 +434,8 @@ pub fn prepare_trading(
             let (manager, rebuilt) =
                 rebuild_order_side(journal_dir, session, oms, symbols, &traded, &funding)?;
             let venue = paper_venue(&manager, &traded)?;
-            let (rails, restored) = risk_rails(limits, symbols, &traded, strategy.len(), &rebuilt);
+            let (rails, restored) =
+                risk_rails(limits, symbols, &traded, &strategy.modes(), &rebuilt);
             let mut stage = OmsStage::new(manager, venue, rails);
             stage.set_restored(restored);
             stage.attach_metrics(registry, "paper")?;

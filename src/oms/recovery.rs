@@ -1,14 +1,16 @@
 //! Owns: rebuilding the order manager and its portfolio from the journal after a restart —
 //! every order's last journaled state, every fill exactly once, each entry's bracket prices,
 //! the trading halt and equity high-water mark the risk rails left — before reconciliation
-//! with the venue settles what happened while the engine was down.
+//! with the venue settles what happened while the engine was down — and showing the
+//! strategy side what it needs to resume (each fill with its strategy, the strategies'
+//! state snapshots).
 //! Never: writes to the journal or trusts a symbol id across sessions (names are mapped to
 //! this session's ids; a name no longer traded is counted and skipped).
 
 use std::path::Path;
 
 use crate::core::{
-    AssetName, IntentAction, Notional, OrderRole, OrderStatus, SymbolId, SymbolTable,
+    AssetName, Fill, IntentAction, Notional, OrderRole, OrderStatus, SymbolId, SymbolTable,
 };
 use crate::persist::payload::{JournalEntry, TradingMode};
 use crate::persist::{JournalError, JournalReader};
@@ -34,6 +36,15 @@ pub struct RebuildReport {
     pub high_water_mark: Notional,
 }
 
+/// A journal record the strategy side resumes from, shown during a rebuild.
+#[derive(Debug, Clone, Copy)]
+pub enum Replayed<'a> {
+    /// A fill of a traded symbol (symbol id of this session).
+    Fill(&'a Fill),
+    /// A component's state snapshot (later ones supersede earlier ones).
+    Snapshot { component: &'a str, body: &'a [u8] },
+}
+
 /// Replays the journal in `dir` into `manager`. `quote_asset` names the currency fills'
 /// fees were converted to (the symbol's quote asset).
 pub fn rebuild<L: Ledger>(
@@ -41,6 +52,17 @@ pub fn rebuild<L: Ledger>(
     manager: &mut OrderManager<L>,
     symbols: &SymbolTable,
     quote_asset: impl Fn(SymbolId) -> AssetName,
+) -> Result<RebuildReport, JournalError> {
+    rebuild_observed(dir, manager, symbols, quote_asset, &mut |_| {})
+}
+
+/// [`rebuild`], showing `observe` every fill and snapshot in journal order.
+pub fn rebuild_observed<L: Ledger>(
+    dir: &Path,
+    manager: &mut OrderManager<L>,
+    symbols: &SymbolTable,
+    quote_asset: impl Fn(SymbolId) -> AssetName,
+    observe: &mut dyn FnMut(Replayed<'_>),
 ) -> Result<RebuildReport, JournalError> {
     let mut report = RebuildReport::default();
     let mut reader = JournalReader::open(dir, 0)?;
@@ -92,7 +114,14 @@ pub fn rebuild<L: Ledger>(
                 fill.symbol = id;
                 report.fills += 1;
                 manager.recover_fill(&fill, quote_asset(id));
+                observe(Replayed::Fill(&fill));
             }
+            JournalEntry::Snapshot {
+                component, body, ..
+            } => observe(Replayed::Snapshot {
+                component: &component,
+                body: &body,
+            }),
             JournalEntry::TradingState { change, .. } => {
                 report.halt_cause = (change.to == TradingMode::Halted).then_some(change.cause_code);
             }

@@ -335,12 +335,36 @@ pub trait Strategy: Send {
         Ok(())
     }
 
+    /// A file-backed resource (a model, a calibration profile) was re-read by the engine;
+    /// strategies that use `reloaded.key` take the new version, the rest ignore it.
+    fn on_reload(&mut self, _reloaded: &Reloaded) {}
+
     /// Registers the strategy's own metrics (seed-spec §7 names) at start-up; until then
     /// its counters are detached and count for nobody.
     fn attach_metrics(&mut self, _scope: &mut MetricsScope<'_>) -> Result<(), OpsError> {
         Ok(())
     }
 }
+
+/// A new version of a file-backed resource, parsed off the hot threads and handed to the
+/// strategies on the timer. `key` names the resource (e.g. [`RELOAD_HMM_MODEL`]); `value`
+/// is the parsed object, which the strategy that knows the key downcasts.
+#[derive(Clone)]
+pub struct Reloaded {
+    pub key: &'static str,
+    pub value: std::sync::Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for Reloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloaded").field("key", &self.key).finish()
+    }
+}
+
+/// Key of a reloaded HMM model file.
+pub const RELOAD_HMM_MODEL: &str = "hmm_model";
+/// Key of a reloaded calibration profile.
+pub const RELOAD_CALIBRATION: &str = "hmm_calibration";
 
 /// Chooses which symbols the strategies that use it may enter (the symbol scanner): fed
 /// closed bars of its timeframe, asked to rescan on the timer. Deterministic like a

@@ -50,8 +50,8 @@ use crate::engine::stage::{Outbox, SnapshotSink, StrategyStage};
 use crate::ops::{Counter, OpsError, Registry};
 
 use super::api::{
-    CtxView, EntryPlan, Holding, MetricsScope, RestoreError, Signal, Size, Strategy, StrategyCtx,
-    SymbolSelector, SymbolState, SIGNALS_PER_CALL,
+    CtxView, EntryPlan, Holding, MetricsScope, Reloaded, RestoreError, Signal, Size, Strategy,
+    StrategyCtx, SymbolSelector, SymbolState, SIGNALS_PER_CALL,
 };
 
 /// Live orders one strategy tracks per symbol (entries, legs, the closing order).
@@ -323,6 +323,8 @@ pub struct Dispatcher {
     counts: DispatchCounts,
     snapshot_buf: Vec<u8>,
     bar_buf: Vec<Bar>,
+    /// New versions of file-backed resources (see [`Dispatcher::attach_reloads`]).
+    reloads: Option<crossbeam::channel::Receiver<Reloaded>>,
 }
 
 /// One strategy to run and how.
@@ -439,6 +441,7 @@ impl Dispatcher {
             counts: DispatchCounts::default(),
             snapshot_buf: Vec::with_capacity(64 * 1024),
             bar_buf: Vec::with_capacity(64),
+            reloads: None,
         })
     }
 
@@ -509,6 +512,19 @@ impl Dispatcher {
             scanner.attach_metrics(&mut scope)?;
         }
         Ok(())
+    }
+
+    /// Takes new versions of file-backed resources from `rx` on the timer and hands them
+    /// to every strategy (the engine's file watcher sends them).
+    pub fn attach_reloads(&mut self, rx: crossbeam::channel::Receiver<Reloaded>) {
+        self.reloads = Some(rx);
+    }
+
+    /// Hands `reloaded` to every strategy at once (start-up loads, tests).
+    pub fn reload(&mut self, reloaded: &Reloaded) {
+        for slot in &mut self.slots {
+            slot.strategy.on_reload(reloaded);
+        }
     }
 
     /// Counters so far.
@@ -587,6 +603,12 @@ impl Dispatcher {
         h.view.qty = qty;
         h.view.avg_entry = if qty.is_zero() { Price::ZERO } else { avg };
         self.update_owner(slot, symbol);
+    }
+
+    /// Replays one journaled fill into its strategy's holding (before any event; the
+    /// strategy is not called).
+    pub fn restore_fill(&mut self, fill: &Fill) {
+        let _ = self.track_fill(fill);
     }
 
     /// Restores an order that was open when the last run stopped (from the rebuilt order
@@ -1256,6 +1278,13 @@ impl StrategyStage for Dispatcher {
 
     fn on_timer(&mut self, now_ns: u64, intents: &mut Outbox<OrderIntent>) {
         self.now_ns = self.now_ns.max(now_ns);
+        if let Some(rx) = &self.reloads {
+            if let Ok(reloaded) = rx.try_recv() {
+                for slot in &mut self.slots {
+                    slot.strategy.on_reload(&reloaded);
+                }
+            }
+        }
         self.roll_time(intents);
         self.rescan();
         for slot in 0..self.slots.len() {

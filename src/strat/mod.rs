@@ -13,8 +13,8 @@ pub mod scanner;
 pub mod testkit;
 
 pub use api::{
-    CtxView, EntryPlan, Holding, MetricsScope, RestoreError, Signal, Size, Strategy, StrategyCtx,
-    StrategyInfo, SymbolSelector, SymbolState,
+    CtxView, EntryPlan, Holding, MetricsScope, Reloaded, RestoreError, Signal, Size, Strategy,
+    StrategyCtx, StrategyInfo, SymbolSelector, SymbolState,
 };
 pub use dispatch::{DispatchCounts, Dispatcher, DispatcherConfig};
 pub use momentum_breakout::{MomentumBreakoutConfig, MomentumBreakoutStrategy};

@@ -276,10 +276,12 @@ fn hour_recording() -> Recording {
             StrategyMeta {
                 id: StrategyId(1),
                 name: "probe".into(),
+                mode: crate::risk::StrategyMode::Enabled,
             },
             StrategyMeta {
                 id: StrategyId(2),
                 name: "fade".into(),
+                mode: crate::risk::StrategyMode::Enabled,
             },
         ],
         account_asset: "USDT".into(),
