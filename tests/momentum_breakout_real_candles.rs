@@ -106,6 +106,7 @@ fn breakouts_on_real_candles_enter_with_a_stop_below_and_a_target_above_the_fill
     let metas = vec![StrategyMeta {
         id: ids::MOMENTUM_BREAKOUT,
         name: "momentum_breakout".to_owned(),
+        mode: kestrel::risk::StrategyMode::Enabled,
     }];
     let spec = InputSpec::parse(&format!("BTCUSDT:candles:{}", candles.display())).expect("spec");
     let mut input =
@@ -195,6 +196,20 @@ fn breakouts_on_real_candles_enter_with_a_stop_below_and_a_target_above_the_fill
         );
     }
     eprintln!("{}", summary_table(&report.summary));
+    let total = &report.summary.total;
+    eprintln!(
+        "pnl {} BTC on 1 BTC (ending equity {}), fees {}, closed trades {} (wins {}, losses {}), \
+         profit factor {:?}, average win {:?}, average loss {:?}",
+        total.equity.pnl,
+        total.equity.ending_equity,
+        total.fees_paid,
+        total.trades.closed_trades,
+        total.trades.wins,
+        total.trades.losses,
+        total.trades.profit_factor,
+        total.trades.average_win,
+        total.trades.average_loss
+    );
 
     assert!(
         entry_fill.len() >= 3,
