@@ -4,9 +4,12 @@
 //! order past the risk rails; every intent goes through the order stage's one funnel.
 
 pub mod api;
+pub mod bar_window;
 pub mod dispatch;
 pub mod indicators;
+pub mod momentum_breakout;
 pub mod probe;
+pub mod scanner;
 pub mod testkit;
 pub mod trend;
 
@@ -15,5 +18,7 @@ pub use api::{
     StrategyCtx, StrategyInfo, SymbolSelector, SymbolState,
 };
 pub use dispatch::{DispatchCounts, Dispatcher, DispatcherConfig};
+pub use momentum_breakout::{MomentumBreakoutConfig, MomentumBreakoutStrategy};
 pub use probe::{ProbeConfig, ProbeStrategy};
+pub use scanner::{ScannerConfig, SymbolScanner};
 pub use trend::{TrendConfig, TrendStrategy};
