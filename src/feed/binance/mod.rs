@@ -17,6 +17,7 @@ mod types;
 pub mod book_replay;
 pub mod feed_metrics;
 pub mod frames;
+pub mod klines;
 pub mod live;
 pub(crate) mod snapshot_fetch;
 pub mod vision;
