@@ -6,6 +6,7 @@
 pub mod api;
 pub mod indicators;
 pub mod probe;
+pub mod scalp;
 pub mod testkit;
 
 pub use api::{
