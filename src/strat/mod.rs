@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod indicators;
+pub mod momentum_rt;
 pub mod probe;
 pub mod scalp;
 pub mod testkit;
