@@ -38,7 +38,9 @@
 //! the current stop (the bracket's, or the last one this strategy asked for) by at least
 //! `min_stop_step_bps` of it, `Signal::MoveStop` asks the order manager to replace the
 //! bracket's stop (the take-profit is kept). The stop therefore only ratchets; the step
-//! keeps the venue from seeing a replacement on every trade.
+//! keeps the venue from seeing a replacement on every trade. A candidate at or through the
+//! current best bid (best ask for a short) is not sent: the venue would refuse it or fill
+//! it at once (the trades that set the best price can run ahead of the book).
 
 mod buckets;
 mod config;
@@ -353,6 +355,17 @@ impl MomentumRtStrategy {
         } else {
             holding.stop_loss.min(state.requested_stop)
         };
+        // A stop the market has already crossed would be rejected or fill at once: trades
+        // can run ahead of the book, so the best price since entry may be through it.
+        let market = ctx.market(state.symbol);
+        let crossed = if long {
+            market.bid.is_positive() && candidate >= market.bid
+        } else {
+            market.ask.is_positive() && candidate <= market.ask
+        };
+        if crossed {
+            return;
+        }
         let gain = if long {
             candidate.raw() - current.raw()
         } else {

@@ -331,6 +331,18 @@ fn the_trailing_stop_only_ratchets_by_at_least_the_step() {
 }
 
 #[test]
+fn no_stop_move_through_the_book() {
+    let mut rig = Rig::new(&config(), Market::Spot);
+    long_position(&mut rig, "100", "99.2");
+    // The trades ran ahead: best 101 asks for 99.788, but the book's bid is 99.75.
+    rig.view.market_mut(XRP).bid = p("99.75");
+    rig.view.market_mut(XRP).ask = p("99.76");
+    assert!(rig.trade(2, "101", "1").is_empty());
+    rig.view.market_mut(XRP).bid = p("100.9");
+    assert_eq!(rig.trade(3, "100.9", "1"), vec![move_stop("99.788")]);
+}
+
+#[test]
 fn a_short_trails_down_and_no_trailing_without_a_bracket_stop_or_while_exiting() {
     let mut rig = Rig::new(&config(), Market::UsdmFutures);
     *rig.view.holding_mut(XRP) = Holding {

@@ -1,6 +1,13 @@
-//! Owns: what the scalper reads from a symbol's L2 top — mid, spread, top-of-book depth and
+//! Owns: what the scalper reads from a symbol's book — mid, spread, top-of-book depth and
 //! imbalance (seed-spec §2.4.2) — and its deterministic slippage estimate for an entry.
-//! Never: trusts a book that is resyncing, one-sided or older than the staleness limit.
+//! Never: trusts a book that is resyncing, one-sided, crossed or older than the staleness
+//! limit.
+//!
+//! **Which top.** Validity and age come from the synced L2 book (its flag and `book_ns`).
+//! The best bid and ask with their quantities are the newest of the L2 top and bookTicker
+//! (`SymbolState::bid` …), because the diff stream lags the ticker (100 ms on spot, and
+//! several bps in a fast move on the bundled capture); the deeper levels are the L2 top's
+//! that lie beyond that touch.
 //!
 //! **Slippage estimate** (replaces the seed's optional ML model): the distance, in bps of
 //! the mid, between the mid and the average price a market entry of the configured notional
@@ -11,7 +18,7 @@
 //! more than the top level, so its estimate is the top level's distance from the mid.
 //! Market impact beyond the visible book and queue effects are not modelled.
 
-use crate::core::{Level, Side, BOOK_TOP_LEVELS};
+use crate::core::{Level, Price, Qty, Side, BOOK_TOP_LEVELS};
 use crate::strat::api::SymbolState;
 
 /// Why a book cannot be used.
@@ -23,9 +30,12 @@ pub enum BookRefusal {
     Stale,
 }
 
-/// A usable L2 top, in `f64` for the signal maths.
+/// A usable book top, in `f64` for the signal maths.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BookRead {
+    /// The touch, exact (for the bracket's mid and a limit price).
+    pub bid_price: Price,
+    pub ask_price: Price,
     pub bid: f64,
     pub ask: f64,
     pub mid: f64,
@@ -41,13 +51,26 @@ pub struct BookRead {
     ask_count: usize,
 }
 
-fn levels(side: &[Level; BOOK_TOP_LEVELS], count: u8) -> ([(f64, f64); BOOK_TOP_LEVELS], usize) {
+/// The touch `first` followed by the L2 levels strictly beyond it (`beyond` true when a
+/// level's price is past the touch on this side).
+fn levels(
+    first: Level,
+    side: &[Level; BOOK_TOP_LEVELS],
+    count: u8,
+    beyond: impl Fn(Price) -> bool,
+) -> ([(f64, f64); BOOK_TOP_LEVELS], usize) {
     let count = usize::from(count).min(BOOK_TOP_LEVELS);
     let mut out = [(0.0, 0.0); BOOK_TOP_LEVELS];
-    for (slot, level) in out.iter_mut().zip(&side[..count]) {
-        *slot = (level.price.to_f64(), level.qty.to_f64());
+    out[0] = (first.price.to_f64(), first.qty.to_f64());
+    let mut used = 1;
+    for level in side[..count].iter().filter(|l| beyond(l.price)) {
+        if used == BOOK_TOP_LEVELS {
+            break;
+        }
+        out[used] = (level.price.to_f64(), level.qty.to_f64());
+        used += 1;
     }
-    (out, count)
+    (out, used)
 }
 
 impl BookRead {
@@ -60,8 +83,17 @@ impl BookRead {
         if now_ns.saturating_sub(state.book_ns) > stale_ns {
             return Err(BookRefusal::Stale);
         }
-        let (bids, bid_count) = levels(&top.bids, top.bid_count);
-        let (asks, ask_count) = levels(&top.asks, top.ask_count);
+        let newest = |price: Price, qty: Qty, l2: Level| {
+            if price.is_positive() && qty.is_positive() {
+                Level { price, qty }
+            } else {
+                l2
+            }
+        };
+        let best_bid = newest(state.bid, state.bid_qty, top.bids[0]);
+        let best_ask = newest(state.ask, state.ask_qty, top.asks[0]);
+        let (bids, bid_count) = levels(best_bid, &top.bids, top.bid_count, |p| p < best_bid.price);
+        let (asks, ask_count) = levels(best_ask, &top.asks, top.ask_count, |p| p > best_ask.price);
         let ((bid, bid_qty), (ask, ask_qty)) = (bids[0], asks[0]);
         // A crossed or non-positive top is a broken book, whatever its flag says.
         if !(bid > 0.0 && ask > bid && bid_qty > 0.0 && ask_qty > 0.0) {
@@ -69,6 +101,8 @@ impl BookRead {
         }
         let mid = (bid + ask) / 2.0;
         Ok(Self {
+            bid_price: best_bid.price,
+            ask_price: best_ask.price,
             bid,
             ask,
             mid,
@@ -126,7 +160,7 @@ impl BookRead {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{BookTop, Price, Qty};
+    use crate::core::BookTop;
 
     fn state(bids: &[(&str, &str)], asks: &[(&str, &str)], book_ns: u64) -> SymbolState {
         let mut top = BookTop {
@@ -176,6 +210,29 @@ mod tests {
         assert_eq!(BookRead::of(&crossed, 100, 5), Err(BookRefusal::Invalid));
         let never = SymbolState::default();
         assert_eq!(BookRead::of(&never, 100, 5), Err(BookRefusal::Invalid));
+    }
+
+    #[test]
+    fn the_newest_touch_wins_and_deeper_l2_levels_behind_it_are_kept() {
+        let mut s = state(
+            &[("99", "1"), ("98", "1")],
+            &[("101", "1"), ("102", "1"), ("103", "1")],
+            1,
+        );
+        // bookTicker moved up: ask 101.5 × 2, bid 100.5 × 1.
+        s.bid = Price::parse("100.5").expect("price");
+        s.bid_qty = Qty::parse("1").expect("qty");
+        s.ask = Price::parse("101.5").expect("price");
+        s.ask_qty = Qty::parse("2").expect("qty");
+        let book = BookRead::of(&s, 1, 5).expect("usable");
+        assert_eq!(book.ask_price, Price::parse("101.5").expect("price"));
+        assert!((book.mid - 101.0).abs() < 1e-12);
+        // 2 at 101.5, then 102 and 103 (101 is no longer beyond the touch): 405 quote
+        // takes 2 × 101.5 + 1 × 102 + 100/103.
+        let walk = book.market_slippage_bps(Side::Buy, 405.0).expect("fits");
+        let average = 405.0 / (3.0 + 100.0 / 103.0);
+        assert!((walk - (average - 101.0) / 101.0 * 1e4).abs() < 1e-9);
+        assert_eq!(book.market_slippage_bps(Side::Buy, 511.0), None);
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //! 1. The tick joins the window of the last `window_sec`; at least `min_ticks` ticks;
 //!    span = high − low > 0 (flat prices have no range); range = span / price × 1e4 ≥
 //!    `min_range_bps`.
-//! 2. The L2 top is valid, two-sided, not crossed and at most `book_stale_sec` old; its
-//!    spread ≤ `max_spread_bps`; its first-level depth (bid qty × bid + ask qty × ask) ≥
+//! 2. The L2 book is valid, two-sided and at most `book_stale_sec` old; the best bid and
+//!    ask (the newest of the L2 top and bookTicker, see [`book`]) are not crossed; the
+//!    spread ≤ `max_spread_bps`; the first-level depth (bid qty × bid + ask qty × ask) ≥
 //!    `min_depth_usd`.
 //! 3. position = (price − low) / span; RSI over the last `rsi_length` tick changes (none
 //!    with fewer ticks: no RSI reason); momentum = price − the price `momentum_ticks` ticks
@@ -50,6 +51,7 @@
 
 mod book;
 mod config;
+mod metrics;
 mod window;
 
 #[cfg(test)]
@@ -61,11 +63,12 @@ pub use config::{ScalpConfig, ScalpEntry, MAX_SIGNALS_PER_MIN, MAX_WINDOW_TICKS}
 use crate::core::{
     Fill, MarketEvent, MarketEventKind, OrderRole, OrderStatus, OrderUpdate, Price, Side, SymbolId,
 };
-use crate::ops::{Counter, Gauge, OpsError};
+use crate::ops::OpsError;
 use crate::strat::api::{
     ids, EntryPlan, MetricsScope, RestoreError, Signal, Size, Strategy, StrategyCtx, StrategyInfo,
 };
 
+use metrics::{side_index, SymbolMetrics, EXIT_SL, EXIT_TIME, EXIT_TP};
 use window::TickWindow;
 
 const NS_PER_SEC: u64 = 1_000_000_000;
@@ -140,12 +143,6 @@ const TAGS: &[&str] = &[
     TAG_TIME_STOP,
 ];
 
-/// `mode` labels of `scalp_bracket_exits_total`, by index.
-const EXIT_MODES: [&str; 3] = ["sl", "tp", "time"];
-const EXIT_SL: usize = 0;
-const EXIT_TP: usize = 1;
-const EXIT_TIME: usize = 2;
-
 /// The last `capacity` signal times of one symbol.
 #[derive(Debug, Clone)]
 struct SignalTimes {
@@ -193,30 +190,6 @@ struct SymbolSlot {
     entered_ns: u64,
     /// An exit was emitted and the holding is not idle yet.
     exit_sent: bool,
-}
-
-/// One symbol's metric handles (detached until `attach_metrics`).
-#[derive(Debug, Clone, Default)]
-struct SymbolMetrics {
-    range_width_bp: Gauge,
-    position: Gauge,
-    rsi: Gauge,
-    spread_bp: Gauge,
-    imbalance: Gauge,
-    signals: [Counter; 4],
-    /// By side (buy, sell): the last signal's net edge, slippage estimate and TTL. The
-    /// registry has no generic histogram, so these gauges hold the last value.
-    edge_bp: [Gauge; 2],
-    slippage_bp: [Gauge; 2],
-    ttl_sec: [Gauge; 2],
-    bracket_exits: [Counter; 3],
-}
-
-const fn side_index(side: Side) -> usize {
-    match side {
-        Side::Buy => 0,
-        Side::Sell => 1,
-    }
 }
 
 /// The persisted part: cooldown ends in venue time, by symbol id.
@@ -414,19 +387,18 @@ impl ScalpStrategy {
             return;
         }
         // 7. Bracket from the mid (exact, from the fixed-point top).
-        let top = &market.top;
-        let mid = top.bids[0].price.midpoint(top.asks[0].price);
+        let mid = book.bid_price.midpoint(book.ask_price);
         let (stop_bps, tp_bps) = (i64::from(config.stop_bps), i64::from(config.tp_bps));
         let (stop_loss, take_profit, limit) = match side {
             Side::Buy => (
                 offset_bps(mid, -stop_bps),
                 offset_bps(mid, tp_bps),
-                top.asks[0].price,
+                book.ask_price,
             ),
             Side::Sell => (
                 offset_bps(mid, stop_bps),
                 offset_bps(mid, -tp_bps),
-                top.bids[0].price,
+                book.bid_price,
             ),
         };
         let limit = match config.entry {
@@ -596,91 +568,7 @@ impl Strategy for ScalpStrategy {
 
     fn attach_metrics(&mut self, scope: &mut MetricsScope<'_>) -> Result<(), OpsError> {
         for (slot, &symbol) in self.symbols.iter().enumerate() {
-            let name = scope.symbol_name(symbol).to_owned();
-            let venue = scope.venue.to_owned();
-            let base = [("symbol", name.as_str()), ("venue", venue.as_str())];
-            let registry = &mut *scope.registry;
-            let gauge = |registry: &mut crate::ops::Registry, metric: &str, help: &str| {
-                registry.gauge(metric, help, &base)
-            };
-            let metrics = SymbolMetrics {
-                range_width_bp: gauge(
-                    registry,
-                    "scalp_range_width_bp",
-                    "Scalp window range (high - low) / price, bps",
-                )?,
-                position: gauge(
-                    registry,
-                    "scalp_position",
-                    "Scalp price position in the window range, 0..1",
-                )?,
-                rsi: gauge(registry, "scalp_rsi", "Scalp tick RSI")?,
-                spread_bp: gauge(registry, "scalp_spread_bp", "Scalp L2 top spread, bps")?,
-                imbalance: gauge(
-                    registry,
-                    "scalp_orderbook_imbalance",
-                    "Scalp L2 top imbalance (bid - ask) / (bid + ask) qty",
-                )?,
-                signals: {
-                    let mut counters: [Counter; 4] = Default::default();
-                    for reason in ScalpReason::ALL {
-                        counters[reason.index()] = registry.counter(
-                            "scalp_signals_total",
-                            "Scalp entry signals",
-                            &[
-                                ("symbol", name.as_str()),
-                                ("venue", venue.as_str()),
-                                ("side", reason.side().as_str()),
-                                ("reason", reason.label()),
-                            ],
-                        )?;
-                    }
-                    counters
-                },
-                edge_bp: Default::default(),
-                slippage_bp: Default::default(),
-                ttl_sec: Default::default(),
-                bracket_exits: {
-                    let mut counters: [Counter; 3] = Default::default();
-                    for (counter, mode) in counters.iter_mut().zip(EXIT_MODES) {
-                        *counter = registry.counter(
-                            "scalp_bracket_exits_total",
-                            "Scalp positions closed by a bracket leg (sl, tp) or the time stop",
-                            &[
-                                ("symbol", name.as_str()),
-                                ("venue", venue.as_str()),
-                                ("mode", mode),
-                            ],
-                        )?;
-                    }
-                    counters
-                },
-            };
-            let mut metrics = metrics;
-            for side in [Side::Buy, Side::Sell] {
-                let labels = [
-                    ("symbol", name.as_str()),
-                    ("venue", venue.as_str()),
-                    ("side", side.as_str()),
-                ];
-                let s = side_index(side);
-                metrics.edge_bp[s] = registry.gauge(
-                    "scalp_signal_edge_bp",
-                    "Net edge of the last scalp signal (tp - slippage - fee), bps",
-                    &labels,
-                )?;
-                metrics.slippage_bp[s] = registry.gauge(
-                    "scalp_slippage_estimate_bp",
-                    "Slippage estimate of the last scalp signal from the mid, bps",
-                    &labels,
-                )?;
-                metrics.ttl_sec[s] = registry.gauge(
-                    "scalp_signal_ttl_sec",
-                    "TTL of the last scalp signal (cancels a limit entry; market entries fill at once)",
-                    &labels,
-                )?;
-            }
-            self.metrics[slot] = metrics;
+            self.metrics[slot] = SymbolMetrics::register(scope, symbol)?;
         }
         Ok(())
     }
