@@ -8,7 +8,9 @@ pub mod bar_window;
 pub mod dispatch;
 pub mod indicators;
 pub mod momentum_breakout;
+pub mod momentum_rt;
 pub mod probe;
+pub mod scalp;
 pub mod scanner;
 pub mod testkit;
 pub mod trend;
@@ -19,6 +21,8 @@ pub use api::{
 };
 pub use dispatch::{DispatchCounts, Dispatcher, DispatcherConfig};
 pub use momentum_breakout::{MomentumBreakoutConfig, MomentumBreakoutStrategy};
+pub use momentum_rt::{MomentumRtConfig, MomentumRtStrategy};
 pub use probe::{ProbeConfig, ProbeStrategy};
+pub use scalp::{ScalpConfig, ScalpStrategy};
 pub use scanner::{ScannerConfig, SymbolScanner};
 pub use trend::{TrendConfig, TrendStrategy};
