@@ -4,6 +4,7 @@
 //! order past the risk rails; every intent goes through the order stage's one funnel.
 
 pub mod api;
+pub mod hmm;
 pub mod indicators;
 pub mod probe;
 pub mod testkit;
