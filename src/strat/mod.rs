@@ -4,6 +4,7 @@
 //! order past the risk rails; every intent goes through the order stage's one funnel.
 
 pub mod api;
+pub mod ensemble;
 pub mod hmm;
 pub mod indicators;
 pub mod probe;
@@ -13,4 +14,5 @@ pub use api::{
     CtxView, EntryPlan, Holding, MetricsScope, RestoreError, Signal, Size, Strategy, StrategyCtx,
     StrategyInfo, SymbolState,
 };
+pub use ensemble::{EnsembleConfig, EnsembleStrategy};
 pub use probe::{ProbeConfig, ProbeStrategy};

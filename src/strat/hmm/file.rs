@@ -229,8 +229,7 @@ mod tests {
     }
 
     fn edit(change: impl FnOnce(&mut serde_json::Value)) -> String {
-        let mut value: serde_json::Value =
-            serde_json::from_str(&model().to_json()).expect("json");
+        let mut value: serde_json::Value = serde_json::from_str(&model().to_json()).expect("json");
         change(&mut value);
         match HmmModel::parse(value.to_string().as_bytes()) {
             Ok(_) => panic!("accepted an invalid file"),

@@ -122,7 +122,9 @@ impl HmmModel {
     pub fn from_parts(parts: ModelParts) -> Result<Self, String> {
         let n = parts.start.len();
         if !(2..=MAX_STATES).contains(&n) {
-            return Err(format!("{n} states: between 2 and {MAX_STATES} are supported"));
+            return Err(format!(
+                "{n} states: between 2 and {MAX_STATES} are supported"
+            ));
         }
         let shape = |name: &str, len: usize| {
             if len == n {
@@ -192,8 +194,16 @@ impl HmmModel {
                 return Err(format!("scaler.std[{d}] = {std} is not positive"));
             }
         }
-        let bulls = model.labels().iter().filter(|l| **l == StateLabel::Bull).count();
-        let bears = model.labels().iter().filter(|l| **l == StateLabel::Bear).count();
+        let bulls = model
+            .labels()
+            .iter()
+            .filter(|l| **l == StateLabel::Bull)
+            .count();
+        let bears = model
+            .labels()
+            .iter()
+            .filter(|l| **l == StateLabel::Bear)
+            .count();
         if bulls != 1 || bears != 1 {
             return Err(format!(
                 "labels need exactly one bull and one bear state (found {bulls} and {bears})"
@@ -291,11 +301,9 @@ impl HmmModel {
     /// ln b_j(z) for every state, z standardised.
     pub(crate) fn log_emissions(&self, z: &Features, out: &mut [f64; MAX_STATES]) {
         for (j, slot) in out.iter_mut().enumerate().take(self.states) {
-            let mut quad = 0.0;
-            for d in 0..FEATURE_COUNT {
-                let diff = z[d] - self.means[j][d];
-                quad += diff * diff / self.vars[j][d];
-            }
+            let quad: f64 = (0..FEATURE_COUNT)
+                .map(|d| (z[d] - self.means[j][d]).powi(2) / self.vars[j][d])
+                .sum();
             *slot = self.log_norm[j] - 0.5 * quad;
         }
     }
@@ -373,8 +381,8 @@ impl Filter {
         model.log_emissions(&z, &mut log_b);
         let max = log_b[..n].iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mut b = [0.0; MAX_STATES];
-        for j in 0..n {
-            b[j] = (log_b[j] - max).exp();
+        for (value, log) in b.iter_mut().zip(&log_b).take(n) {
+            *value = (log - max).exp();
         }
         let mut next = [0.0; MAX_STATES];
         if self.started {
@@ -473,7 +481,10 @@ mod tests {
         for x in [1e6, -1e6, f64::MAX / 1e10, 0.0] {
             let probs = filter.step(&model, &[x, x, x, x, x]);
             let sum: f64 = probs.iter().sum();
-            assert!(probs.iter().all(|p| p.is_finite() && *p >= 0.0), "{probs:?}");
+            assert!(
+                probs.iter().all(|p| p.is_finite() && *p >= 0.0),
+                "{probs:?}"
+            );
             assert!((sum - 1.0).abs() < 1e-12);
         }
         filter.reset();

@@ -336,6 +336,9 @@ fn distance2(a: &Features, b: &Features) -> f64 {
 }
 
 /// The E-step over every sequence; `None` when the forward recursion vanished.
+// Index loops over states (i, j), rows (t) and features (d) follow the textbook
+// recursions; iterator chains over four parallel arrays would hide them.
+#[allow(clippy::needless_range_loop)]
 fn expect(params: &Params, data: &[Vec<Features>], buf: &mut Buffers) -> Option<Stats> {
     let n = params.n;
     let mut stats = Stats {
@@ -564,8 +567,8 @@ mod tests {
         let mut states = Vec::with_capacity(len);
         for _ in 0..len {
             let mut x = [0.0; 5];
-            for d in 0..5 {
-                x[d] = truth.means[state][d] + truth.stds[state][d] * rng.normal();
+            for (d, value) in x.iter_mut().enumerate() {
+                *value = truth.means[state][d] + truth.stds[state][d] * rng.normal();
             }
             rows.push(x);
             states.push(state);
@@ -631,7 +634,11 @@ mod tests {
                 1 => StateLabel::Chop,
                 _ => StateLabel::Bull,
             };
-            assert_eq!(model.labels()[j], want, "true state {k} is fitted state {j}");
+            assert_eq!(
+                model.labels()[j],
+                want,
+                "true state {k} is fitted state {j}"
+            );
         }
         // The filter tracks the hidden state: the bull/bear/chop label of its argmax is
         // right on most rows of a fresh sample.
@@ -657,8 +664,8 @@ mod tests {
             max_iterations: 20,
             ..TrainOptions::default()
         };
-        let a = fit(&[rows.clone()], &options, TrainedOn::default()).expect("trains");
-        let b = fit(&[rows.clone()], &options, TrainedOn::default()).expect("trains");
+        let a = fit(std::slice::from_ref(&rows), &options, TrainedOn::default()).expect("trains");
+        let b = fit(std::slice::from_ref(&rows), &options, TrainedOn::default()).expect("trains");
         assert_eq!(a.model, b.model);
         assert_eq!(a.restarts, b.restarts);
 
