@@ -163,7 +163,7 @@ fn a_bracketed_entry_round_trips_on_the_paper_venue() {
         .iter()
         .filter_map(|e| match e {
             ExecEvent::Fill(f) => Some(*f),
-            ExecEvent::Update(_) => None,
+            ExecEvent::Update(_) | ExecEvent::Account { .. } => None,
         })
         .collect();
     assert_eq!(

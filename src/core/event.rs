@@ -216,6 +216,9 @@ pub enum IntentAction {
     Cancel = 1,
     /// Cancel every open order of the strategy on `symbol`.
     CancelAll = 2,
+    /// Replace the bracket of the filled entry `target` with `stop_loss` (tighter only) and
+    /// `take_profit` (zero: keep the current one): a ratcheting or trailing stop.
+    Rebracket = 3,
 }
 
 impl IntentAction {
@@ -225,6 +228,7 @@ impl IntentAction {
             0 => Some(IntentAction::New),
             1 => Some(IntentAction::Cancel),
             2 => Some(IntentAction::CancelAll),
+            3 => Some(IntentAction::Rebracket),
             _ => None,
         }
     }
@@ -234,6 +238,7 @@ impl IntentAction {
             IntentAction::New => "NEW",
             IntentAction::Cancel => "CANCEL",
             IntentAction::CancelAll => "CANCEL_ALL",
+            IntentAction::Rebracket => "REBRACKET",
         }
     }
 }
@@ -404,4 +409,9 @@ pub struct Fill {
 pub enum ExecEvent {
     Update(OrderUpdate),
     Fill(Fill),
+    /// The account's equity in the valuation (quote) currency, sent when it changed and the
+    /// order stage trusts it (reconciled, every position marked): strategies size from it.
+    Account {
+        equity: Notional,
+    },
 }

@@ -105,6 +105,14 @@ pub trait MarketSource: Send {
     ) -> SourceState;
 }
 
+/// Takes strategy state snapshots for the journal (the persist thread writes them as
+/// snapshot records).
+pub trait SnapshotSink {
+    /// Offers one snapshot of `component`; false when it could not be taken now (ring
+    /// full): the stage offers it again later.
+    fn snapshot(&mut self, component: &str, body: &[u8]) -> bool;
+}
+
 /// The strategy thread's component: books, bars and strategies behind one dispatcher.
 pub trait StrategyStage: Send {
     /// A market event arrived.
@@ -116,6 +124,9 @@ pub trait StrategyStage: Send {
     /// A closed candle from candle data (backtests on klines); strategies that trade on
     /// bars take it, the rest ignore it.
     fn on_bar(&mut self, _bar: &Bar, _intents: &mut Outbox<OrderIntent>) {}
+    /// Periodic call (about once a second): hands the state snapshots that are due to
+    /// `sink`.
+    fn snapshots(&mut self, _now_ns: u64, _sink: &mut dyn SnapshotSink) {}
 }
 
 /// What the order stage emits.

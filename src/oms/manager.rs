@@ -524,6 +524,12 @@ impl<L: Ledger> OrderManager<L> {
                     self.cancel(id, now_ns, commands, out);
                 }
             }
+            IntentAction::Rebracket => {
+                if let Err(code) = self.move_bracket(intent, now_ns, commands, out) {
+                    self.counters.local_rejects += 1;
+                    self.emit(out, now_ns, rejected_intent(intent, code));
+                }
+            }
         }
     }
 

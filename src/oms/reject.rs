@@ -26,6 +26,9 @@ pub const BAD_INTENT: u16 = 108;
 /// A new order an earlier session journaled that the venue never received: not sent after
 /// a restart (the decision behind it is stale, possibly by hours).
 pub const NOT_AT_VENUE_AFTER_RESTART: u16 = 109;
+/// A stop move (`Rebracket`) for an entry without a live bracket, or whose stop would be
+/// looser than the current one or at or past the market.
+pub const BAD_STOP_MOVE: u16 = 110;
 
 /// First code of the venue range; `VENUE_BASE + kind` for each [`RejectKind`].
 pub const VENUE_BASE: u16 = 200;
@@ -66,6 +69,7 @@ pub const fn name(code: u16) -> &'static str {
         IDS_EXHAUSTED => "client order ids exhausted",
         BAD_INTENT => "bad intent",
         NOT_AT_VENUE_AFTER_RESTART => "not at the venue after a restart",
+        BAD_STOP_MOVE => "stop move refused",
         200..=299 => "venue reject",
         300..=399 => "risk reject",
         _ => "unknown",

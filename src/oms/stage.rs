@@ -52,6 +52,8 @@ pub struct OmsStage<V, L> {
     transitions: u64,
     /// A halt restored from the journal, journaled again when the stage starts.
     restored: Option<Transition>,
+    /// The equity last sent to the strategies.
+    equity_sent: Option<crate::core::Notional>,
 }
 
 impl<V: Venue, L: Ledger + Send> OmsStage<V, L> {
@@ -74,6 +76,7 @@ impl<V: Venue, L: Ledger + Send> OmsStage<V, L> {
             control: None,
             transitions: 0,
             restored: None,
+            equity_sent: None,
         }
     }
 
@@ -227,6 +230,15 @@ impl<V: Venue, L: Ledger + Send> OmsStage<V, L> {
             value: value.unwrap_or(crate::core::Notional::ZERO),
             trusted: value.is_some() && self.manager.is_reconciled(),
         };
+        // Strategies size from the equity the rails trust, when it changed.
+        if equity.trusted && self.equity_sent != Some(equity.value) {
+            let event = crate::core::ExecEvent::Account {
+                equity: equity.value,
+            };
+            if out.exec.push(event).is_ok() {
+                self.equity_sent = Some(equity.value);
+            }
+        }
         if let Some(transition) = self.rails.on_timer(now_ns, equity) {
             self.apply(transition, now_ns, out);
         }

@@ -396,7 +396,11 @@ impl RiskRails {
     ) -> RiskVerdict {
         let verdict = match intent.action {
             IntentAction::New => self.check_new(intent, exposure, now_ns),
-            IntentAction::Cancel | IntentAction::CancelAll => self.check_cancel(now_ns),
+            // A stop move cancels and re-places the legs, and only ever tightens (the order
+            // manager refuses a looser one): it is limited like a cancel.
+            IntentAction::Cancel | IntentAction::CancelAll | IntentAction::Rebracket => {
+                self.check_cancel(now_ns)
+            }
         };
         match verdict {
             Ok(()) => RiskVerdict::Approved(Approved(*intent)),

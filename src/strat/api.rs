@@ -342,6 +342,30 @@ pub trait Strategy: Send {
     }
 }
 
+/// Chooses which symbols the strategies that use it may enter (the symbol scanner): fed
+/// closed bars of its timeframe, asked to rescan on the timer. Deterministic like a
+/// strategy.
+pub trait SymbolSelector: Send {
+    /// The candidate symbols.
+    fn universe(&self) -> &[SymbolId];
+    /// Bar timeframe (minutes) it ranks on.
+    fn timeframe_min(&self) -> u32;
+    /// A closed bar of its timeframe for a universe symbol.
+    fn on_bar(&mut self, bar: &Bar);
+    /// A historical bar at start-up.
+    fn on_warmup_bar(&mut self, bar: &Bar);
+    /// Scans when due at venue time `venue_ms`; true when the selection changed.
+    fn rescan(&mut self, venue_ms: u64) -> bool;
+    /// The current selection.
+    fn selected(&self) -> &[SymbolId];
+    /// State that must survive a restart (JSON).
+    fn snapshot(&self, out: &mut Vec<u8>);
+    /// Restores [`snapshot`](Self::snapshot)'s output.
+    fn restore(&mut self, body: &[u8]) -> Result<(), RestoreError>;
+    /// Registers its metrics.
+    fn attach_metrics(&mut self, scope: &mut MetricsScope<'_>) -> Result<(), OpsError>;
+}
+
 /// Where a strategy registers its metrics, and the label values it needs.
 pub struct MetricsScope<'a> {
     pub registry: &'a mut Registry,

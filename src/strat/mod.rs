@@ -4,6 +4,7 @@
 //! order past the risk rails; every intent goes through the order stage's one funnel.
 
 pub mod api;
+pub mod dispatch;
 pub mod ensemble;
 pub mod hmm;
 pub mod indicators;
@@ -12,7 +13,8 @@ pub mod testkit;
 
 pub use api::{
     CtxView, EntryPlan, Holding, MetricsScope, RestoreError, Signal, Size, Strategy, StrategyCtx,
-    StrategyInfo, SymbolState,
+    StrategyInfo, SymbolSelector, SymbolState,
 };
+pub use dispatch::{DispatchCounts, Dispatcher, DispatcherConfig};
 pub use ensemble::{EnsembleConfig, EnsembleStrategy};
 pub use probe::{ProbeConfig, ProbeStrategy};

@@ -221,6 +221,7 @@ impl Rig {
                         self.newest_entry = self.newest_entry.max(update.client_order_id);
                     }
                 }
+                ExecEvent::Account { .. } => {}
             }
         }
         self.out.journal.drain().for_each(drop);

@@ -442,7 +442,7 @@ pub fn updates(events: &[ExecEvent]) -> Vec<OrderUpdate> {
         .iter()
         .filter_map(|e| match e {
             ExecEvent::Update(u) => Some(*u),
-            ExecEvent::Fill(_) => None,
+            ExecEvent::Fill(_) | ExecEvent::Account { .. } => None,
         })
         .collect()
 }

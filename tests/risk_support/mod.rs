@@ -224,7 +224,7 @@ impl Rig {
             .iter()
             .filter_map(|e| match e {
                 ExecEvent::Update(u) => Some(*u),
-                ExecEvent::Fill(_) => None,
+                ExecEvent::Fill(_) | ExecEvent::Account { .. } => None,
             })
             .collect()
     }

@@ -1,6 +1,6 @@
 //! Owns: the order side of a breach or an operator command — refusing what the rails
 //! refused, cancelling resting entries (protective stops stay), cancelling everything,
-//! tightening protective stops, and closing every position at market once the symbol's
+//! tightening protective stops (and a strategy's own stop move), and closing every position at market once the symbol's
 //! orders are gone. Never: decides when (the risk state and the operator do) or sends an
 //! order the venue's filters would refuse (closing orders go through the same preparation
 //! as any other).
@@ -14,6 +14,7 @@ use crate::engine::JournalMsg;
 use crate::oms::venue::VenueCommand;
 
 use super::{rejected_intent, Ledger, Order, OrderManager};
+use crate::oms::reject;
 
 /// Orders one pass of a bulk cancel collects (passes repeat until none is left).
 const PASS: usize = 64;
@@ -172,6 +173,77 @@ impl<L: Ledger> OrderManager<L> {
             }
         }
         n
+    }
+
+    /// A strategy's stop move (`IntentAction::Rebracket`): the filled entry `intent.target`
+    /// of the same strategy gets the stop `intent.stop_loss` (on the tick grid, rounded away
+    /// from the price) and, when not zero, the take-profit `intent.take_profit`; its live
+    /// bracket is cancelled and placed again with them (as a soft breach's tightening
+    /// does). Refused with [`reject::BAD_STOP_MOVE`] when the entry has no live bracket, or
+    /// the stop is not tighter than the current one, or is at or past the reference price.
+    pub fn move_bracket(
+        &mut self,
+        intent: &OrderIntent,
+        now_ns: u64,
+        commands: &mut Outbox<VenueCommand>,
+        out: &mut OrderOutputs,
+    ) -> Result<(), u16> {
+        let Some(order) = self.orders.get(&intent.target) else {
+            return Err(reject::BAD_STOP_MOVE);
+        };
+        let live_bracket = order
+            .bracket
+            .iter()
+            .any(|leg| self.orders.get(leg).is_some_and(Order::is_open));
+        if order.state.strategy != intent.strategy
+            || order.state.role != OrderRole::Entry
+            || order.stop_loss.is_zero()
+            || !live_bracket
+        {
+            return Err(reject::BAD_STOP_MOVE);
+        }
+        let symbol = self
+            .symbols
+            .get(order.state.symbol.index())
+            .ok_or(reject::BAD_STOP_MOVE)?;
+        let instrument = symbol.instrument.as_ref().ok_or(reject::BAD_STOP_MOVE)?;
+        let long = order.state.side == Side::Buy;
+        let stop = instrument.round_price(intent.stop_loss, order.state.side, true);
+        let price = symbol.reference.raw();
+        let (old, new) = (order.stop_loss.raw(), stop.raw());
+        let tighter = if long {
+            new > old && new < price
+        } else {
+            new < old && new > price
+        };
+        let take = intent.take_profit;
+        let take_ok = take.is_zero()
+            || if long {
+                take.raw() > price
+            } else {
+                take.raw() < price
+            };
+        if price <= 0 || !tighter || !take_ok {
+            return Err(reject::BAD_STOP_MOVE);
+        }
+        let legs = order.bracket;
+        if let Some(order) = self.orders.get_mut(&intent.target) {
+            order.stop_loss = stop;
+            if !take.is_zero() {
+                order.take_profit = instrument.round_price(take, order.state.side.opposite(), true);
+            }
+            order.rebracket = true;
+        }
+        for leg in legs {
+            if self
+                .orders
+                .get(&leg)
+                .is_some_and(|o| o.is_open() && o.state.status != OrderStatus::PendingCancel)
+            {
+                self.cancel(leg, now_ns, commands, out);
+            }
+        }
+        Ok(())
     }
 
     /// Closes every position at market: cancels each such symbol's open orders (a spot

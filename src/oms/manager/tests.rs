@@ -227,7 +227,7 @@ fn updates(exec: &[ExecEvent]) -> Vec<OrderStatus> {
     exec.iter()
         .filter_map(|e| match e {
             ExecEvent::Update(u) => Some(u.status),
-            ExecEvent::Fill(_) => None,
+            ExecEvent::Fill(_) | ExecEvent::Account { .. } => None,
         })
         .collect()
 }
@@ -1596,4 +1596,67 @@ fn recovered_oco_legs_are_one_list_again_so_a_fill_sends_no_cancel_for_the_other
     assert_eq!(h.status(oco.stop_id), OrderStatus::Expired);
     assert_eq!(h.oms.ledger().position, 0);
     assert_eq!(h.oms.open_orders().count(), 0);
+}
+
+#[test]
+fn a_strategy_stop_move_replaces_the_bracket_only_when_tighter_and_below_the_price() {
+    let mut h = Harness::ready(Market::Spot);
+    let (entry, oco) = bracketed(&mut h);
+    let rebracket = |stop: &str, take: &str| OrderIntent {
+        action: IntentAction::Rebracket,
+        symbol: SYM,
+        target: entry.client_order_id,
+        side: Side::Buy,
+        stop_loss: p(stop),
+        take_profit: if take.is_empty() {
+            Price::ZERO
+        } else {
+            p(take)
+        },
+        ..OrderIntent::default()
+    };
+    let refused = |exec: &[ExecEvent]| {
+        exec.iter().any(|e| {
+            matches!(e, ExecEvent::Update(u)
+                if u.status == OrderStatus::Rejected && u.reject_code == reject::BAD_STOP_MOVE
+                    && u.client_order_id.0 == 0)
+        })
+    };
+    // Looser than 95, at the price, and past it: refused, nothing sent.
+    for stop in ["94", "100.01", "101"] {
+        h.intent(rebracket(stop, ""));
+        let (commands, exec, _) = h.drain();
+        assert!(commands.is_empty(), "{stop}: {commands:?}");
+        assert!(refused(&exec), "{stop}");
+    }
+    // Another strategy's entry: refused.
+    h.intent(OrderIntent {
+        strategy: StrategyId(9),
+        ..rebracket("97", "")
+    });
+    assert!(refused(&h.drain().1));
+    // Tighter: both legs are cancelled, then the OCO comes back with the new stop and the
+    // old take-profit.
+    h.intent(rebracket("97.004", ""));
+    let (commands, _, _) = h.drain();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    for leg in [oco.stop_id, oco.take_profit_id] {
+        h.report(VenueReport::Canceled {
+            client_order_id: leg,
+            venue_ts_ms: 0,
+        });
+    }
+    let (commands, _, _) = h.drain();
+    match commands.as_slice() {
+        [VenueCommand::PlaceOco(new)] => {
+            assert_eq!(new.stop_trigger, p("97"), "floored: away from the price");
+            assert_eq!(new.take_profit_price, p("110"));
+            assert_eq!(new.qty, q("0.2"));
+        }
+        other => panic!("expected the replacement OCO, got {other:?}"),
+    }
+    // A new take-profit moves with it.
+    h.intent(rebracket("98", "112"));
+    let (commands, _, _) = h.drain();
+    assert_eq!(commands.len(), 2);
 }

@@ -117,6 +117,9 @@ impl fmt::Display for JournalEntry {
                     )?,
                     IntentAction::Cancel => write!(f, "{kind:<8} {symbol} CANCEL {}", i.target)?,
                     IntentAction::CancelAll => write!(f, "{kind:<8} {symbol} CANCEL_ALL")?,
+                    IntentAction::Rebracket => {
+                        write!(f, "{kind:<8} {symbol} REBRACKET {}", i.target)?
+                    }
                 }
                 if !i.stop_loss.is_zero() {
                     write!(f, " sl={}", i.stop_loss)?;
