@@ -63,6 +63,10 @@ enum Command {
     /// latency and queue models; writes JSON, CSV and an HTML report to --out. Without
     /// --config it runs `kestrel paper`'s strategy; without --data, on the bundled capture.
     Backtest(BacktestCli),
+    /// Train the ensemble strategy's HMM with Baum-Welch on recorded data (candles or
+    /// trades, resampled to 1-minute rows) and write the model file; prints the
+    /// convergence report of every restart.
+    HmmTrain(HmmTrainCli),
     /// Benchmarks that need the whole engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -166,6 +170,39 @@ struct BacktestCli {
     /// No progress line and no summary table.
     #[arg(long)]
     quiet: bool,
+}
+
+/// `kestrel hmm-train` flags.
+#[derive(clap::Args)]
+struct HmmTrainCli {
+    /// Input, repeatable: `[SYMBOL:][KIND[@QUALIFIER]:]PATH` as for `kestrel backtest`
+    /// (1-minute candle JSON, trade archives, captures, journals).
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    data: Vec<String>,
+    /// Symbol for inputs that name none (captures), repeatable.
+    #[arg(long)]
+    symbol: Vec<String>,
+    /// Model file to write.
+    #[arg(long, default_value = "model.json")]
+    out: PathBuf,
+    /// Hidden states.
+    #[arg(long, default_value_t = 3)]
+    states: usize,
+    /// Random restarts; the best log-likelihood is kept.
+    #[arg(long, default_value_t = 5)]
+    restarts: u32,
+    /// Seed of the restarts.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Most Baum-Welch iterations per restart.
+    #[arg(long, default_value_t = 200)]
+    iterations: u32,
+    /// Log-likelihood gain under which a restart has converged.
+    #[arg(long, default_value_t = 1e-2)]
+    tolerance: f64,
+    /// Rolling feature window in 1-minute rows (the strategy's `hmm_window`).
+    #[arg(long, default_value_t = 120)]
+    window: usize,
 }
 
 /// `kestrel paper` flags.
@@ -304,6 +341,23 @@ fn main() -> ExitCode {
                 quiet: cli.quiet,
             })
             .map(|()| ExitCode::SUCCESS)
+        }
+        Command::HmmTrain(cli) => {
+            kestrel::strat::hmm::train_command(kestrel::strat::hmm::HmmTrainArgs {
+                data: cli.data,
+                symbols: cli.symbol,
+                out: cli.out,
+                states: cli.states,
+                restarts: cli.restarts,
+                seed: cli.seed,
+                iterations: cli.iterations,
+                tolerance: cli.tolerance,
+                window: cli.window,
+            })
+            .map(|report| {
+                print!("{}", report.render());
+                ExitCode::SUCCESS
+            })
         }
         Command::Bench(BenchCommand::E2e(args)) => bench_e2e(args),
         Command::Replay {

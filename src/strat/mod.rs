@@ -5,7 +5,10 @@
 
 pub mod api;
 pub mod bar_window;
+pub mod config;
 pub mod dispatch;
+pub mod ensemble;
+pub mod hmm;
 pub mod indicators;
 pub mod momentum_breakout;
 pub mod momentum_rt;
@@ -19,7 +22,9 @@ pub use api::{
     CtxView, EntryPlan, Holding, MetricsScope, Reloaded, RestoreError, Signal, Size, Strategy,
     StrategyCtx, StrategyInfo, SymbolSelector, SymbolState,
 };
+pub use config::{BuiltStrategies, StrategiesConfig};
 pub use dispatch::{DispatchCounts, Dispatcher, DispatcherConfig};
+pub use ensemble::{EnsembleConfig, EnsembleStrategy};
 pub use momentum_breakout::{MomentumBreakoutConfig, MomentumBreakoutStrategy};
 pub use momentum_rt::{MomentumRtConfig, MomentumRtStrategy};
 pub use probe::{ProbeConfig, ProbeStrategy};
