@@ -81,6 +81,7 @@ fn run(
     let metas = vec![StrategyMeta {
         id: ids::ENSEMBLE,
         name: "ensemble".to_owned(),
+        mode: kestrel::risk::StrategyMode::Enabled,
     }];
     let names: Vec<String> = specs.iter().map(|s| s.path.display().to_string()).collect();
     let mut backtest = build_with(

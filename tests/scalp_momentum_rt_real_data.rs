@@ -145,6 +145,7 @@ fn run(
     let metas = vec![StrategyMeta {
         id: info.id,
         name: info.name.to_owned(),
+        mode: kestrel::risk::StrategyMode::Enabled,
     }];
     let names = [path.display().to_string()];
     let mut backtest = build_with(

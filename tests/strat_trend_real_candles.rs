@@ -144,6 +144,7 @@ fn trend_follow_trades_real_candles_and_every_exit_respects_the_ratcheted_stop()
     let metas = vec![StrategyMeta {
         id: ids::TREND_FOLLOW,
         name: "trend_follow".to_owned(),
+        mode: kestrel::risk::StrategyMode::Enabled,
     }];
     let mut backtest = build_with(
         &config,

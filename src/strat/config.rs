@@ -22,14 +22,14 @@ use anyhow::Context;
 
 use crate::core::{Market, SymbolId, SymbolTable};
 
-use super::api::{Reloaded, Strategy, SymbolSelector, RELOAD_CALIBRATION, RELOAD_HMM_MODEL};
+use super::api::{Strategy, SymbolSelector, RELOAD_CALIBRATION, RELOAD_HMM_MODEL};
 use super::dispatch::{Dispatcher, DispatcherConfig, Entry};
 use super::ensemble::calibration::Calibration;
 use super::hmm::HmmModel;
 use super::{
     EnsembleConfig, EnsembleStrategy, MomentumBreakoutConfig, MomentumBreakoutStrategy,
-    MomentumRtConfig, MomentumRtStrategy, ScalpConfig, ScalpStrategy, ScannerConfig,
-    SymbolScanner, TrendConfig, TrendStrategy,
+    MomentumRtConfig, MomentumRtStrategy, ScalpConfig, ScalpStrategy, ScannerConfig, SymbolScanner,
+    TrendConfig, TrendStrategy,
 };
 
 /// Section names, in the seed's dispatcher order (§2.0: scalping, momentum-RT, trend, then
@@ -173,7 +173,9 @@ impl StrategiesConfig {
                 .map_err(|e| prefixed("momentum_breakout", e))?;
         }
         if self.scanner.enabled {
-            self.scanner.validate().map_err(|e| prefixed("scanner", e))?;
+            self.scanner
+                .validate()
+                .map_err(|e| prefixed("scanner", e))?;
         }
         Ok(())
     }
@@ -196,7 +198,10 @@ impl StrategiesConfig {
             let mut kept = (Vec::new(), Vec::new());
             for name in names {
                 let upper = name.to_ascii_uppercase();
-                match symbols.get(upper.as_bytes()).filter(|id| traded.contains(id)) {
+                match symbols
+                    .get(upper.as_bytes())
+                    .filter(|id| traded.contains(id))
+                {
                     Some(id) if !kept.1.contains(&id) => {
                         kept.0.push(upper);
                         kept.1.push(id);
@@ -221,6 +226,9 @@ impl StrategiesConfig {
             .as_ref()
             .map(|s| s.universe().to_vec())
             .unwrap_or_default();
+        let names_by_index: Vec<String> = (0..symbols.len())
+            .map(|i| symbols.name(SymbolId(i as u32)).unwrap_or("?").to_owned())
+            .collect();
         let mut watched = Vec::new();
         let mut entries: Vec<Entry> = Vec::new();
         for name in self.dispatch_order() {
@@ -231,10 +239,7 @@ impl StrategiesConfig {
                         symbols: names,
                         ..self.scalping.clone()
                     };
-                    (
-                        Box::new(ScalpStrategy::new(&config, &ids)),
-                        config.dry_run,
-                    )
+                    (Box::new(ScalpStrategy::new(&config, &ids)), config.dry_run)
                 }
                 "momentum_rt" if self.momentum_rt.enabled => {
                     let (names, ids) = resolve(name, &self.momentum_rt.symbols);
@@ -253,10 +258,7 @@ impl StrategiesConfig {
                         symbols: names,
                         ..self.trend_follow.clone()
                     };
-                    (
-                        Box::new(TrendStrategy::new(&config, &ids)),
-                        config.dry_run,
-                    )
+                    (Box::new(TrendStrategy::new(&config, &ids)), config.dry_run)
                 }
                 "ensemble" if self.ensemble.enabled => {
                     let (names, ids) = resolve(name, &self.ensemble.symbols);
@@ -265,22 +267,27 @@ impl StrategiesConfig {
                         ..self.ensemble.clone()
                     };
                     let mut strategy = EnsembleStrategy::new(&config, &ids);
-                    if config.hmm_enabled && !config.model_path.is_empty() {
+                    strategy.set_symbol_names(&names_by_index);
+                    if config.hmm_enabled {
                         let path = base_dir.join(&config.model_path);
-                        let model = load(&path, parse_model)?;
-                        strategy.on_reload(&Reloaded {
-                            key: RELOAD_HMM_MODEL,
-                            value: model,
-                        });
+                        let model = HmmModel::load(&path).with_context(|| {
+                            format!("strategies.ensemble.model_path {}", path.display())
+                        })?;
+                        strategy.set_model(Arc::new(model)).map_err(|e| {
+                            anyhow::anyhow!(
+                                "strategies.ensemble.model_path {}: {e}",
+                                path.display()
+                            )
+                        })?;
                         watched.push((RELOAD_HMM_MODEL, path));
                     }
-                    if !config.calibration_path.is_empty() {
-                        let path = base_dir.join(&config.calibration_path);
-                        let profile = load(&path, parse_calibration)?;
-                        strategy.on_reload(&Reloaded {
-                            key: RELOAD_CALIBRATION,
-                            value: profile,
-                        });
+                    // The profile is optional: without the file every symbol takes 1.0.
+                    let path = base_dir.join(&config.calibration_path);
+                    if !config.calibration_path.is_empty() && path.exists() {
+                        let profile = Calibration::load(&path).with_context(|| {
+                            format!("strategies.ensemble.calibration_path {}", path.display())
+                        })?;
+                        strategy.set_calibration(Arc::new(profile));
                         watched.push((RELOAD_CALIBRATION, path));
                     }
                     (Box::new(strategy), config.dry_run)
@@ -321,12 +328,4 @@ impl StrategiesConfig {
             watched,
         })
     }
-}
-
-fn load(
-    path: &Path,
-    parse: fn(&[u8]) -> anyhow::Result<Arc<dyn std::any::Any + Send + Sync>>,
-) -> anyhow::Result<Arc<dyn std::any::Any + Send + Sync>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    parse(&bytes).with_context(|| format!("parsing {}", path.display()))
 }

@@ -145,6 +145,9 @@ struct LiveOrder {
 #[derive(Clone, Copy, Debug, Default)]
 struct HoldingState {
     view: Holding,
+    /// The signed quantity from fills; `view.qty` shows it only from the symbol's lot
+    /// floor up (a residue below it cannot be sold and must not block new entries).
+    booked: Qty,
     live: [LiveOrder; LIVE_PER_HOLDING],
     /// New-order intents sent and not yet answered.
     in_flight: u16,
@@ -313,6 +316,9 @@ pub struct Dispatcher {
     scanner: Option<Box<dyn SymbolSelector>>,
     scanner_dirty: bool,
     scanner_snapshot_ns: u64,
+    /// Smallest quantity the venue trades per symbol (lot minimum): smaller residues of
+    /// fills are dust, not a position.
+    lot_floor: Vec<Qty>,
     /// Latest venue time seen (ms) and the engine time it was seen at.
     venue_ms: u64,
     venue_seen_ns: u64,
@@ -433,6 +439,7 @@ impl Dispatcher {
             scanner,
             scanner_dirty: false,
             scanner_snapshot_ns: 0,
+            lot_floor: vec![Qty::ZERO; symbols],
             venue_ms: 0,
             venue_seen_ns: 0,
             now_ns: 0,
@@ -527,6 +534,15 @@ impl Dispatcher {
         }
     }
 
+    /// The venue's smallest tradable quantity of `symbol` (its lot minimum): a strategy's
+    /// residue below it (fees or partial fills off the lot grid) counts as flat, so it
+    /// neither blocks new entries nor triggers an exit the venue would refuse.
+    pub fn set_lot_floor(&mut self, symbol: SymbolId, qty: Qty) {
+        if let Some(slot) = self.lot_floor.get_mut(symbol.index()) {
+            *slot = qty.abs();
+        }
+    }
+
     /// Counters so far.
     pub fn counts(&self) -> DispatchCounts {
         self.counts
@@ -600,8 +616,9 @@ impl Dispatcher {
         let Some(h) = self.holding_mut(slot, symbol) else {
             return;
         };
-        h.view.qty = qty;
+        h.booked = qty;
         h.view.avg_entry = if qty.is_zero() { Price::ZERO } else { avg };
+        self.show_position(slot, symbol);
         self.update_owner(slot, symbol);
     }
 
@@ -981,6 +998,22 @@ impl Dispatcher {
         }
     }
 
+    /// Shows the booked quantity as the position unless it is dust (below the lot floor).
+    fn show_position(&mut self, slot: usize, symbol: SymbolId) {
+        let floor = self
+            .lot_floor
+            .get(symbol.index())
+            .copied()
+            .unwrap_or(Qty::ZERO);
+        if let Some(h) = self.holding_mut(slot, symbol) {
+            let dust = h.booked.abs().raw() < floor.raw();
+            h.view.qty = if dust { Qty::ZERO } else { h.booked };
+            if h.view.qty.is_zero() {
+                h.view.avg_entry = Price::ZERO;
+            }
+        }
+    }
+
     fn update_owner(&mut self, slot: usize, symbol: SymbolId) {
         let index = symbol.index();
         let Some(h) = self.shared.holdings.get(slot * self.shared.symbols + index) else {
@@ -1075,7 +1108,7 @@ impl Dispatcher {
             Side::Buy => fill.qty.raw(),
             Side::Sell => -fill.qty.raw(),
         };
-        let old = h.view.qty.raw();
+        let old = h.booked.raw();
         let new = old.saturating_add(signed);
         let avg = h.view.avg_entry.raw();
         let adds = old == 0 || (old > 0) == (signed > 0);
@@ -1092,8 +1125,11 @@ impl Dispatcher {
         } else {
             h.view.avg_entry
         };
-        h.view.qty = Qty::from_raw(new);
-        h.refresh();
+        h.booked = Qty::from_raw(new);
+        self.show_position(slot, fill.symbol);
+        if let Some(h) = self.holding_mut(slot, fill.symbol) {
+            h.refresh();
+        }
         self.update_owner(slot, fill.symbol);
         Some(slot)
     }

@@ -160,16 +160,16 @@ mod tests {
         // Its one row is a 1w candle in Binance's docs: 1499040000000 … 1499644799999.
         let week = 7 * 1440;
         assert!(parse_closed_klines(&body, SymbolId(0), 1440, u64::MAX).is_err());
-        let bars = parse_closed_klines(&body, SymbolId(0), week, 1_499_644_800_000)
-            .expect("parses");
+        let bars =
+            parse_closed_klines(&body, SymbolId(0), week, 1_499_644_800_000).expect("parses");
         assert_eq!(bars.len(), 1);
         let b = bars[0];
         assert_eq!(b.open, Price::parse("0.01634790").expect("literal"));
         assert_eq!(b.high, Price::parse("0.80000000").expect("literal"));
         assert_eq!(b.close_time_ms, 1_499_644_800_000);
         assert_eq!(b.trade_count, 308);
-        let forming = parse_closed_klines(&body, SymbolId(0), week, 1_499_644_799_999)
-            .expect("parses");
+        let forming =
+            parse_closed_klines(&body, SymbolId(0), week, 1_499_644_799_999).expect("parses");
         assert!(forming.is_empty(), "a candle not yet closed is never a bar");
     }
 

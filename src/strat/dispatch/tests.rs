@@ -579,3 +579,33 @@ fn warm_up_bars_reach_only_strategies_wanting_the_timeframe() {
     assert_eq!(seen.lock().expect("lock").warm.len(), 1);
     assert_eq!(d.warm_up_timeframes(SYM), vec![60]);
 }
+
+#[test]
+fn a_residue_below_the_lot_floor_is_flat_and_does_not_block_entries() {
+    let (a, _) = Scripted::new(10, "a");
+    let a = a
+        .then(vec![entry(Side::Buy, "1000")])
+        .then(vec![entry(Side::Buy, "1000")]);
+    let mut d = dispatcher(Market::Spot, vec![a]);
+    d.set_lot_floor(SYM, q("0.001"));
+    let mut out = Outbox::with_capacity(16);
+    d.restore_position(StrategyId(10), SYM, q("0.0004"), p("100"));
+    assert_eq!(
+        d.holding(StrategyId(10), SYM).map(|h| h.qty),
+        Some(Qty::ZERO)
+    );
+    assert_eq!(d.owner(SYM), None);
+    d.on_market(&book(1, "99", "100"), &mut out);
+    assert_eq!(drain(&mut out).len(), 1, "dust does not block the entry");
+    d.on_exec(&update(10, 7, OrderRole::Entry, OrderStatus::New), &mut out);
+    d.on_exec(&fill(10, 7, Side::Buy, "10", "100"), &mut out);
+    d.on_exec(
+        &update(10, 7, OrderRole::Entry, OrderStatus::Filled),
+        &mut out,
+    );
+    assert_eq!(
+        d.holding(StrategyId(10), SYM).map(|h| h.qty),
+        Some(q("10.0004")),
+        "the residue is still booked"
+    );
+}

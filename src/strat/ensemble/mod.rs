@@ -680,6 +680,24 @@ impl Strategy for EnsembleStrategy {
         Ok(())
     }
 
+    /// A reloaded model or calibration profile (the engine's file watcher): a model this
+    /// strategy cannot use is refused and counted, and the current one kept.
+    fn on_reload(&mut self, reloaded: &crate::strat::api::Reloaded) {
+        match reloaded.key {
+            crate::strat::api::RELOAD_HMM_MODEL => {
+                if let Ok(model) = Arc::clone(&reloaded.value).downcast::<HmmModel>() {
+                    let _ = self.set_model(model);
+                }
+            }
+            crate::strat::api::RELOAD_CALIBRATION => {
+                if let Ok(profile) = Arc::clone(&reloaded.value).downcast::<Calibration>() {
+                    self.set_calibration(profile);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn attach_metrics(&mut self, scope: &mut MetricsScope<'_>) -> Result<(), OpsError> {
         self.set_symbol_names(scope.symbol_names);
         for (slot, symbol) in self.symbols.iter().enumerate() {
