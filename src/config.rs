@@ -39,6 +39,10 @@ pub struct Config {
     /// Risk rails, breakers and breach handling for every order (defaults: seed-spec §4.1).
     #[serde(default)]
     pub risk: crate::risk::RiskLimits,
+    /// The systematic strategies (run with `[orders] strategy = "strategies"`, and by
+    /// `kestrel paper` and `kestrel backtest`).
+    #[serde(default)]
+    pub strategies: crate::strat::StrategiesConfig,
 }
 
 /// Why a configuration could not be used.
@@ -172,6 +176,9 @@ impl Config {
                 .map_err(|(key, message)| bad(&key, message))?;
         }
         self.risk
+            .validate()
+            .map_err(|(key, message)| bad(&key, message))?;
+        self.strategies
             .validate()
             .map_err(|(key, message)| bad(&key, message))?;
         Ok(())

@@ -223,10 +223,14 @@ struct PaperCli {
     /// Quote cash (USDT) the paper account starts with; keep it when continuing a journal.
     #[arg(long, default_value = "10000")]
     starting_quote: String,
-    /// Quantity of each probe entry.
+    /// Trade the probe (a bracketed market entry, again and again) instead of the
+    /// config's `[strategies]` (by default the MA + HMM ensemble and scalping).
+    #[arg(long)]
+    probe: bool,
+    /// Quantity of each probe entry (with --probe).
     #[arg(long, default_value = "0.01")]
     qty: String,
-    /// Bracket distance (stop-loss below, take-profit above the mid) in basis points.
+    /// Probe bracket distance (stop-loss below, take-profit above the mid) in basis points.
     #[arg(long, default_value_t = 10)]
     bracket_bps: i64,
     /// Metrics endpoint (overrides the config's `metrics.listen`; port 0: any free port).
@@ -391,7 +395,7 @@ fn ctl(args: &CtlArgs) -> anyhow::Result<ExitCode> {
 
 fn paper(cli: PaperCli) -> anyhow::Result<ExitCode> {
     use kestrel::core::Qty;
-    use kestrel::engine::paper::{bundled_data, run_paper, PaperArgs};
+    use kestrel::engine::paper::{bundled_data, run_paper, PaperArgs, PaperStrategy};
 
     let shutdown = Shutdown::new();
     shutdown
@@ -417,9 +421,25 @@ fn paper(cli: PaperCli) -> anyhow::Result<ExitCode> {
         symbol: "BTCUSDT".to_owned(),
         starting_quote: Qty::parse(&cli.starting_quote)
             .map_err(|e| anyhow::anyhow!("--starting-quote: {e}"))?,
-        probe_qty: Qty::parse(&cli.qty).map_err(|e| anyhow::anyhow!("--qty: {e}"))?,
-        bracket_bps: cli.bracket_bps,
-        cooldown_events: 20,
+        strategy: if cli.probe {
+            PaperStrategy::Probe {
+                qty: Qty::parse(&cli.qty).map_err(|e| anyhow::anyhow!("--qty: {e}"))?,
+                bracket_bps: cli.bracket_bps,
+                cooldown_events: 20,
+            }
+        } else {
+            // The shipped example's model paths are relative to the crate root; a given
+            // config's to the working directory.
+            let base_dir = if cli.config.is_some() {
+                std::path::PathBuf::from(".")
+            } else {
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            };
+            PaperStrategy::Configured {
+                config: Box::new(config.strategies.clone()),
+                base_dir,
+            }
+        },
         metrics_listen: cli.metrics.unwrap_or(config.metrics.listen),
         status_line: !cli.quiet,
         risk: config.risk,
@@ -584,6 +604,7 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         (Some(orders), Some(feed)) => {
             let side = prepare_trading(
                 orders,
+                &config.strategies,
                 config.risk,
                 feed,
                 &config.journal.dir,
@@ -632,11 +653,19 @@ fn run(config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     eprintln!("kestrel: metrics on http://{metrics_addr}/metrics");
     let registry = Arc::new(registry);
     let ops_registry = Arc::clone(&registry);
+    let mut watcher = trading.as_mut().and_then(|side| side.watcher.take());
     let ops = move |shutdown: Arc<Shutdown>| {
+        let mut next_watch = std::time::Instant::now();
         while !shutdown.is_joined() {
             let mut served = server.poll(&ops_registry, Duration::from_millis(50));
             if let Some(control) = &mut control {
                 served += control.poll(Duration::from_millis(50));
+            }
+            if let Some(watcher) = &mut watcher {
+                if std::time::Instant::now() >= next_watch {
+                    next_watch = std::time::Instant::now() + Duration::from_secs(1);
+                    served += watcher.poll();
+                }
             }
             if served == 0 {
                 std::thread::sleep(kestrel::ops::OPS_IDLE);

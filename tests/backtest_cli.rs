@@ -18,6 +18,7 @@ const CAPTURE: &str = concat!(
 
 const MODELS: &str = r#"
 [backtest]
+strategy = "probe"
 feed_latency_us = 50
 order_entry_latency_us = 800
 order_report_latency_us = 300
@@ -330,7 +331,7 @@ fn two_symbols_from_two_captures_merge_and_trade_side_by_side() {
         dir.path(),
         "two.toml",
         &format!(
-            "[backtest]\nsymbols = [\"BTCUSDT\", \"ETHUSDT\"]\nstarting_cash = \"20000\"\nexchange_info = {:?}\n",
+            "[backtest]\nstrategy = \"probe\"\nsymbols = [\"BTCUSDT\", \"ETHUSDT\"]\nstarting_cash = \"20000\"\nexchange_info = {:?}\n",
             info_path.to_string_lossy()
         ),
     );

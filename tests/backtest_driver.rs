@@ -83,8 +83,13 @@ fn trade_by(ts_ns: u64, price: &str, qty: &str, id: u64, aggressor: Side) -> Inp
 }
 
 fn run(config: &BacktestConfig, items: Vec<InputItem>) -> (Recording, LoopCounts) {
+    // These hand-checked runs trade the probe.
+    let mut config = config.clone();
+    config.backtest.strategy = kestrel::backtest::config::BacktestStrategy::Probe;
+    let config = &config;
     let instruments = load_instruments(config).expect("bundled exchangeInfo");
-    let mut backtest = build(config, &instruments, &["hand-made".to_owned()]).expect("builds");
+    let mut backtest =
+        build(config, &instruments, &["hand-made".to_owned()], false).expect("builds");
     let mut input = VecInput::new(items);
     backtest
         .run(&mut input, 0, &mut |_| {})

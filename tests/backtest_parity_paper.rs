@@ -73,6 +73,7 @@ fn paper_run(journal: &Path, config: &Path) {
     let out = Command::new(KESTREL)
         .args([
             "paper",
+            "--probe",
             "--quiet",
             "--speed",
             "40",
@@ -128,9 +129,10 @@ fn backtest_of_the_live_runs_capture_matches_the_paper_run_order_for_order() {
         "the paper run traded (entries and bracket exits): {paper_fills:?}"
     );
 
-    // The backtest: `kestrel paper`'s defaults (probe 0.01 BTC, 10 bps bracket, 10 000
+    // The backtest: `kestrel paper --probe`'s defaults (probe 0.01 BTC, 10 bps bracket, 10 000
     // USDT, 0.1 % fees, zero latencies, the example config's [risk]).
-    let settings = BacktestConfig::default();
+    let mut settings = BacktestConfig::default();
+    settings.backtest.strategy = kestrel::backtest::config::BacktestStrategy::Probe;
     let spec = InputSpec {
         kind: Some(InputKind::Journal),
         market: Some(BinanceMarket::Spot),

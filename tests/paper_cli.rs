@@ -1,4 +1,4 @@
-//! `kestrel paper` end to end: a first run trades the probe strategy on the paper venue
+//! `kestrel paper --probe` end to end: a first run trades the probe strategy on the paper venue
 //! against the in-process simulator and journals it; a second run on the same journal
 //! rebuilds orders and positions, restores the open bracket at the venue and continues.
 //! Afterwards the journal verifies, every fill appears once, and the position implied by
@@ -18,6 +18,7 @@ fn paper(journal: &std::path::Path, seconds: &str) -> String {
     let out = Command::new(KESTREL)
         .args([
             "paper",
+            "--probe",
             "--quiet",
             "--speed",
             "20",

@@ -63,6 +63,8 @@ fn ratio(rate: f64) -> Ratio {
 /// The settings every run shares.
 fn base_config(market: BinanceMarket) -> BacktestConfig {
     let mut config = BacktestConfig::default();
+    // The benchmarks' strategy load is the probe (`kestrel paper --probe`).
+    config.backtest.strategy = kestrel::backtest::config::BacktestStrategy::Probe;
     config.backtest.market = market;
     config.backtest.order_entry_latency_us = ENTRY_LATENCY_US;
     config.backtest.order_report_latency_us = REPORT_LATENCY_US;
@@ -163,7 +165,7 @@ impl Setup {
                 Ok(Outcome::of(backtest.finish(Vec::new())))
             }
             Load::Probe => {
-                let (probes, metas) = strategies(&self.config, &self.instruments);
+                let (probes, metas) = strategies(&self.config, &self.instruments, false)?;
                 let mut backtest = build_with(
                     &self.config,
                     self.paper(),

@@ -145,7 +145,10 @@ pub fn replay(
     };
     let mut input = open_inputs(specs, &instruments.symbols, &options)?;
     let names: Vec<String> = specs.iter().map(|s| s.path.display().to_string()).collect();
-    let mut backtest = build(config, &instruments, &names)?;
+    let bars_from_data = specs
+        .iter()
+        .any(|s| s.resolved_kind() == crate::backtest::input::spec::InputKind::Candles);
+    let mut backtest = build(config, &instruments, &names, bars_from_data)?;
     let mut bar = ProgressLine::new(show_progress);
     backtest
         .run(&mut input, 4_096, &mut |progress| bar.show(progress))

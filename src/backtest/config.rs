@@ -20,9 +20,14 @@ use super::driver::LoopSettings;
 pub struct BacktestConfig {
     #[serde(default)]
     pub backtest: BacktestSection,
-    /// The probe strategy (the default set of `kestrel paper`: qty 0.01, bracket 10 bps).
+    /// The probe strategy (`strategy = "probe"`: `kestrel paper --probe`'s qty 0.01,
+    /// bracket 10 bps).
     #[serde(default = "paper_probe")]
     pub probe: ProbeSettings,
+    /// The strategies (`strategy = "strategies"`, the default; without the section: the
+    /// embedded example config's, as `kestrel paper` runs them).
+    #[serde(default = "paper_strategies")]
+    pub strategies: crate::strat::StrategiesConfig,
     /// The live `[risk]` section (default: the embedded example config's, as `kestrel paper`
     /// runs without `--config`).
     #[serde(default = "paper_risk")]
@@ -37,6 +42,7 @@ impl Default for BacktestConfig {
         Self {
             backtest: BacktestSection::default(),
             probe: paper_probe(),
+            strategies: paper_strategies(),
             risk: paper_risk(),
             sweep: toml::Table::new(),
         }
@@ -50,6 +56,11 @@ fn paper_probe() -> ProbeSettings {
         bracket_bps: 10,
         ..ProbeSettings::default()
     }
+}
+
+/// The `[strategies]` of the embedded example configuration (`kestrel paper`'s default).
+fn paper_strategies() -> crate::strat::StrategiesConfig {
+    crate::config::Config::embedded_default().map_or_else(|_| Default::default(), |c| c.strategies)
 }
 
 /// The `[risk]` of the embedded example configuration (`kestrel paper`'s default).
@@ -87,10 +98,22 @@ pub enum QueueChoice {
     Probabilistic,
 }
 
+/// What trades in a backtest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BacktestStrategy {
+    /// The `[strategies]` section behind the dispatcher (`kestrel paper`'s default).
+    Strategies,
+    /// One probe per symbol (`[probe]`; `kestrel paper --probe`).
+    Probe,
+}
+
 /// `[backtest]`.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BacktestSection {
+    /// `strategies` (default) or `probe`.
+    pub strategy: BacktestStrategy,
     /// `spot` or `usdm`: the instruments' market and the captures' book-sync rule.
     pub market: BinanceMarket,
     /// exchangeInfo body with the instruments' filters (default: the bundled file of the
@@ -128,6 +151,7 @@ impl Default for BacktestSection {
     fn default() -> Self {
         let paper = PaperConfig::default();
         Self {
+            strategy: BacktestStrategy::Strategies,
             market: BinanceMarket::Spot,
             exchange_info: None,
             symbols: vec!["BTCUSDT".to_owned()],
@@ -213,6 +237,11 @@ impl BacktestConfig {
         self.risk
             .validate()
             .map_err(|(key, why)| anyhow::anyhow!("risk.{key}: {why}"))?;
+        if self.backtest.strategy == BacktestStrategy::Strategies {
+            self.strategies
+                .validate()
+                .map_err(|(key, why)| anyhow::anyhow!("{key}: {why}"))?;
+        }
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::core::{Instrument, SymbolId, SymbolTable};
 use crate::engine::stage::StrategyStage;
+use crate::engine::trading::strategies::StrategySet;
 use crate::engine::trading::{
     fresh_order_side, fresh_risk_rails, pair_assets, paper_venue_with, traded_instruments, Probes,
 };
@@ -19,7 +20,7 @@ use crate::oms::manager::OmsConfig;
 use crate::oms::paper::PaperConfig;
 use crate::oms::OmsStage;
 
-use super::config::BacktestConfig;
+use super::config::{BacktestConfig, BacktestStrategy};
 use super::driver::{symbol_metas, Backtest, SimulatedVenue};
 use super::recording::{Recording, StrategyMeta};
 
@@ -75,13 +76,56 @@ pub fn load_instruments(config: &BacktestConfig) -> anyhow::Result<Instruments> 
     Ok(Instruments { symbols, traded })
 }
 
-/// The strategies `config` runs: one probe per traded symbol (ids 1, 2, …), as `kestrel
-/// paper` and `kestrel run` give them.
+/// The strategies `config` runs: the `[strategies]` section behind the dispatcher (as
+/// `kestrel paper` runs them), or one probe per traded symbol (ids 1, 2, …). With
+/// `bars_from_data` the strategies take closed bars from the data (candle inputs), not from
+/// trades.
 pub fn strategies(
     config: &BacktestConfig,
     instruments: &Instruments,
-) -> (Probes, Vec<StrategyMeta>) {
+    bars_from_data: bool,
+) -> anyhow::Result<(StrategySet, Vec<StrategyMeta>)> {
     let ids: Vec<SymbolId> = instruments.traded.iter().map(|(id, _)| *id).collect();
+    if config.backtest.strategy == BacktestStrategy::Strategies {
+        // Model paths: relative to the working directory, else to the crate root (the
+        // shipped example's).
+        let model = Path::new(&config.strategies.ensemble.model_path);
+        let base_dir = if model.is_relative() && !model.exists() {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        } else {
+            PathBuf::from(".")
+        };
+        let built = config.strategies.build(
+            &instruments.symbols,
+            &ids,
+            config.backtest.engine_market(),
+            bars_from_data,
+            &base_dir,
+        )?;
+        let mut dispatcher = built.dispatcher;
+        for (id, instrument) in &instruments.traded {
+            let lot = &instrument.lot_size;
+            dispatcher.set_lot_floor(*id, lot.min_qty.max(lot.step_size));
+        }
+        let set = StrategySet::Dispatcher(Box::new(dispatcher));
+        let metas = match &set {
+            StrategySet::Dispatcher(d) => d
+                .strategies()
+                .into_iter()
+                .map(|(id, name, dry_run)| StrategyMeta {
+                    id,
+                    name: name.to_owned(),
+                    mode: if dry_run {
+                        crate::risk::StrategyMode::DryRun
+                    } else {
+                        crate::risk::StrategyMode::Enabled
+                    },
+                })
+                .collect(),
+            StrategySet::Probes(_) => Vec::new(),
+        };
+        return Ok((set, metas));
+    }
     let probes = Probes::new(Some(&config.probe), &ids);
     let metas = instruments
         .traded
@@ -93,16 +137,18 @@ pub fn strategies(
             mode: crate::risk::StrategyMode::Enabled,
         })
         .collect();
-    (probes, metas)
+    Ok((StrategySet::Probes(probes), metas))
 }
 
-/// A ready backtest of `config` on `instruments`; `inputs` are named in the report.
+/// A ready backtest of `config` on `instruments`; `inputs` are named in the report. With
+/// `bars_from_data`, see [`strategies`].
 pub fn build(
     config: &BacktestConfig,
     instruments: &Instruments,
     inputs: &[String],
-) -> anyhow::Result<Backtest<Probes>> {
-    let (strategy, strategy_metas) = strategies(config, instruments);
+    bars_from_data: bool,
+) -> anyhow::Result<Backtest<StrategySet>> {
+    let (strategy, strategy_metas) = strategies(config, instruments, bars_from_data)?;
     build_with(
         config,
         config.paper(),

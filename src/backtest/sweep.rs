@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::config::BacktestConfig;
 
 /// One combination: the values it sets (`key = value`, in key order) and its settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Combination {
     pub index: usize,
     pub assignments: Vec<(String, toml::Value)>,

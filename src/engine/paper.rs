@@ -1,5 +1,6 @@
 //! Owns: start-up and shutdown of a paper-trading run — the local simulator in-process
-//! replaying the bundled capture, the live Binance feed connected to it, the probe strategy,
+//! replaying the bundled capture, the live Binance feed connected to it, the configured
+//! strategies (or the probe),
 //! the order manager on the paper venue, the journal (rebuilt from on restart), a status
 //! line and a final summary. Never: trades against a real venue, or starts trading before
 //! the journal rebuild and the venue reconciliation have finished.
@@ -21,8 +22,9 @@ use crate::sim::{self, MarketReplay, Simex, SimexConfig, SimexHandle, Speed};
 use crate::strat::{ProbeConfig, ProbeStrategy};
 
 use super::runner::{Components, RunReport};
+use super::trading::strategies::{configured_strategies, StrategySet, StrategySetup};
 use super::trading::{
-    fetch_exchange_info, pair_assets, paper_venue, rebuild_order_side, risk_rails,
+    fetch_exchange_info, pair_assets, paper_venue, rebuild_with_strategies, risk_rails,
     traded_instruments,
 };
 use super::{metrics, Shutdown, TopologySettings};
@@ -44,10 +46,8 @@ pub struct PaperArgs {
     pub symbol: String,
     /// Quote-asset cash the paper account starts with (use the same on a continued run).
     pub starting_quote: Qty,
-    /// Probe strategy settings.
-    pub probe_qty: Qty,
-    pub bracket_bps: i64,
-    pub cooldown_events: u32,
+    /// What trades.
+    pub strategy: PaperStrategy,
     /// Metrics endpoint.
     pub metrics_listen: std::net::SocketAddr,
     /// Print a status line every second.
@@ -56,6 +56,22 @@ pub struct PaperArgs {
     pub risk: crate::risk::RiskLimits,
     /// The operator control API.
     pub control: crate::engine::control::ControlSetup,
+}
+
+/// The strategies of a paper run.
+#[derive(Debug, Clone)]
+pub enum PaperStrategy {
+    /// The `[strategies]` section; relative model paths resolve against `base_dir`.
+    Configured {
+        config: Box<crate::strat::StrategiesConfig>,
+        base_dir: PathBuf,
+    },
+    /// The probe: a market entry with a bracket, again and again.
+    Probe {
+        qty: Qty,
+        bracket_bps: i64,
+        cooldown_events: u32,
+    },
 }
 
 /// What the run did, for the summary and tests.
@@ -98,14 +114,70 @@ pub fn run_paper(
     // replayed on top of it, so a continued run ends where the last one stopped. The paper
     // venue is in-process: it starts from that account and the orders still open.
     let traded = [(symbol, instrument)];
-    let (manager, rebuilt) = rebuild_order_side(
+    let mut registry = Registry::new();
+    let (mut strategy, mut watcher) = match &args.strategy {
+        PaperStrategy::Configured { config, base_dir } => {
+            let rest = simex.base(false);
+            let setup = StrategySetup {
+                config,
+                symbols: &symbols,
+                traded: &traded,
+                market: Market::Spot,
+                base_dir,
+                venue_label: "paper",
+                klines_from: Some((rest.as_str(), simex.cert.as_deref())),
+            };
+            let (set, watcher, warm) = configured_strategies(&setup, &mut registry)?;
+            let names: Vec<String> = match &set {
+                StrategySet::Dispatcher(d) => d
+                    .strategies()
+                    .iter()
+                    .map(|(_, name, dry)| format!("{name}{}", if *dry { " (dry run)" } else { "" }))
+                    .collect(),
+                StrategySet::Probes(_) => Vec::new(),
+            };
+            eprintln!(
+                "kestrel paper: strategies {}; {} closed bars of warm-up",
+                names.join(", "),
+                warm.bars
+            );
+            (set, watcher)
+        }
+        PaperStrategy::Probe {
+            qty,
+            bracket_bps,
+            cooldown_events,
+        } => {
+            let probe = ProbeStrategy::new(ProbeConfig {
+                strategy: StrategyId(1),
+                symbol,
+                qty: *qty,
+                bracket_bps: *bracket_bps,
+                cooldown_events: *cooldown_events,
+                every_tick: 0,
+                tick_on_trades: false,
+            });
+            (
+                StrategySet::Probes(super::trading::Probes::from(vec![probe])),
+                None,
+            )
+        }
+    };
+    let (manager, rebuilt, resumed) = rebuild_with_strategies(
         &args.journal,
         session,
         OmsConfig::default(),
         &symbols,
         &traded,
         &[(assets.quote, args.starting_quote)],
+        &mut strategy,
     )?;
+    if !resumed.restored.is_empty() {
+        eprintln!(
+            "kestrel paper: strategy state restored from the journal: {}",
+            resumed.restored.join(", ")
+        );
+    }
     let venue = paper_venue(&manager, &traded)?;
     eprintln!(
         "kestrel paper: journal {}: session {session}, {} order updates and {} fills replayed, {} orders open",
@@ -115,15 +187,8 @@ pub fn run_paper(
         rebuilt.open_orders
     );
 
-    let mut registry = Registry::new();
     let (runner_metrics, latency) = metrics::register(&mut registry)?;
-    let (rails, restored) = risk_rails(
-        args.risk,
-        &symbols,
-        &traded,
-        &[(StrategyId(1), crate::risk::StrategyMode::Enabled)],
-        &rebuilt,
-    );
+    let (rails, restored) = risk_rails(args.risk, &symbols, &traded, &strategy.modes(), &rebuilt);
     let mut orders = OmsStage::new(manager, venue, rails);
     orders.set_restored(restored);
     orders.attach_metrics(&mut registry, "paper")?;
@@ -137,15 +202,6 @@ pub fn run_paper(
     let mut source = live_source(&simex, &args.symbol, &symbols)?;
     source.attach_metrics(&mut registry)?;
     let stream_names = source.stream_names().to_vec();
-    let strategy = ProbeStrategy::new(ProbeConfig {
-        strategy: StrategyId(1),
-        symbol,
-        qty: args.probe_qty,
-        bracket_bps: args.bracket_bps,
-        cooldown_events: args.cooldown_events,
-        every_tick: 0,
-        tick_on_trades: false,
-    });
 
     let mut server = OpsServer::bind(args.metrics_listen)
         .with_context(|| format!("metrics endpoint {}", args.metrics_listen))?;
@@ -160,9 +216,16 @@ pub fn run_paper(
     let started = Instant::now();
     let ops = move |shutdown: Arc<Shutdown>| {
         let mut next_status = Instant::now();
+        let mut next_watch = Instant::now();
         while !shutdown.is_joined() {
-            let served = server.poll(&ops_registry, Duration::from_millis(50))
+            let mut served = server.poll(&ops_registry, Duration::from_millis(50))
                 + control.poll(Duration::from_millis(50));
+            if let Some(watcher) = &mut watcher {
+                if Instant::now() >= next_watch {
+                    next_watch = Instant::now() + Duration::from_secs(1);
+                    served += watcher.poll();
+                }
+            }
             if served == 0 {
                 std::thread::sleep(crate::ops::OPS_IDLE);
             }

@@ -21,7 +21,7 @@ use crate::oms::binance::{InstrumentFamily, OrderSymbols};
 use crate::oms::manager::{OmsConfig, OrderManager};
 use crate::oms::paper::{PaperConfig, PaperVenue};
 use crate::oms::portfolio::{PairAssets, PortfolioLedger};
-use crate::oms::recovery::{rebuild, RebuildReport};
+use crate::oms::recovery::RebuildReport;
 use crate::oms::{OmsStage, Venue};
 use crate::ops::Registry;
 use crate::risk::{RiskLimits, RiskRails, StrategyMode, Transition};
@@ -30,6 +30,7 @@ use crate::strat::{ProbeConfig, ProbeStrategy};
 use self::config::{
     GatewayUrls, OrderAccount, OrderVenue, OrdersConfig, ProbeSettings, StrategyChoice,
 };
+use self::strategies::{configured_strategies, StrategySet, StrategySetup};
 
 /// The venue's exchangeInfo (`/api/v3/exchangeInfo` or `/fapi/v1/exchangeInfo` under
 /// `rest_base_url`), trusting `trusted_cert` when given.
@@ -106,13 +107,74 @@ pub fn rebuild_order_side(
     traded: &[(SymbolId, Instrument)],
     funding: &[(AssetName, Qty)],
 ) -> anyhow::Result<(OrderManager<PortfolioLedger>, RebuildReport)> {
+    rebuild_order_side_observed(
+        journal_dir,
+        session,
+        oms,
+        symbols,
+        traded,
+        funding,
+        &mut |_| {},
+    )
+}
+
+/// [`rebuild_order_side`], showing `observe` every fill and snapshot on the way (the
+/// strategies resume from them).
+pub fn rebuild_order_side_observed(
+    journal_dir: &Path,
+    session: u32,
+    oms: OmsConfig,
+    symbols: &SymbolTable,
+    traded: &[(SymbolId, Instrument)],
+    funding: &[(AssetName, Qty)],
+    observe: &mut dyn FnMut(crate::oms::recovery::Replayed<'_>),
+) -> anyhow::Result<(OrderManager<PortfolioLedger>, RebuildReport)> {
     let (mut manager, quotes, valuation) =
         fresh_order_side(session, oms, symbols, traded, funding)?;
-    let report = rebuild(journal_dir, &mut manager, symbols, |id| {
-        quotes.get(id.index()).copied().unwrap_or(valuation)
-    })
+    let report = crate::oms::recovery::rebuild_observed(
+        journal_dir,
+        &mut manager,
+        symbols,
+        |id| quotes.get(id.index()).copied().unwrap_or(valuation),
+        observe,
+    )
     .with_context(|| format!("rebuilding from journal {}", journal_dir.display()))?;
     Ok((manager, report))
+}
+
+/// The order side rebuilt from the journal with the strategies resumed from it: their
+/// fills, their orders still open, their latest snapshots.
+#[allow(clippy::too_many_arguments)]
+pub fn rebuild_with_strategies(
+    journal_dir: &Path,
+    session: u32,
+    oms: OmsConfig,
+    symbols: &SymbolTable,
+    traded: &[(SymbolId, Instrument)],
+    funding: &[(AssetName, Qty)],
+    strategy: &mut StrategySet,
+) -> anyhow::Result<(
+    OrderManager<PortfolioLedger>,
+    RebuildReport,
+    strategies::ResumeReport,
+)> {
+    let mut resume = strategies::Resume::default();
+    let (manager, rebuilt) = rebuild_order_side_observed(
+        journal_dir,
+        session,
+        oms,
+        symbols,
+        traded,
+        funding,
+        &mut |record| resume.observe(strategy, record),
+    )?;
+    let resumed = resume.finish(strategy, manager.open_orders());
+    for (component, error) in &resumed.failed {
+        eprintln!(
+            "kestrel: strategy {component} starts fresh: its snapshot did not restore: {error}"
+        );
+    }
+    Ok((manager, rebuilt, resumed))
 }
 
 /// A new order manager and portfolio for `traded`, funded with `funding`, with nothing
@@ -292,6 +354,12 @@ impl Probes {
     }
 }
 
+impl From<Vec<ProbeStrategy>> for Probes {
+    fn from(probes: Vec<ProbeStrategy>) -> Self {
+        Self(probes)
+    }
+}
+
 impl Probes {
     /// Each probe's id and mode (all enabled).
     pub fn modes(&self) -> Vec<(StrategyId, StrategyMode)> {
@@ -357,7 +425,9 @@ impl TradingStage {
 
 /// The order side of a trading run, ready for the runner.
 pub struct TradingSide {
-    pub strategy: Probes,
+    pub strategy: StrategySet,
+    /// Watches the strategies' model files (the ops thread polls it).
+    pub watcher: Option<crate::engine::reload::FileWatcher>,
     pub stage: TradingStage,
     /// What the journal replay found.
     pub rebuilt: RebuildReport,
@@ -369,8 +439,10 @@ pub struct TradingSide {
 /// venue, manager and portfolio rebuilt from the journal, the risk rails with `limits`, the
 /// venue and the strategy. The order stage reconciles with the venue (open orders, trades
 /// since the last journaled one, balances) before it lets any order out.
+#[allow(clippy::too_many_arguments)]
 pub fn prepare_trading(
     orders: &OrdersConfig,
+    strategies_config: &crate::strat::StrategiesConfig,
     limits: RiskLimits,
     feed: &BinanceFeedConfig,
     journal_dir: &Path,
@@ -388,10 +460,42 @@ pub fn prepare_trading(
     let info = fetch_exchange_info(info_base, info_cert, market)?;
     let traded = traded_instruments(&info, symbols, &names)?;
     let ids: Vec<SymbolId> = traded.iter().map(|(id, _)| *id).collect();
-    let strategy = Probes::new(
-        (orders.strategy == StrategyChoice::Probe).then_some(&orders.probe),
-        &ids,
-    );
+    let label = match (orders.venue, market) {
+        (OrderVenue::Paper, _) => "paper",
+        (OrderVenue::Binance, Market::UsdmFutures) => "binance-usdm",
+        (OrderVenue::Binance, Market::Margin) => "binance-margin",
+        (OrderVenue::Binance, Market::Spot) => "binance-spot",
+    };
+    let (mut strategy, watcher) = match orders.strategy {
+        StrategyChoice::Strategies => {
+            let setup = StrategySetup {
+                config: strategies_config,
+                symbols,
+                traded: &traded,
+                market,
+                base_dir: Path::new("."),
+                venue_label: label,
+                klines_from: Some((feed.rest_base_url.as_str(), feed.trusted_cert.as_deref())),
+            };
+            let (set, watcher, warm) = configured_strategies(&setup, registry)?;
+            eprintln!(
+                "kestrel: strategies: {} running, {} closed bars of warm-up{}",
+                set.len(),
+                warm.bars,
+                if warm.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", warm-up fetches failed: {:?}", warm.failed)
+                }
+            );
+            (set, watcher)
+        }
+        StrategyChoice::Probe => (
+            StrategySet::Probes(Probes::new(Some(&orders.probe), &ids)),
+            None,
+        ),
+        StrategyChoice::None => (StrategySet::Probes(Probes::new(None, &ids)), None),
+    };
     let oms = orders.oms.oms_config(market);
     let (stage, rebuilt, venue_label) = match orders.venue {
         OrderVenue::Binance => {
@@ -410,13 +514,15 @@ pub fn prepare_trading(
             };
             let mut gateway = binance_gateway(&setup, symbols, &traded, &info.rate_limits)?;
             gateway.attach_metrics(registry)?;
-            let (manager, rebuilt) =
-                rebuild_order_side(journal_dir, session, oms, symbols, &traded, &[])?;
-            let label = match market {
-                Market::UsdmFutures => "binance-usdm",
-                Market::Margin => "binance-margin",
-                Market::Spot => "binance-spot",
-            };
+            let (manager, rebuilt, _) = rebuild_with_strategies(
+                journal_dir,
+                session,
+                oms,
+                symbols,
+                &traded,
+                &[],
+                &mut strategy,
+            )?;
             let (rails, restored) =
                 risk_rails(limits, symbols, &traded, &strategy.modes(), &rebuilt);
             let mut stage = OmsStage::new(manager, gateway, rails);
@@ -431,8 +537,15 @@ pub fn prepare_trading(
                     .with_context(|| format!("orders.paper_balances: asset {asset:?}"))?;
                 funding.push((name, *qty));
             }
-            let (manager, rebuilt) =
-                rebuild_order_side(journal_dir, session, oms, symbols, &traded, &funding)?;
+            let (manager, rebuilt, _) = rebuild_with_strategies(
+                journal_dir,
+                session,
+                oms,
+                symbols,
+                &traded,
+                &funding,
+                &mut strategy,
+            )?;
             let venue = paper_venue(&manager, &traded)?;
             let (rails, restored) =
                 risk_rails(limits, symbols, &traded, &strategy.modes(), &rebuilt);
@@ -444,6 +557,7 @@ pub fn prepare_trading(
     };
     Ok(TradingSide {
         strategy,
+        watcher,
         stage,
         rebuilt,
         venue_label,

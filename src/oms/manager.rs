@@ -17,6 +17,12 @@
 //! a duplicate, never placed twice); a lost ack is resolved by asking the venue.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
+
+/// A fixed hasher for the order table: the manager iterates it (bulk cancels, stop
+/// tightening, reconciliation), and with the process-random default the order of those
+/// commands would differ between two runs of the same backtest.
+type FixedHash = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
 use crate::core::ids::ClientOrderIdGen;
 use crate::core::{
@@ -225,7 +231,7 @@ struct SymbolState {
 pub struct OrderManager<L> {
     config: OmsConfig,
     ids: ClientOrderIdGen,
-    orders: HashMap<ClientOrderId, Order>,
+    orders: HashMap<ClientOrderId, Order, FixedHash>,
     symbols: Vec<SymbolState>,
     seen_trades: HashSet<(SymbolId, u64)>,
     ledger: L,
@@ -237,7 +243,7 @@ pub struct OrderManager<L> {
     /// earlier one (an order update, a retry scheduled) resets it to 0.
     next_order_scan_ns: u64,
     /// Live OCO lists: list id → [stop leg, take-profit leg].
-    oco_lists: HashMap<ClientOrderId, [ClientOrderId; 2]>,
+    oco_lists: HashMap<ClientOrderId, [ClientOrderId; 2], FixedHash>,
     /// What the risk rails count: open quantities and positions, kept in step here, where
     /// every order update and fill passes.
     exposure: ExposureBook,
@@ -266,7 +272,7 @@ impl<L: Ledger> OrderManager<L> {
             recent_fills: [Fill::default(); RECENT_FILLS],
             fills_seen: 0,
             ids: ClientOrderIdGen::new(session)?,
-            orders: HashMap::with_capacity(capacity),
+            orders: HashMap::with_capacity_and_hasher(capacity, FixedHash::default()),
             symbols: instruments
                 .into_iter()
                 .map(|instrument| SymbolState {
@@ -278,7 +284,7 @@ impl<L: Ledger> OrderManager<L> {
             ledger,
             counters: OmsCounters::default(),
             finished: std::collections::VecDeque::with_capacity(capacity),
-            oco_lists: HashMap::with_capacity(capacity / 2),
+            oco_lists: HashMap::with_capacity_and_hasher(capacity / 2, FixedHash::default()),
             config,
         })
     }
@@ -1211,6 +1217,9 @@ impl<L: Ledger> OrderManager<L> {
         for (slot, (id, _)) in ids.iter_mut().zip(matching) {
             *slot = *id;
         }
+        // In placement order (ids grow), whatever the table's layout.
+        let n = ids.iter().take_while(|id| id.0 != 0).count();
+        ids[..n].sort_unstable();
         ids
     }
 

@@ -44,7 +44,7 @@ pub const STRATEGY_NAMES: [&str; 5] = [
 ];
 
 /// The `[strategies]` section.
-#[derive(Clone, Debug, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StrategiesConfig {
     /// Dispatcher order by section name: the first strategy in the list that enters a

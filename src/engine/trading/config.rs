@@ -41,6 +41,8 @@ pub enum OrderAccount {
 pub enum StrategyChoice {
     /// The probe: a market entry with a bracket, or a market order every Nth book.
     Probe,
+    /// The strategies of the `[strategies]` section behind the dispatcher.
+    Strategies,
     /// No strategy: the engine reconciles, tracks the account and its open orders, and
     /// sends nothing (watching an account, or settling it after a crash).
     None,

@@ -157,3 +157,120 @@ impl StrategyStage for StrategySet {
         }
     }
 }
+
+/// Where a run's configured strategies come from and go.
+pub struct StrategySetup<'a> {
+    pub config: &'a crate::strat::StrategiesConfig,
+    pub symbols: &'a crate::core::SymbolTable,
+    pub traded: &'a [(crate::core::SymbolId, crate::core::Instrument)],
+    pub market: crate::core::Market,
+    /// Relative model and profile paths resolve here.
+    pub base_dir: &'a std::path::Path,
+    /// Metrics `venue` label.
+    pub venue_label: &'a str,
+    /// Market-data REST of the venue, for the start-up kline warm-up (None: no warm-up).
+    pub klines_from: Option<(&'a str, Option<&'a std::path::Path>)>,
+}
+
+/// What the warm-up did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WarmUpReport {
+    /// Closed bars handed to the strategies.
+    pub bars: usize,
+    /// (symbol, minutes, error) of fetches that failed: those indicators warm up live.
+    pub failed: Vec<(String, u32, String)>,
+}
+
+/// The dispatcher of `[strategies]` for a trading run, with its metrics registered, lot
+/// floors set and its indicators warmed up from the venue's closed klines; plus the file
+/// watcher for its run-time reloads (None when nothing is watched).
+pub fn configured_strategies(
+    setup: &StrategySetup<'_>,
+    registry: &mut crate::ops::Registry,
+) -> anyhow::Result<(
+    StrategySet,
+    Option<crate::engine::reload::FileWatcher>,
+    WarmUpReport,
+)> {
+    use crate::engine::reload::{FileWatcher, WatchedFile};
+    use crate::strat::api::RELOAD_HMM_MODEL;
+    let ids: Vec<crate::core::SymbolId> = setup.traded.iter().map(|(id, _)| *id).collect();
+    let built = setup
+        .config
+        .build(setup.symbols, &ids, setup.market, false, setup.base_dir)?;
+    for (section, name) in &built.left_out {
+        eprintln!("kestrel: strategies.{section}: {name} is not traded by this run, left out");
+    }
+    let mut dispatcher = built.dispatcher;
+    for (id, instrument) in setup.traded {
+        let lot = &instrument.lot_size;
+        dispatcher.set_lot_floor(*id, lot.min_qty.max(lot.step_size));
+    }
+    let names: Vec<String> = (0..setup.symbols.len())
+        .map(|i| {
+            setup
+                .symbols
+                .name(crate::core::SymbolId(i as u32))
+                .unwrap_or("?")
+                .to_owned()
+        })
+        .collect();
+    dispatcher.attach_metrics(registry, setup.venue_label, &names)?;
+    let mut report = WarmUpReport::default();
+    if let Some((rest, cert)) = setup.klines_from {
+        let mut bars = Vec::new();
+        for (id, instrument) in setup.traded {
+            for minutes in dispatcher.warm_up_timeframes(*id) {
+                match crate::feed::binance::klines::fetch_closed_klines(
+                    rest,
+                    cert,
+                    setup.market,
+                    &instrument.symbol,
+                    *id,
+                    minutes,
+                    1000,
+                ) {
+                    Ok(fetched) => bars.extend(fetched),
+                    Err(e) => {
+                        report
+                            .failed
+                            .push((instrument.symbol.clone(), minutes, format!("{e:#}")))
+                    }
+                }
+            }
+        }
+        // In time order; at one close, shorter bars first (as live bars arrive).
+        bars.sort_by_key(|b| (b.close_time_ms, b.timeframe_min, b.symbol.index()));
+        for bar in &bars {
+            dispatcher.warm_up(bar);
+        }
+        report.bars = bars.len();
+    }
+    let watcher = if built.watched.is_empty() {
+        None
+    } else {
+        let files = built
+            .watched
+            .into_iter()
+            .map(|(key, path)| WatchedFile {
+                key,
+                path,
+                parse: if key == RELOAD_HMM_MODEL {
+                    crate::strat::config::parse_model
+                } else {
+                    crate::strat::config::parse_calibration
+                },
+            })
+            .collect();
+        let (mut watcher, rx) = FileWatcher::new(files);
+        // The start-up versions are in the strategies already; only newer ones are sent.
+        watcher.load_all()?;
+        dispatcher.attach_reloads(rx);
+        Some(watcher)
+    };
+    Ok((
+        StrategySet::Dispatcher(Box::new(dispatcher)),
+        watcher,
+        report,
+    ))
+}
