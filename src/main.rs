@@ -239,6 +239,9 @@ struct PaperCli {
     /// Control API address (overrides the config's `control.listen`; port 0: any free port).
     #[arg(long)]
     control: Option<std::net::SocketAddr>,
+    /// Write the final metrics (Prometheus text, as /metrics serves them) to this file.
+    #[arg(long)]
+    metrics_out: Option<PathBuf>,
     /// No status line.
     #[arg(long)]
     quiet: bool,
@@ -441,6 +444,7 @@ fn paper(cli: PaperCli) -> anyhow::Result<ExitCode> {
             }
         },
         metrics_listen: cli.metrics.unwrap_or(config.metrics.listen),
+        metrics_out: cli.metrics_out.clone(),
         status_line: !cli.quiet,
         risk: config.risk,
         control: kestrel::engine::control::ControlSetup {

@@ -50,6 +50,8 @@ pub struct PaperArgs {
     pub strategy: PaperStrategy,
     /// Metrics endpoint.
     pub metrics_listen: std::net::SocketAddr,
+    /// Where the final metrics (Prometheus text) are written when the run ends.
+    pub metrics_out: Option<PathBuf>,
     /// Print a status line every second.
     pub status_line: bool,
     /// The risk rails' limits (`[risk]`).
@@ -250,6 +252,10 @@ pub fn run_paper(
     };
     let report = super::run(settings, components, runner_metrics, latency, shutdown, ops)?;
     registry.collect();
+    if let Some(path) = &args.metrics_out {
+        std::fs::write(path, registry.render())
+            .with_context(|| format!("writing the final metrics to {}", path.display()))?;
+    }
     let tick = registry.latency_quantiles(metrics::TICK_TO_ORDER);
     let summary = PaperSummary {
         session,
