@@ -15,6 +15,7 @@ pub mod momentum_rt;
 pub mod probe;
 pub mod scalp;
 pub mod scanner;
+pub mod slots;
 pub mod testkit;
 pub mod trend;
 

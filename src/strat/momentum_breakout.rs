@@ -60,6 +60,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::slots::SymbolSlots;
 use crate::book::{Bar, MINUTE_MS};
 use crate::core::{
     MarketEvent, Notional, OrderRole, OrderStatus, OrderUpdate, Price, Ratio, Side, SymbolId,
@@ -298,7 +299,7 @@ pub struct MomentumBreakoutStrategy {
     bars_needed: usize,
     symbols: Vec<SymbolId>,
     /// Position in `symbols` by `SymbolId::index`.
-    slot_of: Vec<Option<usize>>,
+    slot_of: SymbolSlots,
     windows: Vec<BarWindow>,
     cooldown_until_ms: Vec<u64>,
     last_decision: Vec<Option<Decision>>,
@@ -314,17 +315,8 @@ impl MomentumBreakoutStrategy {
     /// The strategy over `symbols` (its list resolved, or the scanner universe when it uses
     /// the scanner).
     pub fn new(config: &MomentumBreakoutConfig, symbols: &[SymbolId]) -> Self {
-        let mut unique: Vec<SymbolId> = Vec::with_capacity(symbols.len());
-        for &symbol in symbols {
-            if !unique.contains(&symbol) {
-                unique.push(symbol);
-            }
-        }
-        let slots = unique.iter().map(|s| s.index() + 1).max().unwrap_or(0);
-        let mut slot_of = vec![None; slots];
-        for (position, symbol) in unique.iter().enumerate() {
-            slot_of[symbol.index()] = Some(position);
-        }
+        let slot_of = SymbolSlots::new(symbols);
+        let unique = slot_of.symbols().to_vec();
         let n = unique.len();
         let bars_needed = config.bars_needed().max(1);
         Self {
@@ -350,7 +342,7 @@ impl MomentumBreakoutStrategy {
     }
 
     fn slot(&self, symbol: SymbolId) -> Option<usize> {
-        self.slot_of.get(symbol.index()).copied().flatten()
+        self.slot_of.slot(symbol)
     }
 
     /// The decision of the last evaluation of `symbol` (`None`: not evaluated yet).

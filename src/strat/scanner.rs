@@ -38,6 +38,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::slots::SymbolSlots;
 use crate::book::{Bar, DAY_MINUTES, MINUTE_MS};
 use crate::core::{Notional, SymbolId};
 use crate::ops::{Counter, Gauge, OpsError};
@@ -178,7 +179,7 @@ pub struct SymbolScanner {
     /// Universe in config order (duplicates dropped).
     universe: Vec<SymbolId>,
     /// Universe position by `SymbolId::index`.
-    slot_of: Vec<Option<usize>>,
+    slot_of: SymbolSlots,
     windows: Vec<BarWindow>,
     /// Selection state by universe position: selected, and since when (venue ms; `None`
     /// for the start-up selection).
@@ -196,17 +197,8 @@ pub struct SymbolScanner {
 impl SymbolScanner {
     /// A scanner over `universe` (the config's names resolved), selecting its first N.
     pub fn new(config: &ScannerConfig, universe: &[SymbolId]) -> Self {
-        let mut unique: Vec<SymbolId> = Vec::with_capacity(universe.len());
-        for &symbol in universe {
-            if !unique.contains(&symbol) {
-                unique.push(symbol);
-            }
-        }
-        let slots = unique.iter().map(|s| s.index() + 1).max().unwrap_or(0);
-        let mut slot_of = vec![None; slots];
-        for (position, symbol) in unique.iter().enumerate() {
-            slot_of[symbol.index()] = Some(position);
-        }
+        let slot_of = SymbolSlots::new(universe);
+        let unique = slot_of.symbols().to_vec();
         let n = unique.len();
         let period_ms = u64::from(config.interval_minutes.max(1)) * MINUTE_MS;
         let top_n = config.top_n.max(1);
@@ -249,7 +241,7 @@ impl SymbolScanner {
     }
 
     fn slot(&self, symbol: SymbolId) -> Option<usize> {
-        self.slot_of.get(symbol.index()).copied().flatten()
+        self.slot_of.slot(symbol)
     }
 
     /// The score of `symbol` over its current window (`None` when it cannot be scored).
