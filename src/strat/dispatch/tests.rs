@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::core::{BookTop, Level, Notional, TradePrint};
+use crate::ops::OpsError;
 use crate::strat::api::StrategyInfo;
 
 const SYM: SymbolId = SymbolId(0);
@@ -608,4 +609,100 @@ fn a_residue_below_the_lot_floor_is_flat_and_does_not_block_entries() {
         Some(q("10.0004")),
         "the residue is still booked"
     );
+}
+
+/// A selector with a fixed universe whose selection the test sets.
+struct FixedSelector {
+    universe: Vec<SymbolId>,
+    selected: Vec<SymbolId>,
+    /// The selection the next rescan makes (set by the test).
+    next: Arc<Mutex<Option<Vec<SymbolId>>>>,
+}
+
+impl SymbolSelector for FixedSelector {
+    fn universe(&self) -> &[SymbolId] {
+        &self.universe
+    }
+    fn timeframe_min(&self) -> u32 {
+        60
+    }
+    fn on_bar(&mut self, _bar: &Bar) {}
+    fn on_warmup_bar(&mut self, _bar: &Bar) {}
+    fn rescan(&mut self, _venue_ms: u64) -> bool {
+        match self.next.lock().expect("test lock").take() {
+            Some(next) => {
+                self.selected = next;
+                true
+            }
+            None => false,
+        }
+    }
+    fn selected(&self) -> &[SymbolId] {
+        &self.selected
+    }
+    fn snapshot(&self, _out: &mut Vec<u8>) {}
+    fn restore(&mut self, _body: &[u8]) -> Result<(), RestoreError> {
+        Ok(())
+    }
+    fn attach_metrics(&mut self, _scope: &mut MetricsScope<'_>) -> Result<(), OpsError> {
+        Ok(())
+    }
+}
+
+struct ScannerUser(Scripted);
+
+impl Strategy for ScannerUser {
+    fn info(&self) -> StrategyInfo {
+        self.0.info()
+    }
+    fn tags(&self) -> &'static [&'static str] {
+        self.0.tags()
+    }
+    fn symbols(&self) -> &[SymbolId] {
+        &[]
+    }
+    fn uses_scanner(&self) -> bool {
+        true
+    }
+    fn on_market(&mut self, event: &MarketEvent, ctx: &mut StrategyCtx<'_>) {
+        self.0.on_market(event, ctx);
+    }
+}
+
+#[test]
+fn the_scanner_selection_replaces_the_static_list_of_strategies_that_use_it() {
+    let (a, _) = Scripted::new(10, "a");
+    let a = a
+        .then(vec![entry(Side::Buy, "1000")])
+        .then(vec![entry(Side::Buy, "1000")]);
+    let next = Arc::new(Mutex::new(None));
+    let selector = FixedSelector {
+        universe: vec![SYM],
+        selected: vec![],
+        next: Arc::clone(&next),
+    };
+    let entries = vec![Entry {
+        strategy: Box::new(ScannerUser(a)),
+        dry_run: false,
+    }];
+    let mut d = Dispatcher::new(
+        DispatcherConfig::default(),
+        1,
+        entries,
+        Some(Box::new(selector)),
+    )
+    .expect("valid");
+    let mut out = Outbox::with_capacity(16);
+    // Its static list is empty, but it hears the universe; not selected: refused.
+    let mut first = book(1, "99", "100");
+    first.exch_ts_ms = 1_700_000_000_000;
+    d.on_market(&first, &mut out);
+    assert!(drain(&mut out).is_empty(), "not selected yet");
+    assert_eq!(d.counts().refused, 1);
+    // The scanner selects it on the next timer: now it may enter.
+    *next.lock().expect("test lock") = Some(vec![SYM]);
+    d.on_timer(2, &mut out);
+    assert_eq!(d.scanner_selection(), &[SYM]);
+    d.on_market(&book(3, "99", "100"), &mut out);
+    assert_eq!(drain(&mut out).len(), 1, "selected: the entry goes out");
 }
