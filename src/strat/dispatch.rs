@@ -1335,7 +1335,6 @@ impl StrategyStage for Dispatcher {
             return;
         };
         bars.from_data = true;
-        self.now_ns = self.now_ns.max(self.now_ns);
         if bar.close_time_ms > self.venue_ms {
             self.venue_ms = bar.close_time_ms;
             self.venue_seen_ns = self.now_ns;
