@@ -28,6 +28,10 @@
 //! on futures) once they are confirmed gone. A refused closing order is retried after
 //! `exit_retry_ns`. An exit with nothing held and nothing open is ignored.
 //!
+//! **Dust.** A residue below the symbol's lot floor (`set_lot_floor`: fees taken in the base
+//! asset, partial fills off the lot grid) stays booked but shows as flat: it can neither be
+//! sold nor may it block new entries.
+//!
 //! **Bars.** Closed bars come from the trades the dispatcher sees (1m and the higher
 //! timeframes any strategy asks for, UTC-aligned, flat bars for quiet periods; see
 //! `book::bars`). In a backtest on candle data (`bars_from_data`) the data's closed bars are
