@@ -268,7 +268,12 @@ pub(crate) fn answer(state: &MarketState, method: &str, target: &str, now_ms: u6
     match endpoint {
         "depth" => depth(state, query),
         "klines" => match state.klines.lock() {
-            Ok(klines) => klines.answer(query),
+            Ok(klines) => klines.answer(query, |symbol| {
+                state
+                    .books
+                    .lock()
+                    .is_ok_and(|books| books.contains_key(symbol))
+            }),
             Err(_) => Reply::error(
                 500,
                 -1000,

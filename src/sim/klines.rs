@@ -106,8 +106,9 @@ impl KlineHistory {
         }
     }
 
-    /// Answers a klines request (`query` is the URL's query string).
-    pub fn answer(&self, query: &str) -> Reply {
+    /// Answers a klines request (`query` is the URL's query string); `listed` says
+    /// whether the exchange lists a symbol (one without replayed trades yet gets `[]`).
+    pub fn answer(&self, query: &str, listed: impl Fn(&str) -> bool) -> Reply {
         let param = |name: &str| {
             query
                 .split('&')
@@ -143,9 +144,10 @@ impl KlineHistory {
         };
         let start = param("startTime").and_then(|v| v.parse::<u64>().ok());
         let end = param("endTime").and_then(|v| v.parse::<u64>().ok());
-        let Some(minute_rows) = self.rows.get(symbol) else {
+        if !listed(symbol) && !self.rows.contains_key(symbol) {
             return Reply::error(400, -1121, "Invalid symbol.");
-        };
+        }
+        let minute_rows = self.rows.get(symbol).map_or(&[][..], Vec::as_slice);
         let period = u64::from(minutes) * MINUTE_MS;
         let mut out: Vec<Row> = Vec::new();
         for row in minute_rows {
@@ -244,7 +246,7 @@ mod tests {
         h.on_trade_frame(&trade(t0 + 2_000, "102", "2", true));
         h.on_trade_frame(&trade(t0 + 61_000, "99", "1", false));
         h.on_trade_frame(&trade(t0 + 300_500, "101", "1", true));
-        let body = h.answer("symbol=BTCUSDT&interval=1m").body;
+        let body = h.answer("symbol=BTCUSDT&interval=1m", |_| false).body;
         let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(&body).expect("json");
         assert_eq!(rows.len(), 3, "no row for minutes without trades");
         assert_eq!(rows[0].len(), 12, "Binance's 12 columns");
@@ -257,20 +259,36 @@ mod tests {
         assert_eq!(rows[0][7], "304.00000000");
         assert_eq!(rows[0][8], 2);
         assert_eq!(rows[0][9], "1.00000000", "the taker bought 1");
-        let five: Vec<Vec<serde_json::Value>> =
-            serde_json::from_str(&h.answer("symbol=BTCUSDT&interval=5m&limit=1").body)
-                .expect("json");
+        let five: Vec<Vec<serde_json::Value>> = serde_json::from_str(
+            &h.answer("symbol=BTCUSDT&interval=5m&limit=1", |_| false)
+                .body,
+        )
+        .expect("json");
         assert_eq!(five.len(), 1, "limit keeps the newest");
         assert_eq!(five[0][0], t0 + 300_000);
         let five: Vec<Vec<serde_json::Value>> =
-            serde_json::from_str(&h.answer("symbol=BTCUSDT&interval=5m").body).expect("json");
+            serde_json::from_str(&h.answer("symbol=BTCUSDT&interval=5m", |_| false).body)
+                .expect("json");
         assert_eq!(
             (five[0][3].clone(), five[0][4].clone()),
             ("99.00000000".into(), "99.00000000".into())
         );
-        assert_eq!(h.answer("symbol=BTCUSDT&interval=7m").status, 400);
-        assert_eq!(h.answer("symbol=ETHUSDT&interval=1m").status, 400);
-        assert_eq!(h.answer("interval=1m").status, 400);
+        assert_eq!(
+            h.answer("symbol=BTCUSDT&interval=7m", |_| false).status,
+            400
+        );
+        assert_eq!(
+            h.answer("symbol=ETHUSDT&interval=1m", |_| false).status,
+            400
+        );
+        let empty =
+            KlineHistory::default().answer("symbol=ETHUSDT&interval=1m", |s| s == "ETHUSDT");
+        assert_eq!(
+            (empty.status, empty.body.as_str()),
+            (200, "[]"),
+            "listed, nothing replayed yet"
+        );
+        assert_eq!(h.answer("interval=1m", |_| true).status, 400);
     }
 
     #[test]
@@ -287,7 +305,8 @@ mod tests {
         let mut h = KlineHistory::default();
         h.on_trade_frame(&trade(1_000, "1", "1", false));
         let ours: Vec<Vec<serde_json::Value>> =
-            serde_json::from_str(&h.answer("symbol=BTCUSDT&interval=1m").body).expect("json");
+            serde_json::from_str(&h.answer("symbol=BTCUSDT&interval=1m", |_| false).body)
+                .expect("json");
         let kinds = |row: &Vec<serde_json::Value>| {
             row.iter()
                 .map(|v| {

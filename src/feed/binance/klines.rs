@@ -33,18 +33,27 @@ pub fn interval_name(minutes: u32) -> Option<&'static str> {
 }
 
 /// Parses a klines response into the bars of `symbol` that closed at or before
-/// `server_ms` (the venue's time), oldest first.
+/// `server_ms` (the venue's time), oldest first. With `last_is_forming`, the response's
+/// last row is left out whatever its times say: Binance always lists the current candle
+/// last, and a simulator replaying old data answers `/time` with the wall clock, so the time
+/// alone cannot tell its forming candle from a closed one.
 pub fn parse_closed_klines(
     body: &[u8],
     symbol: SymbolId,
     minutes: u32,
     server_ms: u64,
+    last_is_forming: bool,
 ) -> anyhow::Result<Vec<Bar>> {
     let rows: Vec<Vec<serde_json::Value>> =
         serde_json::from_slice(body).context("klines: not an array of rows")?;
     let period = u64::from(minutes) * MINUTE_MS;
     let mut bars = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
+    let closed_rows = if last_is_forming {
+        rows.len().saturating_sub(1)
+    } else {
+        rows.len()
+    };
+    for (i, row) in rows.iter().enumerate().take(closed_rows) {
         let int = |col: usize| {
             row.get(col)
                 .and_then(serde_json::Value::as_u64)
@@ -142,7 +151,7 @@ pub fn fetch_closed_klines(
         "{base}{prefix}/klines?symbol={name}&interval={interval}&limit={}",
         limit.clamp(1, 1000)
     );
-    parse_closed_klines(&get(&url)?, symbol, minutes, server_ms)
+    parse_closed_klines(&get(&url)?, symbol, minutes, server_ms, true)
         .with_context(|| format!("GET {url}"))
 }
 
@@ -162,18 +171,20 @@ mod tests {
         };
         // Its one row is a 1w candle in Binance's docs: 1499040000000 … 1499644799999.
         let week = 7 * 1440;
-        assert!(parse_closed_klines(&body, SymbolId(0), 1440, u64::MAX).is_err());
-        let bars =
-            parse_closed_klines(&body, SymbolId(0), week, 1_499_644_800_000).expect("parses");
+        assert!(parse_closed_klines(&body, SymbolId(0), 1440, u64::MAX, false).is_err());
+        let bars = parse_closed_klines(&body, SymbolId(0), week, 1_499_644_800_000, false)
+            .expect("parses");
         assert_eq!(bars.len(), 1);
         let b = bars[0];
         assert_eq!(b.open, Price::parse("0.01634790").expect("literal"));
         assert_eq!(b.high, Price::parse("0.80000000").expect("literal"));
         assert_eq!(b.close_time_ms, 1_499_644_800_000);
         assert_eq!(b.trade_count, 308);
-        let forming =
-            parse_closed_klines(&body, SymbolId(0), week, 1_499_644_799_999).expect("parses");
+        let forming = parse_closed_klines(&body, SymbolId(0), week, 1_499_644_799_999, false)
+            .expect("parses");
         assert!(forming.is_empty(), "a candle not yet closed is never a bar");
+        let last = parse_closed_klines(&body, SymbolId(0), week, u64::MAX, true).expect("parses");
+        assert!(last.is_empty(), "the last row is the current candle");
     }
 
     #[test]
@@ -189,7 +200,8 @@ mod tests {
             row(60_000, "100", "101", "99", "100.5"),
             row(120_000, "100.5", "102", "100", "101")
         );
-        let bars = parse_closed_klines(body.as_bytes(), SymbolId(3), 1, 150_000).expect("parses");
+        let bars =
+            parse_closed_klines(body.as_bytes(), SymbolId(3), 1, 150_000, false).expect("parses");
         assert_eq!(bars.len(), 1, "the second candle is still forming at 150 s");
         let b = bars[0];
         assert_eq!((b.symbol, b.timeframe_min), (SymbolId(3), 1));
@@ -198,20 +210,29 @@ mod tests {
         assert_eq!(b.volume, Qty::parse("2.5").expect("literal"));
         assert_eq!(b.trade_count, 7);
         assert_eq!(
-            parse_closed_klines(body.as_bytes(), SymbolId(3), 1, 180_000)
+            parse_closed_klines(body.as_bytes(), SymbolId(3), 1, 180_000, false)
                 .expect("parses")
                 .len(),
             2
         );
+        assert_eq!(
+            parse_closed_klines(body.as_bytes(), SymbolId(3), 1, u64::MAX, true)
+                .expect("parses")
+                .len(),
+            1,
+            "the last row is left out as the forming candle"
+        );
         let inverted = format!("[{}]", row(60_000, "100", "99", "101", "100"));
-        assert!(parse_closed_klines(inverted.as_bytes(), SymbolId(0), 1, u64::MAX).is_err());
+        assert!(parse_closed_klines(inverted.as_bytes(), SymbolId(0), 1, u64::MAX, false).is_err());
         let backwards = format!(
             "[{},{}]",
             row(120_000, "1", "1", "1", "1"),
             row(60_000, "1", "1", "1", "1")
         );
-        assert!(parse_closed_klines(backwards.as_bytes(), SymbolId(0), 1, u64::MAX).is_err());
-        assert!(parse_closed_klines(b"{}", SymbolId(0), 1, u64::MAX).is_err());
+        assert!(
+            parse_closed_klines(backwards.as_bytes(), SymbolId(0), 1, u64::MAX, false).is_err()
+        );
+        assert!(parse_closed_klines(b"{}", SymbolId(0), 1, u64::MAX, false).is_err());
     }
 
     #[test]
