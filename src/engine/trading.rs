@@ -49,18 +49,7 @@ pub fn fetch_exchange_info(
         std::time::Duration::from_secs(5),
     )
     .context("exchangeInfo HTTP client")?;
-    let mut response = agent
-        .get(&url)
-        .call()
-        .with_context(|| format!("GET {url}"))?;
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .with_context(|| format!("reading {url}"))?;
-    anyhow::ensure!(status == 200, "GET {url}: HTTP {status}");
+    let body = crate::feed::binance::snapshot_fetch::get_ok_body(&agent, &url, 64 << 20)?;
     parse_exchange_info(&body, market).with_context(|| format!("parsing {url}"))
 }
 

@@ -126,21 +126,7 @@ pub fn fetch_closed_klines(
     let base = rest_base_url.trim_end_matches('/');
     let agent = super::snapshot_fetch::build_agent(trusted_cert, Duration::from_secs(10))
         .context("klines HTTP client")?;
-    let get = |url: &str| -> anyhow::Result<Vec<u8>> {
-        let mut response = agent
-            .get(url)
-            .call()
-            .with_context(|| format!("GET {url}"))?;
-        let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(16 << 20)
-            .read_to_vec()
-            .with_context(|| format!("reading {url}"))?;
-        anyhow::ensure!(status == 200, "GET {url}: HTTP {status}");
-        Ok(body)
-    };
+    let get = |url: &str| super::snapshot_fetch::get_ok_body(&agent, url, 16 << 20);
     let time: serde_json::Value = serde_json::from_slice(&get(&format!("{base}{prefix}/time"))?)
         .context("venue time: not JSON")?;
     let server_ms = time

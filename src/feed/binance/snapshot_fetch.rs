@@ -141,6 +141,25 @@ impl SnapshotFetcher {
 /// A keep-alive agent with `timeout` for each phase (no resolve/global timeout: those spawn a
 /// thread per request), status codes returned as replies, and the trusted certificate.
 /// Shared by every REST client of the engine (snapshots, exchangeInfo, the order gateway).
+/// `GET url` with `agent`: the body of a 200 answer (at most `limit` bytes); anything else
+/// is an error naming the URL.
+pub(crate) fn get_ok_body(agent: &Agent, url: &str, limit: u64) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    let mut response = agent
+        .get(url)
+        .call()
+        .with_context(|| format!("GET {url}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(limit)
+        .read_to_vec()
+        .with_context(|| format!("reading {url}"))?;
+    anyhow::ensure!(status == 200, "GET {url}: HTTP {status}");
+    Ok(body)
+}
+
 pub(crate) fn build_agent(
     trusted_cert: Option<&Path>,
     timeout: Duration,
