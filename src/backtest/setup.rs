@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::core::{Instrument, SymbolId, SymbolTable};
 use crate::engine::stage::StrategyStage;
-use crate::engine::trading::strategies::StrategySet;
+use crate::engine::trading::strategies::{mode_of, StrategySet};
 use crate::engine::trading::{
     fresh_order_side, fresh_risk_rails, pair_assets, paper_venue_with, traded_instruments, Probes,
 };
@@ -97,34 +97,22 @@ pub fn strategies(
         };
         let built = config.strategies.build(
             &instruments.symbols,
-            &ids,
+            &instruments.traded,
             config.backtest.engine_market(),
             bars_from_data,
             &base_dir,
         )?;
-        let mut dispatcher = built.dispatcher;
-        for (id, instrument) in &instruments.traded {
-            let lot = &instrument.lot_size;
-            dispatcher.set_lot_floor(*id, lot.min_qty.max(lot.step_size));
-        }
-        let set = StrategySet::Dispatcher(Box::new(dispatcher));
-        let metas = match &set {
-            StrategySet::Dispatcher(d) => d
-                .strategies()
-                .into_iter()
-                .map(|(id, name, dry_run)| StrategyMeta {
-                    id,
-                    name: name.to_owned(),
-                    mode: if dry_run {
-                        crate::risk::StrategyMode::DryRun
-                    } else {
-                        crate::risk::StrategyMode::Enabled
-                    },
-                })
-                .collect(),
-            StrategySet::Probes(_) => Vec::new(),
-        };
-        return Ok((set, metas));
+        let dispatcher = built.dispatcher;
+        let metas = dispatcher
+            .strategies()
+            .into_iter()
+            .map(|(id, name, dry_run)| StrategyMeta {
+                id,
+                name: name.to_owned(),
+                mode: mode_of(dry_run),
+            })
+            .collect();
+        return Ok((StrategySet::Dispatcher(Box::new(dispatcher)), metas));
     }
     let probes = Probes::new(Some(&config.probe), &ids);
     let metas = instruments

@@ -145,6 +145,11 @@ impl SymbolTable {
         self.names.get(id.index()).copied()
     }
 
+    /// Every name, indexed by `SymbolId::index` (for labels and lookups by id).
+    pub fn names_by_index(&self) -> Vec<String> {
+        self.names.iter().map(|n| n.as_str().to_owned()).collect()
+    }
+
     /// Number of interned symbols.
     pub fn len(&self) -> usize {
         self.names.len()

@@ -190,14 +190,7 @@ impl ControlSetup {
         symbols: &crate::core::SymbolTable,
     ) -> anyhow::Result<crate::ops::ControlServer> {
         use anyhow::Context;
-        let names = (0..symbols.len())
-            .map(|i| {
-                symbols
-                    .name(crate::core::SymbolId(i as u32))
-                    .unwrap_or("")
-                    .to_owned()
-            })
-            .collect();
+        let names = symbols.names_by_index();
         crate::ops::ControlServer::bind(
             &self.config,
             client,

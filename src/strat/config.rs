@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::core::{Market, SymbolId, SymbolTable};
+use crate::core::{Instrument, Market, SymbolId, SymbolTable};
 
 use super::api::{Strategy, SymbolSelector, RELOAD_CALIBRATION, RELOAD_HMM_MODEL};
 use super::dispatch::{Dispatcher, DispatcherConfig, Entry};
@@ -180,13 +180,14 @@ impl StrategiesConfig {
         Ok(())
     }
 
-    /// Builds the dispatcher for a run on `market` trading `traded` (ids of `symbols`);
-    /// relative file paths resolve against `base_dir`. The HMM model and calibration
-    /// profile are read here (a named file that does not load fails the start).
+    /// Builds the dispatcher for a run on `market` trading `traded` (ids of `symbols`, with
+    /// their instruments: each lot minimum is the dispatcher's dust floor); relative file
+    /// paths resolve against `base_dir`. The HMM model and calibration profile are read here
+    /// (a named file that does not load fails the start).
     pub fn build(
         &self,
         symbols: &SymbolTable,
-        traded: &[SymbolId],
+        traded: &[(SymbolId, Instrument)],
         market: Market,
         bars_from_data: bool,
         base_dir: &Path,
@@ -200,7 +201,7 @@ impl StrategiesConfig {
                 let upper = name.to_ascii_uppercase();
                 match symbols
                     .get(upper.as_bytes())
-                    .filter(|id| traded.contains(id))
+                    .filter(|id| traded.iter().any(|(t, _)| t == id))
                 {
                     Some(id) if !kept.1.contains(&id) => {
                         kept.0.push(upper);
@@ -226,9 +227,7 @@ impl StrategiesConfig {
             .as_ref()
             .map(|s| s.universe().to_vec())
             .unwrap_or_default();
-        let names_by_index: Vec<String> = (0..symbols.len())
-            .map(|i| symbols.name(SymbolId(i as u32)).unwrap_or("?").to_owned())
-            .collect();
+        let names_by_index = symbols.names_by_index();
         let mut watched = Vec::new();
         let mut entries: Vec<Entry> = Vec::new();
         for name in self.dispatch_order() {
@@ -320,8 +319,12 @@ impl StrategiesConfig {
             ..DispatcherConfig::default()
         };
         let selector = scanner.map(|s| Box::new(s) as Box<dyn SymbolSelector>);
-        let dispatcher = Dispatcher::new(config, symbols.len(), entries, selector)
+        let mut dispatcher = Dispatcher::new(config, symbols.len(), entries, selector)
             .context("strategy bar timeframes")?;
+        for (id, instrument) in traded {
+            let lot = &instrument.lot_size;
+            dispatcher.set_lot_floor(*id, lot.min_qty.max(lot.step_size));
+        }
         Ok(BuiltStrategies {
             dispatcher,
             left_out,

@@ -31,14 +31,7 @@ impl StrategySet {
             StrategySet::Dispatcher(d) => d
                 .strategies()
                 .into_iter()
-                .map(|(id, _, dry_run)| {
-                    let mode = if dry_run {
-                        StrategyMode::DryRun
-                    } else {
-                        StrategyMode::Enabled
-                    };
-                    (id, mode)
-                })
+                .map(|(id, _, dry_run)| (id, mode_of(dry_run)))
                 .collect(),
         }
     }
@@ -62,6 +55,15 @@ impl StrategySet {
             StrategySet::Dispatcher(d) => Some(d),
             StrategySet::Probes(_) => None,
         }
+    }
+}
+
+/// The risk-rail mode of a strategy that runs dry or not.
+pub fn mode_of(dry_run: bool) -> StrategyMode {
+    if dry_run {
+        StrategyMode::DryRun
+    } else {
+        StrategyMode::Enabled
     }
 }
 
@@ -194,27 +196,18 @@ pub fn configured_strategies(
 )> {
     use crate::engine::reload::{FileWatcher, WatchedFile};
     use crate::strat::api::RELOAD_HMM_MODEL;
-    let ids: Vec<crate::core::SymbolId> = setup.traded.iter().map(|(id, _)| *id).collect();
-    let built = setup
-        .config
-        .build(setup.symbols, &ids, setup.market, false, setup.base_dir)?;
+    let built = setup.config.build(
+        setup.symbols,
+        setup.traded,
+        setup.market,
+        false,
+        setup.base_dir,
+    )?;
     for (section, name) in &built.left_out {
         eprintln!("kestrel: strategies.{section}: {name} is not traded by this run, left out");
     }
     let mut dispatcher = built.dispatcher;
-    for (id, instrument) in setup.traded {
-        let lot = &instrument.lot_size;
-        dispatcher.set_lot_floor(*id, lot.min_qty.max(lot.step_size));
-    }
-    let names: Vec<String> = (0..setup.symbols.len())
-        .map(|i| {
-            setup
-                .symbols
-                .name(crate::core::SymbolId(i as u32))
-                .unwrap_or("?")
-                .to_owned()
-        })
-        .collect();
+    let names = setup.symbols.names_by_index();
     dispatcher.attach_metrics(registry, setup.venue_label, &names)?;
     let mut report = WarmUpReport::default();
     if let Some((rest, cert)) = setup.klines_from {
