@@ -6,7 +6,7 @@
 //! transition is journaled. Never: blocks, reads the clock (the runner passes `now_ns`) or
 //! lets a command bypass the rails and the manager.
 
-use crate::core::{MarketEvent, OrderIntent, StrategyId};
+use crate::core::{MarketEvent, OrderIntent};
 use crate::engine::control::{
     BreakerStatus, ControlCommand, ControlEndpoint, ControlOutcome, EngineStatus, StrategyRow,
     STATUS_OPEN_ORDERS, STATUS_STRATEGIES,
@@ -487,9 +487,4 @@ impl<V: Venue, L: Ledger + Send> OrderStage for OmsStage<V, L> {
         }
         self.exchange(now_ns, out) || commanded
     }
-}
-
-/// Strategy ids `1..=count`, the ids `engine::trading` gives its strategies.
-pub fn strategy_ids(count: usize) -> impl Iterator<Item = StrategyId> {
-    (1..=count).map(|i| StrategyId(i as u16))
 }

@@ -396,19 +396,7 @@ impl Dispatcher {
         let mut bars = Vec::with_capacity(symbols);
         for index in 0..symbols {
             let symbol = SymbolId(index as u32);
-            let mut minutes: Vec<u32> = Vec::new();
-            for slot in &slots {
-                if slot.wants[index] {
-                    minutes.extend(slot.timeframes.iter().copied());
-                }
-            }
-            if let Some(scanner) = &scanner {
-                if scanner.universe().contains(&symbol) {
-                    minutes.push(scanner.timeframe_min());
-                }
-            }
-            minutes.sort_unstable();
-            minutes.dedup();
+            let minutes = wanted_timeframes(&slots, scanner.as_deref(), symbol);
             let aggregator = if minutes.is_empty() {
                 None
             } else {
@@ -531,13 +519,6 @@ impl Dispatcher {
         self.reloads = Some(rx);
     }
 
-    /// Hands `reloaded` to every strategy at once (start-up loads, tests).
-    pub fn reload(&mut self, reloaded: &Reloaded) {
-        for slot in &mut self.slots {
-            slot.strategy.on_reload(reloaded);
-        }
-    }
-
     /// The venue's smallest tradable quantity of `symbol` (its lot minimum): a strategy's
     /// residue below it (fees or partial fills off the lot grid) counts as flat, so it
     /// neither blocks new entries nor triggers an exit the venue would refuse.
@@ -550,11 +531,6 @@ impl Dispatcher {
     /// Counters so far.
     pub fn counts(&self) -> DispatchCounts {
         self.counts
-    }
-
-    /// Strategy ids in dispatcher order.
-    pub fn strategy_ids(&self) -> Vec<StrategyId> {
-        self.shared.ids.clone()
     }
 
     /// (id, name, dry-run) of every strategy in dispatcher order.
@@ -660,21 +636,7 @@ impl Dispatcher {
     /// Timeframes (minutes) the strategies and the scanner want for `symbol`: what a
     /// start-up warm-up should fetch.
     pub fn warm_up_timeframes(&self, symbol: SymbolId) -> Vec<u32> {
-        let index = symbol.index();
-        let mut minutes: Vec<u32> = Vec::new();
-        for slot in &self.slots {
-            if slot.wants.get(index).copied().unwrap_or(false) {
-                minutes.extend(slot.timeframes.iter().copied());
-            }
-        }
-        if let Some(scanner) = &self.scanner {
-            if scanner.universe().contains(&symbol) {
-                minutes.push(scanner.timeframe_min());
-            }
-        }
-        minutes.sort_unstable();
-        minutes.dedup();
-        minutes
+        wanted_timeframes(&self.slots, self.scanner.as_deref(), symbol)
     }
 
     fn slot_of(&self, strategy: StrategyId) -> Option<usize> {
@@ -1246,6 +1208,30 @@ impl Dispatcher {
             }
         }
     }
+}
+
+/// Bar timeframes (minutes, ascending, once each) the strategies hearing `symbol` and the
+/// scanner (for a universe symbol) want.
+fn wanted_timeframes(
+    slots: &[Slot],
+    scanner: Option<&dyn SymbolSelector>,
+    symbol: SymbolId,
+) -> Vec<u32> {
+    let index = symbol.index();
+    let mut minutes: Vec<u32> = Vec::new();
+    for slot in slots {
+        if slot.wants.get(index).copied().unwrap_or(false) {
+            minutes.extend(slot.timeframes.iter().copied());
+        }
+    }
+    if let Some(scanner) = scanner {
+        if scanner.universe().contains(&symbol) {
+            minutes.push(scanner.timeframe_min());
+        }
+    }
+    minutes.sort_unstable();
+    minutes.dedup();
+    minutes
 }
 
 fn selection_mask(scanner: Option<&dyn SymbolSelector>, symbols: usize) -> Vec<bool> {

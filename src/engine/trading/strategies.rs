@@ -48,14 +48,6 @@ impl StrategySet {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// The dispatcher, when the configured strategies run.
-    pub fn dispatcher_mut(&mut self) -> Option<&mut Dispatcher> {
-        match self {
-            StrategySet::Dispatcher(d) => Some(d),
-            StrategySet::Probes(_) => None,
-        }
-    }
 }
 
 /// The risk-rail mode of a strategy that runs dry or not.
